@@ -1,0 +1,211 @@
+"""``panda_bridge``: the PyBullet Panda (panda-gym's PandaReach physics) behind standard ROS 2 topics.
+
+Publishes ``joint_states`` and ``ee_pose`` once per control period (0.04 s of sim time), takes
+``cartesian_cmd`` (TwistStamped, m/s in ``panda_link0``) or ``joint_command`` (JointState
+positions), and holds the arm where it is when commands stop.
+
+Timing modes:
+- ``realtime``: a steady-clock timer steps the simulation every ``0.04 / real_time_factor`` s with
+  the newest command that is younger than ``command_timeout``.
+- ``lockstep``: the bridge steps as soon as the command answering its last published state arrives
+  (the command's stamp equals the state's stamp); if none arrives within ``lockstep_timeout`` it
+  publishes the same state again. Simulation then runs as fast as the controller answers and every
+  run is reproducible.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped, TwistStamped
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock as ClockMessage
+from sensor_msgs.msg import JointState
+from std_srvs.srv import Trigger
+
+from ikrl_ros import validation
+from ikrl_ros.controllers import CartesianAction, Command, JointTargets
+from ikrl_ros.panda_model import BASE_FRAME, CONTROL_PERIOD, JOINT_NAMES, MAX_CARTESIAN_SPEED
+from ikrl_ros.ros_common import declare, diagnostics, ns_from_time, run_node, time_from_ns, xyz
+from ikrl_ros.sim import PandaReachSim
+
+CONTROL_PERIOD_NS = round(CONTROL_PERIOD * 1e9)
+TIMING_MODES = ("realtime", "lockstep")
+
+
+class PandaBridge(Node):
+    """Owns one ``PandaReachSim`` and converts between it and ROS messages."""
+
+    def __init__(self) -> None:
+        super().__init__("panda_bridge")
+        self.timing_mode = declare(self, "timing_mode", "realtime", "'realtime' (wall-clock paced) or 'lockstep' (steps when the controller answers)")
+        self.real_time_factor = declare(self, "real_time_factor", 1.0, "realtime mode: sim seconds per wall second")
+        self.command_timeout = declare(self, "command_timeout", 0.1, "realtime mode: commands older than this (s, wall clock) are ignored and the arm holds")
+        self.lockstep_timeout = declare(self, "lockstep_timeout", 0.5, "lockstep mode: republish the state if no answer came within this (s, wall clock)")
+        self.publish_clock = declare(self, "publish_clock", False, "publish sim time on /clock (for nodes with use_sim_time)")
+        self.max_cartesian_speed = declare(self, "max_cartesian_speed", MAX_CARTESIAN_SPEED, "per-axis limit on cartesian_cmd (m/s); panda-gym's action limit is 1.25")
+        self._validate_parameters()
+
+        self.sim = PandaReachSim()
+        self.sim_time_ns = 0
+        self.pending: Command | None = None
+        self.pending_received = -np.inf
+        self.hold_positions: np.ndarray | None = None
+        self.awaiting_answer_since = time.monotonic()
+        self.rejected_commands = 0
+        self.steady = Clock(clock_type=ClockType.STEADY_TIME)
+
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        # Reliable publishers are compatible with both reliable and best-effort (sensor data) subscribers.
+        self.joint_state_pub = self.create_publisher(JointState, "joint_states", reliable)
+        self.ee_pose_pub = self.create_publisher(PoseStamped, "ee_pose", reliable)
+        self.clock_pub = self.create_publisher(ClockMessage, "/clock", reliable) if self.publish_clock else None
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
+        self.create_subscription(TwistStamped, "cartesian_cmd", self.on_cartesian_cmd, reliable)
+        self.create_subscription(JointState, "joint_command", self.on_joint_command, reliable)
+        self.create_service(Trigger, "~/reset", self.on_reset)
+
+        if self.timing_mode == "realtime":
+            self.create_timer(CONTROL_PERIOD / self.real_time_factor, self.realtime_tick, clock=self.steady)
+        else:
+            self.create_timer(self.lockstep_timeout, self.lockstep_watchdog, clock=self.steady)
+        self.create_timer(1.0, self.publish_diagnostics, clock=self.steady)
+        self.publish_state()
+        self.get_logger().info(f"Panda bridge up: {self.timing_mode} timing, control period {CONTROL_PERIOD} s")
+
+    def _validate_parameters(self) -> None:
+        if self.timing_mode not in TIMING_MODES:
+            raise ValueError(f"parameter 'timing_mode' must be one of {TIMING_MODES}, got '{self.timing_mode}'")
+        for name in ("real_time_factor", "command_timeout", "lockstep_timeout", "max_cartesian_speed"):
+            validation.positive(getattr(self, name), name)
+        if self.max_cartesian_speed > MAX_CARTESIAN_SPEED:
+            raise ValueError(f"parameter 'max_cartesian_speed' may not exceed panda-gym's {MAX_CARTESIAN_SPEED} m/s")
+
+    # --- commands in -------------------------------------------------------------------------
+    def on_cartesian_cmd(self, message: TwistStamped) -> None:
+        try:
+            velocity, warning = validation.cartesian_velocity(xyz(message.twist.linear), message.header.frame_id, self.max_cartesian_speed)
+        except validation.InvalidInput as error:
+            self.reject(str(error))
+            return
+        if warning:
+            self.get_logger().warning(warning, throttle_duration_sec=1.0)
+        # panda-gym action = displacement / 0.05 m = velocity / 1.25 m/s; dividing by exactly 1.25
+        # returns a float32 policy action bit for bit, so the bridge reproduces gym trajectories.
+        self.accept(CartesianAction(velocity / MAX_CARTESIAN_SPEED), message.header.stamp)
+
+    def on_joint_command(self, message: JointState) -> None:
+        try:
+            targets = validation.arm_targets_from_joint_command(message.name, message.position)
+        except validation.InvalidInput as error:
+            self.reject(str(error))
+            return
+        self.accept(JointTargets(targets), message.header.stamp)
+
+    def reject(self, reason: str) -> None:
+        self.rejected_commands += 1
+        self.get_logger().warning(f"command rejected: {reason}")
+
+    def accept(self, command: Command, stamp: Time) -> None:
+        if self.timing_mode == "realtime":
+            self.pending, self.pending_received = command, time.monotonic()
+        elif ns_from_time(stamp) == self.sim_time_ns:
+            self.advance(command)
+        # A lockstep command answering an older state is late: the state it saw is gone, so it is dropped.
+
+    # --- stepping ----------------------------------------------------------------------------
+    def realtime_tick(self) -> None:
+        fresh = time.monotonic() - self.pending_received <= self.command_timeout
+        self.advance(self.pending if fresh else None)
+
+    def lockstep_watchdog(self) -> None:
+        if time.monotonic() - self.awaiting_answer_since > self.lockstep_timeout:
+            self.get_logger().warning("lockstep: no command answered the last state; publishing it again", throttle_duration_sec=5.0)
+            self.publish_state()
+
+    def advance(self, command: Command | None) -> None:
+        """Apply one command (or hold), step one control period, publish the new state."""
+        if isinstance(command, CartesianAction) and np.any(command.action != 0.0):
+            self.sim.apply_ee_action(command.action)
+            self.hold_positions = None
+        elif isinstance(command, JointTargets):
+            self.sim.apply_joint_targets(command.positions)
+            self.hold_positions = None
+        else:
+            # No fresh command, or an explicit zero twist: hold the joints where they were when holding began.
+            if self.hold_positions is None:
+                self.hold_positions = self.sim.arm_positions()
+            self.sim.apply_joint_targets(self.hold_positions)
+        self.sim.step()
+        self.sim_time_ns += CONTROL_PERIOD_NS
+        self.publish_state()
+
+    def on_reset(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        """Back to the neutral pose. Sim time moves on one period so no answer to the old state applies."""
+        self.sim.reset()
+        self.pending, self.pending_received = None, -np.inf
+        self.hold_positions = None
+        self.sim_time_ns += CONTROL_PERIOD_NS
+        self.publish_state()
+        response.success = True
+        response.message = f"Panda reset to the neutral pose at sim time {self.sim_time_ns / 1e9:.3f} s"
+        return response
+
+    # --- state out ---------------------------------------------------------------------------
+    def stamp(self) -> Time:
+        if self.timing_mode == "lockstep" or self.publish_clock:
+            return time_from_ns(self.sim_time_ns)
+        return self.get_clock().now().to_msg()
+
+    def publish_state(self) -> None:
+        stamp = self.stamp()
+        if self.clock_pub is not None:
+            self.clock_pub.publish(ClockMessage(clock=time_from_ns(self.sim_time_ns)))
+        joints = self.sim.joint_snapshot()
+        joint_state = JointState()
+        joint_state.header.stamp = stamp
+        joint_state.header.frame_id = BASE_FRAME
+        joint_state.name = list(JOINT_NAMES)
+        joint_state.position = joints.position.tolist()
+        joint_state.velocity = joints.velocity.tolist()
+        joint_state.effort = joints.effort.tolist()
+        self.joint_state_pub.publish(joint_state)
+
+        pose = PoseStamped()
+        pose.header.stamp = stamp
+        pose.header.frame_id = BASE_FRAME
+        position, orientation = self.sim.ee_position_base(), self.sim.ee_orientation_xyzw()
+        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = position.tolist()
+        (pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w) = orientation.tolist()
+        self.ee_pose_pub.publish(pose)
+        self.awaiting_answer_since = time.monotonic()
+
+    def publish_diagnostics(self) -> None:
+        holding = self.hold_positions is not None
+        self.diagnostics_pub.publish(diagnostics(
+            self,
+            "ok",
+            "holding position (no fresh command)" if holding else "following commands",
+            {
+                "timing_mode": self.timing_mode,
+                "sim_time": f"{self.sim_time_ns / 1e9:.3f}",
+                "steps": self.sim.steps,
+                "rejected_commands": self.rejected_commands,
+            },
+        ))
+
+    def on_shutdown(self) -> None:
+        self.sim.close()
+
+
+def main(args: list[str] | None = None) -> None:
+    raise SystemExit(run_node(PandaBridge, args))
+
+
+if __name__ == "__main__":
+    main()

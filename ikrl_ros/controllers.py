@@ -1,0 +1,115 @@
+"""Reach controllers behind one interface: observation in, command out, no ROS.
+
+A controller answers each control step with either a Cartesian action (panda-gym's end-effector
+action in [-1, 1]^3, i.e. a displacement of 0.05 m per unit per control period) or seven joint
+position targets. The learned policies implement the same interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ikrl_ros.kinematics import PandaKinematics
+from ikrl_ros.panda_model import EE_STEP_PER_ACTION, base_to_world
+
+
+@dataclass(frozen=True)
+class ReachState:
+    """What a controller sees each step; positions in ``panda_link0``."""
+
+    joint_positions: np.ndarray
+    joint_velocities: np.ndarray
+    ee_position: np.ndarray
+    ee_velocity: np.ndarray
+    goal: np.ndarray
+
+    def gym_observation(self) -> dict[str, np.ndarray]:
+        """panda-gym's PandaReach observation dict, in its world frame and float32."""
+        ee_world = base_to_world(self.ee_position)
+        return {
+            "observation": np.concatenate([ee_world, self.ee_velocity]).astype(np.float32),
+            "achieved_goal": ee_world.astype(np.float32),
+            "desired_goal": base_to_world(self.goal).astype(np.float32),
+        }
+
+
+@dataclass(frozen=True)
+class CartesianAction:
+    """panda-gym end-effector action; ×0.05 m is the displacement per control period."""
+
+    action: np.ndarray
+
+
+@dataclass(frozen=True)
+class JointTargets:
+    """Absolute position targets for ``panda_joint1..7``."""
+
+    positions: np.ndarray
+
+
+Command = CartesianAction | JointTargets
+
+
+class ReachController(Protocol):
+    """The interface every reach controller (classical or learned) implements."""
+
+    name: str
+    commands_joints: bool
+
+    def set_goal(self, goal: np.ndarray, state: ReachState) -> None:
+        """Called when a new goal is accepted, with the state at that moment."""
+
+    def compute(self, state: ReachState) -> Command:
+        """The command for this control step."""
+
+
+class CartesianPController:
+    """Proportional Cartesian step toward the goal, clipped to the action limit.
+
+    With gain 1 the step is exactly the remaining displacement whenever it fits in one action,
+    which is the analytic optimum of panda-gym's end-effector task.
+    """
+
+    name = "cartesian_p"
+    commands_joints = False
+
+    def __init__(self, gain: float = 1.0) -> None:
+        self.gain = gain
+
+    def set_goal(self, goal: np.ndarray, state: ReachState) -> None:
+        """Stateless: nothing to prepare."""
+
+    def compute(self, state: ReachState) -> CartesianAction:
+        action = self.gain * (state.goal - state.ee_position) / EE_STEP_PER_ACTION
+        return CartesianAction(np.clip(action, -1.0, 1.0))
+
+
+class NumericalIKController:
+    """Solve IK once per goal (DLS from the current posture), then approach it in joint space.
+
+    Each step moves the joint targets toward the solution by at most ``max_joint_step`` radians,
+    which bounds joint speed to ``max_joint_step / control period``.
+    """
+
+    name = "ik"
+    commands_joints = True
+
+    def __init__(self, kinematics: PandaKinematics, max_joint_step: float = 0.08) -> None:
+        self.kinematics = kinematics
+        self.max_joint_step = max_joint_step
+        self.solution: np.ndarray | None = None
+        self.solution_error = float("nan")
+
+    def set_goal(self, goal: np.ndarray, state: ReachState) -> None:
+        result = self.kinematics.solve_ik(goal, q_init=state.joint_positions)
+        self.solution = result.joint_positions
+        self.solution_error = result.error
+
+    def compute(self, state: ReachState) -> JointTargets:
+        if self.solution is None:
+            self.set_goal(state.goal, state)
+        step = np.clip(self.solution - state.joint_positions, -self.max_joint_step, self.max_joint_step)
+        return JointTargets(state.joint_positions + step)

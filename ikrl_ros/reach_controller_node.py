@@ -1,0 +1,235 @@
+"""``reach_controller``: drives the Panda's end effector to goal positions sent as RViz sends them.
+
+Goals arrive on ``goal_pose`` (PoseStamped, RViz "2D Goal Pose") or ``clicked_point``
+(PointStamped, RViz "Publish Point"); only their position is used. Joint states are turned into
+the observation panda-gym builds (end-effector position and velocity from Pinocchio, plus the
+goal), a controller chosen by the ``controller`` parameter computes the step, and the node
+publishes ``cartesian_cmd`` (TwistStamped) or ``joint_command`` (JointState).
+
+A zero twist means "hold": it is what the node sends with no goal, with stale or missing joint
+states, and on shutdown.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool, Float64
+from visualization_msgs.msg import Marker, MarkerArray
+
+from ikrl_ros import validation
+from ikrl_ros.controllers import CartesianAction, CartesianPController, NumericalIKController, ReachController, ReachState
+from ikrl_ros.kinematics import PandaKinematics
+from ikrl_ros.panda_model import ARM_JOINT_NAMES, BASE_FRAME, BASE_POSITION_IN_WORLD, MAX_CARTESIAN_SPEED
+from ikrl_ros.ros_common import declare, diagnostics, run_node, xyz
+
+CONTROLLERS = ("cartesian_p", "ik")
+SYNC_MODES = ("timer", "lockstep")
+MARKER_PERIOD = 0.1
+
+
+class ReachControllerNode(Node):
+    """Goal in, command out, at a fixed rate (``timer``) or once per received state (``lockstep``)."""
+
+    def __init__(self) -> None:
+        super().__init__("reach_controller")
+        self.controller_name = declare(self, "controller", "cartesian_p", f"reach controller: one of {CONTROLLERS}")
+        self.control_rate = declare(self, "control_rate", 25.0, "timer mode: control loop frequency (Hz)")
+        self.sync_mode = declare(self, "sync_mode", "timer", "'timer' (fixed rate) or 'lockstep' (answer every joint state at once, for a lockstep bridge)")
+        self.goal_tolerance = declare(self, "goal_tolerance", 0.05, "distance (m) under which ~/goal_reached is true; panda-gym's success threshold is 0.05")
+        self.joint_state_timeout = declare(self, "joint_state_timeout", 0.1, "joint states older than this (s, wall clock) are stale: the node commands zero motion")
+        self.base_position_in_world = np.array(declare(self, "base_position_in_world", BASE_POSITION_IN_WORLD.tolist(), "static position of panda_link0 in the 'world' frame (m), used for goals stamped 'world'"))
+        self.workspace_min = np.array(declare(self, "workspace_min", [0.2, -0.5, 0.0], "goal box lower corner in panda_link0 (m)"))
+        self.workspace_max = np.array(declare(self, "workspace_max", [0.85, 0.5, 0.7], "goal box upper corner in panda_link0 (m)"))
+        self.reach_radius = declare(self, "reach_radius", 0.8, "goals must also lie within this distance (m) of the shoulder (0, 0, 0.333)")
+        self.out_of_workspace = declare(self, "out_of_workspace", "clamp", "'clamp' goals outside the workspace to its nearest point, or 'reject' them")
+        self.allow_extra_joints = declare(self, "allow_extra_joints", False, "accept joint states that also name joints outside the Panda (larger robots)")
+        self.gain = declare(self, "cartesian_p_gain", 1.0, "cartesian_p: fraction of the remaining displacement commanded per step")
+        self.max_joint_step = declare(self, "ik_max_joint_step", 0.08, "ik: largest joint target change per control step (rad)")
+        self.workspace = self._validate_parameters()
+
+        self.kinematics = PandaKinematics()
+        self.controller = self._make_controller()
+        self.goal: np.ndarray | None = None
+        self.goal_changed = False
+        self.state: ReachState | None = None
+        self.state_stamp = Time()
+        self.state_received = -np.inf
+        self.last_marker_time = -np.inf
+        self.steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.status = ("warn", "waiting for joint states and a goal")
+
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.cartesian_pub = self.create_publisher(TwistStamped, "cartesian_cmd", reliable)
+        self.joint_pub = self.create_publisher(JointState, "joint_command", reliable)
+        self.distance_pub = self.create_publisher(Float64, "~/goal_distance", reliable)
+        self.reached_pub = self.create_publisher(Bool, "~/goal_reached", reliable)
+        self.marker_pub = self.create_publisher(MarkerArray, "~/markers", reliable)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
+        # Joint states are sensor data: only the newest matters, and best effort also matches reliable publishers.
+        self.create_subscription(JointState, "joint_states", self.on_joint_state, qos_profile_sensor_data)
+        self.create_subscription(PoseStamped, "goal_pose", self.on_goal_pose, reliable)
+        self.create_subscription(PointStamped, "clicked_point", self.on_clicked_point, reliable)
+        if self.sync_mode == "timer":
+            self.create_timer(1.0 / self.control_rate, self.control_step, clock=self.steady)
+        self.create_timer(1.0, self.publish_diagnostics, clock=self.steady)
+        self.get_logger().info(f"reach controller '{self.controller_name}' up, {self.sync_mode} mode")
+
+    def _validate_parameters(self) -> validation.Workspace:
+        if self.controller_name not in CONTROLLERS:
+            raise ValueError(f"parameter 'controller' must be one of {CONTROLLERS}, got '{self.controller_name}'")
+        if self.sync_mode not in SYNC_MODES:
+            raise ValueError(f"parameter 'sync_mode' must be one of {SYNC_MODES}, got '{self.sync_mode}'")
+        if self.out_of_workspace not in ("clamp", "reject"):
+            raise ValueError(f"parameter 'out_of_workspace' must be 'clamp' or 'reject', got '{self.out_of_workspace}'")
+        for name, value in {
+            "control_rate": self.control_rate,
+            "goal_tolerance": self.goal_tolerance,
+            "joint_state_timeout": self.joint_state_timeout,
+            "reach_radius": self.reach_radius,
+            "cartesian_p_gain": self.gain,
+            "ik_max_joint_step": self.max_joint_step,
+        }.items():
+            validation.positive(value, name)
+        for name in ("base_position_in_world", "workspace_min", "workspace_max"):
+            if getattr(self, name).shape != (3,):
+                raise ValueError(f"parameter '{name}' must have 3 elements")
+        return validation.Workspace(self.workspace_min, self.workspace_max, np.array([0.0, 0.0, 0.333]), self.reach_radius)
+
+    def _make_controller(self) -> ReachController:
+        if self.controller_name == "ik":
+            return NumericalIKController(self.kinematics, self.max_joint_step)
+        return CartesianPController(self.gain)
+
+    # --- inputs ------------------------------------------------------------------------------
+    def on_goal_pose(self, message: PoseStamped) -> None:
+        self.set_goal(xyz(message.pose.position), message.header.frame_id, "goal_pose")
+
+    def on_clicked_point(self, message: PointStamped) -> None:
+        self.set_goal(xyz(message.point), message.header.frame_id, "clicked_point")
+
+    def set_goal(self, point: list[float], frame_id: str, topic: str) -> None:
+        try:
+            goal = validation.goal_in_base_frame(point, frame_id, self.base_position_in_world)
+            goal, warning = validation.admit_goal(goal, self.workspace, self.out_of_workspace == "clamp")
+        except validation.InvalidInput as error:
+            self.get_logger().warning(f"{topic}: {error}")
+            return
+        if warning:
+            self.get_logger().warning(f"{topic}: {warning}")
+        self.goal, self.goal_changed = goal, True
+        self.get_logger().info(f"new goal from {topic}: {np.round(goal, 4).tolist()} in {BASE_FRAME}")
+
+    def on_joint_state(self, message: JointState) -> None:
+        try:
+            arm = validation.arm_state_from_joint_state(message.name, message.position, message.velocity, self.allow_extra_joints)
+        except validation.InvalidInput as error:
+            self.get_logger().warning(f"joint_states: {error}", throttle_duration_sec=1.0)
+            return
+        q, dq = arm.position, arm.velocity
+        ee_position, jacobian = self.kinematics.ee_position_and_jacobian(q)
+        goal = self.goal if self.goal is not None else ee_position
+        self.state = ReachState(q, dq, ee_position, jacobian @ dq, goal)
+        self.state_stamp = message.header.stamp
+        self.state_received = time.monotonic()
+        if self.sync_mode == "lockstep":
+            self.control_step()
+
+    # --- control -----------------------------------------------------------------------------
+    def control_step(self) -> None:
+        if self.state is None:
+            self.status = ("warn", "no joint states received yet: commanding zero motion")
+            self.publish_zero()
+            return
+        age = time.monotonic() - self.state_received
+        if self.sync_mode == "timer" and age > self.joint_state_timeout:
+            self.status = ("error", f"joint states stale ({age:.2f} s old): commanding zero motion")
+            self.publish_zero()
+            return
+        if self.goal is None:
+            self.status = ("ok", "no goal: holding")
+            self.publish_zero()
+            return
+        state = ReachState(self.state.joint_positions, self.state.joint_velocities, self.state.ee_position, self.state.ee_velocity, self.goal)
+        if self.goal_changed:
+            self.controller.set_goal(self.goal, state)
+            self.goal_changed = False
+        command = self.controller.compute(state)
+        if isinstance(command, CartesianAction):
+            self.publish_cartesian(np.clip(command.action, -1.0, 1.0) * MAX_CARTESIAN_SPEED)
+        else:
+            self.publish_joint_targets(self.kinematics.clamp_to_limits(command.positions))
+        distance = float(np.linalg.norm(self.goal - state.ee_position))
+        self.distance_pub.publish(Float64(data=distance))
+        self.reached_pub.publish(Bool(data=distance <= self.goal_tolerance))
+        self.status = ("ok", f"tracking goal, {distance * 1000:.1f} mm away")
+        self.publish_markers(state)
+
+    def command_stamp(self) -> Time:
+        """Lockstep answers carry the stamp of the state they answer; otherwise now."""
+        return self.state_stamp if self.sync_mode == "lockstep" else self.get_clock().now().to_msg()
+
+    def publish_cartesian(self, velocity: np.ndarray) -> None:
+        message = TwistStamped()
+        message.header.stamp = self.command_stamp()
+        message.header.frame_id = BASE_FRAME
+        message.twist.linear.x, message.twist.linear.y, message.twist.linear.z = (float(v) for v in velocity)
+        self.cartesian_pub.publish(message)
+
+    def publish_zero(self) -> None:
+        self.publish_cartesian(np.zeros(3))
+
+    def publish_joint_targets(self, positions: np.ndarray) -> None:
+        message = JointState()
+        message.header.stamp = self.command_stamp()
+        message.name = list(ARM_JOINT_NAMES)
+        message.position = positions.tolist()
+        self.joint_pub.publish(message)
+
+    # --- monitoring --------------------------------------------------------------------------
+    def publish_markers(self, state: ReachState) -> None:
+        now = time.monotonic()
+        if now - self.last_marker_time < MARKER_PERIOD:
+            return
+        self.last_marker_time = now
+        stamp = self.get_clock().now().to_msg()
+        spheres = (
+            ("goal", state.goal, 0.03, (0.1, 0.9, 0.1, 0.9)),
+            ("end_effector", state.ee_position, 0.02, (0.1, 0.3, 0.9, 0.9)),
+            ("tolerance", state.goal, 2 * self.goal_tolerance, (0.1, 0.9, 0.1, 0.15)),
+        )
+        markers = MarkerArray()
+        for marker_id, (namespace, position, diameter, rgba) in enumerate(spheres):
+            marker = Marker()
+            marker.header.stamp, marker.header.frame_id = stamp, BASE_FRAME
+            marker.ns, marker.id, marker.type, marker.action = namespace, marker_id, Marker.SPHERE, Marker.ADD
+            marker.pose.position.x, marker.pose.position.y, marker.pose.position.z = (float(v) for v in position)
+            marker.pose.orientation.w = 1.0
+            marker.scale.x = marker.scale.y = marker.scale.z = float(diameter)
+            marker.color.r, marker.color.g, marker.color.b, marker.color.a = rgba
+            markers.markers.append(marker)
+        self.marker_pub.publish(markers)
+
+    def publish_diagnostics(self) -> None:
+        level, message = self.status
+        goal = "none" if self.goal is None else str(np.round(self.goal, 4).tolist())
+        self.diagnostics_pub.publish(diagnostics(self, level, message, {"controller": self.controller_name, "sync_mode": self.sync_mode, "goal": goal}))
+
+    def on_shutdown(self) -> None:
+        self.publish_zero()
+
+
+def main(args: list[str] | None = None) -> None:
+    raise SystemExit(run_node(ReachControllerNode, args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""DDPG, TD3 and SAC for goal-conditioned environments (flat input x = [observation, achieved, goal]).
+
+DDPG is TD3 with one critic, no policy delay and no target-policy smoothing (see `DDPGConfig`).
+`update` returns losses as detached tensors: converting them with `.item()` on every gradient step
+would cost time for nothing, so the trainer only does it when it logs.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import BaseConfig, SACConfig, TD3Config
+from .networks import CriticEnsemble, DeterministicActor, Normalizer, SquashedGaussianActor
+
+
+def _adam(params: Any, lr: float) -> torch.optim.Adam:
+    """Adam with the fused CPU kernel: one op for all parameters instead of several per tensor."""
+    return torch.optim.Adam(params, lr=lr, fused=True)
+
+
+@torch.no_grad()
+def _polyak(target: nn.Module, source: nn.Module, tau: float) -> None:
+    torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
+
+
+class OffPolicyAgent:
+    """State and update rule shared by the actor-critic algorithms."""
+
+    algo = ""
+
+    def __init__(self, config: BaseConfig, in_dim: int, act_dim: int, action_scale: np.ndarray) -> None:
+        self.config, self.in_dim, self.act_dim = config, in_dim, act_dim
+        self.action_scale = np.asarray(action_scale, np.float32)
+        self.normalizer = Normalizer(in_dim, clip=config.obs_clip, enabled=config.normalize_obs)
+        self.actor = self._make_actor()
+        self.critic = CriticEnsemble(config.n_critics, in_dim, act_dim, config.hidden_sizes)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.actor_opt = _adam(self.actor.parameters(), config.actor_lr)
+        self.critic_opt = _adam(self.critic.parameters(), config.critic_lr)
+        self.n_updates = 0
+
+    def _make_actor(self) -> nn.Module:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def act(self, x: np.ndarray, explore: bool) -> np.ndarray:
+        """Actions for a batch of flat inputs; with exploration noise if `explore`."""
+        xt = self.normalizer(torch.as_tensor(x, dtype=torch.float32))
+        return self._act(xt, explore).numpy()
+
+    def _act(self, x: torch.Tensor, explore: bool) -> torch.Tensor:
+        raise NotImplementedError
+
+    def update(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """One gradient step on a replay batch; returns detached losses."""
+        x = self.normalizer(torch.from_numpy(batch["x"]))
+        x_next = self.normalizer(torch.from_numpy(batch["x_next"]))
+        a, r, done = (torch.from_numpy(batch[k]) for k in ("a", "r", "done"))
+        losses = self._update(x, a, r, done, x_next)
+        self.n_updates += 1
+        return losses
+
+    def _update(self, x: torch.Tensor, a: torch.Tensor, r: torch.Tensor, done: torch.Tensor,
+                x_next: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def _critic_step(self, x: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Regress every critic on the shared target y (sum of per-critic MSEs)."""
+        critic_loss = (self.critic(x, a) - y).pow(2).mean(1).sum()
+        self.critic_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_opt.step()
+        return critic_loss.detach()
+
+    def _actor_step(self, loss: torch.Tensor) -> None:
+        self.actor_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.actor_opt.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume training (tensors and plain containers only)."""
+        return {
+            "normalizer": self.normalizer.state_dict(),
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "critic_target": self.critic_target.state_dict(),
+            "actor_opt": self.actor_opt.state_dict(),
+            "critic_opt": self.critic_opt.state_dict(),
+            "n_updates": torch.tensor(self.n_updates),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.normalizer.load_state_dict(state["normalizer"])
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        self.actor_opt.load_state_dict(state["actor_opt"])
+        self.critic_opt.load_state_dict(state["critic_opt"])
+        self.n_updates = int(state["n_updates"])
+
+
+class TD3(OffPolicyAgent):
+    """TD3: clipped double-Q, delayed actor updates, target-policy smoothing. DDPG via its config."""
+
+    algo = "td3"
+    config: TD3Config
+
+    def __init__(self, config: TD3Config, in_dim: int, act_dim: int, action_scale: np.ndarray) -> None:
+        super().__init__(config, in_dim, act_dim, action_scale)
+        self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
+        self._scale = torch.as_tensor(self.action_scale)
+
+    def _make_actor(self) -> nn.Module:
+        return DeterministicActor(self.in_dim, self.act_dim, self.config.hidden_sizes, self.action_scale)
+
+    def _act(self, x: torch.Tensor, explore: bool) -> torch.Tensor:
+        a = self.actor(x)
+        if explore:
+            a = (a + self.config.action_noise * self._scale * torch.randn_like(a)).clamp(-self._scale, self._scale)
+        return a
+
+    def _update(self, x: torch.Tensor, a: torch.Tensor, r: torch.Tensor, done: torch.Tensor,
+                x_next: torch.Tensor) -> dict[str, torch.Tensor]:
+        c = self.config
+        with torch.no_grad():
+            a_next = self.actor_target(x_next)
+            if c.target_noise > 0:
+                noise = (c.target_noise * torch.randn_like(a_next)).clamp(-c.target_noise_clip, c.target_noise_clip)
+                a_next = (a_next + noise * self._scale).clamp(-self._scale, self._scale)
+            q_next = self.critic_target(x_next, a_next).min(0).values
+            y = r + c.gamma * (1.0 - done) * q_next
+        losses = {"critic_loss": self._critic_step(x, a, y)}
+        if self.n_updates % c.policy_delay == 0:
+            self.critic.requires_grad_(False)  # the actor loss needs no critic gradients
+            actor_loss = -self.critic(x, self.actor(x))[0].mean()
+            self._actor_step(actor_loss)
+            self.critic.requires_grad_(True)
+            _polyak(self.actor_target, self.actor, c.tau)
+            _polyak(self.critic_target, self.critic, c.tau)
+            losses["actor_loss"] = actor_loss.detach()
+        return losses
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "actor_target": self.actor_target.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.actor_target.load_state_dict(state["actor_target"])
+
+
+class DDPG(TD3):
+    algo = "ddpg"
+
+
+class SAC(OffPolicyAgent):
+    """SAC with twin soft Q-functions and automatic tuning of the entropy temperature alpha."""
+
+    algo = "sac"
+    config: SACConfig
+
+    def __init__(self, config: SACConfig, in_dim: int, act_dim: int, action_scale: np.ndarray) -> None:
+        super().__init__(config, in_dim, act_dim, action_scale)
+        self.log_alpha = torch.tensor(float(np.log(config.init_alpha)), requires_grad=True)
+        self.alpha_opt = _adam([self.log_alpha], config.alpha_lr)
+        self.target_entropy = -float(act_dim) if config.target_entropy is None else config.target_entropy
+
+    def _make_actor(self) -> nn.Module:
+        return SquashedGaussianActor(self.in_dim, self.act_dim, self.config.hidden_sizes, self.action_scale)
+
+    def _act(self, x: torch.Tensor, explore: bool) -> torch.Tensor:
+        return self.actor(x)[0] if explore else self.actor.deterministic(x)
+
+    def _update(self, x: torch.Tensor, a: torch.Tensor, r: torch.Tensor, done: torch.Tensor,
+                x_next: torch.Tensor) -> dict[str, torch.Tensor]:
+        c = self.config
+        alpha = self.log_alpha.detach().exp()
+        with torch.no_grad():
+            a_next, logp_next = self.actor(x_next)
+            q_next = self.critic_target(x_next, a_next).min(0).values - alpha * logp_next
+            y = r + c.gamma * (1.0 - done) * q_next
+        critic_loss = self._critic_step(x, a, y)
+
+        self.critic.requires_grad_(False)
+        a_pi, logp = self.actor(x)
+        actor_loss = (alpha * logp - self.critic(x, a_pi).min(0).values).mean()
+        self._actor_step(actor_loss)
+        self.critic.requires_grad_(True)
+
+        alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
+        self.alpha_opt.zero_grad(set_to_none=True)
+        alpha_loss.backward()
+        self.alpha_opt.step()
+        _polyak(self.critic_target, self.critic, c.tau)
+        return {"critic_loss": critic_loss, "actor_loss": actor_loss.detach(), "alpha": alpha}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "log_alpha": self.log_alpha.detach().clone(),
+                "alpha_opt": self.alpha_opt.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+        self.alpha_opt.load_state_dict(state["alpha_opt"])
+
+
+AGENTS: dict[str, type[OffPolicyAgent]] = {"ddpg": DDPG, "td3": TD3, "sac": SAC}
+
+
+def make_agent(config: BaseConfig, in_dim: int, act_dim: int, action_scale: np.ndarray) -> OffPolicyAgent:
+    """Instantiate the agent class matching `config.algo`."""
+    return AGENTS[config.algo](config, in_dim, act_dim, action_scale)  # type: ignore[arg-type]

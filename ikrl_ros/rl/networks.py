@@ -1,0 +1,130 @@
+"""Neural networks: input normaliser, deterministic and squashed-Gaussian actors, critic ensembles."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> nn.Sequential:
+    """ReLU multilayer perceptron with a linear output layer."""
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(in_dim, h), nn.ReLU()]
+        in_dim = h
+    layers.append(nn.Linear(in_dim, out_dim))
+    return nn.Sequential(*layers)
+
+
+class Normalizer(nn.Module):
+    """Running mean/std of the flat network input, kept as buffers so it travels with checkpoints.
+
+    Statistics accumulate in float64 (exact over millions of samples); `mean`/`std` are float32
+    copies used in the forward pass. With `enabled=False` it is the identity.
+    """
+
+    def __init__(self, dim: int, clip: float = 5.0, enabled: bool = True, eps: float = 1e-2) -> None:
+        super().__init__()
+        self.clip, self.enabled, self.eps = clip, enabled, eps
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("sum_mean", torch.zeros(dim, dtype=torch.float64))
+        self.register_buffer("sum_m2", torch.zeros(dim, dtype=torch.float64))
+        self.register_buffer("mean", torch.zeros(dim))
+        self.register_buffer("std", torch.ones(dim))
+
+    @torch.no_grad()
+    def update(self, x: np.ndarray) -> None:
+        """Merge a batch of samples (Chan et al. parallel variance)."""
+        if not self.enabled or len(x) == 0:
+            return
+        b = torch.as_tensor(x, dtype=torch.float64).reshape(-1, self.mean.numel())
+        n_b = b.shape[0]
+        mean_b, m2_b = b.mean(0), ((b - b.mean(0)) ** 2).sum(0)
+        n = self.count + n_b
+        delta = mean_b - self.sum_mean
+        self.sum_m2 += m2_b + delta**2 * self.count * n_b / n
+        self.sum_mean += delta * n_b / n
+        self.count.copy_(n)
+        self.mean.copy_(self.sum_mean.float())
+        self.std.copy_((self.sum_m2 / n).sqrt().clamp_min(self.eps).float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.enabled:
+            return x
+        return ((x - self.mean) / self.std).clamp(-self.clip, self.clip)
+
+
+class DeterministicActor(nn.Module):
+    """a = scale * tanh(MLP(x)), the DDPG/TD3 actor."""
+
+    def __init__(self, in_dim: int, act_dim: int, hidden: Sequence[int], action_scale: np.ndarray) -> None:
+        super().__init__()
+        self.net = mlp(in_dim, hidden, act_dim)
+        self.register_buffer("action_scale", torch.as_tensor(action_scale, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(x)) * self.action_scale
+
+    def deterministic(self, x: torch.Tensor) -> torch.Tensor:
+        return self(x)
+
+
+class SquashedGaussianActor(nn.Module):
+    """SAC actor: a = scale * tanh(u), u ~ N(mu(x), sigma(x)); log-probabilities include the tanh Jacobian."""
+
+    def __init__(self, in_dim: int, act_dim: int, hidden: Sequence[int], action_scale: np.ndarray) -> None:
+        super().__init__()
+        self.net = mlp(in_dim, hidden, 2 * act_dim)
+        self.register_buffer("action_scale", torch.as_tensor(action_scale, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample a reparameterised action and its log-probability."""
+        mu, log_std = self.net(x).chunk(2, dim=-1)
+        std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp()
+        u = mu + std * torch.randn_like(mu)
+        a = torch.tanh(u)
+        # log N(u) - sum log(1 - tanh(u)^2), the latter written stably as 2 (log 2 - u - softplus(-2u)).
+        log_prob = (-0.5 * ((u - mu) / std) ** 2 - std.log() - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_prob -= (2 * (math.log(2) - u - nn.functional.softplus(-2 * u))).sum(-1)
+        return a * self.action_scale, log_prob
+
+    def deterministic(self, x: torch.Tensor) -> torch.Tensor:
+        mu, _ = self.net(x).chunk(2, dim=-1)
+        return torch.tanh(mu) * self.action_scale
+
+
+class EnsembleLinear(nn.Module):
+    """`n` independent linear layers evaluated with one batched matmul (one op for all critics)."""
+
+    def __init__(self, n: int, in_dim: int, out_dim: int) -> None:
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_dim)  # same init as nn.Linear
+        self.weight = nn.Parameter(torch.empty(n, in_dim, out_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n, 1, out_dim).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class CriticEnsemble(nn.Module):
+    """`n` Q-networks Q_i(x, a) -> tensor of shape (n, batch)."""
+
+    def __init__(self, n: int, in_dim: int, act_dim: int, hidden: Sequence[int]) -> None:
+        super().__init__()
+        self.n = n
+        dims = [in_dim + act_dim, *hidden]
+        layers: list[nn.Module] = []
+        for d_in, d_out in zip(dims[:-1], dims[1:]):
+            layers += [EnsembleLinear(n, d_in, d_out), nn.ReLU()]
+        layers.append(EnsembleLinear(n, dims[-1], 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        xa = torch.cat([x, a], dim=-1).expand(self.n, -1, -1)
+        return self.net(xa).squeeze(-1)

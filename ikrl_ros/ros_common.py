@@ -1,0 +1,83 @@
+"""The thin ROS plumbing every node shares: parameter declaration, message/time conversion, a clean main loop."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import rclpy
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+DIAGNOSTIC_LEVELS = {"ok": DiagnosticStatus.OK, "warn": DiagnosticStatus.WARN, "error": DiagnosticStatus.ERROR}
+
+
+def declare(node: Node, name: str, default: Any, description: str) -> Any:
+    """Declare one parameter with a description and return its value (typed by its default)."""
+    return node.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+
+
+def time_from_ns(nanoseconds: int) -> Time:
+    return Time(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
+
+
+def ns_from_time(stamp: Time) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def diagnostics(node: Node, level: str, message: str, values: dict[str, Any]) -> DiagnosticArray:
+    """A one-status ``DiagnosticArray`` named after the node, with its key/values as strings."""
+    status = DiagnosticStatus(
+        level=DIAGNOSTIC_LEVELS[level],
+        name=node.get_fully_qualified_name(),
+        message=message,
+        hardware_id="ikrl_ros",
+        values=[KeyValue(key=key, value=str(value)) for key, value in values.items()],
+    )
+    array = DiagnosticArray(status=[status])
+    array.header.stamp = node.get_clock().now().to_msg()
+    return array
+
+
+def xyz(message: Any) -> list[float]:
+    """The x, y, z fields of a Point or Vector3 message (not yet validated)."""
+    return [message.x, message.y, message.z]
+
+
+def run_node(node_factory: Callable[[], Node], args: list[str] | None = None) -> int:
+    """Standard ``main()`` body: build the node, spin until SIGINT/SIGTERM, then shut down cleanly.
+
+    ROS' own signal handlers are replaced so that the node can still publish (a final zero
+    command) after the signal, before the context goes away. Start-up errors (bad parameters,
+    missing files) are logged and give exit code 2 without the node ever commanding.
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        node = node_factory()
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        rclpy.logging.get_logger("ikrl_ros").fatal(f"start-up failed: {error}")
+        rclpy.try_shutdown()
+        return 2
+    executor = rclpy.executors.SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.05)
+    finally:
+        on_shutdown = getattr(node, "on_shutdown", None)
+        if on_shutdown is not None:
+            on_shutdown()
+            time.sleep(0.1)  # let DDS deliver the last messages before the participant disappears
+        executor.remove_node(node)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

@@ -1,0 +1,164 @@
+"""Checks on everything that arrives from outside, shared by every node.
+
+Each check returns clean numpy data or raises ``InvalidInput`` whose message says exactly what was
+wrong, so a node can log it and drop the message: bad input never reaches a command topic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ikrl_ros.panda_model import ARM_JOINT_NAMES, BASE_FRAME, WORLD_FRAME, JOINT_NAMES
+
+
+class InvalidInput(ValueError):
+    """A message that must not be acted on; the text says why."""
+
+
+def finite_vector(values: Sequence[float], what: str) -> np.ndarray:
+    """``values`` as a float array, refusing NaN and ±inf (which would poison every later step)."""
+    array = np.asarray(values, dtype=float)
+    if not np.all(np.isfinite(array)):
+        raise InvalidInput(f"{what} contains non-finite values {array.tolist()}")
+    return array
+
+
+def goal_in_base_frame(point: Sequence[float], frame_id: str, world_offset: np.ndarray) -> np.ndarray:
+    """A goal point expressed in ``panda_link0``.
+
+    ``panda_link0`` is taken as is; ``world`` is shifted by the configured static offset (the
+    position of ``panda_link0`` in ``world``). Any other frame is refused: without tf2 there is no
+    honest way to transform it.
+    """
+    position = finite_vector(point, "goal position")
+    if frame_id == BASE_FRAME:
+        return position
+    if frame_id in (WORLD_FRAME, f"/{WORLD_FRAME}"):
+        return position - world_offset
+    shown = frame_id if frame_id else "<empty>"
+    raise InvalidInput(
+        f"goal frame '{shown}' is not supported: send goals in '{BASE_FRAME}' or '{WORLD_FRAME}' "
+        "(no tf2 here to transform other frames)"
+    )
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where goals may lie, in ``panda_link0``: a box intersected with the arm's reach sphere."""
+
+    box_min: np.ndarray
+    box_max: np.ndarray
+    reach_center: np.ndarray
+    reach_radius: float
+
+    def __post_init__(self) -> None:
+        if np.any(self.box_min >= self.box_max):
+            raise ValueError(f"workspace box min {self.box_min.tolist()} must be below max {self.box_max.tolist()}")
+        if not self.reach_radius > 0.0:
+            raise ValueError(f"workspace reach radius must be positive, got {self.reach_radius}")
+
+    def contains(self, point: np.ndarray) -> bool:
+        inside_box = bool(np.all(point >= self.box_min) and np.all(point <= self.box_max))
+        return inside_box and float(np.linalg.norm(point - self.reach_center)) <= self.reach_radius
+
+    def clamp(self, point: np.ndarray) -> np.ndarray:
+        """The nearest admissible point: clip into the box, then pull inside the reach sphere."""
+        clamped = np.clip(point, self.box_min, self.box_max)
+        offset = clamped - self.reach_center
+        distance = float(np.linalg.norm(offset))
+        if distance > self.reach_radius:
+            clamped = self.reach_center + offset * (self.reach_radius / distance)
+        # Pulling toward the sphere's centre can leave the box only through faces the centre is outside of.
+        return np.clip(clamped, self.box_min, self.box_max)
+
+
+def admit_goal(goal: np.ndarray, workspace: Workspace, clamp: bool) -> tuple[np.ndarray, str | None]:
+    """The goal to track and a warning when it had to be clamped; out-of-workspace goals raise if not clamping."""
+    if workspace.contains(goal):
+        return goal, None
+    if not clamp:
+        raise InvalidInput(f"goal {np.round(goal, 4).tolist()} is outside the workspace; rejected")
+    clamped = workspace.clamp(goal)
+    return clamped, f"goal {np.round(goal, 4).tolist()} is outside the workspace; clamped to {np.round(clamped, 4).tolist()}"
+
+
+@dataclass(frozen=True)
+class ArmState:
+    """Arm joint positions and velocities in ``panda_joint1..7`` order."""
+
+    position: np.ndarray
+    velocity: np.ndarray
+
+
+def arm_state_from_joint_state(
+    names: Sequence[str],
+    position: Sequence[float],
+    velocity: Sequence[float],
+    allow_extra_joints: bool = False,
+) -> ArmState:
+    """The arm's state from a ``sensor_msgs/JointState``, whatever order its names come in.
+
+    Refused: duplicated names, unknown names (unless ``allow_extra_joints`` for larger robots),
+    any arm joint missing, position/velocity arrays whose length differs from the names, and
+    non-finite values. Velocities are required: the policy observes end-effector velocity.
+    """
+    names = list(names)
+    if len(set(names)) != len(names):
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        raise InvalidInput(f"joint state names are duplicated: {duplicated}")
+    unknown = [name for name in names if name not in JOINT_NAMES]
+    if unknown and not allow_extra_joints:
+        raise InvalidInput(f"joint state has unknown joint names {unknown}")
+    missing = [name for name in ARM_JOINT_NAMES if name not in names]
+    if missing:
+        raise InvalidInput(f"joint state is missing arm joints {missing}")
+    if len(position) != len(names):
+        raise InvalidInput(f"joint state has {len(names)} names but {len(position)} positions")
+    if len(velocity) != len(names):
+        raise InvalidInput(f"joint state has {len(names)} names but {len(velocity)} velocities")
+    order = [names.index(name) for name in ARM_JOINT_NAMES]
+    arm_position = finite_vector([position[i] for i in order], "joint positions")
+    arm_velocity = finite_vector([velocity[i] for i in order], "joint velocities")
+    return ArmState(arm_position, arm_velocity)
+
+
+def arm_targets_from_joint_command(names: Sequence[str], position: Sequence[float]) -> np.ndarray:
+    """Seven arm position targets from a ``joint_command`` message: every arm joint, nothing else."""
+    names = list(names)
+    if len(set(names)) != len(names):
+        raise InvalidInput(f"joint command names are duplicated: {names}")
+    if len(position) != len(names):
+        raise InvalidInput(f"joint command has {len(names)} names but {len(position)} positions")
+    unknown = [name for name in names if name not in ARM_JOINT_NAMES]
+    if unknown:
+        raise InvalidInput(f"joint command has names that are not arm joints: {unknown}")
+    missing = [name for name in ARM_JOINT_NAMES if name not in names]
+    if missing:
+        raise InvalidInput(f"joint command is missing arm joints {missing}")
+    return finite_vector([position[names.index(name)] for name in ARM_JOINT_NAMES], "joint command positions")
+
+
+def cartesian_velocity(linear: Sequence[float], frame_id: str, max_speed: float) -> tuple[np.ndarray, str | None]:
+    """A Cartesian velocity command in ``panda_link0``, each axis clipped to ``max_speed`` (with a warning).
+
+    ``world`` is accepted too: it differs from ``panda_link0`` by a translation only, so velocities agree.
+    """
+    if frame_id not in (BASE_FRAME, WORLD_FRAME):
+        shown = frame_id if frame_id else "<empty>"
+        raise InvalidInput(f"cartesian command frame '{shown}' is not supported: use '{BASE_FRAME}'")
+    velocity = finite_vector(linear, "cartesian command velocity")
+    clipped = np.clip(velocity, -max_speed, max_speed)
+    if np.array_equal(clipped, velocity):
+        return velocity, None
+    return clipped, f"cartesian command {velocity.tolist()} exceeds {max_speed} m/s per axis; clipped"
+
+
+def positive(value: float, name: str) -> float:
+    """Parameter check used at node start-up."""
+    if not (math.isfinite(value) and value > 0.0):
+        raise ValueError(f"parameter '{name}' must be a positive finite number, got {value}")
+    return value
