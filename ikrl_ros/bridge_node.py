@@ -2,7 +2,8 @@
 
 Publishes ``joint_states`` and ``ee_pose`` once per control period (0.04 s of sim time), takes
 ``cartesian_cmd`` (TwistStamped, m/s in ``panda_link0``) or ``joint_command`` (JointState
-positions), and holds the arm where it is when commands stop.
+positions), and holds the arm where it is when commands stop. ``goal_marker`` (PointStamped)
+places panda-gym's goal sphere, as the reach controller publishes each goal it accepts.
 
 Timing modes:
 - ``realtime``: a steady-clock timer steps the simulation every ``0.04 / real_time_factor`` s with
@@ -20,7 +21,7 @@ import time
 import numpy as np
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PoseStamped, TwistStamped
+from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -30,7 +31,7 @@ from std_srvs.srv import Trigger
 
 from ikrl_ros import validation
 from ikrl_ros.controllers import CartesianAction, Command, JointTargets
-from ikrl_ros.panda_model import BASE_FRAME, CONTROL_PERIOD, JOINT_NAMES, MAX_CARTESIAN_SPEED
+from ikrl_ros.panda_model import BASE_FRAME, BASE_POSITION_IN_WORLD, CONTROL_PERIOD, JOINT_NAMES, MAX_CARTESIAN_SPEED, base_to_world
 from ikrl_ros.ros_common import declare, diagnostics, ns_from_time, run_node, time_from_ns, xyz
 from ikrl_ros.sim import PandaReachSim
 
@@ -68,6 +69,7 @@ class PandaBridge(Node):
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
         self.create_subscription(TwistStamped, "cartesian_cmd", self.on_cartesian_cmd, reliable)
         self.create_subscription(JointState, "joint_command", self.on_joint_command, reliable)
+        self.create_subscription(PointStamped, "goal_marker", self.on_goal_marker, reliable)
         self.create_service(Trigger, "~/reset", self.on_reset)
 
         if self.timing_mode == "realtime":
@@ -106,6 +108,15 @@ class PandaBridge(Node):
             self.reject(str(error))
             return
         self.accept(JointTargets(targets), message.header.stamp)
+
+    def on_goal_marker(self, message: PointStamped) -> None:
+        """Place the simulator's goal sphere where the reach controller's goal is (panda_link0)."""
+        try:
+            goal = validation.goal_in_base_frame(xyz(message.point), message.header.frame_id, BASE_POSITION_IN_WORLD)
+        except validation.InvalidInput as error:
+            self.get_logger().warning(f"goal_marker ignored: {error}")
+            return
+        self.sim.show_goal(base_to_world(goal))
 
     def reject(self, reason: str) -> None:
         self.rejected_commands += 1

@@ -34,6 +34,14 @@ JOINT_STEP_PER_ACTION = 0.05
 MAX_CARTESIAN_SPEED = EE_STEP_PER_ACTION / CONTROL_PERIOD
 """1.25 m/s: the Cartesian speed of a unit action, the limit of the ``cartesian_cmd`` interface."""
 
+WORKSPACE_MIN = np.array([0.2, -0.5, 0.01])
+"""Default goal box lower corner in ``panda_link0``; z ≥ 1 cm keeps the fingertips (6 mm below the
+grasp target with the hand pointing down) off the table, which would otherwise block the goal."""
+WORKSPACE_MAX = np.array([0.85, 0.5, 0.7])
+SHOULDER_POSITION = np.array([0.0, 0.0, 0.333])
+REACH_RADIUS = 0.8
+"""Goals farther than this from the shoulder are out of the arm's comfortable reach (max ≈ 0.855 m)."""
+
 GOAL_LOW_WORLD = np.array([-0.15, -0.15, 0.0])
 GOAL_HIGH_WORLD = np.array([0.15, 0.15, 0.3])
 DISTANCE_THRESHOLD = 0.05

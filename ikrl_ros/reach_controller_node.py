@@ -28,7 +28,16 @@ from visualization_msgs.msg import Marker, MarkerArray
 from ikrl_ros import validation
 from ikrl_ros.controllers import CartesianAction, CartesianPController, NumericalIKController, ReachController, ReachState
 from ikrl_ros.kinematics import PandaKinematics
-from ikrl_ros.panda_model import ARM_JOINT_NAMES, BASE_FRAME, BASE_POSITION_IN_WORLD, MAX_CARTESIAN_SPEED
+from ikrl_ros.panda_model import (
+    ARM_JOINT_NAMES,
+    BASE_FRAME,
+    BASE_POSITION_IN_WORLD,
+    MAX_CARTESIAN_SPEED,
+    REACH_RADIUS,
+    SHOULDER_POSITION,
+    WORKSPACE_MAX,
+    WORKSPACE_MIN,
+)
 from ikrl_ros.ros_common import declare, diagnostics, run_node, xyz
 
 CONTROLLERS = ("cartesian_p", "ik")
@@ -47,9 +56,9 @@ class ReachControllerNode(Node):
         self.goal_tolerance = declare(self, "goal_tolerance", 0.05, "distance (m) under which ~/goal_reached is true; panda-gym's success threshold is 0.05")
         self.joint_state_timeout = declare(self, "joint_state_timeout", 0.1, "joint states older than this (s, wall clock) are stale: the node commands zero motion")
         self.base_position_in_world = np.array(declare(self, "base_position_in_world", BASE_POSITION_IN_WORLD.tolist(), "static position of panda_link0 in the 'world' frame (m), used for goals stamped 'world'"))
-        self.workspace_min = np.array(declare(self, "workspace_min", [0.2, -0.5, 0.0], "goal box lower corner in panda_link0 (m)"))
-        self.workspace_max = np.array(declare(self, "workspace_max", [0.85, 0.5, 0.7], "goal box upper corner in panda_link0 (m)"))
-        self.reach_radius = declare(self, "reach_radius", 0.8, "goals must also lie within this distance (m) of the shoulder (0, 0, 0.333)")
+        self.workspace_min = np.array(declare(self, "workspace_min", WORKSPACE_MIN.tolist(), "goal box lower corner in panda_link0 (m); z >= 0.01 keeps the fingertips (6 mm below the grasp target) off the table"))
+        self.workspace_max = np.array(declare(self, "workspace_max", WORKSPACE_MAX.tolist(), "goal box upper corner in panda_link0 (m)"))
+        self.reach_radius = declare(self, "reach_radius", REACH_RADIUS, "goals must also lie within this distance (m) of the shoulder (0, 0, 0.333)")
         self.out_of_workspace = declare(self, "out_of_workspace", "clamp", "'clamp' goals outside the workspace to its nearest point, or 'reject' them")
         self.allow_extra_joints = declare(self, "allow_extra_joints", False, "accept joint states that also name joints outside the Panda (larger robots)")
         self.gain = declare(self, "cartesian_p_gain", 1.0, "cartesian_p: fraction of the remaining displacement commanded per step")
@@ -70,6 +79,7 @@ class ReachControllerNode(Node):
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.cartesian_pub = self.create_publisher(TwistStamped, "cartesian_cmd", reliable)
         self.joint_pub = self.create_publisher(JointState, "joint_command", reliable)
+        self.goal_marker_pub = self.create_publisher(PointStamped, "goal_marker", reliable)
         self.distance_pub = self.create_publisher(Float64, "~/goal_distance", reliable)
         self.reached_pub = self.create_publisher(Bool, "~/goal_reached", reliable)
         self.marker_pub = self.create_publisher(MarkerArray, "~/markers", reliable)
@@ -102,7 +112,7 @@ class ReachControllerNode(Node):
         for name in ("base_position_in_world", "workspace_min", "workspace_max"):
             if getattr(self, name).shape != (3,):
                 raise ValueError(f"parameter '{name}' must have 3 elements")
-        return validation.Workspace(self.workspace_min, self.workspace_max, np.array([0.0, 0.0, 0.333]), self.reach_radius)
+        return validation.Workspace(self.workspace_min, self.workspace_max, SHOULDER_POSITION, self.reach_radius)
 
     def _make_controller(self) -> ReachController:
         if self.controller_name == "ik":
@@ -126,6 +136,10 @@ class ReachControllerNode(Node):
         if warning:
             self.get_logger().warning(f"{topic}: {warning}")
         self.goal, self.goal_changed = goal, True
+        marker = PointStamped()
+        marker.header.stamp, marker.header.frame_id = self.get_clock().now().to_msg(), BASE_FRAME
+        marker.point.x, marker.point.y, marker.point.z = (float(v) for v in goal)
+        self.goal_marker_pub.publish(marker)
         self.get_logger().info(f"new goal from {topic}: {np.round(goal, 4).tolist()} in {BASE_FRAME}")
 
     def on_joint_state(self, message: JointState) -> None:

@@ -18,6 +18,8 @@ from panda_gym.pybullet import PyBullet
 from ikrl_ros.panda_model import BASE_POSITION_IN_WORLD, CONTROL_PERIOD, world_to_base
 
 IDENTITY_QUATERNION_XYZW = np.array([0.0, 0.0, 0.0, 1.0])
+HIDDEN_GOAL_POSITION = np.array([0.0, 0.0, -1.0])
+"""Under the floor: where the goal sphere waits until there is a goal."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class PandaReachSim:
         self._client = self.pybullet.physics_client
         self._body = self.pybullet._bodies_idx[self.robot.body_name]
         self.steps = 0
+        self.show_goal(HIDDEN_GOAL_POSITION)
         self.reset()
 
     @property
@@ -87,7 +90,12 @@ class PandaReachSim:
         return np.asarray(self.pybullet.get_link_orientation(self.robot.body_name, self.robot.ee_link), dtype=float)
 
     def show_goal(self, goal_world: np.ndarray) -> None:
-        """Move the ghost goal sphere (visible in rendered frames only)."""
+        """Move the goal sphere, as panda-gym's ``Reach.reset`` does.
+
+        The sphere has no collision shape, yet where it stands changes PyBullet's solver order
+        near the arm by round-off; placing it at the goal, as panda-gym does, keeps trajectories
+        bit-identical to panda-gym's.
+        """
         self.pybullet.set_base_pose("target", np.asarray(goal_world, dtype=float), IDENTITY_QUATERNION_XYZW)
 
     def render(self, width: int = 480, height: int = 360) -> np.ndarray:

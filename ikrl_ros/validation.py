@@ -12,7 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ikrl_ros.panda_model import ARM_JOINT_NAMES, BASE_FRAME, WORLD_FRAME, JOINT_NAMES
+from ikrl_ros.panda_model import (
+    ARM_JOINT_NAMES,
+    BASE_FRAME,
+    JOINT_NAMES,
+    REACH_RADIUS,
+    SHOULDER_POSITION,
+    WORKSPACE_MAX,
+    WORKSPACE_MIN,
+    WORLD_FRAME,
+)
 
 
 class InvalidInput(ValueError):
@@ -60,20 +69,30 @@ class Workspace:
             raise ValueError(f"workspace box min {self.box_min.tolist()} must be below max {self.box_max.tolist()}")
         if not self.reach_radius > 0.0:
             raise ValueError(f"workspace reach radius must be positive, got {self.reach_radius}")
+        if not self.contains(self.clamp((self.box_min + self.box_max) / 2), slack=1e-6):
+            raise ValueError("workspace box and reach sphere do not intersect: no goal could be admitted")
 
-    def contains(self, point: np.ndarray) -> bool:
-        inside_box = bool(np.all(point >= self.box_min) and np.all(point <= self.box_max))
-        return inside_box and float(np.linalg.norm(point - self.reach_center)) <= self.reach_radius
+    def contains(self, point: np.ndarray, slack: float = 1e-9) -> bool:
+        inside_box = bool(np.all(point >= self.box_min - slack) and np.all(point <= self.box_max + slack))
+        return inside_box and float(np.linalg.norm(point - self.reach_center)) <= self.reach_radius + slack
 
     def clamp(self, point: np.ndarray) -> np.ndarray:
-        """The nearest admissible point: clip into the box, then pull inside the reach sphere."""
-        clamped = np.clip(point, self.box_min, self.box_max)
-        offset = clamped - self.reach_center
-        distance = float(np.linalg.norm(offset))
-        if distance > self.reach_radius:
+        """A nearby admissible point: alternating projections onto the box and the reach sphere.
+
+        Both sets are convex, so the alternation converges to a point of their intersection.
+        """
+        clamped = np.asarray(point, dtype=float)
+        for _ in range(100):
+            clamped = np.clip(clamped, self.box_min, self.box_max)
+            offset = clamped - self.reach_center
+            distance = float(np.linalg.norm(offset))
+            if distance <= self.reach_radius:
+                break
             clamped = self.reach_center + offset * (self.reach_radius / distance)
-        # Pulling toward the sphere's centre can leave the box only through faces the centre is outside of.
-        return np.clip(clamped, self.box_min, self.box_max)
+        return clamped
+
+
+DEFAULT_WORKSPACE = Workspace(WORKSPACE_MIN, WORKSPACE_MAX, SHOULDER_POSITION, REACH_RADIUS)
 
 
 def admit_goal(goal: np.ndarray, workspace: Workspace, clamp: bool) -> tuple[np.ndarray, str | None]:

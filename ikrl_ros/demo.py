@@ -1,0 +1,68 @@
+"""The main job: the reach stack as separate processes over DDS, goals sent as RViz sends them, a per-goal table."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import rclpy
+
+from ikrl_ros.goal_runner import GOAL_TOPICS, GoalOutcome, GoalRunner, format_table
+from ikrl_ros.panda_model import DISTANCE_THRESHOLD, EPISODE_STEPS, sample_goals_world, world_to_base
+from ikrl_ros.stack import reach_stack
+
+
+def run_demo(controller: str, goal_count: int, seed: int, out_dir: Path, timing_mode: str) -> list[GoalOutcome]:
+    """Bring the stack up, send ``goal_count`` goals alternating between RViz's two goal topics."""
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    lockstep = timing_mode == "lockstep"
+    goals = world_to_base(sample_goals_world(goal_count, seed))
+    with reach_stack(
+        out_dir / "logs",
+        bridge={"timing_mode": timing_mode},
+        controller={"controller": controller, "sync_mode": "lockstep" if lockstep else "timer"},
+    ):
+        rclpy.init()
+        runner = GoalRunner()
+        try:
+            runner.wait_for_stack()
+            outcomes = [
+                runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=EPISODE_STEPS, tolerance=DISTANCE_THRESHOLD, stop_error=1e-3)
+                for index, goal in enumerate(goals)
+            ]
+        finally:
+            runner.destroy_node()
+            rclpy.try_shutdown()
+    return outcomes
+
+
+def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("demo", help="run the reach demo: bridge + controller over DDS, goals as RViz sends them")
+    parser.add_argument("--controller", default="cartesian_p", help="reach controller (default: %(default)s)")
+    parser.add_argument("--goals", type=int, default=8, help="number of goals (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=2026, help="seed of the goal sequence (default: %(default)s)")
+    parser.add_argument("--timing-mode", choices=("realtime", "lockstep"), default="realtime", help="bridge timing (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default: %(default)s)")
+    parser.set_defaults(handler=demo_command)
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    out_dir = args.out.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    outcomes = run_demo(args.controller, args.goals, args.seed, out_dir, args.timing_mode)
+    table = format_table(outcomes, DISTANCE_THRESHOLD)
+    reached = sum(outcome.reached for outcome in outcomes)
+    summary = (
+        f"controller {args.controller}, {args.timing_mode} timing: {reached}/{len(outcomes)} goals reached within "
+        f"{DISTANCE_THRESHOLD * 100:g} cm in {EPISODE_STEPS} steps; median final error "
+        f"{np.median([o.final_error for o in outcomes]) * 1000:.2f} mm; {time.monotonic() - started:.1f} s wall time"
+    )
+    (out_dir / "goals.md").write_text(f"{table}\n\n{summary}\n")
+    print(table)
+    print(summary)
+    print(f"output folder: {out_dir}")
+    return 0 if reached == len(outcomes) else 1

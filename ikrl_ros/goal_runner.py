@@ -1,0 +1,134 @@
+"""Send goals to a running reach stack the way RViz does, and measure how each one is reached.
+
+Used by the demo (``ikrl demo``), the end-to-end tests and the benchmarks. Progress is read from
+the bridge's ``ee_pose`` stamps, so step counts are in control periods of simulated time whatever
+the timing mode.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PointStamped, PoseStamped
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+from ikrl_ros.panda_model import BASE_FRAME, CONTROL_PERIOD
+from ikrl_ros.ros_common import ns_from_time, xyz
+
+GOAL_TOPICS = ("goal_pose", "clicked_point")
+
+
+@dataclass(frozen=True)
+class GoalOutcome:
+    """How one goal went: ``steps_to_reach`` is None when it was never within ``tolerance``."""
+
+    goal: np.ndarray
+    topic: str
+    steps_to_reach: int | None
+    final_error: float
+    path: np.ndarray
+
+    @property
+    def reached(self) -> bool:
+        return self.steps_to_reach is not None
+
+
+class GoalRunner(Node):
+    """A test/demo client: publishes goals on ``goal_pose`` or ``clicked_point``, watches ``ee_pose``."""
+
+    def __init__(self, namespace: str = "") -> None:
+        super().__init__("ikrl_goal_runner", namespace=namespace)
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.goal_pose_pub = self.create_publisher(PoseStamped, "goal_pose", reliable)
+        self.clicked_point_pub = self.create_publisher(PointStamped, "clicked_point", reliable)
+        self.poses: list[tuple[int, np.ndarray]] = []
+        self.create_subscription(PoseStamped, "ee_pose", self._on_ee_pose, QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE))
+
+    def _on_ee_pose(self, message: PoseStamped) -> None:
+        self.poses.append((ns_from_time(message.header.stamp), np.array(xyz(message.pose.position))))
+
+    def spin_for(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            rclpy.spin_once(self, timeout_sec=0.01)
+
+    def wait_for_stack(self, timeout: float = 30.0) -> None:
+        """Block until the bridge publishes and the controller listens to both goal topics."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rclpy.spin_once(self, timeout_sec=0.05)
+            if self.poses and self.goal_pose_pub.get_subscription_count() and self.clicked_point_pub.get_subscription_count():
+                return
+        raise TimeoutError("the reach stack did not come up: no ee_pose, or nobody subscribes to the goal topics")
+
+    def publish_goal(self, goal: np.ndarray, topic: str, frame_id: str = BASE_FRAME) -> None:
+        if topic == "goal_pose":
+            message = PoseStamped()
+            message.pose.position.x, message.pose.position.y, message.pose.position.z = (float(v) for v in goal)
+            message.pose.orientation.w = 1.0
+            publisher = self.goal_pose_pub
+        else:
+            message = PointStamped()
+            message.point.x, message.point.y, message.point.z = (float(v) for v in goal)
+            publisher = self.clicked_point_pub
+        message.header.stamp = self.get_clock().now().to_msg()
+        message.header.frame_id = frame_id
+        publisher.publish(message)
+
+    def run_goal(
+        self, goal: np.ndarray, topic: str, budget_steps: int = 50, tolerance: float = 0.05, stop_error: float = 0.0, timeout: float = 30.0
+    ) -> GoalOutcome:
+        """Send one goal and follow ``ee_pose`` for ``budget_steps`` control periods of sim time.
+
+        Steps are counted from the newest state seen when the goal was sent, so DDS latency counts
+        against the controller. ``stop_error`` > 0 ends the goal early once the error is that small.
+        """
+        self.spin_for(0.0)
+        start_ns = self.poses[-1][0]
+        self.publish_goal(goal, topic)
+        end_ns = start_ns + round(budget_steps * CONTROL_PERIOD * 1e9)
+        first_new = len(self.poses)
+        steps_to_reach: int | None = None
+        path: list[np.ndarray] = []
+        error = float(np.linalg.norm(self.poses[-1][1] - goal))
+        deadline = time.monotonic() + timeout
+        index = first_new
+        while time.monotonic() < deadline:
+            rclpy.spin_once(self, timeout_sec=0.01)
+            done = False
+            for stamp_ns, position in self.poses[index:]:
+                if stamp_ns <= start_ns:
+                    continue
+                if stamp_ns > end_ns:
+                    done = True
+                    break
+                path.append(position)
+                error = float(np.linalg.norm(position - goal))
+                if steps_to_reach is None and error <= tolerance:
+                    steps_to_reach = round((stamp_ns - start_ns) / (CONTROL_PERIOD * 1e9))
+                if stop_error > 0 and error <= stop_error:
+                    done = True
+                    break
+            index = len(self.poses)
+            if done:
+                break
+        else:
+            raise TimeoutError(f"goal {goal.tolist()}: the bridge stopped publishing ee_pose")
+        return GoalOutcome(goal, topic, steps_to_reach, error, np.array(path))
+
+
+def format_table(outcomes: list[GoalOutcome], tolerance: float) -> str:
+    """The per-goal table the demo prints."""
+    lines = [
+        f"| # | goal in {BASE_FRAME} (m) | sent on | reached (≤ {tolerance * 100:g} cm) | steps | final error (mm) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for index, outcome in enumerate(outcomes, 1):
+        goal = ", ".join(f"{v:.3f}" for v in outcome.goal)
+        steps = "-" if outcome.steps_to_reach is None else str(outcome.steps_to_reach)
+        lines.append(f"| {index} | ({goal}) | {outcome.topic} | {'yes' if outcome.reached else 'NO'} | {steps} | {outcome.final_error * 1000:.2f} |")
+    return "\n".join(lines)

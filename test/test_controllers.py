@@ -1,0 +1,76 @@
+"""Classical controllers closing the loop on the simulator directly (no ROS): the baselines' own accuracy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ikrl_ros.controllers import CartesianAction, CartesianPController, NumericalIKController, ReachController, ReachState
+from ikrl_ros.kinematics import PandaKinematics
+from ikrl_ros.panda_model import EPISODE_STEPS, base_to_world, sample_goals_world, world_to_base
+from ikrl_ros.sim import PandaReachSim
+from ikrl_ros.validation import DEFAULT_WORKSPACE
+
+
+@pytest.fixture(scope="module")
+def kinematics() -> PandaKinematics:
+    return PandaKinematics()
+
+
+def observe(sim: PandaReachSim, kinematics: PandaKinematics, goal: np.ndarray) -> ReachState:
+    joints = sim.joint_snapshot()
+    q, dq = joints.position[:7], joints.velocity[:7]
+    return ReachState(q, dq, kinematics.ee_position(q), kinematics.ee_velocity(q, dq), goal)
+
+
+def final_errors(controller: ReachController, kinematics: PandaKinematics, goals: np.ndarray) -> np.ndarray:
+    sim = PandaReachSim()
+    errors = []
+    for goal in goals:
+        state = observe(sim, kinematics, goal)
+        controller.set_goal(goal, state)
+        for _ in range(EPISODE_STEPS):
+            command = controller.compute(state)
+            if isinstance(command, CartesianAction):
+                sim.apply_ee_action(command.action)
+            else:
+                sim.apply_joint_targets(command.positions)
+            sim.step()
+            state = observe(sim, kinematics, goal)
+        errors.append(np.linalg.norm(sim.ee_position_base() - goal))
+    sim.close()
+    return np.array(errors)
+
+
+def test_observation_matches_panda_gym_layout(kinematics: PandaKinematics) -> None:
+    import gymnasium as gym
+    import panda_gym  # noqa: F401  (registers the environments)
+
+    env = gym.make("PandaReach-v3")
+    observation, _ = env.reset(seed=0)
+    sim = PandaReachSim()
+    goal_base = world_to_base(observation["desired_goal"].astype(float))
+    ours = observe(sim, kinematics, goal_base).gym_observation()
+    for key in ("observation", "achieved_goal", "desired_goal"):
+        assert ours[key].dtype == observation[key].dtype and ours[key].shape == observation[key].shape
+        np.testing.assert_allclose(ours[key], observation[key], atol=1e-6)
+    env.close()
+    sim.close()
+    np.testing.assert_allclose(base_to_world(goal_base), observation["desired_goal"], atol=1e-6)
+
+
+def test_cartesian_p_and_ik_reach_panda_gym_goals(kinematics: PandaKinematics) -> None:
+    goals = np.array([DEFAULT_WORKSPACE.clamp(goal) for goal in world_to_base(sample_goals_world(30, seed=11))])
+    assert final_errors(CartesianPController(), kinematics, goals).max() < 1e-3
+    assert final_errors(NumericalIKController(kinematics), kinematics, goals).max() < 1e-4
+
+
+def test_ik_controller_limits_each_joint_step(kinematics: PandaKinematics) -> None:
+    controller = NumericalIKController(kinematics, max_joint_step=0.05)
+    sim = PandaReachSim()
+    goal = np.array([0.45, 0.15, 0.05])
+    state = observe(sim, kinematics, goal)
+    controller.set_goal(goal, state)
+    targets = controller.compute(state).positions
+    assert np.abs(targets - state.joint_positions).max() <= 0.05 + 1e-12
+    sim.close()

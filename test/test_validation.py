@@ -1,0 +1,122 @@
+"""The shared input checks, including property tests over arbitrary floats."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ikrl_ros import validation
+from ikrl_ros.panda_model import ARM_JOINT_NAMES, BASE_POSITION_IN_WORLD, JOINT_NAMES
+from ikrl_ros.validation import DEFAULT_WORKSPACE, InvalidInput
+
+any_float = st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True)
+NEUTRAL = [0.0, 0.41, 0.0, -1.85, 0.0, 2.26, 0.79, 0.0, 0.0]
+
+
+@given(st.lists(any_float, min_size=3, max_size=3), st.sampled_from(["panda_link0", "world"]))
+@settings(max_examples=300, deadline=None)
+def test_a_goal_is_either_refused_or_finite_and_inside_the_workspace(point: list[float], frame: str) -> None:
+    try:
+        goal = validation.goal_in_base_frame(point, frame, BASE_POSITION_IN_WORLD)
+        admitted, _ = validation.admit_goal(goal, DEFAULT_WORKSPACE, clamp=True)
+    except InvalidInput as error:
+        assert "non-finite" in str(error)
+        assert not np.all(np.isfinite(point))
+        return
+    assert np.all(np.isfinite(admitted))
+    assert DEFAULT_WORKSPACE.contains(admitted)
+
+
+@pytest.mark.parametrize("frame", ["map", "", "panda_hand", "odom/../world", "wörld"])
+def test_goals_in_frames_without_a_transform_are_refused(frame: str) -> None:
+    with pytest.raises(InvalidInput, match="not supported"):
+        validation.goal_in_base_frame([0.5, 0.0, 0.2], frame, BASE_POSITION_IN_WORLD)
+
+
+def test_world_goals_are_shifted_by_the_configured_offset() -> None:
+    goal = validation.goal_in_base_frame([0.0, 0.1, 0.2], "world", BASE_POSITION_IN_WORLD)
+    np.testing.assert_allclose(goal, [0.6, 0.1, 0.2])
+
+
+def test_out_of_workspace_goals_are_rejected_or_clamped_with_a_warning() -> None:
+    far = np.array([1.5, 0.0, 0.2])
+    with pytest.raises(InvalidInput, match="outside the workspace; rejected"):
+        validation.admit_goal(far, DEFAULT_WORKSPACE, clamp=False)
+    clamped, warning = validation.admit_goal(far, DEFAULT_WORKSPACE, clamp=True)
+    assert "clamped" in warning and DEFAULT_WORKSPACE.contains(clamped)
+    inside = np.array([0.6, 0.0, 0.2])
+    assert validation.admit_goal(inside, DEFAULT_WORKSPACE, clamp=False) == (inside, None)
+
+
+def test_workspace_that_cannot_hold_any_goal_is_refused() -> None:
+    with pytest.raises(ValueError, match="do not intersect"):
+        validation.Workspace(np.array([5.0, 5.0, 5.0]), np.array([6.0, 6.0, 6.0]), np.zeros(3), 0.8)
+
+
+def test_joint_states_in_any_order_give_the_arm_in_canonical_order() -> None:
+    names = list(reversed(JOINT_NAMES))
+    positions = list(reversed(NEUTRAL))
+    state = validation.arm_state_from_joint_state(names, positions, [0.0] * 9)
+    np.testing.assert_allclose(state.position, NEUTRAL[:7])
+
+
+@pytest.mark.parametrize(
+    ("names", "position", "velocity", "message"),
+    [
+        (list(JOINT_NAMES[:-1]) + ["panda_joint1"], NEUTRAL, [0.0] * 9, "duplicated"),
+        (list(JOINT_NAMES[1:]), NEUTRAL[1:], [0.0] * 8, "missing arm joints"),
+        (list(JOINT_NAMES) + ["wheel"], NEUTRAL + [0.0], [0.0] * 10, "unknown joint names"),
+        (list(JOINT_NAMES), NEUTRAL[:-1], [0.0] * 9, "9 names but 8 positions"),
+        (list(JOINT_NAMES), NEUTRAL, [], "9 names but 0 velocities"),
+        (list(JOINT_NAMES), [float("nan")] + NEUTRAL[1:], [0.0] * 9, "non-finite"),
+        (list(JOINT_NAMES), NEUTRAL, [float("inf")] + [0.0] * 8, "non-finite"),
+        ([], [], [], "missing arm joints"),
+    ],
+)
+def test_malformed_joint_states_are_refused_with_the_reason(names, position, velocity, message) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        validation.arm_state_from_joint_state(names, position, velocity)
+
+
+def test_extra_joints_are_accepted_when_allowed() -> None:
+    state = validation.arm_state_from_joint_state(list(JOINT_NAMES) + ["wheel"], NEUTRAL + [3.0], [0.0] * 10, allow_extra_joints=True)
+    np.testing.assert_allclose(state.position, NEUTRAL[:7])
+
+
+@given(st.lists(any_float, min_size=7, max_size=7))
+@settings(max_examples=200, deadline=None)
+def test_joint_commands_are_finite_or_refused(positions: list[float]) -> None:
+    try:
+        targets = validation.arm_targets_from_joint_command(list(ARM_JOINT_NAMES), positions)
+    except InvalidInput:
+        assert not np.all(np.isfinite(positions))
+        return
+    assert np.all(np.isfinite(targets))
+
+
+def test_joint_commands_must_name_exactly_the_arm_joints() -> None:
+    with pytest.raises(InvalidInput, match="not arm joints"):
+        validation.arm_targets_from_joint_command(list(ARM_JOINT_NAMES) + ["panda_finger_joint1"], [0.0] * 8)
+    with pytest.raises(InvalidInput, match="missing arm joints"):
+        validation.arm_targets_from_joint_command(list(ARM_JOINT_NAMES[:6]), [0.0] * 6)
+    with pytest.raises(InvalidInput, match="7 names but 6 positions"):
+        validation.arm_targets_from_joint_command(list(ARM_JOINT_NAMES), [0.0] * 6)
+
+
+@given(st.lists(any_float, min_size=3, max_size=3))
+@settings(max_examples=300, deadline=None)
+def test_cartesian_commands_are_finite_and_within_the_speed_limit_or_refused(linear: list[float]) -> None:
+    try:
+        velocity, warning = validation.cartesian_velocity(linear, "panda_link0", 1.25)
+    except InvalidInput:
+        assert not np.all(np.isfinite(linear))
+        return
+    assert np.all(np.abs(velocity) <= 1.25)
+    assert (warning is None) == bool(np.all(np.abs(linear) <= 1.25))
+
+
+def test_cartesian_commands_need_a_known_frame() -> None:
+    with pytest.raises(InvalidInput, match="frame '<empty>'"):
+        validation.cartesian_velocity([0.1, 0.0, 0.0], "", 1.25)
