@@ -32,7 +32,7 @@ from std_srvs.srv import Trigger
 from ikrl_ros import validation
 from ikrl_ros.controllers import CartesianAction, Command, JointTargets
 from ikrl_ros.panda_model import BASE_FRAME, BASE_POSITION_IN_WORLD, CONTROL_PERIOD, JOINT_NAMES, MAX_CARTESIAN_SPEED, base_to_world
-from ikrl_ros.ros_common import declare, diagnostics, ns_from_time, run_node, time_from_ns, xyz
+from ikrl_ros.ros_common import ThrottledWarnings, declare, diagnostics, ns_from_time, run_node, time_from_ns, xyz
 from ikrl_ros.sim import PandaReachSim
 
 CONTROL_PERIOD_NS = round(CONTROL_PERIOD * 1e9)
@@ -60,6 +60,7 @@ class PandaBridge(Node):
         self.awaiting_answer_since = time.monotonic()
         self.rejected_commands = 0
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.warnings = ThrottledWarnings(self)
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         # Reliable publishers are compatible with both reliable and best-effort (sensor data) subscribers.
@@ -96,7 +97,7 @@ class PandaBridge(Node):
             self.reject(str(error))
             return
         if warning:
-            self.get_logger().warning(warning, throttle_duration_sec=1.0)
+            self.warnings.warn(warning)
         # panda-gym action = displacement / 0.05 m = velocity / 1.25 m/s; dividing by exactly 1.25
         # returns a float32 policy action bit for bit, so the bridge reproduces gym trajectories.
         self.accept(CartesianAction(velocity / MAX_CARTESIAN_SPEED), message.header.stamp)
@@ -114,13 +115,13 @@ class PandaBridge(Node):
         try:
             goal = validation.goal_in_base_frame(xyz(message.point), message.header.frame_id, BASE_POSITION_IN_WORLD)
         except validation.InvalidInput as error:
-            self.get_logger().warning(f"goal_marker ignored: {error}")
+            self.warnings.warn(f"goal_marker ignored: {error}")
             return
         self.sim.show_goal(base_to_world(goal))
 
     def reject(self, reason: str) -> None:
         self.rejected_commands += 1
-        self.get_logger().warning(f"command rejected: {reason}")
+        self.warnings.warn(f"command rejected: {reason}")
 
     def accept(self, command: Command, stamp: Time) -> None:
         if self.timing_mode == "realtime":

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from ikrl_ros import demo
+from ikrl_ros import bench_classical, demo
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ikrl", description="Learned and classical inverse kinematics for the Panda, over ROS 2.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     demo.add_subcommand(subparsers)
+    bench_classical.add_subcommand(subparsers)
     return parser
 
 

@@ -46,7 +46,9 @@ class GoalRunner(Node):
         self.goal_pose_pub = self.create_publisher(PoseStamped, "goal_pose", reliable)
         self.clicked_point_pub = self.create_publisher(PointStamped, "clicked_point", reliable)
         self.poses: list[tuple[int, np.ndarray]] = []
+        self.accepted_goals: list[np.ndarray] = []
         self.create_subscription(PoseStamped, "ee_pose", self._on_ee_pose, QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE))
+        self.create_subscription(PointStamped, "goal_marker", lambda m: self.accepted_goals.append(np.array(xyz(m.point))), reliable)
 
     def _on_ee_pose(self, message: PoseStamped) -> None:
         self.poses.append((ns_from_time(message.header.stamp), np.array(xyz(message.pose.position))))
@@ -62,6 +64,8 @@ class GoalRunner(Node):
         while time.monotonic() < deadline:
             rclpy.spin_once(self, timeout_sec=0.05)
             if self.poses and self.goal_pose_pub.get_subscription_count() and self.clicked_point_pub.get_subscription_count():
+                # Matching is seen from our side first; give the controller's side a moment, or the first goal can be lost.
+                self.spin_for(0.5)
                 return
         raise TimeoutError("the reach stack did not come up: no ee_pose, or nobody subscribes to the goal topics")
 
@@ -80,21 +84,31 @@ class GoalRunner(Node):
         publisher.publish(message)
 
     def run_goal(
-        self, goal: np.ndarray, topic: str, budget_steps: int = 50, tolerance: float = 0.05, stop_error: float = 0.0, timeout: float = 30.0
+        self,
+        goal: np.ndarray,
+        topic: str,
+        budget_steps: int = 50,
+        tolerance: float = 0.05,
+        stop_error: float = 0.0,
+        expected: np.ndarray | None = None,
+        timeout: float = 30.0,
     ) -> GoalOutcome:
         """Send one goal and follow ``ee_pose`` for ``budget_steps`` control periods of sim time.
 
         Steps are counted from the newest state seen when the goal was sent, so DDS latency counts
         against the controller. ``stop_error`` > 0 ends the goal early once the error is that small.
+        Errors are measured to ``expected`` (default: the goal), e.g. the goal clamped to the workspace.
         """
+        target = goal if expected is None else expected
         self.spin_for(0.0)
         start_ns = self.poses[-1][0]
         self.publish_goal(goal, topic)
+        self._confirm_acceptance(goal, topic)
         end_ns = start_ns + round(budget_steps * CONTROL_PERIOD * 1e9)
         first_new = len(self.poses)
         steps_to_reach: int | None = None
         path: list[np.ndarray] = []
-        error = float(np.linalg.norm(self.poses[-1][1] - goal))
+        error = float(np.linalg.norm(self.poses[-1][1] - target))
         deadline = time.monotonic() + timeout
         index = first_new
         while time.monotonic() < deadline:
@@ -107,7 +121,7 @@ class GoalRunner(Node):
                     done = True
                     break
                 path.append(position)
-                error = float(np.linalg.norm(position - goal))
+                error = float(np.linalg.norm(position - target))
                 if steps_to_reach is None and error <= tolerance:
                     steps_to_reach = round((stamp_ns - start_ns) / (CONTROL_PERIOD * 1e9))
                 if stop_error > 0 and error <= stop_error:
@@ -119,6 +133,20 @@ class GoalRunner(Node):
         else:
             raise TimeoutError(f"goal {goal.tolist()}: the bridge stopped publishing ee_pose")
         return GoalOutcome(goal, topic, steps_to_reach, error, np.array(path))
+
+
+    def _confirm_acceptance(self, goal: np.ndarray, topic: str, timeout: float = 2.0) -> None:
+        """Wait for the controller's ``goal_marker`` echo; resend once if the goal got lost in discovery."""
+        count = len(self.accepted_goals)
+        for attempt in range(2):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                rclpy.spin_once(self, timeout_sec=0.005)
+                if len(self.accepted_goals) > count:
+                    return
+            if attempt == 0:
+                self.publish_goal(goal, topic)
+        raise TimeoutError(f"the reach controller did not accept goal {goal.tolist()} sent on {topic}")
 
 
 def format_table(outcomes: list[GoalOutcome], tolerance: float) -> str:

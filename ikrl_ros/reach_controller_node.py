@@ -38,7 +38,7 @@ from ikrl_ros.panda_model import (
     WORKSPACE_MAX,
     WORKSPACE_MIN,
 )
-from ikrl_ros.ros_common import declare, diagnostics, run_node, xyz
+from ikrl_ros.ros_common import ThrottledWarnings, declare, diagnostics, run_node, xyz
 
 CONTROLLERS = ("cartesian_p", "ik")
 SYNC_MODES = ("timer", "lockstep")
@@ -74,6 +74,7 @@ class ReachControllerNode(Node):
         self.state_received = -np.inf
         self.last_marker_time = -np.inf
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.warnings = ThrottledWarnings(self)
         self.status = ("warn", "waiting for joint states and a goal")
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -131,10 +132,10 @@ class ReachControllerNode(Node):
             goal = validation.goal_in_base_frame(point, frame_id, self.base_position_in_world)
             goal, warning = validation.admit_goal(goal, self.workspace, self.out_of_workspace == "clamp")
         except validation.InvalidInput as error:
-            self.get_logger().warning(f"{topic}: {error}")
+            self.warnings.warn(f"{topic}: {error}")
             return
         if warning:
-            self.get_logger().warning(f"{topic}: {warning}")
+            self.warnings.warn(f"{topic}: {warning}")
         self.goal, self.goal_changed = goal, True
         marker = PointStamped()
         marker.header.stamp, marker.header.frame_id = self.get_clock().now().to_msg(), BASE_FRAME
@@ -146,7 +147,7 @@ class ReachControllerNode(Node):
         try:
             arm = validation.arm_state_from_joint_state(message.name, message.position, message.velocity, self.allow_extra_joints)
         except validation.InvalidInput as error:
-            self.get_logger().warning(f"joint_states: {error}", throttle_duration_sec=1.0)
+            self.warnings.warn(f"joint_states: {error}")
             return
         q, dq = arm.position, arm.velocity
         ee_position, jacobian = self.kinematics.ee_position_and_jacobian(q)

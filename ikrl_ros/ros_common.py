@@ -50,6 +50,28 @@ def xyz(message: Any) -> list[float]:
     return [message.x, message.y, message.z]
 
 
+class ThrottledWarnings:
+    """Log each distinct warning at most once per ``period`` seconds.
+
+    rclpy's ``throttle_duration_sec`` throttles per call site, which would hide a second, different
+    problem arriving within the period; this keeps every distinct reason visible while a flood of
+    identical bad messages costs one line per period.
+    """
+
+    def __init__(self, node: Node, period: float = 1.0) -> None:
+        self.node = node
+        self.period = period
+        self.last_logged: dict[str, float] = {}
+
+    def warn(self, text: str) -> None:
+        now = time.monotonic()
+        if now - self.last_logged.get(text, -float("inf")) >= self.period:
+            if len(self.last_logged) > 1000:  # bounded memory under floods of ever-different messages
+                self.last_logged.clear()
+            self.last_logged[text] = now
+            self.node.get_logger().warning(text)
+
+
 def run_node(node_factory: Callable[[], Node], args: list[str] | None = None) -> int:
     """Standard ``main()`` body: build the node, spin until SIGINT/SIGTERM, then shut down cleanly.
 

@@ -24,8 +24,13 @@ def _adam(params: Any, lr: float) -> torch.optim.Adam:
 
 
 @torch.no_grad()
-def _polyak(target: nn.Module, source: nn.Module, tau: float) -> None:
-    torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
+def _polyak(target: list[torch.Tensor], source: list[torch.Tensor], tau: float) -> None:
+    torch._foreach_lerp_(target, source, tau)
+
+
+def _set_requires_grad(params: list[torch.Tensor], flag: bool) -> None:
+    for p in params:
+        p.requires_grad_(flag)
 
 
 class OffPolicyAgent:
@@ -43,6 +48,9 @@ class OffPolicyAgent:
         self.actor_opt = _adam(self.actor.parameters(), config.actor_lr)
         self.critic_opt = _adam(self.critic.parameters(), config.critic_lr)
         self.n_updates = 0
+        # Parameter lists cached once: walking the module tree on every update costs measurable time.
+        self._critic_params = list(self.critic.parameters())
+        self._critic_target_params = list(self.critic_target.parameters())
 
     def _make_actor(self) -> nn.Module:
         raise NotImplementedError
@@ -113,6 +121,8 @@ class TD3(OffPolicyAgent):
     def __init__(self, config: TD3Config, in_dim: int, act_dim: int, action_scale: np.ndarray) -> None:
         super().__init__(config, in_dim, act_dim, action_scale)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
+        self._actor_params = list(self.actor.parameters())
+        self._actor_target_params = list(self.actor_target.parameters())
         self._scale = torch.as_tensor(self.action_scale)
 
     def _make_actor(self) -> nn.Module:
@@ -136,12 +146,12 @@ class TD3(OffPolicyAgent):
             y = r + c.gamma * (1.0 - done) * q_next
         losses = {"critic_loss": self._critic_step(x, a, y)}
         if self.n_updates % c.policy_delay == 0:
-            self.critic.requires_grad_(False)  # the actor loss needs no critic gradients
+            _set_requires_grad(self._critic_params, False)  # the actor loss needs no critic gradients
             actor_loss = -self.critic(x, self.actor(x))[0].mean()
             self._actor_step(actor_loss)
-            self.critic.requires_grad_(True)
-            _polyak(self.actor_target, self.actor, c.tau)
-            _polyak(self.critic_target, self.critic, c.tau)
+            _set_requires_grad(self._critic_params, True)
+            _polyak(self._actor_target_params, self._actor_params, c.tau)
+            _polyak(self._critic_target_params, self._critic_params, c.tau)
             losses["actor_loss"] = actor_loss.detach()
         return losses
 
@@ -185,17 +195,17 @@ class SAC(OffPolicyAgent):
             y = r + c.gamma * (1.0 - done) * q_next
         critic_loss = self._critic_step(x, a, y)
 
-        self.critic.requires_grad_(False)
+        _set_requires_grad(self._critic_params, False)
         a_pi, logp = self.actor(x)
         actor_loss = (alpha * logp - self.critic(x, a_pi).min(0).values).mean()
         self._actor_step(actor_loss)
-        self.critic.requires_grad_(True)
+        _set_requires_grad(self._critic_params, True)
 
         alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
         self.alpha_opt.zero_grad(set_to_none=True)
         alpha_loss.backward()
         self.alpha_opt.step()
-        _polyak(self.critic_target, self.critic, c.tau)
+        _polyak(self._critic_target_params, self._critic_params, c.tau)
         return {"critic_loss": critic_loss, "actor_loss": actor_loss.detach(), "alpha": alpha}
 
     def state_dict(self) -> dict[str, Any]:

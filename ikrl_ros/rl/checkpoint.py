@@ -49,6 +49,7 @@ def atomic_write(path: str | os.PathLike[str], write: Any) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o644)  # mkstemp creates 0600; policies are shared package data
             write(f)
             f.flush()
             os.fsync(f.fileno())

@@ -28,16 +28,16 @@ class BaseConfig:
     """Adam learning rate of the actor."""
     critic_lr: float = 1e-3
     """Adam learning rate of the critic(s)."""
-    hidden_sizes: tuple[int, ...] = (128, 128)
+    hidden_sizes: tuple[int, ...] = (64, 64)
     """Hidden layer widths of actor and critic MLPs; small nets train fastest on a CPU."""
-    batch_size: int = 512
-    """Transitions per gradient step; larger batches let us take fewer, cheaper-per-sample steps."""
+    batch_size: int = 256
+    """Transitions per gradient step."""
     buffer_size: int = 100_000
     """Replay capacity in transitions (rounded down to whole episodes)."""
     learning_starts: int = 500
     """Environment steps of uniformly random actions before learning begins."""
-    updates_per_step: float = 0.25
-    """Gradient steps per environment transition (update-to-data ratio)."""
+    updates_per_step: float = 0.5
+    """Gradient steps per environment transition (update-to-data ratio); SB3 uses 1."""
     n_critics: int = 2
     """Number of Q-networks; the target uses their minimum (clipped double-Q)."""
     her_strategy: str = "future"

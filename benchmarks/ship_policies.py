@@ -1,0 +1,92 @@
+"""Train the shipped policies with the `ikrl train` CLI, evaluate them on 100 seeded goals, and install
+them with a JSON manifest into ikrl_ros/policies/.
+
+    python benchmarks/ship_policies.py [--algos ddpg td3 sac] [--env PandaReach-v3] [--steps 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+POLICIES = REPO / "ikrl_ros" / "policies"
+SUFFIX = {"PandaReach-v3": "panda_reach", "PandaReachJoints-v3": "panda_reach_joints"}
+
+
+def run_cli(args: list[str]) -> dict:
+    """Run `python -m ikrl_ros.rl.commands ARGS` and parse its final JSON line."""
+    out = subprocess.run([sys.executable, "-m", "ikrl_ros.rl.commands", *args], cwd=REPO, check=True,
+                         stdout=subprocess.PIPE, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def ship(algo: str, env_id: str, steps: int, seed: int, runs: Path) -> dict:
+    out = runs / f"{algo}_{SUFFIX[env_id]}_s{seed}"
+    train_args = ["train", "--algo", algo, "--env", env_id, "--her", "--steps", str(steps), "--seed", str(seed),
+                  "--out", str(out), "--no-resume", "--no-progress"]
+    t0 = time.perf_counter()
+    trained = run_cli(train_args)
+    elapsed = time.perf_counter() - t0
+    name = f"{algo}_{SUFFIX[env_id]}"
+    target = POLICIES / f"{name}.pt"
+    POLICIES.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(trained["policy"], target)
+    evaluation = run_cli(["eval", str(target), "--episodes", "100"])
+    manifest = {
+        "policy": target.name, "algo": algo, "env_id": env_id, "her": "future (k=4)", "seed": seed,
+        "steps": trained["step"], "command": "ikrl " + " ".join(train_args),
+        "equivalent_command": "python -m ikrl_ros.rl.commands " + " ".join(train_args),
+        "train_time_s": trained["train_time"], "wall_time_s": round(elapsed, 1),
+        "evaluation": {"episodes": 100, "goal_seeds": "0..99", "success_rate": evaluation["success_rate"],
+                       "median_final_distance_m": round(evaluation["median_final_distance"], 4),
+                       "mean_reward": round(evaluation["mean_reward"], 3),
+                       "command": f"ikrl eval ikrl_ros/policies/{target.name} --episodes 100"},
+        "size_bytes": target.stat().st_size,
+        "machine": f"{platform.processor() or platform.machine()}, torch threads 1",
+    }
+    (POLICIES / f"{name}.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def write_table(doc: Path) -> None:
+    """Summarise every manifest in ikrl_ros/policies/ between the ship markers of docs/training.md."""
+    begin, end = "<!-- ship:begin -->", "<!-- ship:end -->"
+    if not doc.exists() or begin not in doc.read_text():
+        return
+    rows = ["| policy | env | steps | training s | success (100 goals) | median final distance | size |",
+            "|---|---|---|---|---|---|---|"]
+    for path in sorted(POLICIES.glob("*.json")):
+        m = json.loads(path.read_text())
+        e = m["evaluation"]
+        rows.append(f"| `{m['policy']}` | {m['env_id']} | {m['steps']:,} | {m['train_time_s']:.0f} | "
+                    f"{e['success_rate']:.0%} | {e['median_final_distance_m'] * 1000:.1f} mm | "
+                    f"{m['size_bytes'] / 1024:.0f} kB |")
+    head, rest = doc.read_text().split(begin, 1)
+    doc.write_text(head + "\n".join([begin, *rows, end]) + rest.split(end, 1)[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--algos", nargs="+", default=["ddpg", "td3", "sac"])
+    p.add_argument("--env", default="PandaReach-v3", choices=sorted(SUFFIX))
+    p.add_argument("--steps", type=int, default=20_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs", type=Path, default=REPO / "runs" / "shipped")
+    args = p.parse_args(argv)
+    for algo in args.algos:
+        m = ship(algo, args.env, args.steps, args.seed, args.runs)
+        print(f"{m['policy']}: success {m['evaluation']['success_rate']:.2%}, median final distance "
+              f"{m['evaluation']['median_final_distance_m'] * 1000:.1f} mm, {m['train_time_s']} s", flush=True)
+    write_table(REPO / "docs" / "training.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The test suite: real rclpy over Fast DDS between processes, real PyBullet, real torch. Extra arguments go to pytest.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh"
+cd "$IKRL_ROOT"
+exec python -m pytest test "$@"

@@ -1,0 +1,86 @@
+"""The ROS 2 user's path: colcon build, ament index, installed launch/config files, and the launch file itself."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_FILES = ["package.xml", "setup.py", "setup.cfg", "resource", "ikrl_ros", "launch", "config"]
+
+
+@pytest.fixture(scope="module")
+def installed_share(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``colcon build`` of the package in a fresh workspace; returns its share directory via ament_index."""
+    colcon = shutil.which("colcon") or shutil.which("colcon", path=str(Path(sys.executable).parent))
+    if colcon is None:
+        pytest.skip("colcon is not installed in this environment")
+    workspace = tmp_path_factory.mktemp("ws")
+    source = workspace / "src" / "ikrl_ros"
+    source.mkdir(parents=True)
+    for name in PACKAGE_FILES:
+        target = ROOT / name
+        (shutil.copytree if target.is_dir() else shutil.copy)(target, source / name)
+    build = subprocess.run([colcon, "build", "--base-paths", "src"], cwd=workspace, capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stdout + build.stderr
+    query = (
+        f". {workspace}/install/setup.bash && {sys.executable} -c "
+        "\"from ament_index_python.packages import get_package_share_directory as g; print(g('ikrl_ros'))\""
+    )
+    found = subprocess.run(["bash", "-c", query], capture_output=True, text=True, timeout=60)
+    assert found.returncode == 0, found.stderr
+    return Path(found.stdout.strip().splitlines()[-1])
+
+
+def test_colcon_installs_package_xml_launch_and_config(installed_share: Path) -> None:
+    assert (installed_share / "package.xml").is_file()
+    assert (installed_share / "launch" / "reach.launch.py").is_file()
+    assert (installed_share / "config" / "reach.yaml").is_file()
+    prefix = installed_share.parent.parent
+    for executable in ("panda_bridge", "reach_controller", "ikrl"):
+        assert os.access(prefix / "lib" / "ikrl_ros" / executable, os.X_OK), f"lib/ikrl_ros/{executable} missing"
+
+
+def launch_file_names(path: Path) -> tuple[set[str], set[str]]:
+    """Executables (``executable=...``) and share files (string pieces of PathJoinSubstitution) a launch file names."""
+    tree = ast.parse(path.read_text())
+    executables = {
+        keyword.value.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for keyword in node.keywords
+        if keyword.arg == "executable" and isinstance(keyword.value, ast.Constant)
+    }
+    share_parts = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "PathJoinSubstitution":
+            parts = [element.value for element in node.args[0].elts if isinstance(element, ast.Constant)]
+            share_parts.add("/".join(parts))
+    return executables, share_parts
+
+
+def test_everything_the_launch_file_names_is_installed(installed_share: Path) -> None:
+    executables, files = launch_file_names(installed_share / "launch" / "reach.launch.py")
+    assert executables == {"panda_bridge", "reach_controller"}
+    prefix = installed_share.parent.parent
+    for executable in executables:
+        assert os.access(prefix / "lib" / "ikrl_ros" / executable, os.X_OK)
+    assert files, "the launch file should name its config files"
+    for relative in files:
+        assert (installed_share / relative).is_file(), f"launch file names {relative}, not installed"
+
+
+def test_config_declares_only_parameters_the_nodes_know() -> None:
+    """Every key in config/reach.yaml is a parameter the node declares (a typo would be silently ignored)."""
+    config = yaml.safe_load((ROOT / "config" / "reach.yaml").read_text())
+    for node_name, module in (("panda_bridge", "bridge_node.py"), ("reach_controller", "reach_controller_node.py")):
+        source = (ROOT / "ikrl_ros" / module).read_text()
+        for key in config[node_name]["ros__parameters"]:
+            assert f'"{key}"' in source, f"{node_name} does not declare '{key}'"
