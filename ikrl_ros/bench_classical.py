@@ -94,7 +94,7 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--goals", type=int, default=100, help="goals per controller through ROS (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("docs/classical.md"), help="markdown report (default: %(default)s)")
-    parser.set_defaults(handler=bench_command)
+    parser.set_defaults(func=bench_command)
 
 
 def bench_command(args: argparse.Namespace) -> int:

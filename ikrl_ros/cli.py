@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ikrl_ros import bench_classical, demo
+from ikrl_ros.rl import commands as rl_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -12,12 +13,13 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     demo.add_subcommand(subparsers)
     bench_classical.add_subcommand(subparsers)
+    rl_commands.add_subcommands(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    return int(args.func(args))
 
 
 if __name__ == "__main__":

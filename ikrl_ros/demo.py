@@ -46,7 +46,7 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=2026, help="seed of the goal sequence (default: %(default)s)")
     parser.add_argument("--timing-mode", choices=("realtime", "lockstep"), default="realtime", help="bridge timing (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default: %(default)s)")
-    parser.set_defaults(handler=demo_command)
+    parser.set_defaults(func=demo_command)
 
 
 def demo_command(args: argparse.Namespace) -> int:

@@ -55,10 +55,9 @@ def test_resume_refuses_another_algorithm(tmp_path):
               progress_bar=False)
 
 
-@pytest.mark.parametrize("seed", [0])
-def test_ddpg_her_learns_to_reach(tmp_path, seed):
-    """Default DDPG + HER: >= 80 % of 50 seeded goals after 2,500 steps (typically 95-100 % at 2,000)."""
-    result = train(make_config("ddpg"), steps=2_500, seed=seed, out_dir=tmp_path, eval_every=2_500,
+def test_ddpg_her_learns_to_reach(tmp_path):
+    """Default DDPG + HER: >= 80 % of 50 seeded goals after 2,000 steps (seeds 0-7 measured 92-100 %)."""
+    result = train(make_config("ddpg"), steps=2_000, seed=0, out_dir=tmp_path, eval_every=2_000,
                    eval_episodes=50, checkpoint_every=0, tensorboard=False, progress_bar=False)
     assert result.history[-1].success_rate >= 0.8, result.history
     env = make_env("PandaReach-v3")  # the shipped-policy path agrees with the trainer's evaluation
