@@ -28,6 +28,7 @@ setup(
         "console_scripts": [
             "panda_bridge = ikrl_ros.bridge_node:main",
             "reach_controller = ikrl_ros.reach_controller_node:main",
+            "train_node = ikrl_ros.train_node:main",
             "ikrl = ikrl_ros.cli:main",
         ],
     },

@@ -28,7 +28,7 @@ def run_cli(args: list[str]) -> dict:
 
 
 def ship(algo: str, env_id: str, steps: int, seed: int, runs: Path) -> dict:
-    out = runs / f"{algo}_{SUFFIX[env_id]}_s{seed}"
+    out = runs / f"{algo}_{SUFFIX[env_id]}_s{seed}"  # commands run in the repository root
     train_args = ["train", "--algo", algo, "--env", env_id, "--her", "--steps", str(steps), "--seed", str(seed),
                   "--out", str(out), "--no-resume", "--no-progress"]
     t0 = time.perf_counter()
@@ -37,7 +37,7 @@ def ship(algo: str, env_id: str, steps: int, seed: int, runs: Path) -> dict:
     name = f"{algo}_{SUFFIX[env_id]}"
     target = POLICIES / f"{name}.pt"
     POLICIES.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(trained["policy"], target)
+    shutil.copyfile(REPO / trained["policy"], target)
     evaluation = run_cli(["eval", str(target), "--episodes", "100"])
     manifest = {
         "policy": target.name, "algo": algo, "env_id": env_id, "her": "future (k=4)", "seed": seed,
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--env", default="PandaReach-v3", choices=sorted(SUFFIX))
     p.add_argument("--steps", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--runs", type=Path, default=REPO / "runs" / "shipped")
+    p.add_argument("--runs", type=Path, default=Path("runs") / "shipped", help="relative to the repository")
     args = p.parse_args(argv)
     for algo in args.algos:
         m = ship(algo, args.env, args.steps, args.seed, args.runs)

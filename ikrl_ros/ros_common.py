@@ -91,15 +91,17 @@ def run_node(node_factory: Callable[[], Node], args: list[str] | None = None) ->
         return 2
     executor = rclpy.executors.SingleThreadedExecutor()
     executor.add_node(node)
+    is_finished = getattr(node, "is_finished", lambda: False)  # nodes with a job of their own end by themselves
     try:
-        while not stop.is_set():
+        while not stop.is_set() and not is_finished():
             executor.spin_once(timeout_sec=0.05)
     finally:
         on_shutdown = getattr(node, "on_shutdown", None)
         if on_shutdown is not None:
             on_shutdown()
             time.sleep(0.1)  # let DDS deliver the last messages before the participant disappears
+        exit_code = 1 if getattr(node, "error", None) is not None else 0
         executor.remove_node(node)
         node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+    return exit_code

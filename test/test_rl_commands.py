@@ -1,0 +1,60 @@
+"""The `ikrl` train/eval/plot subcommands and the shipped policies."""
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from ikrl_ros.rl import commands
+from ikrl_ros.rl.checkpoint import load_policy
+from ikrl_ros.rl.envs import make_env, resolve_env_id
+from ikrl_ros.rl.evaluation import evaluate
+
+POLICIES = Path(__file__).resolve().parents[1] / "ikrl_ros" / "policies"
+
+
+def test_subcommands_register_on_a_foreign_parser():
+    parser = argparse.ArgumentParser(prog="ikrl")
+    commands.add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["train", "--algo", "td3", "--no-her", "--steps", "10", "--out", "x",
+                              "--set", "hidden_sizes=[32,32]", "--reward", "dense"])
+    assert args.func is commands.cmd_train and not args.her and args.set == [("hidden_sizes", [32, 32])]
+    assert parser.parse_args(["eval", "p.pt"]).episodes == 100
+
+
+def test_reward_switch():
+    assert resolve_env_id("PandaReach-v3", "dense") == "PandaReachDense-v3"
+    assert resolve_env_id("PandaReachJointsDense-v3", "sparse") == "PandaReachJoints-v3"
+    assert resolve_env_id("PandaReach-v3", None) == "PandaReach-v3"
+
+
+def test_train_eval_plot_cli(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert commands.main(["train", "--algo", "sac", "--steps", "200", "--out", str(out), "--eval-every", "100",
+                          "--eval-episodes", "2", "--no-progress", "--no-tensorboard",
+                          "--set", "learning_starts=50", "--set", "batch_size=32"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["step"] == 200 and Path(summary["policy"]).is_file()
+    assert commands.main(["eval", summary["policy"], "--episodes", "3"]) == 0
+    ev = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert ev["episodes"] == 3 and ev["algo"] == "sac" and 0 <= ev["success_rate"] <= 1
+    png = tmp_path / "curves.png"
+    assert commands.main(["plot", str(out), str(out), "--out", str(png), "--labels", "a", "b"]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    assert commands.main(["eval", str(tmp_path / "bad.pt")]) == 2
+    assert "corrupt or truncated" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("manifest", sorted(POLICIES.glob("*.json")), ids=lambda p: p.stem)
+def test_shipped_policy_matches_its_manifest(manifest):
+    m = json.loads(manifest.read_text())
+    path = POLICIES / m["policy"]
+    assert path.stat().st_size < 2 * 1024 * 1024
+    policy = load_policy(path, env_id=m["env_id"])
+    assert policy.algo == m["algo"] and policy.step == m["steps"]
+    env = make_env(m["env_id"])
+    res = evaluate(policy.act, env, 100)
+    env.close()
+    assert res.success_rate >= 0.99 and res.success_rate >= m["evaluation"]["success_rate"] - 0.01
