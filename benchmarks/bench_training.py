@@ -134,7 +134,7 @@ def run(impl: str, algo: str, env: str, her: bool, seed: int, max_steps: int, st
     if proc.returncode != 0:
         raise RuntimeError(f"{tag} failed (exit {proc.returncode})")
     res = {"impl": impl, "algo": algo, "env": env, "her": her, "seed": seed, "run_dir": str(runs / tag),
-           **json.loads(proc.stdout.strip().splitlines()[-1])}
+           **json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])}
     print(json.dumps(res), flush=True)
     return res
 

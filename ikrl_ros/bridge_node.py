@@ -32,10 +32,9 @@ from std_srvs.srv import Trigger
 from ikrl_ros import validation
 from ikrl_ros.controllers import CartesianAction, Command, JointTargets
 from ikrl_ros.panda_model import BASE_FRAME, BASE_POSITION_IN_WORLD, CONTROL_PERIOD, JOINT_NAMES, MAX_CARTESIAN_SPEED, base_to_world
-from ikrl_ros.ros_common import ThrottledWarnings, declare, diagnostics, ns_from_time, run_node, time_from_ns, xyz
+from ikrl_ros.ros_common import CONTROL_PERIOD_NS, ThrottledWarnings, declare, diagnostics, ns_from_time, reset_message, run_node, time_from_ns, xyz
 from ikrl_ros.sim import PandaReachSim
 
-CONTROL_PERIOD_NS = round(CONTROL_PERIOD * 1e9)
 TIMING_MODES = ("realtime", "lockstep")
 
 
@@ -165,7 +164,7 @@ class PandaBridge(Node):
         self.sim_time_ns += CONTROL_PERIOD_NS
         self.publish_state()
         response.success = True
-        response.message = f"Panda reset to the neutral pose at sim time {self.sim_time_ns / 1e9:.3f} s"
+        response.message = reset_message(self.sim_time_ns)
         return response
 
     # --- state out ---------------------------------------------------------------------------

@@ -8,12 +8,15 @@ position targets. The learned policies implement the same interface.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from ikrl_ros.kinematics import PandaKinematics
-from ikrl_ros.panda_model import EE_STEP_PER_ACTION, base_to_world
+
+if TYPE_CHECKING:
+    from ikrl_ros.rl.checkpoint import Policy
+from ikrl_ros.panda_model import EE_STEP_PER_ACTION, JOINT_STEP_PER_ACTION, base_to_world
 
 
 @dataclass(frozen=True)
@@ -113,3 +116,69 @@ class NumericalIKController:
             self.set_goal(state.goal, state)
         step = np.clip(self.solution - state.joint_positions, -self.max_joint_step, self.max_joint_step)
         return JointTargets(state.joint_positions + step)
+
+
+REACH_OBSERVATION_SIZE = 6
+"""panda-gym PandaReach ``observation``: end-effector position and velocity (gripper blocked)."""
+GOAL_SIZE = 3
+
+
+class PolicyError(ValueError):
+    """A checkpoint that cannot drive this robot: wrong task, sizes or action space."""
+
+
+class LearnedPolicyController:
+    """A trained DDPG/TD3/SAC actor behind the controller interface.
+
+    The checkpoint's own metadata decides everything: its environment id says whether the actions
+    are end-effector displacements (PandaReach*-v3: 3 values, × 0.05 m) or joint displacements
+    (PandaReachJoints*-v3: 7 values, × 0.05 rad added to the current joint angles), and its
+    sizes must match the observation this node builds.
+    """
+
+    commands_joints: bool
+
+    def __init__(self, policy: Policy) -> None:
+        if not policy.env_id.startswith("PandaReach"):
+            raise PolicyError(f"policy was trained on {policy.env_id}; only PandaReach variants drive the reach controller")
+        if policy.obs_dim != REACH_OBSERVATION_SIZE or policy.goal_dim != GOAL_SIZE:
+            raise PolicyError(
+                f"policy expects observation {policy.obs_dim} + goal {policy.goal_dim} values; the reach controller "
+                f"builds panda-gym's PandaReach observation ({REACH_OBSERVATION_SIZE} + {GOAL_SIZE})"
+            )
+        self.commands_joints = "Joints" in policy.env_id
+        expected_actions = 7 if self.commands_joints else 3
+        if policy.act_dim != expected_actions:
+            raise PolicyError(f"policy for {policy.env_id} outputs {policy.act_dim} actions, expected {expected_actions}")
+        self.policy = policy
+        self.name = policy.algo
+
+    def set_goal(self, goal: np.ndarray, state: ReachState) -> None:
+        """The policy is goal-conditioned: nothing to prepare."""
+
+    def compute(self, state: ReachState) -> Command:
+        action = np.clip(self.policy.act(state.gym_observation()) / self.policy.action_scale, -1.0, 1.0)
+        if self.commands_joints:
+            return JointTargets(state.joint_positions + JOINT_STEP_PER_ACTION * action)
+        return CartesianAction(action)
+
+
+class HybridController:
+    """Learned control far from the goal, a classical controller within ``switch_radius``.
+
+    The policy was trained to get within panda-gym's 5 cm; the classical step then takes the last
+    centimetres with the precision of IK.
+    """
+
+    def __init__(self, far: ReachController, near: ReachController, switch_radius: float) -> None:
+        self.far, self.near, self.switch_radius = far, near, switch_radius
+        self.name = f"hybrid({far.name}+{near.name})"
+        self.commands_joints = far.commands_joints or near.commands_joints
+
+    def set_goal(self, goal: np.ndarray, state: ReachState) -> None:
+        self.far.set_goal(goal, state)
+        self.near.set_goal(goal, state)
+
+    def compute(self, state: ReachState) -> Command:
+        close = np.linalg.norm(state.goal - state.ee_position) <= self.switch_radius
+        return (self.near if close else self.far).compute(state)

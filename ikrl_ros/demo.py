@@ -41,7 +41,7 @@ def run_demo(controller: str, goal_count: int, seed: int, out_dir: Path, timing_
 
 def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="run the reach demo: bridge + controller over DDS, goals as RViz sends them")
-    parser.add_argument("--controller", default="cartesian_p", help="reach controller (default: %(default)s)")
+    parser.add_argument("--controller", default="sac", help="cartesian_p, ik, ddpg, td3, sac or hybrid (default: %(default)s, the shipped policy)")
     parser.add_argument("--goals", type=int, default=8, help="number of goals (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the goal sequence (default: %(default)s)")
     parser.add_argument("--timing-mode", choices=("realtime", "lockstep"), default="realtime", help="bridge timing (default: %(default)s)")

@@ -16,8 +16,10 @@ from geometry_msgs.msg import PointStamped, PoseStamped
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-from ikrl_ros.panda_model import BASE_FRAME, CONTROL_PERIOD
-from ikrl_ros.ros_common import ns_from_time, xyz
+from std_srvs.srv import Trigger
+
+from ikrl_ros.panda_model import BASE_FRAME
+from ikrl_ros.ros_common import CONTROL_PERIOD_NS, ns_from_time, parse_reset_time_ns, xyz
 
 GOAL_TOPICS = ("goal_pose", "clicked_point")
 
@@ -48,6 +50,7 @@ class GoalRunner(Node):
         self.poses: list[tuple[int, np.ndarray]] = []
         self.accepted_goals: list[np.ndarray] = []
         self.create_subscription(PoseStamped, "ee_pose", self._on_ee_pose, QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE))
+        self.reset_client = self.create_client(Trigger, "panda_bridge/reset")
         self.create_subscription(PointStamped, "goal_marker", lambda m: self.accepted_goals.append(np.array(xyz(m.point))), reliable)
 
     def _on_ee_pose(self, message: PoseStamped) -> None:
@@ -91,7 +94,6 @@ class GoalRunner(Node):
         tolerance: float = 0.05,
         stop_error: float = 0.0,
         expected: np.ndarray | None = None,
-        timeout: float = 30.0,
     ) -> GoalOutcome:
         """Send one goal and follow ``ee_pose`` for ``budget_steps`` control periods of sim time.
 
@@ -99,41 +101,58 @@ class GoalRunner(Node):
         against the controller. ``stop_error`` > 0 ends the goal early once the error is that small.
         Errors are measured to ``expected`` (default: the goal), e.g. the goal clamped to the workspace.
         """
-        target = goal if expected is None else expected
         self.spin_for(0.0)
         start_ns = self.poses[-1][0]
         self.publish_goal(goal, topic)
         self._confirm_acceptance(goal, topic)
-        end_ns = start_ns + round(budget_steps * CONTROL_PERIOD * 1e9)
-        first_new = len(self.poses)
+        return self._follow(goal, topic, start_ns, budget_steps, tolerance, stop_error, goal if expected is None else expected)
+
+    def run_episode(self, goal: np.ndarray, topic: str, budget_steps: int = 50, tolerance: float = 0.05, stop_error: float = 0.0) -> GoalOutcome:
+        """A panda-gym episode through ROS: goal accepted, arm reset to neutral, ``budget_steps`` from there.
+
+        With a lockstep bridge this reproduces ``env.reset(); env.step(...)`` of the gym environment.
+        """
+        self.publish_goal(goal, topic)
+        self._confirm_acceptance(goal, topic)
+        start_ns = self.reset_arm()
+        return self._follow(goal, topic, start_ns, budget_steps, tolerance, stop_error, goal)
+
+    def reset_arm(self, timeout: float = 10.0) -> int:
+        """Call the bridge's ``~/reset``; returns the sim time (ns) of the neutral state it published."""
+        if not self.reset_client.wait_for_service(timeout_sec=timeout):
+            raise TimeoutError("the bridge's reset service is not available")
+        future = self.reset_client.call_async(Trigger.Request())
+        deadline = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < deadline:
+            rclpy.spin_once(self, timeout_sec=0.01)
+        if not future.done() or not future.result().success:
+            raise TimeoutError("the bridge did not reset")
+        return parse_reset_time_ns(future.result().message)
+
+    def _follow(
+        self, goal: np.ndarray, topic: str, start_ns: int, budget_steps: int, tolerance: float, stop_error: float, target: np.ndarray, timeout: float = 30.0
+    ) -> GoalOutcome:
+        end_ns = start_ns + budget_steps * CONTROL_PERIOD_NS
         steps_to_reach: int | None = None
         path: list[np.ndarray] = []
-        error = float(np.linalg.norm(self.poses[-1][1] - target))
+        error = float("nan")
+        index = 0
         deadline = time.monotonic() + timeout
-        index = first_new
         while time.monotonic() < deadline:
             rclpy.spin_once(self, timeout_sec=0.01)
-            done = False
             for stamp_ns, position in self.poses[index:]:
                 if stamp_ns <= start_ns:
                     continue
                 if stamp_ns > end_ns:
-                    done = True
-                    break
+                    return GoalOutcome(goal, topic, steps_to_reach, error, np.array(path))
                 path.append(position)
                 error = float(np.linalg.norm(position - target))
                 if steps_to_reach is None and error <= tolerance:
-                    steps_to_reach = round((stamp_ns - start_ns) / (CONTROL_PERIOD * 1e9))
+                    steps_to_reach = round((stamp_ns - start_ns) / CONTROL_PERIOD_NS)
                 if stop_error > 0 and error <= stop_error:
-                    done = True
-                    break
+                    return GoalOutcome(goal, topic, steps_to_reach, error, np.array(path))
             index = len(self.poses)
-            if done:
-                break
-        else:
-            raise TimeoutError(f"goal {goal.tolist()}: the bridge stopped publishing ee_pose")
-        return GoalOutcome(goal, topic, steps_to_reach, error, np.array(path))
-
+        raise TimeoutError(f"goal {goal.tolist()}: the bridge stopped publishing ee_pose")
 
     def _confirm_acceptance(self, goal: np.ndarray, topic: str, timeout: float = 2.0) -> None:
         """Wait for the controller's ``goal_marker`` echo; resend once if the goal got lost in discovery."""

@@ -13,6 +13,7 @@ states, and on shutdown.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 from builtin_interfaces.msg import Time
@@ -26,7 +27,16 @@ from std_msgs.msg import Bool, Float64
 from visualization_msgs.msg import Marker, MarkerArray
 
 from ikrl_ros import validation
-from ikrl_ros.controllers import CartesianAction, CartesianPController, NumericalIKController, ReachController, ReachState
+from ikrl_ros.controllers import (
+    CartesianAction,
+    CartesianPController,
+    HybridController,
+    LearnedPolicyController,
+    NumericalIKController,
+    PolicyError,
+    ReachController,
+    ReachState,
+)
 from ikrl_ros.kinematics import PandaKinematics
 from ikrl_ros.panda_model import (
     ARM_JOINT_NAMES,
@@ -40,7 +50,15 @@ from ikrl_ros.panda_model import (
 )
 from ikrl_ros.ros_common import ThrottledWarnings, declare, diagnostics, run_node, xyz
 
-CONTROLLERS = ("cartesian_p", "ik")
+CLASSICAL_CONTROLLERS = ("cartesian_p", "ik")
+LEARNED_CONTROLLERS = ("ddpg", "td3", "sac")
+CONTROLLERS = (*CLASSICAL_CONTROLLERS, *LEARNED_CONTROLLERS, "hybrid")
+POLICY_DIR = Path(__file__).resolve().parent / "policies"
+
+
+def shipped_policy_path(algo: str) -> Path:
+    """The policy trained by ``ikrl train`` that ships with the package for ``algo`` (PandaReach-v3 + HER)."""
+    return POLICY_DIR / f"{algo}_panda_reach.pt"
 SYNC_MODES = ("timer", "lockstep")
 MARKER_PERIOD = 0.1
 
@@ -50,7 +68,7 @@ class ReachControllerNode(Node):
 
     def __init__(self) -> None:
         super().__init__("reach_controller")
-        self.controller_name = declare(self, "controller", "cartesian_p", f"reach controller: one of {CONTROLLERS}")
+        self.controller_name = declare(self, "controller", "sac", f"reach controller: one of {CONTROLLERS}")
         self.control_rate = declare(self, "control_rate", 25.0, "timer mode: control loop frequency (Hz)")
         self.sync_mode = declare(self, "sync_mode", "timer", "'timer' (fixed rate) or 'lockstep' (answer every joint state at once, for a lockstep bridge)")
         self.goal_tolerance = declare(self, "goal_tolerance", 0.05, "distance (m) under which ~/goal_reached is true; panda-gym's success threshold is 0.05")
@@ -63,6 +81,10 @@ class ReachControllerNode(Node):
         self.allow_extra_joints = declare(self, "allow_extra_joints", False, "accept joint states that also name joints outside the Panda (larger robots)")
         self.gain = declare(self, "cartesian_p_gain", 1.0, "cartesian_p: fraction of the remaining displacement commanded per step")
         self.max_joint_step = declare(self, "ik_max_joint_step", 0.08, "ik: largest joint target change per control step (rad)")
+        self.policy_path = declare(self, "policy_path", "", "ddpg/td3/sac/hybrid: checkpoint to run; empty = the shipped PandaReach policy of that algorithm")
+        self.hybrid_policy = declare(self, "hybrid_policy", "sac", f"hybrid: learned controller used far from the goal, one of {LEARNED_CONTROLLERS}")
+        self.hybrid_near = declare(self, "hybrid_near", "cartesian_p", f"hybrid: classical controller used near the goal, one of {CLASSICAL_CONTROLLERS}")
+        self.hybrid_switch_radius = declare(self, "hybrid_switch_radius", 0.05, "hybrid: distance to the goal (m) under which the classical controller takes over")
         self.workspace = self._validate_parameters()
 
         self.kinematics = PandaKinematics()
@@ -97,6 +119,10 @@ class ReachControllerNode(Node):
     def _validate_parameters(self) -> validation.Workspace:
         if self.controller_name not in CONTROLLERS:
             raise ValueError(f"parameter 'controller' must be one of {CONTROLLERS}, got '{self.controller_name}'")
+        if self.hybrid_policy not in LEARNED_CONTROLLERS:
+            raise ValueError(f"parameter 'hybrid_policy' must be one of {LEARNED_CONTROLLERS}, got '{self.hybrid_policy}'")
+        if self.hybrid_near not in CLASSICAL_CONTROLLERS:
+            raise ValueError(f"parameter 'hybrid_near' must be one of {CLASSICAL_CONTROLLERS}, got '{self.hybrid_near}'")
         if self.sync_mode not in SYNC_MODES:
             raise ValueError(f"parameter 'sync_mode' must be one of {SYNC_MODES}, got '{self.sync_mode}'")
         if self.out_of_workspace not in ("clamp", "reject"):
@@ -108,6 +134,7 @@ class ReachControllerNode(Node):
             "reach_radius": self.reach_radius,
             "cartesian_p_gain": self.gain,
             "ik_max_joint_step": self.max_joint_step,
+            "hybrid_switch_radius": self.hybrid_switch_radius,
         }.items():
             validation.positive(value, name)
         for name in ("base_position_in_world", "workspace_min", "workspace_max"):
@@ -116,9 +143,35 @@ class ReachControllerNode(Node):
         return validation.Workspace(self.workspace_min, self.workspace_max, SHOULDER_POSITION, self.reach_radius)
 
     def _make_controller(self) -> ReachController:
-        if self.controller_name == "ik":
+        if self.controller_name in LEARNED_CONTROLLERS:
+            return self._load_policy(self.controller_name)
+        if self.controller_name == "hybrid":
+            far = self._load_policy(self.hybrid_policy)
+            return HybridController(far, self._make_classical(self.hybrid_near), self.hybrid_switch_radius)
+        return self._make_classical(self.controller_name)
+
+    def _make_classical(self, name: str) -> ReachController:
+        if name == "ik":
             return NumericalIKController(self.kinematics, self.max_joint_step)
         return CartesianPController(self.gain)
+
+    def _load_policy(self, algo: str) -> LearnedPolicyController:
+        """Load and check the checkpoint once, at start-up; any problem stops the node before it commands."""
+        from ikrl_ros.rl.checkpoint import CheckpointError, load_policy  # torch is only needed for learned controllers
+
+        path = Path(self.policy_path) if self.policy_path else shipped_policy_path(algo)
+        try:
+            policy = load_policy(path)
+        except CheckpointError as error:
+            raise ValueError(f"cannot load policy: {error}") from None
+        if policy.algo != algo:
+            raise ValueError(f"{path} holds a {policy.algo} policy, but the controller is '{algo}'")
+        try:
+            controller = LearnedPolicyController(policy)
+        except PolicyError as error:
+            raise ValueError(f"{path}: {error}") from None
+        self.get_logger().info(f"loaded {policy.algo} policy {path} (trained {policy.step} steps on {policy.env_id})")
+        return controller
 
     # --- inputs ------------------------------------------------------------------------------
     def on_goal_pose(self, message: PoseStamped) -> None:

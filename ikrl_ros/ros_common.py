@@ -15,6 +15,21 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
+from ikrl_ros.panda_model import CONTROL_PERIOD
+
+CONTROL_PERIOD_NS = round(CONTROL_PERIOD * 1e9)
+RESET_MESSAGE = "Panda reset to the neutral pose; sim time {seconds:.9f} s"
+
+
+def reset_message(sim_time_ns: int) -> str:
+    """The bridge's ``~/reset`` answer; it carries the stamp of the neutral state so clients can count steps from it."""
+    return RESET_MESSAGE.format(seconds=sim_time_ns / 1e9)
+
+
+def parse_reset_time_ns(message: str) -> int:
+    return round(float(message.rsplit("sim time ", 1)[1].split()[0]) * 1e9)
+
+
 DIAGNOSTIC_LEVELS = {"ok": DiagnosticStatus.OK, "warn": DiagnosticStatus.WARN, "error": DiagnosticStatus.ERROR}
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,12 +25,19 @@ PANDA_NOTES = (
 
 @contextlib.contextmanager
 def _quiet_stdout() -> Iterator[None]:
-    """Silence C-level stdout (PyBullet prints its argv on every connect), keeping tqdm/console clean."""
+    """Silence C-level stdout (PyBullet prints its argv on every connect), keeping tqdm/console clean.
+
+    C stdio buffers that output when stdout is a pipe, so it is flushed into /dev/null before the
+    real stdout comes back (otherwise it would appear at exit, after a command's JSON result).
+    """
+    libc = ctypes.CDLL(None)
+    sys.stdout.flush()
     fd = os.dup(1)
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 1)
             yield
+            libc.fflush(None)
     finally:
         os.dup2(fd, 1)
         os.close(fd)

@@ -17,6 +17,7 @@ import csv
 import json
 import logging
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -150,6 +151,20 @@ def _save(out: Path, agent: OffPolicyAgent, buffer: HerReplayBuffer | None, info
     save_checkpoint(out / CHECKPOINT, meta, policy, training)
 
 
+def _load_replay(path: Path, buffer: HerReplayBuffer, step: int) -> None:
+    """Restore the replay saved with the checkpoint; a missing, stale or unreadable one means an empty buffer."""
+    if not path.exists():
+        return
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if int(z["step"]) != step:
+                log.warning("%s is from step %d, not %d; resuming with an empty replay buffer", path, int(z["step"]), step)
+                return
+            buffer.load_state_dict(dict(z))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        log.warning("cannot read %s (%s); resuming with an empty replay buffer", path, e)
+
+
 def train(
     config: BaseConfig,
     env_id: str = "PandaReach-v3",
@@ -184,7 +199,12 @@ def train(
     meta: dict[str, Any] = {}
     payload: dict[str, Any] = {}
     if resume and (out / CHECKPOINT).exists():
-        meta, payload, config = _restore(out, config, info)
+        try:
+            meta, payload, config = _restore(out, config, info)
+        except CheckpointError:
+            for env in envs + [eval_env]:
+                env.close()
+            raise
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     agent = make_agent(config, info.input_dim, info.act_dim, np.asarray(info.action_scale, np.float32))
@@ -198,14 +218,7 @@ def train(
         torch.set_rng_state(payload["training"]["torch_rng"])
         rng.bit_generator.state = meta["numpy_rng"]
         counters.update({k: meta[k] for k in counters if k in meta})
-        replay_path = out / REPLAY
-        if replay_path.exists():
-            with np.load(replay_path, allow_pickle=False) as z:
-                if int(z["step"]) == meta["step"]:
-                    buffer.load_state_dict(dict(z))
-                else:
-                    log.warning("%s is from step %d, not %d; restarting with an empty buffer",
-                                replay_path, int(z["step"]), meta["step"])
+        _load_replay(out / REPLAY, buffer, meta["step"])
     start_step = counters["step"]
     logger = _Logger(out, start_step, tensorboard)
     result = TrainResult(out, start_step, start_step, 0.0, 0.0, stopped=False)
@@ -302,13 +315,13 @@ def train(
                 counters["wall_time"] = wall_base + now - t_wall
                 if due_eval:
                     p = report()
-                    if (target_success is not None and result.target_step is None
-                            and p.success_rate >= target_success):
+                    if target_success is not None and p.success_rate >= target_success:
                         result.target_step, result.target_train_time = step, p.train_time
-                        break
                 if due_ckpt:
                     _save(out, agent, buffer if save_replay else None, info, counters, rng)
                 t_train = time.perf_counter()
+                if result.target_step is not None:
+                    break
         now = time.perf_counter()
         counters["train_time"] += now - t_train
         counters["step"] = step
