@@ -1,4 +1,8 @@
-"""The main job: the reach stack as separate processes over DDS, goals sent as RViz sends them, a per-goal table."""
+"""The main job: the reach stack as separate processes over DDS, goals sent as RViz sends them.
+
+Prints a per-goal table and writes it, an animation (GIF, PyBullet TinyRenderer) and a plot of the
+end-effector paths to the output folder.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,19 @@ import rclpy
 
 from ikrl_ros.goal_runner import GOAL_TOPICS, GoalOutcome, GoalRunner, format_table
 from ikrl_ros.panda_model import DISTANCE_THRESHOLD, EPISODE_STEPS, sample_goals_world, world_to_base
+from ikrl_ros.render import plot_paths, render_animation
 from ikrl_ros.stack import reach_stack
+from ikrl_ros.validation import DEFAULT_WORKSPACE
+
+ANIMATION_FRAME_STRIDE = 2
+"""Every second control period: a 12.5 fps GIF of real time, small enough to view anywhere."""
 
 
-def run_demo(controller: str, goal_count: int, seed: int, out_dir: Path, timing_mode: str) -> list[GoalOutcome]:
-    """Bring the stack up, send ``goal_count`` goals alternating between RViz's two goal topics."""
+def run_demo(controller: str, goal_count: int, seed: int, out_dir: Path, timing_mode: str) -> tuple[list[GoalOutcome], list[tuple[int, np.ndarray]]]:
+    """Bring the stack up, send ``goal_count`` goals alternating between RViz's two goal topics.
+
+    Returns each goal's outcome and the arm states the bridge published (for the animation).
+    """
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     lockstep = timing_mode == "lockstep"
     goals = world_to_base(sample_goals_world(goal_count, seed))
@@ -30,13 +42,27 @@ def run_demo(controller: str, goal_count: int, seed: int, out_dir: Path, timing_
         try:
             runner.wait_for_stack()
             outcomes = [
-                runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=EPISODE_STEPS, tolerance=DISTANCE_THRESHOLD, stop_error=1e-3)
+                runner.run_goal(
+                    goal, GOAL_TOPICS[index % 2], EPISODE_STEPS, DISTANCE_THRESHOLD, stop_error=1e-3, expected=DEFAULT_WORKSPACE.clamp(goal)
+                )
                 for index, goal in enumerate(goals)
             ]
+            arm_states = list(runner.arm_states)
         finally:
             runner.destroy_node()
             rclpy.try_shutdown()
-    return outcomes
+    return outcomes, arm_states
+
+
+def animation_frames(outcomes: list[GoalOutcome], arm_states: list[tuple[int, np.ndarray]]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The recorded arm states inside each goal's window, with that goal, thinned to the animation rate."""
+    joints, goals = [], []
+    for outcome in outcomes:
+        window = [arm for stamp, arm in arm_states if outcome.start_ns < stamp <= outcome.end_ns]
+        for arm in window[::ANIMATION_FRAME_STRIDE]:
+            joints.append(arm)
+            goals.append(outcome.goal)
+    return joints, goals
 
 
 def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
@@ -46,6 +72,7 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=2026, help="seed of the goal sequence (default: %(default)s)")
     parser.add_argument("--timing-mode", choices=("realtime", "lockstep"), default="realtime", help="bridge timing (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default: %(default)s)")
+    parser.add_argument("--no-animation", action="store_true", help="skip the GIF (rendering takes a few seconds)")
     parser.set_defaults(func=demo_command)
 
 
@@ -53,16 +80,24 @@ def demo_command(args: argparse.Namespace) -> int:
     out_dir = args.out.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    outcomes = run_demo(args.controller, args.goals, args.seed, out_dir, args.timing_mode)
+    outcomes, arm_states = run_demo(args.controller, args.goals, args.seed, out_dir, args.timing_mode)
+    run_time = time.monotonic() - started
     table = format_table(outcomes, DISTANCE_THRESHOLD)
     reached = sum(outcome.reached for outcome in outcomes)
     summary = (
         f"controller {args.controller}, {args.timing_mode} timing: {reached}/{len(outcomes)} goals reached within "
         f"{DISTANCE_THRESHOLD * 100:g} cm in {EPISODE_STEPS} steps; median final error "
-        f"{np.median([o.final_error for o in outcomes]) * 1000:.2f} mm; {time.monotonic() - started:.1f} s wall time"
+        f"{np.median([o.final_error for o in outcomes]) * 1000:.2f} mm (to the goal clamped into the workspace); "
+        f"{run_time:.1f} s wall time"
     )
     (out_dir / "goals.md").write_text(f"{table}\n\n{summary}\n")
+    plot_paths(
+        [o.path for o in outcomes], [o.goal for o in outcomes], [o.reached for o in outcomes], out_dir / "paths.png",
+        f"End-effector paths, controller {args.controller} ({reached}/{len(outcomes)} goals reached)",
+    )
+    if not args.no_animation:
+        render_animation(*animation_frames(outcomes, arm_states), out_dir / "reach.gif")
     print(table)
     print(summary)
-    print(f"output folder: {out_dir}")
+    print(f"output folder: {out_dir} (goals.md, paths.png{'' if args.no_animation else ', reach.gif'}, logs/)")
     return 0 if reached == len(outcomes) else 1

@@ -15,11 +15,12 @@ import rclpy
 from geometry_msgs.msg import PointStamped, PoseStamped
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-
+from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
 from ikrl_ros.panda_model import BASE_FRAME
 from ikrl_ros.ros_common import CONTROL_PERIOD_NS, ns_from_time, parse_reset_time_ns, xyz
+from ikrl_ros.validation import InvalidInput, arm_state_from_joint_state
 
 GOAL_TOPICS = ("goal_pose", "clicked_point")
 
@@ -33,6 +34,9 @@ class GoalOutcome:
     steps_to_reach: int | None
     final_error: float
     path: np.ndarray
+    start_ns: int
+    end_ns: int
+    """Sim-time window of the goal, to pick its recorded joint states."""
 
     @property
     def reached(self) -> bool:
@@ -49,12 +53,22 @@ class GoalRunner(Node):
         self.clicked_point_pub = self.create_publisher(PointStamped, "clicked_point", reliable)
         self.poses: list[tuple[int, np.ndarray]] = []
         self.accepted_goals: list[np.ndarray] = []
+        self.arm_states: list[tuple[int, np.ndarray]] = []
+        """(stamp, arm joint positions) as the bridge published them, for replay and rendering."""
+        self.create_subscription(JointState, "joint_states", self._on_joint_state, QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE))
         self.create_subscription(PoseStamped, "ee_pose", self._on_ee_pose, QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE))
         self.reset_client = self.create_client(Trigger, "panda_bridge/reset")
         self.create_subscription(PointStamped, "goal_marker", lambda m: self.accepted_goals.append(np.array(xyz(m.point))), reliable)
 
     def _on_ee_pose(self, message: PoseStamped) -> None:
         self.poses.append((ns_from_time(message.header.stamp), np.array(xyz(message.pose.position))))
+
+    def _on_joint_state(self, message: JointState) -> None:
+        try:
+            arm = arm_state_from_joint_state(message.name, message.position, message.velocity)
+        except InvalidInput:
+            return
+        self.arm_states.append((ns_from_time(message.header.stamp), arm.position))
 
     def spin_for(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -144,13 +158,13 @@ class GoalRunner(Node):
                 if stamp_ns <= start_ns:
                     continue
                 if stamp_ns > end_ns:
-                    return GoalOutcome(goal, topic, steps_to_reach, error, np.array(path))
+                    return GoalOutcome(goal, topic, steps_to_reach, error, np.array(path), start_ns, stamp_ns)
                 path.append(position)
                 error = float(np.linalg.norm(position - target))
                 if steps_to_reach is None and error <= tolerance:
                     steps_to_reach = round((stamp_ns - start_ns) / CONTROL_PERIOD_NS)
                 if stop_error > 0 and error <= stop_error:
-                    return GoalOutcome(goal, topic, steps_to_reach, error, np.array(path))
+                    return GoalOutcome(goal, topic, steps_to_reach, error, np.array(path), start_ns, stamp_ns)
             index = len(self.poses)
         raise TimeoutError(f"goal {goal.tolist()}: the bridge stopped publishing ee_pose")
 

@@ -100,9 +100,14 @@ def admit_goal(goal: np.ndarray, workspace: Workspace, clamp: bool) -> tuple[np.
     if workspace.contains(goal):
         return goal, None
     if not clamp:
-        raise InvalidInput(f"goal {np.round(goal, 4).tolist()} is outside the workspace; rejected")
+        raise InvalidInput(f"goal {format_point(goal)} is outside the workspace; rejected")
     clamped = workspace.clamp(goal)
-    return clamped, f"goal {np.round(goal, 4).tolist()} is outside the workspace; clamped to {np.round(clamped, 4).tolist()}"
+    return clamped, f"goal {format_point(goal)} is outside the workspace; clamped to {format_point(clamped)}"
+
+
+def format_point(point: np.ndarray) -> str:
+    """Compact and safe for any float (``np.round`` overflows near 1e308)."""
+    return "(" + ", ".join(f"{value:.4g}" for value in point) + ")"
 
 
 @dataclass(frozen=True)
