@@ -43,6 +43,10 @@ def test_colcon_installs_package_xml_launch_and_config(installed_share: Path) ->
     assert (installed_share / "package.xml").is_file()
     assert (installed_share / "launch" / "reach.launch.py").is_file()
     assert (installed_share / "config" / "reach.yaml").is_file()
+    assert (installed_share / "config" / "train.yaml").is_file()
+    assert (installed_share / "config" / "ikrl.rviz").is_file()
+    assert (installed_share / "launch" / "train.launch.py").is_file()
+    assert list((installed_share.parent.parent).glob("lib/python*/site-packages/ikrl_ros/policies/sac_panda_reach.pt")), "shipped policies are package data"
     prefix = installed_share.parent.parent
     for executable in ("panda_bridge", "reach_controller", "ikrl"):
         assert os.access(prefix / "lib" / "ikrl_ros" / executable, os.X_OK), f"lib/ikrl_ros/{executable} missing"
@@ -66,21 +70,36 @@ def launch_file_names(path: Path) -> tuple[set[str], set[str]]:
     return executables, share_parts
 
 
-def test_everything_the_launch_file_names_is_installed(installed_share: Path) -> None:
-    executables, files = launch_file_names(installed_share / "launch" / "reach.launch.py")
-    assert executables == {"panda_bridge", "reach_controller"}
+@pytest.mark.parametrize("launch_file", ["reach.launch.py", "train.launch.py"])
+def test_everything_the_launch_file_names_is_installed(installed_share: Path, launch_file: str) -> None:
+    executables, files = launch_file_names(installed_share / "launch" / launch_file)
+    assert executables and executables <= {"panda_bridge", "reach_controller", "train_node", "robot_state_publisher", "rviz2"}
     prefix = installed_share.parent.parent
-    for executable in executables:
+    for executable in executables - {"robot_state_publisher", "rviz2"}:  # those two come from ROS 2 itself
         assert os.access(prefix / "lib" / "ikrl_ros" / executable, os.X_OK)
     assert files, "the launch file should name its config files"
     for relative in files:
         assert (installed_share / relative).is_file(), f"launch file names {relative}, not installed"
 
 
+def test_urdf_for_rviz_points_at_existing_meshes() -> None:
+    import re
+
+    from ikrl_ros.robot_description import panda_urdf_for_rviz
+
+    meshes = re.findall(r'filename="file://([^"]+)"', panda_urdf_for_rviz())
+    assert meshes and all(Path(mesh).is_file() for mesh in meshes)
+    assert 'package://' not in panda_urdf_for_rviz()
+
+
 def test_config_declares_only_parameters_the_nodes_know() -> None:
-    """Every key in config/reach.yaml is a parameter the node declares (a typo would be silently ignored)."""
-    config = yaml.safe_load((ROOT / "config" / "reach.yaml").read_text())
-    for node_name, module in (("panda_bridge", "bridge_node.py"), ("reach_controller", "reach_controller_node.py")):
+    """Every key in the config files is a parameter the node declares (a typo would be silently ignored)."""
+    for config_file, node_name, module in (
+        ("reach.yaml", "panda_bridge", "bridge_node.py"),
+        ("reach.yaml", "reach_controller", "reach_controller_node.py"),
+        ("train.yaml", "train_node", "train_node.py"),
+    ):
+        config = yaml.safe_load((ROOT / "config" / config_file).read_text())
         source = (ROOT / "ikrl_ros" / module).read_text()
         for key in config[node_name]["ros__parameters"]:
             assert f'"{key}"' in source, f"{node_name} does not declare '{key}'"
