@@ -118,6 +118,9 @@ class NumericalIKController:
         return JointTargets(state.joint_positions + step)
 
 
+PANDA_EE_LINK = 11
+"""``panda_grasptarget`` in PyBullet's link numbering of ``panda.urdf`` (panda-gym's ``ee_link``)."""
+
 REACH_OBSERVATION_SIZE = 6
 """panda-gym PandaReach ``observation``: end-effector position and velocity (gripper blocked)."""
 GOAL_SIZE = 3
@@ -182,3 +185,33 @@ class HybridController:
     def compute(self, state: ReachState) -> Command:
         close = np.linalg.norm(state.goal - state.ee_position) <= self.switch_radius
         return (self.near if close else self.far).compute(state)
+
+
+class PyBulletIKController(NumericalIKController):
+    """PyBullet's own ``calculateInverseKinematics`` (position only) in place of the DLS solver.
+
+    A separate, kinematics-only PyBullet instance holds the same URDF with its base at
+    ``panda_link0``; the solution is approached in joint space exactly like ``ik``.
+    """
+
+    name = "pybullet_ik"
+
+    def __init__(self, kinematics: PandaKinematics, max_joint_step: float = 0.08, iterations: int = 100) -> None:
+        super().__init__(kinematics, max_joint_step)
+        import pybullet
+
+        from ikrl_ros.kinematics import PANDA_URDF
+
+        self._pybullet = pybullet
+        self._client = pybullet.connect(pybullet.DIRECT)
+        self._body = pybullet.loadURDF(PANDA_URDF, useFixedBase=True, physicsClientId=self._client)
+        self._iterations = iterations
+
+    def set_goal(self, goal: np.ndarray, state: ReachState) -> None:
+        for joint, angle in enumerate(state.joint_positions):
+            self._pybullet.resetJointState(self._body, joint, float(angle), physicsClientId=self._client)
+        solution = self._pybullet.calculateInverseKinematics(
+            self._body, PANDA_EE_LINK, goal.tolist(), maxNumIterations=self._iterations, residualThreshold=1e-6, physicsClientId=self._client
+        )
+        self.solution = self.kinematics.clamp_to_limits(np.array(solution[:7]))
+        self.solution_error = float(np.linalg.norm(self.kinematics.ee_position(self.solution) - goal))

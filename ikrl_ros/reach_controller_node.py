@@ -34,6 +34,7 @@ from ikrl_ros.controllers import (
     LearnedPolicyController,
     NumericalIKController,
     PolicyError,
+    PyBulletIKController,
     ReachController,
     ReachState,
 )
@@ -49,8 +50,9 @@ from ikrl_ros.panda_model import (
     WORKSPACE_MIN,
 )
 from ikrl_ros.ros_common import ThrottledWarnings, declare, diagnostics, run_node, xyz
+from ikrl_ros.timing import LoopTiming
 
-CLASSICAL_CONTROLLERS = ("cartesian_p", "ik")
+CLASSICAL_CONTROLLERS = ("cartesian_p", "ik", "pybullet_ik")
 LEARNED_CONTROLLERS = ("ddpg", "td3", "sac")
 CONTROLLERS = (*CLASSICAL_CONTROLLERS, *LEARNED_CONTROLLERS, "hybrid")
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
@@ -97,6 +99,7 @@ class ReachControllerNode(Node):
         self.last_marker_time = -np.inf
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.warnings = ThrottledWarnings(self)
+        self.timing = LoopTiming(1.0 / self.control_rate)
         self.status = ("warn", "waiting for joint states and a goal")
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -112,7 +115,7 @@ class ReachControllerNode(Node):
         self.create_subscription(PoseStamped, "goal_pose", self.on_goal_pose, reliable)
         self.create_subscription(PointStamped, "clicked_point", self.on_clicked_point, reliable)
         if self.sync_mode == "timer":
-            self.create_timer(1.0 / self.control_rate, self.control_step, clock=self.steady)
+            self.create_timer(1.0 / self.control_rate, self.timer_step, clock=self.steady)
         self.create_timer(1.0, self.publish_diagnostics, clock=self.steady)
         self.get_logger().info(f"reach controller '{self.controller_name}' up, {self.sync_mode} mode")
 
@@ -153,6 +156,8 @@ class ReachControllerNode(Node):
     def _make_classical(self, name: str) -> ReachController:
         if name == "ik":
             return NumericalIKController(self.kinematics, self.max_joint_step)
+        if name == "pybullet_ik":
+            return PyBulletIKController(self.kinematics, self.max_joint_step)
         return CartesianPController(self.gain)
 
     def _load_policy(self, algo: str) -> LearnedPolicyController:
@@ -212,6 +217,10 @@ class ReachControllerNode(Node):
             self.control_step()
 
     # --- control -----------------------------------------------------------------------------
+    def timer_step(self) -> None:
+        self.timing.tick(time.monotonic())
+        self.control_step()
+
     def control_step(self) -> None:
         if self.state is None:
             self.status = ("warn", "no joint states received yet: commanding zero motion")
@@ -226,6 +235,7 @@ class ReachControllerNode(Node):
             self.status = ("ok", "no goal: holding")
             self.publish_zero()
             return
+        started = time.monotonic()
         state = ReachState(self.state.joint_positions, self.state.joint_velocities, self.state.ee_position, self.state.ee_velocity, self.goal)
         if self.goal_changed:
             self.controller.set_goal(self.goal, state)
@@ -235,6 +245,7 @@ class ReachControllerNode(Node):
             self.publish_cartesian(np.clip(command.action, -1.0, 1.0) * MAX_CARTESIAN_SPEED)
         else:
             self.publish_joint_targets(self.kinematics.clamp_to_limits(command.positions))
+        self.timing.step_done(started, self.state_received, time.monotonic())
         distance = float(np.linalg.norm(self.goal - state.ee_position))
         self.distance_pub.publish(Float64(data=distance))
         self.reached_pub.publish(Bool(data=distance <= self.goal_tolerance))
@@ -289,7 +300,7 @@ class ReachControllerNode(Node):
     def publish_diagnostics(self) -> None:
         level, message = self.status
         goal = "none" if self.goal is None else str(np.round(self.goal, 4).tolist())
-        self.diagnostics_pub.publish(diagnostics(self, level, message, {"controller": self.controller_name, "sync_mode": self.sync_mode, "goal": goal}))
+        self.diagnostics_pub.publish(diagnostics(self, level, message, {"controller": self.controller_name, "sync_mode": self.sync_mode, "goal": goal, **self.timing.summary()}))
 
     def on_shutdown(self) -> None:
         self.publish_zero()
