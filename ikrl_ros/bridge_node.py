@@ -17,6 +17,7 @@ Timing modes:
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from builtin_interfaces.msg import Time
@@ -30,12 +31,24 @@ from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
 from ikrl_ros import validation
-from ikrl_ros.controllers import CartesianAction, Command, JointTargets
+from ikrl_ros.controllers import JointTargets
+from ikrl_ros.kinematics import PandaKinematics
 from ikrl_ros.panda_model import BASE_FRAME, BASE_POSITION_IN_WORLD, CONTROL_PERIOD, JOINT_NAMES, MAX_CARTESIAN_SPEED, base_to_world
 from ikrl_ros.ros_common import CONTROL_PERIOD_NS, ThrottledWarnings, declare, diagnostics, ns_from_time, reset_message, run_node, time_from_ns, xyz
+from ikrl_ros.safety import CartesianLimits, limit_cartesian, limit_joint_targets
 from ikrl_ros.sim import PandaReachSim
 
 TIMING_MODES = ("realtime", "lockstep")
+
+
+@dataclass(frozen=True)
+class CartesianVelocity:
+    """A received ``cartesian_cmd``: linear velocity in m/s in ``panda_link0``."""
+
+    velocity: np.ndarray
+
+
+BridgeCommand = CartesianVelocity | JointTargets
 
 
 class PandaBridge(Node):
@@ -48,16 +61,23 @@ class PandaBridge(Node):
         self.command_timeout = declare(self, "command_timeout", 0.1, "realtime mode: commands older than this (s, wall clock) are ignored and the arm holds")
         self.lockstep_timeout = declare(self, "lockstep_timeout", 0.5, "lockstep mode: republish the state if no answer came within this (s, wall clock)")
         self.publish_clock = declare(self, "publish_clock", False, "publish sim time on /clock (for nodes with use_sim_time)")
-        self.max_cartesian_speed = declare(self, "max_cartesian_speed", MAX_CARTESIAN_SPEED, "per-axis limit on cartesian_cmd (m/s); panda-gym's action limit is 1.25")
-        self._validate_parameters()
+        self.max_cartesian_speed = declare(self, "max_cartesian_speed", MAX_CARTESIAN_SPEED, "safety: per-axis limit on cartesian_cmd (m/s); panda-gym's action limit is 1.25")
+        self.safety_box_min = np.array(declare(self, "safety_box_min", [-0.9, -0.9, -0.01], "safety: lower corner (m, panda_link0) the end-effector target may not leave; panda-gym itself keeps Cartesian targets at z >= 0"))
+        self.safety_box_max = np.array(declare(self, "safety_box_max", [0.9, 0.9, 1.2], "safety: upper corner (m, panda_link0) of the end-effector target box"))
+        self.joint_limit_margin = declare(self, "joint_limit_margin", 0.01, "safety: joint_command targets are clamped this far (rad) inside the URDF limits")
+        self.cartesian_limits = self._validate_parameters()
 
         self.sim = PandaReachSim()
+        limits = PandaKinematics()
+        self.joint_lower = limits.lower_limits + self.joint_limit_margin
+        self.joint_upper = limits.upper_limits - self.joint_limit_margin
         self.sim_time_ns = 0
-        self.pending: Command | None = None
+        self.pending: BridgeCommand | None = None
         self.pending_received = -np.inf
         self.hold_positions: np.ndarray | None = None
         self.awaiting_answer_since = time.monotonic()
         self.rejected_commands = 0
+        self.safety_interventions = 0
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.warnings = ThrottledWarnings(self)
 
@@ -87,19 +107,20 @@ class PandaBridge(Node):
             validation.positive(getattr(self, name), name)
         if self.max_cartesian_speed > MAX_CARTESIAN_SPEED:
             raise ValueError(f"parameter 'max_cartesian_speed' may not exceed panda-gym's {MAX_CARTESIAN_SPEED} m/s")
+        if not 0.0 <= self.joint_limit_margin < 0.5:
+            raise ValueError(f"parameter 'joint_limit_margin' must be in [0, 0.5) rad, got {self.joint_limit_margin}")
+        if self.safety_box_min.shape != (3,) or self.safety_box_max.shape != (3,):
+            raise ValueError("parameters 'safety_box_min' and 'safety_box_max' must have 3 elements")
+        return CartesianLimits(self.max_cartesian_speed, self.safety_box_min, self.safety_box_max)
 
     # --- commands in -------------------------------------------------------------------------
     def on_cartesian_cmd(self, message: TwistStamped) -> None:
         try:
-            velocity, warning = validation.cartesian_velocity(xyz(message.twist.linear), message.header.frame_id, self.max_cartesian_speed)
+            velocity = validation.cartesian_velocity(xyz(message.twist.linear), message.header.frame_id)
         except validation.InvalidInput as error:
             self.reject(str(error))
             return
-        if warning:
-            self.warnings.warn(warning)
-        # panda-gym action = displacement / 0.05 m = velocity / 1.25 m/s; dividing by exactly 1.25
-        # returns a float32 policy action bit for bit, so the bridge reproduces gym trajectories.
-        self.accept(CartesianAction(velocity / MAX_CARTESIAN_SPEED), message.header.stamp)
+        self.accept(CartesianVelocity(velocity), message.header.stamp)
 
     def on_joint_command(self, message: JointState) -> None:
         try:
@@ -122,7 +143,7 @@ class PandaBridge(Node):
         self.rejected_commands += 1
         self.warnings.warn(f"command rejected: {reason}")
 
-    def accept(self, command: Command, stamp: Time) -> None:
+    def accept(self, command: BridgeCommand, stamp: Time) -> None:
         if self.timing_mode == "realtime":
             self.pending, self.pending_received = command, time.monotonic()
         elif ns_from_time(stamp) == self.sim_time_ns:
@@ -139,13 +160,19 @@ class PandaBridge(Node):
             self.get_logger().warning("lockstep: no command answered the last state; publishing it again", throttle_duration_sec=5.0)
             self.publish_state()
 
-    def advance(self, command: Command | None) -> None:
-        """Apply one command (or hold), step one control period, publish the new state."""
-        if isinstance(command, CartesianAction) and np.any(command.action != 0.0):
-            self.sim.apply_ee_action(command.action)
+    def advance(self, command: BridgeCommand | None) -> None:
+        """Apply one command (or hold) within the safety limits, step one control period, publish the new state."""
+        if isinstance(command, CartesianVelocity) and np.any(command.velocity != 0.0):
+            velocity, notes = limit_cartesian(command.velocity, self.sim.ee_position_base(), CONTROL_PERIOD, self.cartesian_limits)
+            self.warn_safety(notes)
+            # panda-gym action = displacement / 0.05 m = velocity / 1.25 m/s; dividing by exactly 1.25
+            # returns a float32 policy action bit for bit, so the bridge reproduces gym trajectories.
+            self.sim.apply_ee_action(velocity / MAX_CARTESIAN_SPEED)
             self.hold_positions = None
         elif isinstance(command, JointTargets):
-            self.sim.apply_joint_targets(command.positions)
+            targets, notes = limit_joint_targets(command.positions, self.joint_lower, self.joint_upper)
+            self.warn_safety(notes)
+            self.sim.apply_joint_targets(targets)
             self.hold_positions = None
         else:
             # No fresh command, or an explicit zero twist: hold the joints where they were when holding began.
@@ -155,6 +182,11 @@ class PandaBridge(Node):
         self.sim.step()
         self.sim_time_ns += CONTROL_PERIOD_NS
         self.publish_state()
+
+    def warn_safety(self, notes: list[str]) -> None:
+        for note in notes:
+            self.safety_interventions += 1
+            self.warnings.warn(f"safety limit: {note}; command limited")
 
     def on_reset(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         """Back to the neutral pose. Sim time moves on one period so no answer to the old state applies."""
@@ -207,6 +239,7 @@ class PandaBridge(Node):
                 "sim_time": f"{self.sim_time_ns / 1e9:.3f}",
                 "steps": self.sim.steps,
                 "rejected_commands": self.rejected_commands,
+                "safety_interventions": self.safety_interventions,
             },
         ))
 

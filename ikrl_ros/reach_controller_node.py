@@ -43,6 +43,7 @@ from ikrl_ros.panda_model import (
     ARM_JOINT_NAMES,
     BASE_FRAME,
     BASE_POSITION_IN_WORLD,
+    CONTROL_PERIOD,
     MAX_CARTESIAN_SPEED,
     REACH_RADIUS,
     SHOULDER_POSITION,
@@ -50,6 +51,7 @@ from ikrl_ros.panda_model import (
     WORKSPACE_MIN,
 )
 from ikrl_ros.ros_common import ThrottledWarnings, declare, diagnostics, run_node, xyz
+from ikrl_ros.safety import CartesianLimits, SingularityGuard, limit_cartesian, limit_joint_targets
 from ikrl_ros.timing import LoopTiming
 
 CLASSICAL_CONTROLLERS = ("cartesian_p", "ik", "pybullet_ik")
@@ -74,7 +76,7 @@ class ReachControllerNode(Node):
         self.control_rate = declare(self, "control_rate", 25.0, "timer mode: control loop frequency (Hz)")
         self.sync_mode = declare(self, "sync_mode", "timer", "'timer' (fixed rate) or 'lockstep' (answer every joint state at once, for a lockstep bridge)")
         self.goal_tolerance = declare(self, "goal_tolerance", 0.05, "distance (m) under which ~/goal_reached is true; panda-gym's success threshold is 0.05")
-        self.joint_state_timeout = declare(self, "joint_state_timeout", 0.1, "joint states older than this (s, wall clock) are stale: the node commands zero motion")
+        self.joint_state_timeout = declare(self, "joint_state_timeout", 0.0, "watchdog: joint states older than this (s, wall clock) are stale and the node commands zero motion; 0 = two control periods")
         self.base_position_in_world = np.array(declare(self, "base_position_in_world", BASE_POSITION_IN_WORLD.tolist(), "static position of panda_link0 in the 'world' frame (m), used for goals stamped 'world'"))
         self.workspace_min = np.array(declare(self, "workspace_min", WORKSPACE_MIN.tolist(), "goal box lower corner in panda_link0 (m); z >= 0.01 keeps the fingertips (6 mm below the grasp target) off the table"))
         self.workspace_max = np.array(declare(self, "workspace_max", WORKSPACE_MAX.tolist(), "goal box upper corner in panda_link0 (m)"))
@@ -87,9 +89,22 @@ class ReachControllerNode(Node):
         self.hybrid_policy = declare(self, "hybrid_policy", "sac", f"hybrid: learned controller used far from the goal, one of {LEARNED_CONTROLLERS}")
         self.hybrid_near = declare(self, "hybrid_near", "cartesian_p", f"hybrid: classical controller used near the goal, one of {CLASSICAL_CONTROLLERS}")
         self.hybrid_switch_radius = declare(self, "hybrid_switch_radius", 0.05, "hybrid: distance to the goal (m) under which the classical controller takes over")
+        self.max_cartesian_speed = declare(self, "max_cartesian_speed", MAX_CARTESIAN_SPEED, "safety: per-axis limit on commanded Cartesian speed (m/s)")
+        self.safety_box_min = np.array(declare(self, "safety_box_min", [0.1, -0.6, 0.0], "safety: lower corner (m, panda_link0) that commanded end-effector targets may not leave"))
+        self.safety_box_max = np.array(declare(self, "safety_box_max", [0.95, 0.6, 0.8], "safety: upper corner (m, panda_link0) of the commanded target box"))
+        self.joint_limit_margin = declare(self, "joint_limit_margin", 0.01, "safety: joint targets are clamped this far (rad) inside the URDF limits")
+        self.singularity_slowdown = declare(self, "singularity_slowdown", 10.0, "safety: numerical controllers slow down when the Jacobian condition number exceeds this and grows")
+        self.singularity_stop = declare(self, "singularity_stop", 25.0, "safety: ... and stop moving toward the singularity at this condition number")
+        if self.joint_state_timeout == 0.0:
+            self.joint_state_timeout = 2.0 / self.control_rate
         self.workspace = self._validate_parameters()
 
         self.kinematics = PandaKinematics()
+        self.cartesian_limits = CartesianLimits(self.max_cartesian_speed, self.safety_box_min, self.safety_box_max)
+        self.joint_lower = self.kinematics.lower_limits + self.joint_limit_margin
+        self.joint_upper = self.kinematics.upper_limits - self.joint_limit_margin
+        self.singularity_guard = SingularityGuard(self.kinematics, self.singularity_slowdown, self.singularity_stop)
+        self.guard_singularities = self.controller_name not in LEARNED_CONTROLLERS
         self.controller = self._make_controller()
         self.goal: np.ndarray | None = None
         self.goal_changed = False
@@ -100,7 +115,9 @@ class ReachControllerNode(Node):
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.warnings = ThrottledWarnings(self)
         self.timing = LoopTiming(1.0 / self.control_rate)
+        self.safety_interventions = 0
         self.status = ("warn", "waiting for joint states and a goal")
+        self.status_kind = "starting"
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.cartesian_pub = self.create_publisher(TwistStamped, "cartesian_cmd", reliable)
@@ -133,14 +150,22 @@ class ReachControllerNode(Node):
         for name, value in {
             "control_rate": self.control_rate,
             "goal_tolerance": self.goal_tolerance,
-            "joint_state_timeout": self.joint_state_timeout,
             "reach_radius": self.reach_radius,
             "cartesian_p_gain": self.gain,
             "ik_max_joint_step": self.max_joint_step,
             "hybrid_switch_radius": self.hybrid_switch_radius,
+            "max_cartesian_speed": self.max_cartesian_speed,
         }.items():
             validation.positive(value, name)
-        for name in ("base_position_in_world", "workspace_min", "workspace_max"):
+        if self.max_cartesian_speed > MAX_CARTESIAN_SPEED:
+            raise ValueError(f"parameter 'max_cartesian_speed' may not exceed the bridge's {MAX_CARTESIAN_SPEED} m/s")
+        if not 0.0 <= self.joint_limit_margin < 0.5:
+            raise ValueError(f"parameter 'joint_limit_margin' must be in [0, 0.5) rad, got {self.joint_limit_margin}")
+        if self.joint_state_timeout < 0.0:
+            raise ValueError(f"parameter 'joint_state_timeout' must be >= 0, got {self.joint_state_timeout}")
+        if not 1.0 <= self.singularity_slowdown < self.singularity_stop:
+            raise ValueError("parameters need 1 <= singularity_slowdown < singularity_stop")
+        for name in ("base_position_in_world", "workspace_min", "workspace_max", "safety_box_min", "safety_box_max"):
             if getattr(self, name).shape != (3,):
                 raise ValueError(f"parameter '{name}' must have 3 elements")
         return validation.Workspace(self.workspace_min, self.workspace_max, SHOULDER_POSITION, self.reach_radius)
@@ -223,16 +248,16 @@ class ReachControllerNode(Node):
 
     def control_step(self) -> None:
         if self.state is None:
-            self.status = ("warn", "no joint states received yet: commanding zero motion")
+            self.set_status("warn", "no joint states received yet: commanding zero motion", "no_state")
             self.publish_zero()
             return
         age = time.monotonic() - self.state_received
         if self.sync_mode == "timer" and age > self.joint_state_timeout:
-            self.status = ("error", f"joint states stale ({age:.2f} s old): commanding zero motion")
+            self.set_status("error", f"joint states stale ({age:.2f} s old, timeout {self.joint_state_timeout:.3f} s): commanding zero motion", "stale")
             self.publish_zero()
             return
         if self.goal is None:
-            self.status = ("ok", "no goal: holding")
+            self.set_status("ok", "no goal: holding", "idle")
             self.publish_zero()
             return
         started = time.monotonic()
@@ -242,15 +267,42 @@ class ReachControllerNode(Node):
             self.goal_changed = False
         command = self.controller.compute(state)
         if isinstance(command, CartesianAction):
-            self.publish_cartesian(np.clip(command.action, -1.0, 1.0) * MAX_CARTESIAN_SPEED)
+            self.publish_cartesian(self.safe_velocity(state, np.clip(command.action, -1.0, 1.0) * MAX_CARTESIAN_SPEED))
         else:
-            self.publish_joint_targets(self.kinematics.clamp_to_limits(command.positions))
+            self.publish_joint_targets(self.safe_joint_targets(state, command.positions))
         self.timing.step_done(started, self.state_received, time.monotonic())
         distance = float(np.linalg.norm(self.goal - state.ee_position))
         self.distance_pub.publish(Float64(data=distance))
         self.reached_pub.publish(Bool(data=distance <= self.goal_tolerance))
-        self.status = ("ok", f"tracking goal, {distance * 1000:.1f} mm away")
+        self.set_status("ok", f"tracking goal, {distance * 1000:.1f} mm away", "tracking")
         self.publish_markers(state)
+
+    def safe_velocity(self, state: ReachState, velocity: np.ndarray) -> np.ndarray:
+        """Speed, box and (numerical controllers) singularity limits; every intervention is reported."""
+        velocity, notes = limit_cartesian(velocity, state.ee_position, CONTROL_PERIOD, self.cartesian_limits)
+        if self.guard_singularities:
+            q_next = state.joint_positions + np.linalg.pinv(self.kinematics.jacobian(state.joint_positions)) @ (velocity * CONTROL_PERIOD)
+            scale, condition = self.singularity_guard.scale(state.joint_positions, q_next)
+            if scale < 1.0:
+                notes.append(f"near a singularity (condition number {condition:.1f}): speed × {scale:.2f}")
+                velocity = velocity * scale
+        self.report_safety(notes)
+        return velocity
+
+    def safe_joint_targets(self, state: ReachState, targets: np.ndarray) -> np.ndarray:
+        targets, notes = limit_joint_targets(targets, self.joint_lower, self.joint_upper)
+        if self.guard_singularities:
+            scale, condition = self.singularity_guard.scale(state.joint_positions, targets)
+            if scale < 1.0:
+                notes.append(f"near a singularity (condition number {condition:.1f}): speed × {scale:.2f}")
+                targets = state.joint_positions + scale * (targets - state.joint_positions)
+        self.report_safety(notes)
+        return targets
+
+    def report_safety(self, notes: list[str]) -> None:
+        for note in notes:
+            self.safety_interventions += 1
+            self.warnings.warn(f"safety limit: {note}; command limited")
 
     def command_stamp(self) -> Time:
         """Lockstep answers carry the stamp of the state they answer; otherwise now."""
@@ -297,10 +349,17 @@ class ReachControllerNode(Node):
             markers.markers.append(marker)
         self.marker_pub.publish(markers)
 
+    def set_status(self, level: str, message: str, kind: str) -> None:
+        """Record the node's state; a change of kind (e.g. tracking → stale) is published at once."""
+        changed = kind != self.status_kind
+        self.status, self.status_kind = (level, message), kind
+        if changed:
+            self.publish_diagnostics()
+
     def publish_diagnostics(self) -> None:
         level, message = self.status
         goal = "none" if self.goal is None else str(np.round(self.goal, 4).tolist())
-        self.diagnostics_pub.publish(diagnostics(self, level, message, {"controller": self.controller_name, "sync_mode": self.sync_mode, "goal": goal, **self.timing.summary()}))
+        self.diagnostics_pub.publish(diagnostics(self, level, message, {"controller": self.controller_name, "sync_mode": self.sync_mode, "goal": goal, "safety_interventions": self.safety_interventions, **self.timing.summary()}))
 
     def on_shutdown(self) -> None:
         self.publish_zero()

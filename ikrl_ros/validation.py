@@ -166,19 +166,15 @@ def arm_targets_from_joint_command(names: Sequence[str], position: Sequence[floa
     return finite_vector([position[names.index(name)] for name in ARM_JOINT_NAMES], "joint command positions")
 
 
-def cartesian_velocity(linear: Sequence[float], frame_id: str, max_speed: float) -> tuple[np.ndarray, str | None]:
-    """A Cartesian velocity command in ``panda_link0``, each axis clipped to ``max_speed`` (with a warning).
+def cartesian_velocity(linear: Sequence[float], frame_id: str) -> np.ndarray:
+    """A Cartesian velocity command in ``panda_link0`` (limits are the safety module's job).
 
     ``world`` is accepted too: it differs from ``panda_link0`` by a translation only, so velocities agree.
     """
     if frame_id not in (BASE_FRAME, WORLD_FRAME):
         shown = frame_id if frame_id else "<empty>"
         raise InvalidInput(f"cartesian command frame '{shown}' is not supported: use '{BASE_FRAME}'")
-    velocity = finite_vector(linear, "cartesian command velocity")
-    clipped = np.clip(velocity, -max_speed, max_speed)
-    if np.array_equal(clipped, velocity):
-        return velocity, None
-    return clipped, f"cartesian command {velocity.tolist()} exceeds {max_speed} m/s per axis; clipped"
+    return finite_vector(linear, "cartesian command velocity")
 
 
 def positive(value: float, name: str) -> float:

@@ -107,16 +107,15 @@ def test_joint_commands_must_name_exactly_the_arm_joints() -> None:
 
 @given(st.lists(any_float, min_size=3, max_size=3))
 @settings(max_examples=300, deadline=None)
-def test_cartesian_commands_are_finite_and_within_the_speed_limit_or_refused(linear: list[float]) -> None:
+def test_cartesian_commands_are_finite_or_refused(linear: list[float]) -> None:
     try:
-        velocity, warning = validation.cartesian_velocity(linear, "panda_link0", 1.25)
+        velocity = validation.cartesian_velocity(linear, "panda_link0")
     except InvalidInput:
         assert not np.all(np.isfinite(linear))
         return
-    assert np.all(np.abs(velocity) <= 1.25)
-    assert (warning is None) == bool(np.all(np.abs(linear) <= 1.25))
+    assert np.all(np.isfinite(velocity))
 
 
 def test_cartesian_commands_need_a_known_frame() -> None:
     with pytest.raises(InvalidInput, match="frame '<empty>'"):
-        validation.cartesian_velocity([0.1, 0.0, 0.0], "", 1.25)
+        validation.cartesian_velocity([0.1, 0.0, 0.0], "")

@@ -1,0 +1,81 @@
+"""Safety limits applied to every command, in the controller and again in the bridge.
+
+A command that would exceed a limit is changed to the nearest safe one (and the caller warns);
+it is never executed as sent. Near a singular posture the numerical controllers slow down and then
+stop, as MoveIt Servo does, but motion that leaves the singularity is never blocked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ikrl_ros.kinematics import PandaKinematics
+
+
+@dataclass(frozen=True)
+class CartesianLimits:
+    """Per-axis speed limit and a box the end-effector target must stay in (``panda_link0``)."""
+
+    max_speed: float
+    box_min: np.ndarray
+    box_max: np.ndarray
+
+    def __post_init__(self) -> None:
+        if not self.max_speed > 0:
+            raise ValueError(f"maximum Cartesian speed must be positive, got {self.max_speed}")
+        if np.any(self.box_min >= self.box_max):
+            raise ValueError(f"safety box min {self.box_min.tolist()} must be below max {self.box_max.tolist()}")
+
+
+def limit_cartesian(velocity: np.ndarray, ee_position: np.ndarray, period: float, limits: CartesianLimits) -> tuple[np.ndarray, list[str]]:
+    """The velocity clipped to the speed limit and so that ``ee + v·period`` stays in the box.
+
+    From outside the box only motion back toward it remains. The input array is returned
+    untouched when no limit applies, so safe commands pass bit for bit.
+    """
+    notes = []
+    limited = np.clip(velocity, -limits.max_speed, limits.max_speed)
+    if not np.array_equal(limited, velocity):
+        notes.append(f"speed {np.abs(velocity).max():.3g} m/s above {limits.max_speed:g} m/s")
+    target = ee_position + limited * period
+    inside = np.clip(target, limits.box_min, limits.box_max)
+    # Moving back toward the box from outside is always allowed.
+    outside_low, outside_high = ee_position < limits.box_min, ee_position > limits.box_max
+    inside = np.where(outside_low, np.maximum(target, ee_position), inside)
+    inside = np.where(outside_high, np.minimum(target, ee_position), inside)
+    if not np.array_equal(inside, target):
+        notes.append(f"target {np.round(target, 3).tolist()} leaves the safety box")
+        # Only the offending axes change, so the others keep their exact values.
+        limited = np.where(inside != target, (inside - ee_position) / period, limited)
+    return (velocity if not notes else limited), notes
+
+
+def limit_joint_targets(targets: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Joint targets clamped into [lower, upper] (the URDF limits shrunk by the safety margin)."""
+    clamped = np.clip(targets, lower, upper)
+    if np.array_equal(clamped, targets):
+        return targets, []
+    joints = [f"panda_joint{i + 1}" for i in np.flatnonzero(clamped != targets)]
+    return clamped, [f"joint targets beyond the limits (with margin) for {joints}"]
+
+
+@dataclass(frozen=True)
+class SingularityGuard:
+    """Scale motion down as the Jacobian condition number rises from ``slowdown`` to ``stop``."""
+
+    kinematics: PandaKinematics
+    slowdown: float
+    stop: float
+
+    def __post_init__(self) -> None:
+        if not 1.0 <= self.slowdown < self.stop:
+            raise ValueError(f"singularity thresholds need 1 <= slowdown < stop, got {self.slowdown} and {self.stop}")
+
+    def scale(self, q: np.ndarray, q_next: np.ndarray) -> tuple[float, float]:
+        """(speed scale in [0, 1], condition number now) for a step from ``q`` toward ``q_next``."""
+        now = self.kinematics.condition_number(q)
+        if now <= self.slowdown or self.kinematics.condition_number(q_next) <= now:
+            return 1.0, now
+        return float(np.clip((self.stop - now) / (self.stop - self.slowdown), 0.0, 1.0)), now

@@ -1,0 +1,64 @@
+"""Safety limits as pure functions: speed, workspace box, joint limits, singularity slowdown."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ikrl_ros.kinematics import PandaKinematics
+from ikrl_ros.panda_model import NEUTRAL_JOINT_POSITIONS
+from ikrl_ros.safety import CartesianLimits, SingularityGuard, limit_cartesian, limit_joint_targets
+
+LIMITS = CartesianLimits(1.25, np.array([0.1, -0.6, 0.0]), np.array([0.95, 0.6, 0.8]))
+PERIOD = 0.04
+coordinate = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False)
+
+
+@given(st.lists(coordinate, min_size=3, max_size=3), st.lists(st.floats(-2.0, 2.0), min_size=3, max_size=3))
+@settings(max_examples=400, deadline=None)
+def test_limited_commands_respect_speed_and_never_leave_the_box(velocity: list[float], ee: list[float]) -> None:
+    ee = np.array(ee)
+    limited, notes = limit_cartesian(np.array(velocity), ee, PERIOD, LIMITS)
+    assert np.all(np.abs(limited) <= LIMITS.max_speed + 1e-12)
+    target = ee + limited * PERIOD
+    inside_before = np.all((ee >= LIMITS.box_min) & (ee <= LIMITS.box_max))
+    if inside_before:
+        assert np.all(target >= LIMITS.box_min - 1e-9) and np.all(target <= LIMITS.box_max + 1e-9)
+    else:  # from outside, no axis moves farther out
+        distance_before = np.maximum(LIMITS.box_min - ee, 0) + np.maximum(ee - LIMITS.box_max, 0)
+        distance_after = np.maximum(LIMITS.box_min - target, 0) + np.maximum(target - LIMITS.box_max, 0)
+        assert np.all(distance_after <= distance_before + 1e-9)
+    assert bool(notes) == (not np.array_equal(limited, np.array(velocity)))
+
+
+def test_safe_commands_pass_bit_for_bit() -> None:
+    velocity = np.array([0.3, -0.2, 0.1], dtype=float)
+    limited, notes = limit_cartesian(velocity, np.array([0.5, 0.0, 0.3]), PERIOD, LIMITS)
+    assert limited is velocity and notes == []
+
+
+def test_joint_targets_are_clamped_inside_the_margin() -> None:
+    kinematics = PandaKinematics()
+    lower, upper = kinematics.lower_limits + 0.05, kinematics.upper_limits - 0.05
+    targets = NEUTRAL_JOINT_POSITIONS.copy()
+    targets[3] = 0.5  # panda_joint4 must stay below 0
+    clamped, notes = limit_joint_targets(targets, lower, upper)
+    assert clamped[3] == pytest.approx(upper[3]) and "panda_joint4" in notes[0]
+    assert limit_joint_targets(NEUTRAL_JOINT_POSITIONS, lower, upper) == (NEUTRAL_JOINT_POSITIONS, [])
+
+
+def test_singularity_guard_slows_motion_toward_a_singularity_but_not_away() -> None:
+    kinematics = PandaKinematics()
+    guard = SingularityGuard(kinematics, slowdown=4.0, stop=6.0)
+    stretched = NEUTRAL_JOINT_POSITIONS.copy()
+    stretched[1], stretched[3], stretched[5] = 1.0, -0.3, 2.26
+    more_stretched = stretched.copy()
+    more_stretched[3] = -0.07
+    assert kinematics.condition_number(more_stretched) > kinematics.condition_number(stretched) > 6.0
+    assert guard.scale(stretched, more_stretched)[0] == 0.0
+    assert guard.scale(more_stretched, stretched)[0] == 1.0, "leaving the singularity is never blocked"
+    assert guard.scale(NEUTRAL_JOINT_POSITIONS, NEUTRAL_JOINT_POSITIONS + 0.01)[0] == 1.0
+    with pytest.raises(ValueError):
+        SingularityGuard(kinematics, slowdown=30.0, stop=17.0)
