@@ -77,6 +77,7 @@ class PandaBridge(Node):
         self.hold_positions: np.ndarray | None = None
         self.awaiting_answer_since = time.monotonic()
         self.rejected_commands = 0
+        self.was_holding = False
         self.safety_interventions = 0
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.warnings = ThrottledWarnings(self)
@@ -182,6 +183,10 @@ class PandaBridge(Node):
         self.sim.step()
         self.sim_time_ns += CONTROL_PERIOD_NS
         self.publish_state()
+        holding = self.hold_positions is not None
+        if holding != self.was_holding:  # report the watchdog's change at once, not at the next 1 Hz tick
+            self.was_holding = holding
+            self.publish_diagnostics()
 
     def warn_safety(self, notes: list[str]) -> None:
         for note in notes:
@@ -232,8 +237,8 @@ class PandaBridge(Node):
         holding = self.hold_positions is not None
         self.diagnostics_pub.publish(diagnostics(
             self,
-            "ok",
-            "holding position (no fresh command)" if holding else "following commands",
+            "warn" if holding else "ok",
+            f"holding position: no command within command_timeout ({self.command_timeout} s)" if holding else "following commands",
             {
                 "timing_mode": self.timing_mode,
                 "sim_time": f"{self.sim_time_ns / 1e9:.3f}",

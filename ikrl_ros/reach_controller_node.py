@@ -224,7 +224,7 @@ class ReachControllerNode(Node):
         marker.header.stamp, marker.header.frame_id = self.get_clock().now().to_msg(), BASE_FRAME
         marker.point.x, marker.point.y, marker.point.z = (float(v) for v in goal)
         self.goal_marker_pub.publish(marker)
-        self.get_logger().info(f"new goal from {topic}: {np.round(goal, 4).tolist()} in {BASE_FRAME}")
+        self.get_logger().info(f"new goal from {topic}: {np.round(goal, 4).tolist()} in {BASE_FRAME}", throttle_duration_sec=1.0)
 
     def on_joint_state(self, message: JointState) -> None:
         try:
