@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ikrl_ros import bench_classical, demo
+from ikrl_ros import bench_classical, demo, soak
 from ikrl_ros.rl import commands as rl_commands
 
 
@@ -13,6 +13,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     demo.add_subcommand(subparsers)
     bench_classical.add_subcommand(subparsers)
+    soak.add_subcommand(subparsers)
     rl_commands.add_subcommands(subparsers)
     return parser
 
