@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import rclpy.node
 
 # Each pytest process (xdist worker) gets its own DDS domain so parallel tests never hear each other.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-launch_testing = pytest.importorskip("launch_testing", reason="launch_testing/launch_ros come only with a ROS 2 installation, not from PyPI")
+pytest.importorskip("launch_testing", reason="launch_testing/launch_ros come only with a ROS 2 installation, not from PyPI")
 
 import launch  # noqa: E402
 import launch_testing.actions  # noqa: E402

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
 
 from conftest import spin_until
