@@ -133,9 +133,21 @@ def run(impl: str, algo: str, env: str, her: bool, seed: int, max_steps: int, st
                           "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
     if proc.returncode != 0:
         raise RuntimeError(f"{tag} failed (exit {proc.returncode})")
-    res = {"impl": impl, "algo": algo, "env": env, "her": her, "seed": seed, "run_dir": str(runs / tag),
-           **json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])}
+    res = fill_target({"impl": impl, "algo": algo, "env": env, "her": her, "seed": seed, "run_dir": str(runs / tag),
+                       **json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])})
     print(json.dumps(res), flush=True)
+    return res
+
+
+def fill_target(res: dict[str, Any]) -> dict[str, Any]:
+    """For runs that were not stopped at the target, find the first evaluation >= TARGET in progress.csv."""
+    import csv
+
+    if res["target_step"] is None:
+        with (Path(res["run_dir"]) / "progress.csv").open() as f:
+            hit = next((r for r in csv.DictReader(f) if float(r["success_rate"]) >= TARGET), None)
+        if hit is not None:
+            res["target_step"], res["target_time"] = int(hit["step"]), float(hit["train_time"])
     return res
 
 
@@ -147,6 +159,8 @@ def fmt_target(rs: list[dict[str, Any]]) -> tuple[str, str]:
     steps = [r["target_step"] for r in hit]
     secs = [r["target_time"] for r in hit]
     miss = "" if len(hit) == len(rs) else f" ({len(rs) - len(hit)}/{len(rs)} never)"
+    if len(rs) == 1:
+        return f"{steps[0]:,}", f"{secs[0]:.1f}"
     return (f"{statistics.median(steps):,.0f} ({min(steps):,}-{max(steps):,}){miss}",
             f"{statistics.median(secs):.1f} ({min(secs):.1f}-{max(secs):.1f})")
 
@@ -178,7 +192,7 @@ def write_docs(results: list[dict[str, Any]], baselines: dict[str, float], comma
         lines.append(f"| {algo.upper()} | {o_steps} | {o_secs} | {s_steps} | {s_secs} | {speed} | "
                      f"{ref[0]:,} / {ref[1]:.0f} s |")
     lines += ["", "### Other settings (ours)", "",
-              "| environment | HER | algorithm | steps to 95 % | seconds to 95 % | final / best success |",
+              "| environment | HER | algorithm | steps to 95 % | seconds to 95 % | success at the end (per seed) |",
               "|---|---|---|---|---|---|"]
     for env, her in (("PandaReach-v3", False), ("PandaReachDense-v3", True), ("PandaReachDense-v3", False),
                      ("PandaReachJoints-v3", True)):
@@ -186,13 +200,13 @@ def write_docs(results: list[dict[str, Any]], baselines: dict[str, float], comma
             rs = group(impl="ours", algo=algo, env=env, her=her)
             if rs:
                 steps, secs = fmt_target(rs)
-                fin = "/".join(f"{r['final_success']:.0%}" for r in rs)
-                best = "/".join(f"{r['best_success']:.0%}" for r in rs)
-                lines.append(f"| {env} | {'yes' if her else 'no'} | {algo.upper()} | {steps} | {secs} | {fin} / {best} |")
+                fin = ", ".join(f"{r['final_success']:.0%} at {r['steps']:,}" for r in rs)
+                lines.append(f"| {env} | {'yes' if her else 'no'} | {algo.upper()} | {steps} | {secs} | {fin} |")
     sb3_noher = [r for r in results if r["impl"] == "sb3" and not r["her"]]
     for r in sb3_noher:
-        lines.append(f"| {r['env']} (SB3) | no | {r['algo'].upper()} | {fmt_target([r])[0]} | - | "
-                     f"{r['final_success']:.0%} / {r['best_success']:.0%} |")
+        steps, secs = fmt_target([r])
+        lines.append(f"| {r['env']} (SB3) | no | {r['algo'].upper()} | {steps} | {secs} | "
+                     f"{r['final_success']:.0%} at {r['steps']:,} (best {r['best_success']:.0%}) |")
     lines += ["", "Random actions on the same 50 goals: " + ", ".join(f"{k} {v:.0%}" for k, v in baselines.items())
               + ".", ""]
 
@@ -228,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--doc", type=Path, default=REPO / "docs" / "training.md")
     p.add_argument("--figures", type=Path, default=REPO / "docs" / "figures")
     p.add_argument("--no-docs", action="store_true")
+    p.add_argument("--docs-only", action="store_true", help="rebuild docs from RUNS/results.json, run nothing")
     # worker mode (internal)
     p.add_argument("--worker", choices=["ours", "sb3"], help=argparse.SUPPRESS)
     p.add_argument("--algo", help=argparse.SUPPRESS)
@@ -242,10 +257,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps((worker_ours if a.worker == "ours" else worker_sb3)(a)))
         return 0
 
+    results_path = a.runs / "results.json"
+    if a.docs_only:
+        saved = json.loads(results_path.read_text())
+        write_docs([fill_target(r) for r in saved["results"]], saved["random"], saved["command"], a.doc, a.figures)
+        return 0
     command = "python benchmarks/bench_training.py " + " ".join(argv if argv is not None else sys.argv[1:])
     a.runs.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
-    results_path = a.runs / "results.json"
     plan: list[tuple[str, str, str, bool, int, int, bool]] = []
     for algo in a.algos:
         if "her" in a.suites:

@@ -1,8 +1,9 @@
 """The training loop: N environments stepped in-process, HER replay, periodic evaluation, logging,
 atomic checkpoints and resume.
 
-Why an own loop over N environments rather than a gymnasium vector env: it stores whole episodes
-(needed by HER) without autoreset bookkeeping, and one batched actor forward serves all N
+Why an own loop over N environments rather than gymnasium's SyncVectorEnv: both cost the same
+(0.72 ms per environment step for two PandaReach envs, measured), but the own loop stores whole
+episodes (needed by HER) without autoreset bookkeeping; one batched actor call serves all N
 environments. Subprocess environments do not pay off on 2 cores, where the learner needs the other
 core.
 
