@@ -1,11 +1,10 @@
-"""``ikrl bench-classical``: kinematics and numerical-IK timings, and the classical controllers end to end over ROS."""
+"""``ikrl bench classical``: kinematics and numerical-IK timings, and the classical controllers end to end over ROS."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -88,18 +87,15 @@ def stack_rows(goal_count: int, seed: int, log_dir: Path) -> list[str]:
     return rows
 
 
-def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench-classical", help="time kinematics and IK, run the classical controllers through ROS")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ikrl bench classical", description="time kinematics and IK, run the classical controllers through ROS")
     parser.add_argument("--samples", type=int, default=1000, help="configurations/goals for the kinematics timings (default: %(default)s)")
     parser.add_argument("--goals", type=int, default=100, help="goals per controller through ROS (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("docs/classical.md"), help="markdown report (default: %(default)s)")
-    parser.set_defaults(func=bench_command)
-
-
-def bench_command(args: argparse.Namespace) -> int:
+    args = parser.parse_args(argv)
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    command = "ikrl " + " ".join(sys.argv[1:]) if sys.argv[0].endswith("ikrl") else "ikrl bench-classical"
+    command = " ".join(["ikrl bench classical", *(argv or [])])
     lines = [
         "# Classical baselines: kinematics, numerical IK, and the reach stack over ROS 2",
         "",

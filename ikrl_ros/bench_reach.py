@@ -247,7 +247,7 @@ def run_benchmark(args: argparse.Namespace) -> str:
     lines = [
         "# Learned vs classical reach control: head-to-head",
         "",
-        f"Measured by `ikrl bench reach --goals {args.goals}` on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Measured by `{args.command}` on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, torch on CPU with one thread. Goals: `env.reset(seed=i)` of PandaReach-v3, "
         f"i = 0..{args.goals - 1}. Every episode starts at the neutral pose and runs {EPISODE_STEPS} steps (0.04 s each) "
         "without early termination; success = final distance within the threshold.",
@@ -334,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ikrl bench reach", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
+    args.command = " ".join(["ikrl bench reach", *(argv or [])])
     report = run_benchmark(args)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(report)

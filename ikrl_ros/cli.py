@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ikrl_ros import bench_classical, demo, soak
+from ikrl_ros import demo, soak
 from ikrl_ros.rl import commands as rl_commands
 
 
@@ -12,7 +12,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ikrl", description="Learned and classical inverse kinematics for the Panda, over ROS 2.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     demo.add_subcommand(subparsers)
-    bench_classical.add_subcommand(subparsers)
     soak.add_subcommand(subparsers)
     rl_commands.add_subcommands(subparsers)
     return parser

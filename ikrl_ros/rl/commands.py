@@ -84,8 +84,15 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+PACKAGE_BENCHMARKS = ("reach", "classical")
+"""Benchmarks that ship inside the package (``ikrl_ros.bench_<what>``); the others live in benchmarks/."""
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Run benchmarks/bench_<what>.py from a source checkout (the benchmarks are not installed)."""
+    """Run ikrl_ros.bench_<what>, or benchmarks/bench_<what>.py from a source checkout."""
+    if args.what in PACKAGE_BENCHMARKS:
+        module = importlib.import_module(f"ikrl_ros.bench_{args.what}")
+        return int(module.main(args.bench_args) or 0)
     script = Path(__file__).resolve().parents[2] / "benchmarks" / f"bench_{args.what}.py"
     if not script.is_file():
         print(f"error: {script} not found; benchmarks run from a source checkout", file=sys.stderr)
@@ -137,8 +144,8 @@ def add_subcommands(subparsers: Any) -> None:
     p.add_argument("--title")
     p.set_defaults(func=cmd_plot)
 
-    p = subparsers.add_parser("bench", help="benchmarks from benchmarks/ (e.g. 'bench training --help')")
-    p.add_argument("what", choices=("training", "inference"))
+    p = subparsers.add_parser("bench", help="benchmarks: reach (learned vs classical), classical, training (vs SB3), inference")
+    p.add_argument("what", choices=(*PACKAGE_BENCHMARKS, "training", "inference"))
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)
 
