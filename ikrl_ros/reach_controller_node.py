@@ -63,6 +63,17 @@ POLICY_DIR = Path(__file__).resolve().parent / "policies"
 def shipped_policy_path(algo: str) -> Path:
     """The policy trained by ``ikrl train`` that ships with the package for ``algo`` (PandaReach-v3 + HER)."""
     return POLICY_DIR / f"{algo}_panda_reach.pt"
+
+
+def resolve_policy_path(policy_path: str, algo: str) -> Path:
+    """``policy_path`` as given, a shipped policy's name (e.g. ``sac_panda_reach_joints``), or the algorithm's default."""
+    if not policy_path:
+        return shipped_policy_path(algo)
+    if "/" not in policy_path and not policy_path.endswith(".pt"):
+        return POLICY_DIR / f"{policy_path}.pt"
+    return Path(policy_path)
+
+
 SYNC_MODES = ("timer", "lockstep")
 MARKER_PERIOD = 0.1
 
@@ -85,7 +96,7 @@ class ReachControllerNode(Node):
         self.allow_extra_joints = declare(self, "allow_extra_joints", False, "accept joint states that also name joints outside the Panda (larger robots)")
         self.gain = declare(self, "cartesian_p_gain", 1.0, "cartesian_p: fraction of the remaining displacement commanded per step")
         self.max_joint_step = declare(self, "ik_max_joint_step", 0.08, "ik: largest joint target change per control step (rad)")
-        self.policy_path = declare(self, "policy_path", "", "ddpg/td3/sac/hybrid: checkpoint to run; empty = the shipped PandaReach policy of that algorithm")
+        self.policy_path = declare(self, "policy_path", "", "ddpg/td3/sac/hybrid: checkpoint file, or the name of a shipped policy (e.g. sac_panda_reach_joints); empty = the shipped PandaReach policy of that algorithm")
         self.hybrid_policy = declare(self, "hybrid_policy", "sac", f"hybrid: learned controller used far from the goal, one of {LEARNED_CONTROLLERS}")
         self.hybrid_near = declare(self, "hybrid_near", "cartesian_p", f"hybrid: classical controller used near the goal, one of {CLASSICAL_CONTROLLERS}")
         self.hybrid_switch_radius = declare(self, "hybrid_switch_radius", 0.05, "hybrid: distance to the goal (m) under which the classical controller takes over")
@@ -189,7 +200,7 @@ class ReachControllerNode(Node):
         """Load and check the checkpoint once, at start-up; any problem stops the node before it commands."""
         from ikrl_ros.rl.checkpoint import CheckpointError, load_policy  # torch is only needed for learned controllers
 
-        path = Path(self.policy_path) if self.policy_path else shipped_policy_path(algo)
+        path = resolve_policy_path(self.policy_path, algo)
         try:
             policy = load_policy(path)
         except CheckpointError as error:

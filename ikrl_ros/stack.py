@@ -26,6 +26,8 @@ def ros_args(parameters: dict[str, Any], params_file: Path | None) -> list[str]:
     for name, value in parameters.items():
         if isinstance(value, bool):
             value = str(value).lower()
+        elif value == "":
+            value = "''"  # YAML for the empty string; a bare ':=' would be null
         args += ["-p", f"{name}:={value}"]
     return args
 

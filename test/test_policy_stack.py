@@ -14,17 +14,17 @@ import torch
 from conftest import wait_for_log
 from ikrl_ros.goal_runner import GOAL_TOPICS, GoalRunner
 from ikrl_ros.panda_model import DISTANCE_THRESHOLD, EPISODE_STEPS, world_to_base
-from ikrl_ros.reach_controller_node import shipped_policy_path
+from ikrl_ros.reach_controller_node import resolve_policy_path, shipped_policy_path
 from ikrl_ros.rl.checkpoint import load_policy
 from ikrl_ros.stack import reach_stack, start_node
 
 EPISODES = 20
 
 
-def gym_episodes(algo: str, seeds: range) -> tuple[np.ndarray, list[int | None]]:
-    """Goals and steps-to-success of the policy in gym.make("PandaReach-v3") (None: not reached in 50 steps)."""
-    policy = load_policy(shipped_policy_path(algo))
-    env = gym.make("PandaReach-v3")
+def gym_episodes(policy_path: Path, seeds: range) -> tuple[np.ndarray, list[int | None]]:
+    """Goals and steps-to-success of the policy in its own gym environment (None: not reached in 50 steps)."""
+    policy = load_policy(policy_path)
+    env = gym.make(policy.env_id)
     goals, steps = [], []
     for seed in seeds:
         observation, _ = env.reset(seed=seed)
@@ -42,11 +42,15 @@ def gym_episodes(algo: str, seeds: range) -> tuple[np.ndarray, list[int | None]]
     return np.array(goals), steps
 
 
-@pytest.mark.parametrize("algo", ["ddpg", "td3", "sac"])
-def test_shipped_policy_through_ros_equals_the_gym_result(tmp_path: Path, algo: str) -> None:
-    goals, gym_steps = gym_episodes(algo, range(EPISODES))
+@pytest.mark.parametrize(
+    ("algo", "policy"),
+    [("ddpg", ""), ("td3", ""), ("sac", ""), ("sac", "sac_panda_reach_joints")],
+    ids=["ddpg", "td3", "sac", "sac-joint-space"],
+)
+def test_shipped_policy_through_ros_equals_the_gym_result(tmp_path: Path, algo: str, policy: str) -> None:
+    goals, gym_steps = gym_episodes(resolve_policy_path(policy, algo), range(EPISODES))
     # The gym task has goals down to table height: mirror it exactly (no 1 cm workspace floor here).
-    controller = {"controller": algo, "sync_mode": "lockstep", "workspace_min": "[0.2, -0.5, 0.0]"}
+    controller = {"controller": algo, "policy_path": policy, "sync_mode": "lockstep", "workspace_min": "[0.2, -0.5, 0.0]"}
     with reach_stack(tmp_path, bridge={"timing_mode": "lockstep"}, controller=controller):
         rclpy.init()
         runner = GoalRunner()
