@@ -64,13 +64,12 @@ class PandaBridge(Node):
         self.max_cartesian_speed = declare(self, "max_cartesian_speed", MAX_CARTESIAN_SPEED, "safety: per-axis limit on cartesian_cmd (m/s); panda-gym's action limit is 1.25")
         self.safety_box_min = np.array(declare(self, "safety_box_min", [-0.9, -0.9, -0.01], "safety: lower corner (m, panda_link0) the end-effector target may not leave; panda-gym itself keeps Cartesian targets at z >= 0"))
         self.safety_box_max = np.array(declare(self, "safety_box_max", [0.9, 0.9, 1.2], "safety: upper corner (m, panda_link0) of the end-effector target box"))
+        self.max_stamp_future = declare(self, "max_stamp_future", 0.5, "realtime mode: commands stamped further than this (s) ahead of this node's clock are refused")
         self.joint_limit_margin = declare(self, "joint_limit_margin", 0.01, "safety: joint_command targets are clamped this far (rad) inside the URDF limits")
         self.cartesian_limits = self._validate_parameters()
 
         self.sim = PandaReachSim()
-        limits = PandaKinematics()
-        self.joint_lower = limits.lower_limits + self.joint_limit_margin
-        self.joint_upper = limits.upper_limits - self.joint_limit_margin
+        self.joint_lower, self.joint_upper = PandaKinematics().limits_with_margin(self.joint_limit_margin)
         self.sim_time_ns = 0
         self.pending: BridgeCommand | None = None
         self.pending_received = -np.inf
@@ -101,10 +100,10 @@ class PandaBridge(Node):
         self.publish_state()
         self.get_logger().info(f"Panda bridge up: {self.timing_mode} timing, control period {CONTROL_PERIOD} s")
 
-    def _validate_parameters(self) -> None:
+    def _validate_parameters(self) -> CartesianLimits:
         if self.timing_mode not in TIMING_MODES:
             raise ValueError(f"parameter 'timing_mode' must be one of {TIMING_MODES}, got '{self.timing_mode}'")
-        for name in ("real_time_factor", "command_timeout", "lockstep_timeout", "max_cartesian_speed"):
+        for name in ("real_time_factor", "command_timeout", "lockstep_timeout", "max_cartesian_speed", "max_stamp_future"):
             validation.positive(getattr(self, name), name)
         if self.max_cartesian_speed > MAX_CARTESIAN_SPEED:
             raise ValueError(f"parameter 'max_cartesian_speed' may not exceed panda-gym's {MAX_CARTESIAN_SPEED} m/s")
@@ -146,6 +145,13 @@ class PandaBridge(Node):
 
     def accept(self, command: BridgeCommand, stamp: Time) -> None:
         if self.timing_mode == "realtime":
+            try:
+                warning = validation.check_stamp(ns_from_time(stamp), self.get_clock().now().nanoseconds, round(self.max_stamp_future * 1e9))
+            except validation.InvalidInput as error:
+                self.reject(f"command {error}")
+                return
+            if warning:
+                self.warnings.warn(f"command {warning}")
             self.pending, self.pending_received = command, time.monotonic()
         elif ns_from_time(stamp) == self.sim_time_ns:
             self.advance(command)

@@ -60,9 +60,13 @@ class PandaKinematics:
         """End-effector linear velocity J(q)·q̇, as PyBullet reports the link velocity."""
         return self.jacobian(q) @ dq
 
+    def limits_with_margin(self, margin: float) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper joint limits shrunk by ``margin`` radians (the safety limits)."""
+        return self.lower_limits + margin, self.upper_limits - margin
+
     def clamp_to_limits(self, q: np.ndarray, margin: float = 0.0) -> np.ndarray:
         """Joint positions clipped into the URDF limits shrunk by ``margin`` radians."""
-        return np.clip(q, self.lower_limits + margin, self.upper_limits - margin)
+        return np.clip(q, *self.limits_with_margin(margin))
 
     def solve_ik(
         self,

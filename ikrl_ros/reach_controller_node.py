@@ -50,7 +50,7 @@ from ikrl_ros.panda_model import (
     WORKSPACE_MAX,
     WORKSPACE_MIN,
 )
-from ikrl_ros.ros_common import ThrottledWarnings, declare, diagnostics, run_node, xyz
+from ikrl_ros.ros_common import ThrottledWarnings, declare, diagnostics, ns_from_time, run_node, xyz
 from ikrl_ros.safety import CartesianLimits, SingularityGuard, limit_cartesian, limit_joint_targets
 from ikrl_ros.timing import LoopTiming
 
@@ -93,6 +93,7 @@ class ReachControllerNode(Node):
         self.workspace_max = np.array(declare(self, "workspace_max", WORKSPACE_MAX.tolist(), "goal box upper corner in panda_link0 (m)"))
         self.reach_radius = declare(self, "reach_radius", REACH_RADIUS, "goals must also lie within this distance (m) of the shoulder (0, 0, 0.333)")
         self.out_of_workspace = declare(self, "out_of_workspace", "clamp", "'clamp' goals outside the workspace to its nearest point, or 'reject' them")
+        self.max_stamp_future = declare(self, "max_stamp_future", 0.5, "joint states stamped further than this (s) ahead of this node's clock are refused (clocks disagree)")
         self.allow_extra_joints = declare(self, "allow_extra_joints", False, "accept joint states that also name joints outside the Panda (larger robots)")
         self.gain = declare(self, "cartesian_p_gain", 1.0, "cartesian_p: fraction of the remaining displacement commanded per step")
         self.max_joint_step = declare(self, "ik_max_joint_step", 0.08, "ik: largest joint target change per control step (rad)")
@@ -112,8 +113,7 @@ class ReachControllerNode(Node):
 
         self.kinematics = PandaKinematics()
         self.cartesian_limits = CartesianLimits(self.max_cartesian_speed, self.safety_box_min, self.safety_box_max)
-        self.joint_lower = self.kinematics.lower_limits + self.joint_limit_margin
-        self.joint_upper = self.kinematics.upper_limits - self.joint_limit_margin
+        self.joint_lower, self.joint_upper = self.kinematics.limits_with_margin(self.joint_limit_margin)
         self.singularity_guard = SingularityGuard(self.kinematics, self.singularity_slowdown, self.singularity_stop)
         self.guard_singularities = self.controller_name not in LEARNED_CONTROLLERS
         self.controller = self._make_controller()
@@ -163,6 +163,7 @@ class ReachControllerNode(Node):
             "goal_tolerance": self.goal_tolerance,
             "reach_radius": self.reach_radius,
             "cartesian_p_gain": self.gain,
+            "max_stamp_future": self.max_stamp_future,
             "ik_max_joint_step": self.max_joint_step,
             "hybrid_switch_radius": self.hybrid_switch_radius,
             "max_cartesian_speed": self.max_cartesian_speed,
@@ -240,9 +241,12 @@ class ReachControllerNode(Node):
     def on_joint_state(self, message: JointState) -> None:
         try:
             arm = validation.arm_state_from_joint_state(message.name, message.position, message.velocity, self.allow_extra_joints)
+            stamp_warning = validation.check_stamp(ns_from_time(message.header.stamp), self.get_clock().now().nanoseconds, round(self.max_stamp_future * 1e9))
         except validation.InvalidInput as error:
             self.warnings.warn(f"joint_states: {error}")
             return
+        if stamp_warning and self.sync_mode == "timer":  # in lockstep, stamps are sim time and 0 is its first instant
+            self.warnings.warn(f"joint_states: message {stamp_warning}")
         q, dq = arm.position, arm.velocity
         ee_position, jacobian = self.kinematics.ee_position_and_jacobian(q)
         goal = self.goal if self.goal is not None else ee_position

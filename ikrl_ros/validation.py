@@ -177,6 +177,22 @@ def cartesian_velocity(linear: Sequence[float], frame_id: str) -> np.ndarray:
     return finite_vector(linear, "cartesian command velocity")
 
 
+def check_stamp(stamp_ns: int, now_ns: int, max_future_ns: int) -> str | None:
+    """A warning for a usable but odd stamp; raises for a stamp that cannot be trusted.
+
+    A zero stamp (``ros2 topic pub``, unstamped drivers) is usable: freshness is judged by arrival
+    time anyway, so it only earns a warning. A stamp further ahead of this node's clock than
+    ``max_future_ns`` means the two clocks disagree (e.g. ``use_sim_time`` without ``/clock``), and
+    the message is refused. While this node's own clock reads zero (sim time not yet received)
+    nothing can be judged.
+    """
+    if stamp_ns == 0:
+        return "is unstamped (stamp 0); its age is judged by arrival time"
+    if now_ns > 0 and stamp_ns - now_ns > max_future_ns:
+        raise InvalidInput(f"is stamped {(stamp_ns - now_ns) / 1e9:.3f} s in the future: the publisher's clock and this node's disagree")
+    return None
+
+
 def positive(value: float, name: str) -> float:
     """Parameter check used at node start-up."""
     if not (math.isfinite(value) and value > 0.0):

@@ -140,6 +140,7 @@ def test_realtime_bridge_runs_at_25_hz_and_holds_after_command_timeout(realtime_
         (lambda p: p.twist([0.0, float("inf"), 0.0]), "cartesian command velocity contains non-finite values"),
         (lambda p: p.twist([0.2, 0.0, 0.0], frame="map"), "cartesian command frame 'map' is not supported"),
         (lambda p: p.twist([0.2, 0.0, 0.0], frame=""), "cartesian command frame '<empty>' is not supported"),
+        (lambda p: p.twist([0.2, 0.0, 0.0], stamp_ns=p.node.get_clock().now().nanoseconds + 30_000_000_000), "s in the future: the publisher's clock and this node's disagree"),
         (lambda p: p.joints(ARM_JOINT_NAMES[:6], NEUTRAL_JOINT_POSITIONS[:6]), "joint command is missing arm joints ['panda_joint7']"),
         (lambda p: p.joints(ARM_JOINT_NAMES, NEUTRAL_JOINT_POSITIONS[:5]), "joint command has 7 names but 5 positions"),
         (lambda p: p.joints(ARM_JOINT_NAMES, [float("nan")] * 7), "joint command positions contains non-finite values"),

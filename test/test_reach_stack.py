@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rclpy
+import rclpy.duration
 from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
 from sensor_msgs.msg import JointState
 
@@ -53,9 +54,11 @@ class ControllerProbe:
         self.goal_pose_pub = node.create_publisher(PoseStamped, "goal_pose", 10)
         self.clicked_point_pub = node.create_publisher(PointStamped, "clicked_point", 10)
 
-    def joint_state(self, names=JOINT_NAMES, position=None, velocity=None) -> None:
+    def joint_state(self, names=JOINT_NAMES, position=None, velocity=None, stamp_offset: float | None = 0.0) -> None:
+        """A joint state stamped now + ``stamp_offset`` seconds (None: unstamped)."""
         message = JointState()
-        message.header.stamp = self.node.get_clock().now().to_msg()
+        if stamp_offset is not None:
+            message.header.stamp = (self.node.get_clock().now() + rclpy.duration.Duration(seconds=stamp_offset)).to_msg()
         message.name = list(names)
         message.position = [float(v) for v in (list(NEUTRAL_JOINT_POSITIONS) + [0.0, 0.0] if position is None else position)]
         message.velocity = [0.0] * len(message.name) if velocity is None else [float(v) for v in velocity]
@@ -125,6 +128,7 @@ BAD_JOINT_STATES = [
     (dict(names=JOINT_NAMES, position=[0.0] * 9, velocity=[0.0] * 3), "9 names but 3 velocities"),
     (dict(names=JOINT_NAMES, position=[float("nan")] * 9, velocity=[0.0] * 9), "joint positions contains non-finite values"),
     (dict(names=list(JOINT_NAMES[:8]) + ["panda_joint1"], position=[0.0] * 9, velocity=[0.0] * 9), "duplicated"),
+    (dict(stamp_offset=30.0), "s in the future: the publisher's clock and this node's disagree"),
 ]
 
 
@@ -143,6 +147,18 @@ def test_malformed_joint_states_are_refused_and_the_controller_stops(controller_
     assert commands and all(np.all(np.isfinite(c)) for c in probe.commands)
     assert np.all(commands[-1] == 0.0), "stale joint states must give a zero command"
     assert any(np.linalg.norm(c) > 0.1 for c in probe.run(0.4)), "valid states must bring the controller back"
+
+
+def test_unstamped_joint_states_are_used_with_a_warning(controller_log: Path, ros_node) -> None:
+    probe = ControllerProbe(ros_node)
+    probe.wait_ready()
+    probe.goal([0.5, -0.1, 0.25], "panda_link0")
+    commands = []
+    for _ in range(20):
+        probe.joint_state(stamp_offset=None)
+        commands += probe.run(0.02, feed_valid_states=False)
+    assert wait_for_log(controller_log, "joint_states: message is unstamped (stamp 0); its age is judged by arrival time")
+    assert any(np.linalg.norm(c) > 0.1 for c in commands), "an unstamped but fresh state still drives the arm"
 
 
 def test_controller_publishes_zero_on_shutdown(tmp_path: Path, ros_node) -> None:

@@ -119,3 +119,23 @@ def test_cartesian_commands_are_finite_or_refused(linear: list[float]) -> None:
 def test_cartesian_commands_need_a_known_frame() -> None:
     with pytest.raises(InvalidInput, match="frame '<empty>'"):
         validation.cartesian_velocity([0.1, 0.0, 0.0], "")
+
+
+@given(st.integers(min_value=0, max_value=2**63 - 1), st.integers(min_value=0, max_value=2**63 - 1))
+@settings(max_examples=300, deadline=None)
+def test_stamps_in_the_future_or_at_zero_are_named(stamp_ns: int, now_ns: int) -> None:
+    future = now_ns > 0 and stamp_ns - now_ns > 500_000_000
+    try:
+        warning = validation.check_stamp(stamp_ns, now_ns, max_future_ns=500_000_000)
+    except InvalidInput as error:
+        assert future and stamp_ns != 0 and "in the future" in str(error)
+        return
+    assert not future or stamp_ns == 0
+    assert (warning is not None and "unstamped" in warning) == (stamp_ns == 0)
+
+
+def test_odd_frame_names_are_quoted_back_exactly() -> None:
+    for frame in ("\\x00", "a" * 500, "panda_link0 ", "PANDA_LINK0", "/panda_link0/"):
+        with pytest.raises(InvalidInput) as error:
+            validation.goal_in_base_frame([0.5, 0.0, 0.2], frame, BASE_POSITION_IN_WORLD)
+        assert f"'{frame}'" in str(error.value)
