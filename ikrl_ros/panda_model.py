@@ -39,8 +39,8 @@ WORKSPACE_MIN = np.array([0.2, -0.5, 0.01])
 grasp target with the hand pointing down) off the table, which would otherwise block the goal."""
 WORKSPACE_MAX = np.array([0.85, 0.5, 0.7])
 SHOULDER_POSITION = np.array([0.0, 0.0, 0.333])
-REACH_RADIUS = 0.8
-"""Goals farther than this from the shoulder are out of the arm's comfortable reach (max ≈ 0.855 m)."""
+REACH_RADIUS = 0.855
+"""Franka's specified reach from the shoulder; covers all of panda-gym's goal box (farthest corner 0.834 m)."""
 
 GOAL_LOW_WORLD = np.array([-0.15, -0.15, 0.0])
 GOAL_HIGH_WORLD = np.array([0.15, 0.15, 0.3])

@@ -105,8 +105,8 @@ class ReachControllerNode(Node):
         self.safety_box_min = np.array(declare(self, "safety_box_min", [0.1, -0.6, 0.0], "safety: lower corner (m, panda_link0) that commanded end-effector targets may not leave"))
         self.safety_box_max = np.array(declare(self, "safety_box_max", [0.95, 0.6, 0.8], "safety: upper corner (m, panda_link0) of the commanded target box"))
         self.joint_limit_margin = declare(self, "joint_limit_margin", 0.01, "safety: joint targets are clamped this far (rad) inside the URDF limits")
-        self.singularity_slowdown = declare(self, "singularity_slowdown", 10.0, "safety: numerical controllers slow down when the Jacobian condition number exceeds this and grows")
-        self.singularity_stop = declare(self, "singularity_stop", 25.0, "safety: ... and stop moving toward the singularity at this condition number")
+        self.singularity_slowdown = declare(self, "singularity_slowdown", 17.0, "safety: numerical controllers slow down when the Jacobian condition number exceeds this and grows")
+        self.singularity_stop = declare(self, "singularity_stop", 30.0, "safety: ... and stop moving toward the singularity at this condition number")
         if self.joint_state_timeout == 0.0:
             self.joint_state_timeout = 2.0 / self.control_rate
         self.workspace = self._validate_parameters()
