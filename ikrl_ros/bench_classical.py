@@ -78,7 +78,7 @@ def stack_rows(goal_count: int, seed: int, log_dir: Path) -> list[str]:
             finally:
                 runner.destroy_node()
                 rclpy.try_shutdown()
-        steps = [o.steps_to_reach for o in outcomes if o.reached]
+        steps = [o.steps_to_reach for o in outcomes if o.reached] or [float("nan")]
         errors_mm = np.array([o.final_error for o in outcomes]) * 1e3
         rows.append(
             f"| {controller} | {len(steps)}/{len(outcomes)} | {np.median(steps):.0f} / {max(steps)} | "

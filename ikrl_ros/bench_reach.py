@@ -23,22 +23,13 @@ import gymnasium as gym
 import numpy as np
 import panda_gym  # noqa: F401  (registers the environments)
 
-from ikrl_ros.controllers import (
-    CartesianAction,
-    CartesianPController,
-    HybridController,
-    LearnedPolicyController,
-    NumericalIKController,
-    PyBulletIKController,
-    ReachController,
-    ReachState,
-)
+from ikrl_ros.controller_factory import CLASSICAL_CONTROLLERS, LEARNED_CONTROLLERS, POLICY_DIR, ControllerSettings, make_controller
+from ikrl_ros.controllers import ArmObservation, CartesianAction, ReachState
 from ikrl_ros.kinematics import PandaKinematics
 from ikrl_ros.panda_model import CONTROL_PERIOD, EPISODE_STEPS, base_to_world, world_to_base
 from ikrl_ros.sim import PandaReachSim
 
 THRESHOLDS = (0.05, 0.01, 0.001)
-LEARNED = ("ddpg", "td3", "sac")
 
 
 def seeded_goals(count: int) -> np.ndarray:
@@ -49,34 +40,22 @@ def seeded_goals(count: int) -> np.ndarray:
     return np.array(goals)
 
 
-def joint_policy_path() -> Path | None:
+def joint_policy_name() -> str | None:
     """The shipped joint-space policy with the best recorded success, if any ships."""
     import json
-
-    from ikrl_ros.reach_controller_node import POLICY_DIR
 
     manifests = sorted(POLICY_DIR.glob("*_panda_reach_joints.json"))
     if not manifests:
         return None
-    best = max(manifests, key=lambda path: json.loads(path.read_text())["evaluation"]["success_rate"])
-    return best.with_suffix(".pt")
+    return max(manifests, key=lambda path: json.loads(path.read_text())["evaluation"]["success_rate"]).stem
 
 
-def make_controller(name: str, kinematics: PandaKinematics) -> ReachController:
-    from ikrl_ros.reach_controller_node import shipped_policy_path
-    from ikrl_ros.rl.checkpoint import load_policy
-
-    if name in LEARNED:
-        return LearnedPolicyController(load_policy(shipped_policy_path(name)))
+def settings_for(name: str) -> ControllerSettings:
+    """Benchmark entries are controller names, plus ``joints``: the best shipped joint-space policy."""
     if name == "joints":
-        return LearnedPolicyController(load_policy(joint_policy_path()))
-    if name == "hybrid":
-        return HybridController(LearnedPolicyController(load_policy(shipped_policy_path("sac"))), CartesianPController(), 0.05)
-    if name == "ik":
-        return NumericalIKController(kinematics)
-    if name == "pybullet_ik":
-        return PyBulletIKController(kinematics)
-    return CartesianPController()
+        policy = joint_policy_name()
+        return ControllerSettings(policy.split("_")[0], policy_path=policy)
+    return ControllerSettings(name)
 
 
 @dataclass
@@ -102,15 +81,13 @@ class Episodes:
 
 def observe(sim: PandaReachSim, kinematics: PandaKinematics, goal: np.ndarray) -> ReachState:
     joints = sim.joint_snapshot()
-    q, dq = joints.position[:7], joints.velocity[:7]
-    position, jacobian = kinematics.ee_position_and_jacobian(q)
-    return ReachState(q, dq, position, jacobian @ dq, goal)
+    return ArmObservation.from_joints(kinematics, joints.position[:7], joints.velocity[:7]).reach_state(goal)
 
 
 def direct_episodes(name: str, goals: np.ndarray) -> Episodes:
     """Episodes on panda-gym's simulator without ROS; compute time covers observation + controller."""
     kinematics = PandaKinematics()
-    controller = make_controller(name, kinematics)
+    controller = make_controller(settings_for(name), kinematics)
     sim = PandaReachSim()
     result = Episodes()
     for goal in goals:
@@ -138,11 +115,8 @@ def direct_episodes(name: str, goals: np.ndarray) -> Episodes:
 
 def node_parameters(name: str) -> dict[str, object]:
     """reach_controller parameters for a benchmark entry; goals mirror the gym task (no 1 cm floor)."""
-    parameters: dict[str, object] = {"controller": name, "workspace_min": "[0.2, -0.5, 0.0]"}
-    if name == "joints":
-        path = joint_policy_path()
-        parameters.update(controller=path.name.split("_")[0], policy_path=str(path))
-    return parameters
+    settings = settings_for(name)
+    return {"controller": settings.name, "policy_path": settings.policy_path, "workspace_min": "[0.2, -0.5, 0.0]"}
 
 
 def ros_episodes(name: str, goals: np.ndarray, log_dir: Path) -> Episodes:
@@ -204,13 +178,9 @@ def realtime_timing(name: str, rate: float, sync_mode: str, goals: np.ndarray, s
     return dict(latest)
 
 
-def fmt_ms(values: dict[str, str], key: str) -> str:
-    return values.get(key, "n/a")
-
-
 def run_benchmark(args: argparse.Namespace) -> str:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    names = list(LEARNED) + (["joints"] if joint_policy_path() else []) + ["cartesian_p", "ik", "pybullet_ik", "hybrid"]
+    names = [*LEARNED_CONTROLLERS, *(["joints"] if joint_policy_name() else []), *CLASSICAL_CONTROLLERS, "hybrid"]
     if args.controllers:
         names = [name for name in names if name in args.controllers]
     goals = seeded_goals(args.goals)
@@ -246,8 +216,8 @@ def run_benchmark(args: argparse.Namespace) -> str:
                 event = realtime_timing(name, rate, "lockstep", goals, args.timing_seconds, log_dir / name / f"event{rate:g}")
                 timer = realtime_timing(name, rate, "timer", goals, args.timing_seconds, log_dir / name / f"timer{rate:g}")
                 cells.append(
-                    f"{fmt_ms(event, 'latency_p50_ms')} / {fmt_ms(event, 'latency_p99_ms')} | "
-                    f"{fmt_ms(timer, 'jitter_p99_ms')} / {fmt_ms(timer, 'jitter_max_ms')} ({timer.get('missed_periods', 'n/a')} missed of {timer.get('control_steps', 'n/a')})"
+                    f"{event.get('latency_p50_ms', 'n/a')} / {event.get('latency_p99_ms', 'n/a')} | "
+                    f"{timer.get('jitter_p99_ms', 'n/a')} / {timer.get('jitter_max_ms', 'n/a')} ({timer.get('missed_periods', 'n/a')} missed of {timer.get('control_steps', 'n/a')})"
                 )
             rows_timing.append(f"| {name} | " + " | ".join(cells) + " |")
 

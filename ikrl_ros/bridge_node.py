@@ -35,7 +35,7 @@ from ikrl_ros.controllers import JointTargets
 from ikrl_ros.kinematics import PandaKinematics
 from ikrl_ros.panda_model import BASE_FRAME, BASE_POSITION_IN_WORLD, CONTROL_PERIOD, JOINT_NAMES, MAX_CARTESIAN_SPEED, base_to_world
 from ikrl_ros.ros_common import CONTROL_PERIOD_NS, ThrottledWarnings, declare, diagnostics, ns_from_time, reset_message, run_node, time_from_ns, xyz
-from ikrl_ros.safety import CartesianLimits, limit_cartesian, limit_joint_targets
+from ikrl_ros.safety import CartesianLimits, JointLimits, limit_cartesian, limit_joint_targets
 from ikrl_ros.sim import PandaReachSim
 
 TIMING_MODES = ("realtime", "lockstep")
@@ -66,17 +66,20 @@ class PandaBridge(Node):
         self.safety_box_max = np.array(declare(self, "safety_box_max", [0.9, 0.9, 1.2], "safety: upper corner (m, panda_link0) of the end-effector target box"))
         self.max_stamp_future = declare(self, "max_stamp_future", 0.5, "realtime mode: commands stamped further than this (s) ahead of this node's clock are refused")
         self.joint_limit_margin = declare(self, "joint_limit_margin", 0.01, "safety: joint_command targets are clamped this far (rad) inside the URDF limits")
+        self.max_joint_step = declare(self, "max_joint_step", 0.1, "safety: joint_command targets move at most this far (rad) from the current position per control period")
         self.cartesian_limits = self._validate_parameters()
 
         self.sim = PandaReachSim()
-        self.joint_lower, self.joint_upper = PandaKinematics().limits_with_margin(self.joint_limit_margin)
+        self.kinematics = PandaKinematics()
+        self.joint_limits = JointLimits(*self.kinematics.limits_with_margin(self.joint_limit_margin), self.max_joint_step)
         self.sim_time_ns = 0
         self.pending: BridgeCommand | None = None
         self.pending_received = -np.inf
         self.hold_positions: np.ndarray | None = None
+        self.hold_reason: str | None = None
         self.awaiting_answer_since = time.monotonic()
         self.rejected_commands = 0
-        self.was_holding = False
+        self.reported_hold_reason: str | None = None
         self.safety_interventions = 0
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.warnings = ThrottledWarnings(self)
@@ -95,7 +98,7 @@ class PandaBridge(Node):
         if self.timing_mode == "realtime":
             self.create_timer(CONTROL_PERIOD / self.real_time_factor, self.realtime_tick, clock=self.steady)
         else:
-            self.create_timer(self.lockstep_timeout, self.lockstep_watchdog, clock=self.steady)
+            self.create_timer(self.lockstep_timeout / 4, self.lockstep_watchdog, clock=self.steady)
         self.create_timer(1.0, self.publish_diagnostics, clock=self.steady)
         self.publish_state()
         self.get_logger().info(f"Panda bridge up: {self.timing_mode} timing, control period {CONTROL_PERIOD} s")
@@ -103,7 +106,7 @@ class PandaBridge(Node):
     def _validate_parameters(self) -> CartesianLimits:
         if self.timing_mode not in TIMING_MODES:
             raise ValueError(f"parameter 'timing_mode' must be one of {TIMING_MODES}, got '{self.timing_mode}'")
-        for name in ("real_time_factor", "command_timeout", "lockstep_timeout", "max_cartesian_speed", "max_stamp_future"):
+        for name in ("real_time_factor", "command_timeout", "lockstep_timeout", "max_cartesian_speed", "max_stamp_future", "max_joint_step"):
             validation.positive(getattr(self, name), name)
         if self.max_cartesian_speed > MAX_CARTESIAN_SPEED:
             raise ValueError(f"parameter 'max_cartesian_speed' may not exceed panda-gym's {MAX_CARTESIAN_SPEED} m/s")
@@ -171,33 +174,29 @@ class PandaBridge(Node):
         """Apply one command (or hold) within the safety limits, step one control period, publish the new state."""
         if isinstance(command, CartesianVelocity) and np.any(command.velocity != 0.0):
             velocity, notes = limit_cartesian(command.velocity, self.sim.ee_position_base(), CONTROL_PERIOD, self.cartesian_limits)
-            self.warn_safety(notes)
+            self.safety_interventions += self.warnings.safety(notes)
             # panda-gym action = displacement / 0.05 m = velocity / 1.25 m/s; dividing by exactly 1.25
             # returns a float32 policy action bit for bit, so the bridge reproduces gym trajectories.
             self.sim.apply_ee_action(velocity / MAX_CARTESIAN_SPEED)
-            self.hold_positions = None
+            self.hold_positions = self.hold_reason = None
         elif isinstance(command, JointTargets):
-            targets, notes = limit_joint_targets(command.positions, self.joint_lower, self.joint_upper)
-            self.warn_safety(notes)
+            current = self.sim.arm_positions()
+            targets, notes = limit_joint_targets(command.positions, current, self.joint_limits, self.kinematics, self.cartesian_limits)
+            self.safety_interventions += self.warnings.safety(notes)
             self.sim.apply_joint_targets(targets)
-            self.hold_positions = None
+            self.hold_positions = self.hold_reason = None
         else:
             # No fresh command, or an explicit zero twist: hold the joints where they were when holding began.
             if self.hold_positions is None:
                 self.hold_positions = self.sim.arm_positions()
+            self.hold_reason = "zero command" if command is not None else f"no command within command_timeout ({self.command_timeout} s)"
             self.sim.apply_joint_targets(self.hold_positions)
         self.sim.step()
         self.sim_time_ns += CONTROL_PERIOD_NS
         self.publish_state()
-        holding = self.hold_positions is not None
-        if holding != self.was_holding:  # report the watchdog's change at once, not at the next 1 Hz tick
-            self.was_holding = holding
+        if self.hold_reason != self.reported_hold_reason:  # report the watchdog's change at once, not at the next 1 Hz tick
+            self.reported_hold_reason = self.hold_reason
             self.publish_diagnostics()
-
-    def warn_safety(self, notes: list[str]) -> None:
-        for note in notes:
-            self.safety_interventions += 1
-            self.warnings.warn(f"safety limit: {note}; command limited")
 
     def on_reset(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         """Back to the neutral pose. Sim time moves on one period so no answer to the old state applies."""
@@ -240,16 +239,17 @@ class PandaBridge(Node):
         self.awaiting_answer_since = time.monotonic()
 
     def publish_diagnostics(self) -> None:
-        holding = self.hold_positions is not None
+        timed_out = self.hold_reason is not None and self.hold_reason != "zero command"
         self.diagnostics_pub.publish(diagnostics(
             self,
-            "warn" if holding else "ok",
-            f"holding position: no command within command_timeout ({self.command_timeout} s)" if holding else "following commands",
+            "warn" if timed_out else "ok",
+            f"holding position: {self.hold_reason}" if self.hold_reason else "following commands",
             {
                 "timing_mode": self.timing_mode,
                 "sim_time": f"{self.sim_time_ns / 1e9:.3f}",
                 "steps": self.sim.steps,
                 "rejected_commands": self.rejected_commands,
+                "warnings": self.warnings.count,
                 "safety_interventions": self.safety_interventions,
             },
         ))

@@ -40,6 +40,25 @@ class ReachState:
 
 
 @dataclass(frozen=True)
+class ArmObservation:
+    """What one joint state tells about the arm: joints, and the end effector's position and Jacobian."""
+
+    joint_positions: np.ndarray
+    joint_velocities: np.ndarray
+    ee_position: np.ndarray
+    jacobian: np.ndarray
+
+    @classmethod
+    def from_joints(cls, kinematics: PandaKinematics, q: np.ndarray, dq: np.ndarray) -> ArmObservation:
+        position, jacobian = kinematics.ee_position_and_jacobian(q)
+        return cls(q, dq, position, jacobian)
+
+    def reach_state(self, goal: np.ndarray) -> ReachState:
+        """The controller's view: end-effector velocity J·q̇, as PyBullet reports it, and the goal."""
+        return ReachState(self.joint_positions, self.joint_velocities, self.ee_position, self.jacobian @ self.joint_velocities, goal)
+
+
+@dataclass(frozen=True)
 class CartesianAction:
     """panda-gym end-effector action; ×0.05 m is the displacement per control period."""
 
@@ -60,7 +79,6 @@ class ReachController(Protocol):
     """The interface every reach controller (classical or learned) implements."""
 
     name: str
-    commands_joints: bool
 
     def set_goal(self, goal: np.ndarray, state: ReachState) -> None:
         """Called when a new goal is accepted, with the state at that moment."""
@@ -77,7 +95,6 @@ class CartesianPController:
     """
 
     name = "cartesian_p"
-    commands_joints = False
 
     def __init__(self, gain: float = 1.0) -> None:
         self.gain = gain
@@ -98,18 +115,14 @@ class NumericalIKController:
     """
 
     name = "ik"
-    commands_joints = True
 
     def __init__(self, kinematics: PandaKinematics, max_joint_step: float = 0.08) -> None:
         self.kinematics = kinematics
         self.max_joint_step = max_joint_step
         self.solution: np.ndarray | None = None
-        self.solution_error = float("nan")
 
     def set_goal(self, goal: np.ndarray, state: ReachState) -> None:
-        result = self.kinematics.solve_ik(goal, q_init=state.joint_positions)
-        self.solution = result.joint_positions
-        self.solution_error = result.error
+        self.solution = self.kinematics.solve_ik(goal, q_init=state.joint_positions).joint_positions
 
     def compute(self, state: ReachState) -> JointTargets:
         if self.solution is None:
@@ -139,8 +152,6 @@ class LearnedPolicyController:
     sizes must match the observation this node builds.
     """
 
-    commands_joints: bool
-
     def __init__(self, policy: Policy) -> None:
         if not policy.env_id.startswith("PandaReach"):
             raise PolicyError(f"policy was trained on {policy.env_id}; only PandaReach variants drive the reach controller")
@@ -150,6 +161,7 @@ class LearnedPolicyController:
                 f"builds panda-gym's PandaReach observation ({REACH_OBSERVATION_SIZE} + {GOAL_SIZE})"
             )
         self.commands_joints = "Joints" in policy.env_id
+        """Joint-space policy (PandaReachJoints*): actions move the joints, not the end effector."""
         expected_actions = 7 if self.commands_joints else 3
         if policy.act_dim != expected_actions:
             raise PolicyError(f"policy for {policy.env_id} outputs {policy.act_dim} actions, expected {expected_actions}")
@@ -176,7 +188,6 @@ class HybridController:
     def __init__(self, far: ReachController, near: ReachController, switch_radius: float) -> None:
         self.far, self.near, self.switch_radius = far, near, switch_radius
         self.name = f"hybrid({far.name}+{near.name})"
-        self.commands_joints = far.commands_joints or near.commands_joints
 
     def set_goal(self, goal: np.ndarray, state: ReachState) -> None:
         self.far.set_goal(goal, state)
@@ -214,4 +225,3 @@ class PyBulletIKController(NumericalIKController):
             self._body, PANDA_EE_LINK, goal.tolist(), maxNumIterations=self._iterations, residualThreshold=1e-6, physicsClientId=self._client
         )
         self.solution = self.kinematics.clamp_to_limits(np.array(solution[:7]))
-        self.solution_error = float(np.linalg.norm(self.kinematics.ee_position(self.solution) - goal))

@@ -13,7 +13,6 @@ states, and on shutdown.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 from builtin_interfaces.msg import Time
@@ -27,17 +26,8 @@ from std_msgs.msg import Bool, Float64
 from visualization_msgs.msg import Marker, MarkerArray
 
 from ikrl_ros import validation
-from ikrl_ros.controllers import (
-    CartesianAction,
-    CartesianPController,
-    HybridController,
-    LearnedPolicyController,
-    NumericalIKController,
-    PolicyError,
-    PyBulletIKController,
-    ReachController,
-    ReachState,
-)
+from ikrl_ros.controller_factory import CLASSICAL_CONTROLLERS, CONTROLLERS, LEARNED_CONTROLLERS, ControllerSettings, make_controller
+from ikrl_ros.controllers import ArmObservation, CartesianAction, LearnedPolicyController, ReachState
 from ikrl_ros.kinematics import PandaKinematics
 from ikrl_ros.panda_model import (
     ARM_JOINT_NAMES,
@@ -51,28 +41,8 @@ from ikrl_ros.panda_model import (
     WORKSPACE_MIN,
 )
 from ikrl_ros.ros_common import ThrottledWarnings, declare, diagnostics, ns_from_time, run_node, xyz
-from ikrl_ros.safety import CartesianLimits, SingularityGuard, limit_cartesian, limit_joint_targets
+from ikrl_ros.safety import CartesianLimits, JointLimits, SingularityGuard, limit_cartesian, limit_joint_targets
 from ikrl_ros.timing import LoopTiming
-
-CLASSICAL_CONTROLLERS = ("cartesian_p", "ik", "pybullet_ik")
-LEARNED_CONTROLLERS = ("ddpg", "td3", "sac")
-CONTROLLERS = (*CLASSICAL_CONTROLLERS, *LEARNED_CONTROLLERS, "hybrid")
-POLICY_DIR = Path(__file__).resolve().parent / "policies"
-
-
-def shipped_policy_path(algo: str) -> Path:
-    """The policy trained by ``ikrl train`` that ships with the package for ``algo`` (PandaReach-v3 + HER)."""
-    return POLICY_DIR / f"{algo}_panda_reach.pt"
-
-
-def resolve_policy_path(policy_path: str, algo: str) -> Path:
-    """``policy_path`` as given, a shipped policy's name (e.g. ``sac_panda_reach_joints``), or the algorithm's default."""
-    if not policy_path:
-        return shipped_policy_path(algo)
-    if "/" not in policy_path and not policy_path.endswith(".pt"):
-        return POLICY_DIR / f"{policy_path}.pt"
-    return Path(policy_path)
-
 
 SYNC_MODES = ("timer", "lockstep")
 MARKER_PERIOD = 0.1
@@ -87,16 +57,16 @@ class ReachControllerNode(Node):
         self.control_rate = declare(self, "control_rate", 25.0, "timer mode: control loop frequency (Hz)")
         self.sync_mode = declare(self, "sync_mode", "timer", "'timer' (fixed rate) or 'lockstep' (answer every joint state at once, for a lockstep bridge)")
         self.goal_tolerance = declare(self, "goal_tolerance", 0.05, "distance (m) under which ~/goal_reached is true; panda-gym's success threshold is 0.05")
-        self.joint_state_timeout = declare(self, "joint_state_timeout", 0.0, "watchdog: joint states older than this (s, wall clock) are stale and the node commands zero motion; 0 = two control periods")
+        self.joint_state_timeout = declare(self, "joint_state_timeout", 0.0, "watchdog: joint states older than this (s, wall clock) are stale and the node commands zero motion; 0 = two control periods (of this loop or of the bridge's 0.04 s, whichever is longer)")
         self.base_position_in_world = np.array(declare(self, "base_position_in_world", BASE_POSITION_IN_WORLD.tolist(), "static position of panda_link0 in the 'world' frame (m), used for goals stamped 'world'"))
         self.workspace_min = np.array(declare(self, "workspace_min", WORKSPACE_MIN.tolist(), "goal box lower corner in panda_link0 (m); z >= 0.01 keeps the fingertips (6 mm below the grasp target) off the table"))
         self.workspace_max = np.array(declare(self, "workspace_max", WORKSPACE_MAX.tolist(), "goal box upper corner in panda_link0 (m)"))
         self.reach_radius = declare(self, "reach_radius", REACH_RADIUS, "goals must also lie within this distance (m) of the shoulder (0, 0, 0.333)")
-        self.out_of_workspace = declare(self, "out_of_workspace", "clamp", "'clamp' goals outside the workspace to its nearest point, or 'reject' them")
+        self.out_of_workspace = declare(self, "out_of_workspace", "clamp", "'clamp' goals outside the workspace to a nearby admissible point, or 'reject' them")
         self.max_stamp_future = declare(self, "max_stamp_future", 0.5, "joint states stamped further than this (s) ahead of this node's clock are refused (clocks disagree)")
         self.allow_extra_joints = declare(self, "allow_extra_joints", False, "accept joint states that also name joints outside the Panda (larger robots)")
         self.gain = declare(self, "cartesian_p_gain", 1.0, "cartesian_p: fraction of the remaining displacement commanded per step")
-        self.max_joint_step = declare(self, "ik_max_joint_step", 0.08, "ik: largest joint target change per control step (rad)")
+        self.ik_max_joint_step = declare(self, "ik_max_joint_step", 0.08, "ik, pybullet_ik: largest joint target change per control step (rad)")
         self.policy_path = declare(self, "policy_path", "", "ddpg/td3/sac/hybrid: checkpoint file, or the name of a shipped policy (e.g. sac_panda_reach_joints); empty = the shipped PandaReach policy of that algorithm")
         self.hybrid_policy = declare(self, "hybrid_policy", "sac", f"hybrid: learned controller used far from the goal, one of {LEARNED_CONTROLLERS}")
         self.hybrid_near = declare(self, "hybrid_near", "cartesian_p", f"hybrid: classical controller used near the goal, one of {CLASSICAL_CONTROLLERS}")
@@ -105,21 +75,26 @@ class ReachControllerNode(Node):
         self.safety_box_min = np.array(declare(self, "safety_box_min", [0.1, -0.6, 0.0], "safety: lower corner (m, panda_link0) that commanded end-effector targets may not leave"))
         self.safety_box_max = np.array(declare(self, "safety_box_max", [0.95, 0.6, 0.8], "safety: upper corner (m, panda_link0) of the commanded target box"))
         self.joint_limit_margin = declare(self, "joint_limit_margin", 0.01, "safety: joint targets are clamped this far (rad) inside the URDF limits")
+        self.max_joint_step = declare(self, "max_joint_step", 0.1, "safety: joint targets move at most this far (rad) from the current position per step")
         self.singularity_slowdown = declare(self, "singularity_slowdown", 17.0, "safety: numerical controllers slow down when the Jacobian condition number exceeds this and grows")
         self.singularity_stop = declare(self, "singularity_stop", 30.0, "safety: ... and stop moving toward the singularity at this condition number")
         if self.joint_state_timeout == 0.0:
-            self.joint_state_timeout = 2.0 / self.control_rate
+            # Two control periods of whichever loop is slower: ours, or the bridge's 0.04 s states.
+            self.joint_state_timeout = 2.0 * max(1.0 / self.control_rate, CONTROL_PERIOD)
         self.workspace = self._validate_parameters()
 
         self.kinematics = PandaKinematics()
         self.cartesian_limits = CartesianLimits(self.max_cartesian_speed, self.safety_box_min, self.safety_box_max)
-        self.joint_lower, self.joint_upper = self.kinematics.limits_with_margin(self.joint_limit_margin)
+        self.joint_limits = JointLimits(*self.kinematics.limits_with_margin(self.joint_limit_margin), self.max_joint_step)
         self.singularity_guard = SingularityGuard(self.kinematics, self.singularity_slowdown, self.singularity_stop)
-        self.guard_singularities = self.controller_name not in LEARNED_CONTROLLERS
-        self.controller = self._make_controller()
+        self.guard_singularities = self.controller_name in CLASSICAL_CONTROLLERS
+        self.controller = make_controller(self.controller_settings, self.kinematics)
+        if isinstance(self.controller, LearnedPolicyController):
+            policy = self.controller.policy
+            self.get_logger().info(f"loaded {policy.algo} policy (trained {policy.step} steps on {policy.env_id})")
         self.goal: np.ndarray | None = None
         self.goal_changed = False
-        self.state: ReachState | None = None
+        self.arm: ArmObservation | None = None
         self.state_stamp = Time()
         self.state_received = -np.inf
         self.last_marker_time = -np.inf
@@ -139,7 +114,9 @@ class ReachControllerNode(Node):
         self.marker_pub = self.create_publisher(MarkerArray, "~/markers", reliable)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
         # Joint states are sensor data: only the newest matters, and best effort also matches reliable publishers.
-        self.create_subscription(JointState, "joint_states", self.on_joint_state, qos_profile_sensor_data)
+        # In lockstep every state must be answered, so there they are received reliably.
+        joint_state_qos = reliable if self.sync_mode == "lockstep" else qos_profile_sensor_data
+        self.create_subscription(JointState, "joint_states", self.on_joint_state, joint_state_qos)
         self.create_subscription(PoseStamped, "goal_pose", self.on_goal_pose, reliable)
         self.create_subscription(PointStamped, "clicked_point", self.on_clicked_point, reliable)
         if self.sync_mode == "timer":
@@ -148,12 +125,9 @@ class ReachControllerNode(Node):
         self.get_logger().info(f"reach controller '{self.controller_name}' up, {self.sync_mode} mode")
 
     def _validate_parameters(self) -> validation.Workspace:
-        if self.controller_name not in CONTROLLERS:
-            raise ValueError(f"parameter 'controller' must be one of {CONTROLLERS}, got '{self.controller_name}'")
-        if self.hybrid_policy not in LEARNED_CONTROLLERS:
-            raise ValueError(f"parameter 'hybrid_policy' must be one of {LEARNED_CONTROLLERS}, got '{self.hybrid_policy}'")
-        if self.hybrid_near not in CLASSICAL_CONTROLLERS:
-            raise ValueError(f"parameter 'hybrid_near' must be one of {CLASSICAL_CONTROLLERS}, got '{self.hybrid_near}'")
+        self.controller_settings = ControllerSettings(
+            self.controller_name, self.policy_path, self.hybrid_policy, self.hybrid_near, self.hybrid_switch_radius, self.gain, self.ik_max_joint_step
+        )
         if self.sync_mode not in SYNC_MODES:
             raise ValueError(f"parameter 'sync_mode' must be one of {SYNC_MODES}, got '{self.sync_mode}'")
         if self.out_of_workspace not in ("clamp", "reject"):
@@ -164,9 +138,10 @@ class ReachControllerNode(Node):
             "reach_radius": self.reach_radius,
             "cartesian_p_gain": self.gain,
             "max_stamp_future": self.max_stamp_future,
-            "ik_max_joint_step": self.max_joint_step,
+            "ik_max_joint_step": self.ik_max_joint_step,
             "hybrid_switch_radius": self.hybrid_switch_radius,
             "max_cartesian_speed": self.max_cartesian_speed,
+            "max_joint_step": self.max_joint_step,
         }.items():
             validation.positive(value, name)
         if self.max_cartesian_speed > MAX_CARTESIAN_SPEED:
@@ -181,39 +156,6 @@ class ReachControllerNode(Node):
             if getattr(self, name).shape != (3,):
                 raise ValueError(f"parameter '{name}' must have 3 elements")
         return validation.Workspace(self.workspace_min, self.workspace_max, SHOULDER_POSITION, self.reach_radius)
-
-    def _make_controller(self) -> ReachController:
-        if self.controller_name in LEARNED_CONTROLLERS:
-            return self._load_policy(self.controller_name)
-        if self.controller_name == "hybrid":
-            far = self._load_policy(self.hybrid_policy)
-            return HybridController(far, self._make_classical(self.hybrid_near), self.hybrid_switch_radius)
-        return self._make_classical(self.controller_name)
-
-    def _make_classical(self, name: str) -> ReachController:
-        if name == "ik":
-            return NumericalIKController(self.kinematics, self.max_joint_step)
-        if name == "pybullet_ik":
-            return PyBulletIKController(self.kinematics, self.max_joint_step)
-        return CartesianPController(self.gain)
-
-    def _load_policy(self, algo: str) -> LearnedPolicyController:
-        """Load and check the checkpoint once, at start-up; any problem stops the node before it commands."""
-        from ikrl_ros.rl.checkpoint import CheckpointError, load_policy  # torch is only needed for learned controllers
-
-        path = resolve_policy_path(self.policy_path, algo)
-        try:
-            policy = load_policy(path)
-        except CheckpointError as error:
-            raise ValueError(f"cannot load policy: {error}") from None
-        if policy.algo != algo:
-            raise ValueError(f"{path} holds a {policy.algo} policy, but the controller is '{algo}'")
-        try:
-            controller = LearnedPolicyController(policy)
-        except PolicyError as error:
-            raise ValueError(f"{path}: {error}") from None
-        self.get_logger().info(f"loaded {policy.algo} policy {path} (trained {policy.step} steps on {policy.env_id})")
-        return controller
 
     # --- inputs ------------------------------------------------------------------------------
     def on_goal_pose(self, message: PoseStamped) -> None:
@@ -247,10 +189,7 @@ class ReachControllerNode(Node):
             return
         if stamp_warning and self.sync_mode == "timer":  # in lockstep, stamps are sim time and 0 is its first instant
             self.warnings.warn(f"joint_states: message {stamp_warning}")
-        q, dq = arm.position, arm.velocity
-        ee_position, jacobian = self.kinematics.ee_position_and_jacobian(q)
-        goal = self.goal if self.goal is not None else ee_position
-        self.state = ReachState(q, dq, ee_position, jacobian @ dq, goal)
+        self.arm = ArmObservation.from_joints(self.kinematics, arm.position, arm.velocity)
         self.state_stamp = message.header.stamp
         self.state_received = time.monotonic()
         if self.sync_mode == "lockstep":
@@ -262,7 +201,7 @@ class ReachControllerNode(Node):
         self.control_step()
 
     def control_step(self) -> None:
-        if self.state is None:
+        if self.arm is None:
             self.set_status("warn", "no joint states received yet: commanding zero motion", "no_state")
             self.publish_zero()
             return
@@ -276,15 +215,19 @@ class ReachControllerNode(Node):
             self.publish_zero()
             return
         started = time.monotonic()
-        state = ReachState(self.state.joint_positions, self.state.joint_velocities, self.state.ee_position, self.state.ee_velocity, self.goal)
+        state = self.arm.reach_state(self.goal)
         if self.goal_changed:
             self.controller.set_goal(self.goal, state)
             self.goal_changed = False
         command = self.controller.compute(state)
         if isinstance(command, CartesianAction):
-            self.publish_cartesian(self.safe_velocity(state, np.clip(command.action, -1.0, 1.0) * MAX_CARTESIAN_SPEED))
+            velocity = self.safe_velocity(state, np.clip(command.action, -1.0, 1.0) * MAX_CARTESIAN_SPEED)
+            if self.finite_or_zero(velocity, "velocity"):
+                self.publish_cartesian(velocity)
         else:
-            self.publish_joint_targets(self.safe_joint_targets(state, command.positions))
+            targets = self.safe_joint_targets(state, command.positions)
+            if self.finite_or_zero(targets, "joint targets"):
+                self.publish_joint_targets(targets)
         self.timing.step_done(started, self.state_received, time.monotonic())
         distance = float(np.linalg.norm(self.goal - state.ee_position))
         self.distance_pub.publish(Float64(data=distance))
@@ -292,32 +235,36 @@ class ReachControllerNode(Node):
         self.set_status("ok", f"tracking goal, {distance * 1000:.1f} mm away", "tracking")
         self.publish_markers(state)
 
+    def finite_or_zero(self, command: np.ndarray, what: str) -> bool:
+        """Last line of defence: a non-finite command (a policy fed a pathological state) becomes a zero command."""
+        if np.all(np.isfinite(command)):
+            return True
+        self.warnings.warn(f"controller '{self.controller_name}' produced non-finite {what}; commanding zero motion")
+        self.publish_zero()
+        return False
+
     def safe_velocity(self, state: ReachState, velocity: np.ndarray) -> np.ndarray:
         """Speed, box and (numerical controllers) singularity limits; every intervention is reported."""
         velocity, notes = limit_cartesian(velocity, state.ee_position, CONTROL_PERIOD, self.cartesian_limits)
         if self.guard_singularities:
-            q_next = state.joint_positions + np.linalg.pinv(self.kinematics.jacobian(state.joint_positions)) @ (velocity * CONTROL_PERIOD)
+            q_next = state.joint_positions + np.linalg.pinv(self.arm.jacobian) @ (velocity * CONTROL_PERIOD)
             scale, condition = self.singularity_guard.scale(state.joint_positions, q_next)
             if scale < 1.0:
                 notes.append(f"near a singularity (condition number {condition:.1f}): speed × {scale:.2f}")
                 velocity = velocity * scale
-        self.report_safety(notes)
+        self.safety_interventions += self.warnings.safety(notes)
         return velocity
 
     def safe_joint_targets(self, state: ReachState, targets: np.ndarray) -> np.ndarray:
-        targets, notes = limit_joint_targets(targets, self.joint_lower, self.joint_upper)
+        """Joint limits, step size, safety box and (numerical controllers) singularity limits."""
+        targets, notes = limit_joint_targets(targets, state.joint_positions, self.joint_limits, self.kinematics, self.cartesian_limits)
         if self.guard_singularities:
             scale, condition = self.singularity_guard.scale(state.joint_positions, targets)
             if scale < 1.0:
                 notes.append(f"near a singularity (condition number {condition:.1f}): speed × {scale:.2f}")
                 targets = state.joint_positions + scale * (targets - state.joint_positions)
-        self.report_safety(notes)
+        self.safety_interventions += self.warnings.safety(notes)
         return targets
-
-    def report_safety(self, notes: list[str]) -> None:
-        for note in notes:
-            self.safety_interventions += 1
-            self.warnings.warn(f"safety limit: {note}; command limited")
 
     def command_stamp(self) -> Time:
         """Lockstep answers carry the stamp of the state they answer; otherwise now."""
@@ -374,7 +321,7 @@ class ReachControllerNode(Node):
     def publish_diagnostics(self) -> None:
         level, message = self.status
         goal = "none" if self.goal is None else str(np.round(self.goal, 4).tolist())
-        self.diagnostics_pub.publish(diagnostics(self, level, message, {"controller": self.controller_name, "sync_mode": self.sync_mode, "goal": goal, "safety_interventions": self.safety_interventions, **self.timing.summary()}))
+        self.diagnostics_pub.publish(diagnostics(self, level, message, {"controller": self.controller_name, "sync_mode": self.sync_mode, "goal": goal, "safety_interventions": self.safety_interventions, "warnings": self.warnings.count, **self.timing.summary()}))
 
     def on_shutdown(self) -> None:
         self.publish_zero()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 import time
@@ -12,6 +13,7 @@ import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
@@ -34,8 +36,12 @@ DIAGNOSTIC_LEVELS = {"ok": DiagnosticStatus.OK, "warn": DiagnosticStatus.WARN, "
 
 
 def declare(node: Node, name: str, default: Any, description: str) -> Any:
-    """Declare one parameter with a description and return its value (typed by its default)."""
-    return node.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+    """Declare one read-only parameter with a description and return its value (typed by its default).
+
+    Read-only, because parameters are validated once at start-up: ``ros2 param set`` is refused
+    instead of appearing to work.
+    """
+    return node.declare_parameter(name, default, ParameterDescriptor(description=description, read_only=True)).value
 
 
 def time_from_ns(nanoseconds: int) -> Time:
@@ -65,26 +71,55 @@ def xyz(message: Any) -> list[float]:
     return [message.x, message.y, message.z]
 
 
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf", re.IGNORECASE)
+
+
 class ThrottledWarnings:
-    """Log each distinct warning at most once per ``period`` seconds.
+    """Log each kind of warning at most once per ``period`` seconds.
 
     rclpy's ``throttle_duration_sec`` throttles per call site, which would hide a second, different
-    problem arriving within the period; this keeps every distinct reason visible while a flood of
-    identical bad messages costs one line per period.
+    problem arriving within the period. Here the kind is the text with its numbers blanked out, so
+    every distinct reason stays visible while a flood of bad messages (whatever values they carry)
+    costs one line per kind and period. ``count`` says how many warnings of all kinds were raised.
     """
 
     def __init__(self, node: Node, period: float = 1.0) -> None:
         self.node = node
         self.period = period
         self.last_logged: dict[str, float] = {}
+        self.count = 0
 
     def warn(self, text: str) -> None:
+        self.count += 1
+        kind = NUMBER.sub("#", text)
         now = time.monotonic()
-        if now - self.last_logged.get(text, -float("inf")) >= self.period:
+        if now - self.last_logged.get(kind, -float("inf")) >= self.period:
             if len(self.last_logged) > 1000:  # bounded memory under floods of ever-different messages
                 self.last_logged.clear()
-            self.last_logged[text] = now
+            self.last_logged[kind] = now
             self.node.get_logger().warning(text)
+
+    def safety(self, notes: list[str]) -> int:
+        """Report safety-limit interventions; returns how many there were."""
+        for note in notes:
+            self.warn(f"safety limit: {note}; command limited")
+        return len(notes)
+
+
+def publish_at_rate(publish: Callable[[int], None], rate_hz: float, seconds: float) -> int:
+    """Call ``publish(i)`` ``rate_hz`` times a second for ``seconds``, sleeping between bursts; returns the count.
+
+    Sleep-paced with catch-up, so a 1 kHz flood from Python costs a fraction of a core rather than
+    a busy-waiting one.
+    """
+    start = time.monotonic()
+    sent = 0
+    while (elapsed := time.monotonic() - start) < seconds:
+        while sent < elapsed * rate_hz:
+            publish(sent)
+            sent += 1
+        time.sleep(0.002)
+    return sent
 
 
 def run_node(node_factory: Callable[[], Node], args: list[str] | None = None) -> int:
@@ -100,7 +135,7 @@ def run_node(node_factory: Callable[[], Node], args: list[str] | None = None) ->
         signal.signal(signum, lambda *_: stop.set())
     try:
         node = node_factory()
-    except (ValueError, FileNotFoundError, RuntimeError) as error:
+    except (ValueError, FileNotFoundError, RuntimeError, ParameterException) as error:
         rclpy.logging.get_logger("ikrl_ros").fatal(f"start-up failed: {error}")
         rclpy.try_shutdown()
         return 2

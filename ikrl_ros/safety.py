@@ -52,13 +52,43 @@ def limit_cartesian(velocity: np.ndarray, ee_position: np.ndarray, period: float
     return (velocity if not notes else limited), notes
 
 
-def limit_joint_targets(targets: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Joint targets clamped into [lower, upper] (the URDF limits shrunk by the safety margin)."""
-    clamped = np.clip(targets, lower, upper)
-    if np.array_equal(clamped, targets):
-        return targets, []
-    joints = [f"panda_joint{i + 1}" for i in np.flatnonzero(clamped != targets)]
-    return clamped, [f"joint targets beyond the limits (with margin) for {joints}"]
+@dataclass(frozen=True)
+class JointLimits:
+    """Joint position limits (URDF limits shrunk by a margin) and the largest target step per control period."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    max_step: float
+
+    def __post_init__(self) -> None:
+        if not self.max_step > 0:
+            raise ValueError(f"maximum joint step must be positive, got {self.max_step}")
+        if np.any(self.lower >= self.upper):
+            raise ValueError("joint limit margin leaves no room between the lower and upper limits")
+
+
+def limit_joint_targets(
+    targets: np.ndarray, current: np.ndarray, limits: JointLimits, kinematics: PandaKinematics, box: CartesianLimits
+) -> tuple[np.ndarray, list[str]]:
+    """Joint targets within the position limits, at most ``max_step`` from ``current``, and with the
+    end effector they lead to inside the safety box (or no farther out than it is now)."""
+    notes = []
+    limited = np.clip(targets, limits.lower, limits.upper)
+    if not np.array_equal(limited, targets):
+        joints = [f"panda_joint{i + 1}" for i in np.flatnonzero(limited != targets)]
+        notes.append(f"joint targets beyond the limits (with margin) for {joints}")
+    stepped = np.clip(limited, current - limits.max_step, current + limits.max_step)
+    if not np.array_equal(stepped, limited):
+        notes.append(f"joint step {np.abs(limited - current).max():.3g} rad above {limits.max_step:g} rad per period")
+    if box_excess(kinematics.ee_position(stepped), box) > box_excess(kinematics.ee_position(current), box):
+        notes.append("joint targets would take the end effector out of the safety box; holding")
+        stepped = current.copy()
+    return (targets if not notes else stepped), notes
+
+
+def box_excess(point: np.ndarray, box: CartesianLimits) -> float:
+    """How far (m, summed over axes) ``point`` lies outside the safety box; 0 inside."""
+    return float(np.sum(np.maximum(box.box_min - point, 0.0) + np.maximum(point - box.box_max, 0.0)))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from panda_gym.envs.robots.panda import Panda
 from panda_gym.envs.tasks.reach import Reach
 from panda_gym.pybullet import PyBullet
 
-from ikrl_ros.panda_model import BASE_POSITION_IN_WORLD, CONTROL_PERIOD, world_to_base
+from ikrl_ros.panda_model import BASE_POSITION_IN_WORLD, world_to_base
 
 IDENTITY_QUATERNION_XYZW = np.array([0.0, 0.0, 0.0, 1.0])
 HIDDEN_GOAL_POSITION = np.array([0.0, 0.0, -1.0])
@@ -46,10 +46,6 @@ class PandaReachSim:
         self.steps = 0
         self.show_goal(HIDDEN_GOAL_POSITION)
         self.reset()
-
-    @property
-    def control_period(self) -> float:
-        return CONTROL_PERIOD
 
     def reset(self) -> None:
         """Neutral pose, zero velocity: what ``env.reset()`` does to the robot."""

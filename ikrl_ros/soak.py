@@ -26,6 +26,7 @@ from sensor_msgs.msg import JointState
 
 from ikrl_ros.goal_runner import GoalRunner
 from ikrl_ros.panda_model import CONTROL_PERIOD, DISTANCE_THRESHOLD, JOINT_NAMES, sample_goals_world, world_to_base
+from ikrl_ros.ros_common import publish_at_rate
 from ikrl_ros.stack import start_node, stop_node
 
 FAULTS = ("kill_bridge", "kill_controller", "goal_flood", "malformed_burst")
@@ -33,6 +34,7 @@ NODES = {"panda_bridge": "ikrl_ros.bridge_node", "reach_controller": "ikrl_ros.r
 
 
 def rss_mib(pid: int) -> float:
+    """Resident memory of a process (Linux ``/proc``)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -94,8 +96,8 @@ class Soak:
                 self.start(name)
 
     def kill_and_restart(self, name: str, downtime: float = 2.0) -> None:
+        self.sample_memory()  # the victim's memory just before it dies
         incarnation = self.running.pop(name)
-        self.sample_memory()
         incarnation.process.send_signal(signal.SIGKILL)
         incarnation.process.wait()
         self.runner.spin_for(downtime)
@@ -103,13 +105,7 @@ class Soak:
 
     def goal_flood(self, seconds: float = 3.0) -> None:
         rng = np.random.default_rng()
-        start = time.monotonic()
-        sent = 0
-        while time.monotonic() - start < seconds:
-            self.runner.publish_goal(rng.uniform([0.45, -0.15, 0.05], [0.75, 0.15, 0.3]), "goal_pose")
-            sent += 1
-            while time.monotonic() < start + sent / 1000.0:
-                pass
+        publish_at_rate(lambda _: self.runner.publish_goal(rng.uniform([0.45, -0.15, 0.05], [0.75, 0.15, 0.3]), "goal_pose"), 1000.0, seconds)
 
     def malformed_burst(self) -> None:
         nan, inf = float("nan"), float("inf")
@@ -199,6 +195,8 @@ def run_soak(args: argparse.Namespace) -> str:
         rclpy.try_shutdown()
 
     sent = sum(outcomes.values())
+    if not soak.timing:
+        raise RuntimeError("no timing diagnostics arrived from the reach controller during the soak")
     missed_periods = total_across_restarts([t["missed_periods"] for t in soak.timing])
     control_steps = total_across_restarts([t["control_steps"] for t in soak.timing])
     period_p50 = np.median([t["period_p50_ms"] for t in soak.timing])

@@ -34,13 +34,13 @@ def ros_args(parameters: dict[str, Any], params_file: Path | None) -> list[str]:
 
 def start_node(module: str, parameters: dict[str, Any], log_path: Path, params_file: Path | None = None) -> subprocess.Popen:
     """One node as ``python -m <module>``, its output in ``log_path``."""
-    log = open(log_path, "w")
-    return subprocess.Popen(
-        [sys.executable, "-u", "-m", module, *ros_args(parameters, params_file)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=os.environ.copy(),
-    )
+    with open(log_path, "w") as log:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-u", "-m", module, *ros_args(parameters, params_file)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+        )
 
 
 def stop_node(process: subprocess.Popen, timeout: float = 10.0) -> int:

@@ -24,6 +24,12 @@ from ikrl_ros.panda_model import (
 )
 
 
+MAX_PLAUSIBLE_JOINT_POSITION = 2 * np.pi
+"""No Panda joint turns further than ±2.97 rad: beyond a full turn a reading is garbage."""
+MAX_PLAUSIBLE_JOINT_SPEED = 50.0
+"""rad/s; the Panda's joints are rated at 2.6 rad/s at most. Larger readings would also overflow float32."""
+
+
 class InvalidInput(ValueError):
     """A message that must not be acted on; the text says why."""
 
@@ -147,6 +153,11 @@ def arm_state_from_joint_state(
     order = [names.index(name) for name in ARM_JOINT_NAMES]
     arm_position = finite_vector([position[i] for i in order], "joint positions")
     arm_velocity = finite_vector([velocity[i] for i in order], "joint velocities")
+    if np.abs(arm_position).max() > MAX_PLAUSIBLE_JOINT_POSITION or np.abs(arm_velocity).max() > MAX_PLAUSIBLE_JOINT_SPEED:
+        raise InvalidInput(
+            f"joint state is implausible (|position| > {MAX_PLAUSIBLE_JOINT_POSITION:.3g} rad or "
+            f"|velocity| > {MAX_PLAUSIBLE_JOINT_SPEED:g} rad/s): {format_point(arm_position)}, {format_point(arm_velocity)}"
+        )
     return ArmState(arm_position, arm_velocity)
 
 

@@ -5,6 +5,8 @@
     ros2 launch ikrl_ros reach.launch.py controller:=td3 policy_path:=runs/td3/policy.pt sync_mode:=lockstep
 
 Goals: RViz "2D Goal Pose" (goal_pose) or "Publish Point" (clicked_point) in panda_link0 or world.
+The launch arguments controller, policy_path, use_sim_time and sync_mode override the same keys in
+params_file (which holds every other parameter).
 """
 
 from launch import LaunchDescription
@@ -29,7 +31,7 @@ def generate_launch_description() -> LaunchDescription:
     lockstep = PythonExpression(["'", sync_mode, "' == 'lockstep'"])
 
     arguments = [
-        DeclareLaunchArgument("controller", default_value="sac", description="reach controller: sac, td3, ddpg (learned), hybrid, cartesian_p or ik"),
+        DeclareLaunchArgument("controller", default_value="sac", description="reach controller: sac, td3, ddpg (learned), hybrid, cartesian_p, ik or pybullet_ik"),
         DeclareLaunchArgument("policy_path", default_value="", description="checkpoint for the learned controllers; empty = the shipped policy"),
         DeclareLaunchArgument(
             "params_file",

@@ -3,7 +3,8 @@
     ros2 launch ikrl_ros train.launch.py algo:=td3 steps:=10000 out_dir:=runs/td3
 
 Progress: `ros2 topic echo /train_node/progress`; Ctrl-C stops with a final checkpoint, and the same
-out_dir resumes.
+out_dir resumes. The launch arguments algo, env_id, her_strategy, steps and out_dir override the
+same keys in params_file (which holds every other parameter).
 """
 
 from launch import LaunchDescription

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ikrl_ros.controllers import CartesianAction, CartesianPController, NumericalIKController, ReachController, ReachState
+from ikrl_ros.bench_reach import observe
+from ikrl_ros.controllers import CartesianAction, CartesianPController, NumericalIKController, ReachController
 from ikrl_ros.kinematics import PandaKinematics
 from ikrl_ros.panda_model import EPISODE_STEPS, base_to_world, sample_goals_world, world_to_base
 from ikrl_ros.sim import PandaReachSim
@@ -15,12 +16,6 @@ from ikrl_ros.validation import DEFAULT_WORKSPACE
 @pytest.fixture(scope="module")
 def kinematics() -> PandaKinematics:
     return PandaKinematics()
-
-
-def observe(sim: PandaReachSim, kinematics: PandaKinematics, goal: np.ndarray) -> ReachState:
-    joints = sim.joint_snapshot()
-    q, dq = joints.position[:7], joints.velocity[:7]
-    return ReachState(q, dq, kinematics.ee_position(q), kinematics.ee_velocity(q, dq), goal)
 
 
 def final_errors(controller: ReachController, kinematics: PandaKinematics, goals: np.ndarray) -> np.ndarray:

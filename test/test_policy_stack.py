@@ -14,7 +14,7 @@ import torch
 from conftest import wait_for_log
 from ikrl_ros.goal_runner import GOAL_TOPICS, GoalRunner
 from ikrl_ros.panda_model import DISTANCE_THRESHOLD, EPISODE_STEPS, world_to_base
-from ikrl_ros.reach_controller_node import resolve_policy_path, shipped_policy_path
+from ikrl_ros.controller_factory import resolve_policy_path, shipped_policy_path
 from ikrl_ros.rl.checkpoint import load_policy
 from ikrl_ros.stack import reach_stack, start_node
 

@@ -1,4 +1,4 @@
-"""launch_testing of reach.launch.py: both nodes come up and the stack answers a goal.
+"""launch_testing of reach.launch.py: both nodes of the default stack (shipped SAC policy) come up.
 
 launch, launch_ros and launch_testing are not installable from PyPI, so on machines without a
 ROS 2 installation this module is skipped; test_package.py checks everything the launch file
@@ -30,4 +30,4 @@ def generate_test_description():
 class TestReachLaunch(unittest.TestCase):
     def test_nodes_start(self, proc_output) -> None:
         proc_output.assertWaitFor("Panda bridge up", timeout=60)
-        proc_output.assertWaitFor("reach controller 'cartesian_p' up", timeout=60)
+        proc_output.assertWaitFor("reach controller 'sac' up", timeout=60)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ikrl_ros.kinematics import PandaKinematics
 from ikrl_ros.panda_model import NEUTRAL_JOINT_POSITIONS
-from ikrl_ros.safety import CartesianLimits, SingularityGuard, limit_cartesian, limit_joint_targets
+from ikrl_ros.safety import CartesianLimits, JointLimits, SingularityGuard, limit_cartesian, limit_joint_targets
 
 LIMITS = CartesianLimits(1.25, np.array([0.1, -0.6, 0.0]), np.array([0.95, 0.6, 0.8]))
 PERIOD = 0.04
@@ -36,17 +36,34 @@ def test_limited_commands_respect_speed_and_never_leave_the_box(velocity: list[f
 def test_safe_commands_pass_bit_for_bit() -> None:
     velocity = np.array([0.3, -0.2, 0.1], dtype=float)
     limited, notes = limit_cartesian(velocity, np.array([0.5, 0.0, 0.3]), PERIOD, LIMITS)
-    assert limited is velocity and notes == []
+    assert notes == [] and np.array_equal(limited, velocity)
 
 
-def test_joint_targets_are_clamped_inside_the_margin() -> None:
+def test_joint_targets_are_clamped_inside_the_margin_and_step_limited() -> None:
     kinematics = PandaKinematics()
-    lower, upper = kinematics.lower_limits + 0.05, kinematics.upper_limits - 0.05
+    limits = JointLimits(*kinematics.limits_with_margin(0.05), max_step=3.0)
     targets = NEUTRAL_JOINT_POSITIONS.copy()
-    targets[3] = 0.5  # panda_joint4 must stay below 0
-    clamped, notes = limit_joint_targets(targets, lower, upper)
-    assert clamped[3] == pytest.approx(upper[3]) and "panda_joint4" in notes[0]
-    assert limit_joint_targets(NEUTRAL_JOINT_POSITIONS, lower, upper) == (NEUTRAL_JOINT_POSITIONS, [])
+    targets[6] = 3.1  # beyond panda_joint7's 2.9671 rad (the wrist turns about the end effector's axis)
+    clamped, notes = limit_joint_targets(targets, NEUTRAL_JOINT_POSITIONS, limits, kinematics, LIMITS)
+    assert clamped[6] == pytest.approx(limits.upper[6]) and "panda_joint7" in notes[0]
+    unchanged, notes = limit_joint_targets(NEUTRAL_JOINT_POSITIONS + 0.01, NEUTRAL_JOINT_POSITIONS, limits, kinematics, LIMITS)
+    assert notes == [] and np.array_equal(unchanged, NEUTRAL_JOINT_POSITIONS + 0.01)
+
+    jump = NEUTRAL_JOINT_POSITIONS.copy()
+    jump[0] = 2.5  # a 2.5 rad jump of the base joint in one period
+    slow = JointLimits(limits.lower, limits.upper, max_step=0.1)
+    stepped, notes = limit_joint_targets(jump, NEUTRAL_JOINT_POSITIONS, slow, kinematics, LIMITS)
+    assert stepped[0] == pytest.approx(0.1) and "joint step" in notes[0]
+
+
+def test_joint_targets_that_leave_the_safety_box_hold_the_arm() -> None:
+    kinematics = PandaKinematics()
+    limits = JointLimits(*kinematics.limits_with_margin(0.01), max_step=3.0)
+    down = NEUTRAL_JOINT_POSITIONS.copy()
+    down[1] = 1.6  # shoulder forward: the hand would dive through the table (z < 0)
+    assert kinematics.ee_position(down)[2] < 0.0
+    held, notes = limit_joint_targets(down, NEUTRAL_JOINT_POSITIONS, limits, kinematics, LIMITS)
+    assert np.array_equal(held, NEUTRAL_JOINT_POSITIONS) and "out of the safety box" in notes[-1]
 
 
 def test_singularity_guard_slows_motion_toward_a_singularity_but_not_away() -> None:

@@ -33,7 +33,9 @@ def test_training_killed_at_a_random_moment_resumes_and_still_learns(tmp_path: P
     deadline = time.monotonic() + 120
     while not checkpoint.exists() and time.monotonic() < deadline:  # learning has begun
         time.sleep(0.05)
-    time.sleep(random.uniform(0.0, 4.0))  # then a random moment, possibly during a checkpoint write
+    delay = random.uniform(0.0, 4.0)  # then a random moment, possibly during a checkpoint write
+    print(f"killing the training {delay:.2f} s after its first checkpoint")
+    time.sleep(delay)
     assert process.poll() is None, process.stderr.read().decode()
     os.kill(process.pid, signal.SIGKILL)
     process.wait(30)
@@ -46,7 +48,7 @@ def test_training_killed_at_a_random_moment_resumes_and_still_learns(tmp_path: P
     env = make_env("PandaReach-v3")
     success = evaluate(load_policy(out / "policy.pt").act, env, 50).success_rate
     env.close()
-    assert success >= 0.8, f"resumed from step {killed_at}: {success:.0%} success"
+    assert success >= 0.8, f"killed {delay:.2f} s after the first checkpoint, resumed from step {killed_at}: {success:.0%} success"
 
 
 KILL_DURING_WRITE = """

@@ -139,3 +139,9 @@ def test_odd_frame_names_are_quoted_back_exactly() -> None:
         with pytest.raises(InvalidInput) as error:
             validation.goal_in_base_frame([0.5, 0.0, 0.2], frame, BASE_POSITION_IN_WORLD)
         assert f"'{frame}'" in str(error.value)
+
+
+@pytest.mark.parametrize(("position", "velocity"), [(NEUTRAL[:3] + [40.0] + NEUTRAL[4:], [0.0] * 9), (NEUTRAL, [1e39] + [0.0] * 8)])
+def test_implausible_joint_readings_are_refused(position: list[float], velocity: list[float]) -> None:
+    with pytest.raises(InvalidInput, match="implausible"):
+        validation.arm_state_from_joint_state(list(JOINT_NAMES), position, velocity)
