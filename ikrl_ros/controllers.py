@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from ikrl_ros.kinematics import PandaKinematics
+from ikrl_ros.panda_model import EE_STEP_PER_ACTION, JOINT_STEP_PER_ACTION, base_to_world
 
 if TYPE_CHECKING:
     from ikrl_ros.rl.checkpoint import Policy
-from ikrl_ros.panda_model import EE_STEP_PER_ACTION, JOINT_STEP_PER_ACTION, base_to_world
 
 
 @dataclass(frozen=True)
@@ -108,26 +108,33 @@ class CartesianPController:
 
 
 class NumericalIKController:
-    """Solve IK once per goal (DLS from the current posture), then approach it in joint space.
+    """Numerical IK (DLS, from the current posture) for a Cartesian waypoint, approached in joint space.
 
-    Each step moves the joint targets toward the solution by at most ``max_joint_step`` radians,
-    which bounds joint speed to ``max_joint_step / control period``.
+    Each step the waypoint moves at most ``max_cartesian_step`` (panda-gym's 5 cm) along the straight
+    line to the goal, and the joint targets at most ``max_joint_step`` toward its IK solution. The
+    straight line keeps the end effector inside any convex workspace that holds both ends (a joint
+    space interpolation to one far solution can dip through the table); at the goal the waypoint is
+    the goal itself, so the precision is the IK solver's.
     """
 
     name = "ik"
 
-    def __init__(self, kinematics: PandaKinematics, max_joint_step: float = 0.08) -> None:
+    def __init__(self, kinematics: PandaKinematics, max_joint_step: float = 0.08, max_cartesian_step: float = EE_STEP_PER_ACTION) -> None:
         self.kinematics = kinematics
         self.max_joint_step = max_joint_step
-        self.solution: np.ndarray | None = None
+        self.max_cartesian_step = max_cartesian_step
 
     def set_goal(self, goal: np.ndarray, state: ReachState) -> None:
-        self.solution = self.kinematics.solve_ik(goal, q_init=state.joint_positions).joint_positions
+        """Waypoints are computed each step from the goal: nothing to prepare."""
+
+    def solve(self, target: np.ndarray, q_seed: np.ndarray) -> np.ndarray:
+        """Joint positions that put the end effector at ``target``, near ``q_seed``."""
+        return self.kinematics.solve_ik(target, q_init=q_seed, restarts=0).joint_positions
 
     def compute(self, state: ReachState) -> JointTargets:
-        if self.solution is None:
-            self.set_goal(state.goal, state)
-        step = np.clip(self.solution - state.joint_positions, -self.max_joint_step, self.max_joint_step)
+        waypoint = state.ee_position + np.clip(state.goal - state.ee_position, -self.max_cartesian_step, self.max_cartesian_step)
+        solution = self.solve(waypoint, state.joint_positions)
+        step = np.clip(solution - state.joint_positions, -self.max_joint_step, self.max_joint_step)
         return JointTargets(state.joint_positions + step)
 
 
@@ -202,7 +209,7 @@ class PyBulletIKController(NumericalIKController):
     """PyBullet's own ``calculateInverseKinematics`` (position only) in place of the DLS solver.
 
     A separate, kinematics-only PyBullet instance holds the same URDF with its base at
-    ``panda_link0``; the solution is approached in joint space exactly like ``ik``.
+    ``panda_link0``; waypoints and joint steps work exactly as for ``ik``.
     """
 
     name = "pybullet_ik"
@@ -218,10 +225,12 @@ class PyBulletIKController(NumericalIKController):
         self._body = pybullet.loadURDF(PANDA_URDF, useFixedBase=True, physicsClientId=self._client)
         self._iterations = iterations
 
-    def set_goal(self, goal: np.ndarray, state: ReachState) -> None:
-        for joint, angle in enumerate(state.joint_positions):
+    def solve(self, target: np.ndarray, q_seed: np.ndarray) -> np.ndarray:
+        for joint, angle in enumerate(q_seed):
             self._pybullet.resetJointState(self._body, joint, float(angle), physicsClientId=self._client)
+        # Position only and seeded with the current posture, like our DLS solver, but without its
+        # posture term: PyBullet's null-space options trade away accuracy (0.3 mm median here).
         solution = self._pybullet.calculateInverseKinematics(
-            self._body, PANDA_EE_LINK, goal.tolist(), maxNumIterations=self._iterations, residualThreshold=1e-6, physicsClientId=self._client
+            self._body, PANDA_EE_LINK, target.tolist(), maxNumIterations=self._iterations, residualThreshold=1e-6, physicsClientId=self._client
         )
-        self.solution = self.kinematics.clamp_to_limits(np.array(solution[:7]))
+        return self.kinematics.clamp_to_limits(np.array(solution[:7]))
