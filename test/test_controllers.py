@@ -9,6 +9,7 @@ from ikrl_ros.bench_reach import observe
 from ikrl_ros.controllers import CartesianAction, CartesianPController, NumericalIKController, ReachController
 from ikrl_ros.kinematics import PandaKinematics
 from ikrl_ros.panda_model import EPISODE_STEPS, base_to_world, sample_goals_world, world_to_base
+from ikrl_ros.safety import CartesianLimits, JointLimits, limit_joint_targets
 from ikrl_ros.sim import PandaReachSim
 from ikrl_ros.validation import DEFAULT_WORKSPACE
 
@@ -69,3 +70,25 @@ def test_ik_controller_limits_each_joint_step(kinematics: PandaKinematics) -> No
     targets = controller.compute(state).positions
     assert np.abs(targets - state.joint_positions).max() <= 0.05 + 1e-12
     sim.close()
+
+
+def test_ik_moves_along_safe_paths_between_consecutive_goals(kinematics: PandaKinematics) -> None:
+    """Goal after goal (no reset), the IK controller's joint targets never need the safety layer."""
+    box = CartesianLimits(1.25, np.array([0.1, -0.6, 0.0]), np.array([0.95, 0.6, 0.8]))
+    limits = JointLimits(*kinematics.limits_with_margin(0.01), max_step=0.1)
+    controller = NumericalIKController(kinematics)
+    sim = PandaReachSim()
+    interventions, errors = [], []
+    for goal in [DEFAULT_WORKSPACE.clamp(g) for g in world_to_base(sample_goals_world(100, seed=0))]:
+        state = observe(sim, kinematics, goal)
+        controller.set_goal(goal, state)
+        for _ in range(EPISODE_STEPS):
+            targets, notes = limit_joint_targets(controller.compute(state).positions, state.joint_positions, limits, kinematics, box)
+            interventions += notes
+            sim.apply_joint_targets(targets)
+            sim.step()
+            state = observe(sim, kinematics, goal)
+        errors.append(np.linalg.norm(sim.ee_position_base() - goal))
+    sim.close()
+    assert interventions == []
+    assert max(errors) < 1e-4
