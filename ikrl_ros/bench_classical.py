@@ -54,9 +54,8 @@ def kinematics_rows(samples: int, seed: int) -> list[str]:
 
 
 def stack_rows(goal_count: int, seed: int, log_dir: Path) -> list[str]:
-    import rclpy
 
-    from ikrl_ros.goal_runner import GOAL_TOPICS, GoalRunner
+    from ikrl_ros.goal_runner import GOAL_TOPICS, connected_runner
     from ikrl_ros.stack import reach_stack
 
     goals = world_to_base(sample_goals_world(goal_count, seed))
@@ -66,18 +65,12 @@ def stack_rows(goal_count: int, seed: int, log_dir: Path) -> list[str]:
     ]
     for controller in ("cartesian_p", "ik"):
         started = time.monotonic()
-        with reach_stack(log_dir / controller, bridge={"timing_mode": "lockstep"}, controller={"controller": controller, "sync_mode": "lockstep"}):
-            rclpy.init()
-            runner = GoalRunner()
-            try:
-                runner.wait_for_stack()
-                outcomes = [
-                    runner.run_goal(goal, GOAL_TOPICS[i % 2], EPISODE_STEPS, DISTANCE_THRESHOLD, expected=DEFAULT_WORKSPACE.clamp(goal))
-                    for i, goal in enumerate(goals)
-                ]
-            finally:
-                runner.destroy_node()
-                rclpy.try_shutdown()
+        stack = reach_stack(log_dir / controller, bridge={"timing_mode": "lockstep"}, controller={"controller": controller, "sync_mode": "lockstep"})
+        with stack, connected_runner() as runner:
+            outcomes = [
+                runner.run_goal(goal, GOAL_TOPICS[i % 2], EPISODE_STEPS, DISTANCE_THRESHOLD, expected=DEFAULT_WORKSPACE.clamp(goal))
+                for i, goal in enumerate(goals)
+            ]
         steps = [o.steps_to_reach for o in outcomes if o.reached] or [float("nan")]
         errors_mm = np.array([o.final_error for o in outcomes]) * 1e3
         rows.append(

@@ -120,33 +120,24 @@ def node_parameters(name: str) -> dict[str, object]:
 
 
 def ros_episodes(name: str, goals: np.ndarray, log_dir: Path) -> Episodes:
-    import rclpy
-
-    from ikrl_ros.goal_runner import GOAL_TOPICS, GoalRunner
+    from ikrl_ros.goal_runner import GOAL_TOPICS, connected_runner
     from ikrl_ros.stack import reach_stack
 
     result = Episodes()
-    with reach_stack(log_dir, bridge={"timing_mode": "lockstep"}, controller={**node_parameters(name), "sync_mode": "lockstep"}):
-        rclpy.init()
-        runner = GoalRunner()
-        try:
-            runner.wait_for_stack()
-            for index, goal in enumerate(goals):
-                outcome = runner.run_episode(goal, GOAL_TOPICS[index % 2], EPISODE_STEPS, THRESHOLDS[0])
-                result.final.append(outcome.final_error)
-                result.steps.append(outcome.steps_to_reach)
-        finally:
-            runner.destroy_node()
-            rclpy.try_shutdown()
+    stack = reach_stack(log_dir, bridge={"timing_mode": "lockstep"}, controller={**node_parameters(name), "sync_mode": "lockstep"})
+    with stack, connected_runner() as runner:
+        for index, goal in enumerate(goals):
+            outcome = runner.run_episode(goal, GOAL_TOPICS[index % 2], EPISODE_STEPS, THRESHOLDS[0])
+            result.final.append(outcome.final_error)
+            result.steps.append(outcome.steps_to_reach)
     return result
 
 
 def realtime_timing(name: str, rate: float, sync_mode: str, goals: np.ndarray, seconds: float, log_dir: Path) -> dict[str, str]:
     """Run the stack in real time with states at ``rate`` Hz; return the controller's timing diagnostics."""
-    import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
 
-    from ikrl_ros.goal_runner import GOAL_TOPICS, GoalRunner
+    from ikrl_ros.goal_runner import GOAL_TOPICS, connected_runner
     from ikrl_ros.stack import reach_stack
 
     bridge = {"timing_mode": "realtime", "real_time_factor": rate * CONTROL_PERIOD, "command_timeout": max(0.1, 3.0 / rate)}
@@ -159,22 +150,15 @@ def realtime_timing(name: str, rate: float, sync_mode: str, goals: np.ndarray, s
                 latest.clear()
                 latest.update({pair.key: pair.value for pair in status.values})
 
-    with reach_stack(log_dir, bridge=bridge, controller=controller):
-        rclpy.init()
-        runner = GoalRunner()
+    with reach_stack(log_dir, bridge=bridge, controller=controller), connected_runner() as runner:
         runner.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
-        try:
-            runner.wait_for_stack()
-            deadline = time.monotonic() + seconds
-            index = 0
-            while time.monotonic() < deadline:
-                runner.publish_goal(goals[index % len(goals)], GOAL_TOPICS[index % 2])
-                runner.spin_for(1.0)
-                index += 1
-            runner.spin_for(1.2)  # one more diagnostics message, covering the whole run
-        finally:
-            runner.destroy_node()
-            rclpy.try_shutdown()
+        deadline = time.monotonic() + seconds
+        index = 0
+        while time.monotonic() < deadline:
+            runner.publish_goal(goals[index % len(goals)], GOAL_TOPICS[index % 2])
+            runner.spin_for(1.0)
+            index += 1
+        runner.spin_for(1.2)  # one more diagnostics message, covering the whole run
     return dict(latest)
 
 

@@ -35,7 +35,7 @@ from ikrl_ros.controllers import JointTargets
 from ikrl_ros.kinematics import PandaKinematics
 from ikrl_ros.panda_model import BASE_FRAME, BASE_POSITION_IN_WORLD, CONTROL_PERIOD, JOINT_NAMES, MAX_CARTESIAN_SPEED, base_to_world
 from ikrl_ros.ros_common import CONTROL_PERIOD_NS, ThrottledWarnings, declare, diagnostics, ns_from_time, reset_message, run_node, time_from_ns, xyz
-from ikrl_ros.safety import CartesianLimits, JointLimits, limit_cartesian, limit_joint_targets
+from ikrl_ros.safety import limit_cartesian, limit_joint_targets, limits_from_parameters
 from ikrl_ros.sim import PandaReachSim
 
 TIMING_MODES = ("realtime", "lockstep")
@@ -67,11 +67,13 @@ class PandaBridge(Node):
         self.max_stamp_future = declare(self, "max_stamp_future", 0.5, "realtime mode: commands stamped further than this (s) ahead of this node's clock are refused")
         self.joint_limit_margin = declare(self, "joint_limit_margin", 0.01, "safety: joint_command targets are clamped this far (rad) inside the URDF limits")
         self.max_joint_step = declare(self, "max_joint_step", 0.1, "safety: joint_command targets move at most this far (rad) from the current position per control period")
-        self.cartesian_limits = self._validate_parameters()
+        self._validate_parameters()
+        self.kinematics = PandaKinematics()
+        self.cartesian_limits, self.joint_limits = limits_from_parameters(
+            self.kinematics, self.max_cartesian_speed, self.safety_box_min, self.safety_box_max, self.joint_limit_margin, self.max_joint_step
+        )
 
         self.sim = PandaReachSim()
-        self.kinematics = PandaKinematics()
-        self.joint_limits = JointLimits(*self.kinematics.limits_with_margin(self.joint_limit_margin), self.max_joint_step)
         self.sim_time_ns = 0
         self.pending: BridgeCommand | None = None
         self.pending_received = -np.inf
@@ -103,18 +105,11 @@ class PandaBridge(Node):
         self.publish_state()
         self.get_logger().info(f"Panda bridge up: {self.timing_mode} timing, control period {CONTROL_PERIOD} s")
 
-    def _validate_parameters(self) -> CartesianLimits:
+    def _validate_parameters(self) -> None:
         if self.timing_mode not in TIMING_MODES:
             raise ValueError(f"parameter 'timing_mode' must be one of {TIMING_MODES}, got '{self.timing_mode}'")
-        for name in ("real_time_factor", "command_timeout", "lockstep_timeout", "max_cartesian_speed", "max_stamp_future", "max_joint_step"):
+        for name in ("real_time_factor", "command_timeout", "lockstep_timeout", "max_stamp_future"):
             validation.positive(getattr(self, name), name)
-        if self.max_cartesian_speed > MAX_CARTESIAN_SPEED:
-            raise ValueError(f"parameter 'max_cartesian_speed' may not exceed panda-gym's {MAX_CARTESIAN_SPEED} m/s")
-        if not 0.0 <= self.joint_limit_margin < 0.5:
-            raise ValueError(f"parameter 'joint_limit_margin' must be in [0, 0.5) rad, got {self.joint_limit_margin}")
-        if self.safety_box_min.shape != (3,) or self.safety_box_max.shape != (3,):
-            raise ValueError("parameters 'safety_box_min' and 'safety_box_max' must have 3 elements")
-        return CartesianLimits(self.max_cartesian_speed, self.safety_box_min, self.safety_box_max)
 
     # --- commands in -------------------------------------------------------------------------
     def on_cartesian_cmd(self, message: TwistStamped) -> None:

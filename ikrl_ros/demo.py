@@ -12,9 +12,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-import rclpy
 
-from ikrl_ros.goal_runner import GOAL_TOPICS, GoalOutcome, GoalRunner, format_table
+from ikrl_ros.goal_runner import GOAL_TOPICS, GoalOutcome, connected_runner, format_table
 from ikrl_ros.panda_model import DISTANCE_THRESHOLD, EPISODE_STEPS, sample_goals_world, world_to_base
 from ikrl_ros.render import plot_paths, render_animation
 from ikrl_ros.stack import reach_stack
@@ -36,22 +35,12 @@ def run_demo(controller: str, goal_count: int, seed: int, out_dir: Path, timing_
         out_dir / "logs",
         bridge={"timing_mode": timing_mode},
         controller={"controller": controller, "sync_mode": "lockstep" if lockstep else "timer"},
-    ):
-        rclpy.init()
-        runner = GoalRunner()
-        try:
-            runner.wait_for_stack()
-            outcomes = [
-                runner.run_goal(
-                    goal, GOAL_TOPICS[index % 2], EPISODE_STEPS, DISTANCE_THRESHOLD, stop_error=1e-3, expected=DEFAULT_WORKSPACE.clamp(goal)
-                )
-                for index, goal in enumerate(goals)
-            ]
-            arm_states = list(runner.arm_states)
-        finally:
-            runner.destroy_node()
-            rclpy.try_shutdown()
-    return outcomes, arm_states
+    ), connected_runner() as runner:
+        outcomes = [
+            runner.run_goal(goal, GOAL_TOPICS[index % 2], EPISODE_STEPS, DISTANCE_THRESHOLD, stop_error=1e-3, expected=DEFAULT_WORKSPACE.clamp(goal))
+            for index, goal in enumerate(goals)
+        ]
+        return outcomes, list(runner.arm_states)
 
 
 def animation_frames(outcomes: list[GoalOutcome], arm_states: list[tuple[int, np.ndarray]]) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -8,6 +8,8 @@ the timing mode.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -180,6 +182,19 @@ class GoalRunner(Node):
             if attempt == 0:
                 self.publish_goal(goal, topic)
         raise TimeoutError(f"the reach controller did not accept goal {goal.tolist()} sent on {topic}")
+
+
+@contextmanager
+def connected_runner(namespace: str = "") -> Iterator[GoalRunner]:
+    """An rclpy context and a ``GoalRunner`` that has seen the stack come up; both torn down afterwards."""
+    rclpy.init()
+    runner = GoalRunner(namespace)
+    try:
+        runner.wait_for_stack()
+        yield runner
+    finally:
+        runner.destroy_node()
+        rclpy.try_shutdown()
 
 
 def format_table(outcomes: list[GoalOutcome], tolerance: float) -> str:

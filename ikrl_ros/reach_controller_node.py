@@ -41,7 +41,7 @@ from ikrl_ros.panda_model import (
     WORKSPACE_MIN,
 )
 from ikrl_ros.ros_common import ThrottledWarnings, declare, diagnostics, ns_from_time, run_node, xyz
-from ikrl_ros.safety import CartesianLimits, JointLimits, SingularityGuard, limit_cartesian, limit_joint_targets
+from ikrl_ros.safety import SingularityGuard, limit_cartesian, limit_joint_targets, limits_from_parameters
 from ikrl_ros.timing import LoopTiming
 
 SYNC_MODES = ("timer", "lockstep")
@@ -84,8 +84,9 @@ class ReachControllerNode(Node):
         self.workspace = self._validate_parameters()
 
         self.kinematics = PandaKinematics()
-        self.cartesian_limits = CartesianLimits(self.max_cartesian_speed, self.safety_box_min, self.safety_box_max)
-        self.joint_limits = JointLimits(*self.kinematics.limits_with_margin(self.joint_limit_margin), self.max_joint_step)
+        self.cartesian_limits, self.joint_limits = limits_from_parameters(
+            self.kinematics, self.max_cartesian_speed, self.safety_box_min, self.safety_box_max, self.joint_limit_margin, self.max_joint_step
+        )
         self.singularity_guard = SingularityGuard(self.kinematics, self.singularity_slowdown, self.singularity_stop)
         self.guard_singularities = self.controller_name in CLASSICAL_CONTROLLERS
         self.controller = make_controller(self.controller_settings, self.kinematics)
@@ -140,19 +141,11 @@ class ReachControllerNode(Node):
             "max_stamp_future": self.max_stamp_future,
             "ik_max_joint_step": self.ik_max_joint_step,
             "hybrid_switch_radius": self.hybrid_switch_radius,
-            "max_cartesian_speed": self.max_cartesian_speed,
-            "max_joint_step": self.max_joint_step,
         }.items():
             validation.positive(value, name)
-        if self.max_cartesian_speed > MAX_CARTESIAN_SPEED:
-            raise ValueError(f"parameter 'max_cartesian_speed' may not exceed the bridge's {MAX_CARTESIAN_SPEED} m/s")
-        if not 0.0 <= self.joint_limit_margin < 0.5:
-            raise ValueError(f"parameter 'joint_limit_margin' must be in [0, 0.5) rad, got {self.joint_limit_margin}")
         if self.joint_state_timeout < 0.0:
             raise ValueError(f"parameter 'joint_state_timeout' must be >= 0, got {self.joint_state_timeout}")
-        if not 1.0 <= self.singularity_slowdown < self.singularity_stop:
-            raise ValueError("parameters need 1 <= singularity_slowdown < singularity_stop")
-        for name in ("base_position_in_world", "workspace_min", "workspace_max", "safety_box_min", "safety_box_max"):
+        for name in ("base_position_in_world", "workspace_min", "workspace_max"):
             if getattr(self, name).shape != (3,):
                 raise ValueError(f"parameter '{name}' must have 3 elements")
         return validation.Workspace(self.workspace_min, self.workspace_max, SHOULDER_POSITION, self.reach_radius)

@@ -8,11 +8,10 @@ import gymnasium as gym
 import numpy as np
 import panda_gym  # noqa: F401  (registers the environments)
 import pytest
-import rclpy
 import torch
 
 from conftest import wait_for_log
-from ikrl_ros.goal_runner import GOAL_TOPICS, GoalRunner
+from ikrl_ros.goal_runner import GOAL_TOPICS, connected_runner
 from ikrl_ros.panda_model import DISTANCE_THRESHOLD, EPISODE_STEPS, world_to_base
 from ikrl_ros.controller_factory import resolve_policy_path, shipped_policy_path
 from ikrl_ros.rl.checkpoint import load_policy
@@ -51,15 +50,8 @@ def test_shipped_policy_through_ros_equals_the_gym_result(tmp_path: Path, algo: 
     goals, gym_steps = gym_episodes(resolve_policy_path(policy, algo), range(EPISODES))
     # The gym task has goals down to table height: mirror it exactly (no 1 cm workspace floor here).
     controller = {"controller": algo, "policy_path": policy, "sync_mode": "lockstep", "workspace_min": "[0.2, -0.5, 0.0]"}
-    with reach_stack(tmp_path, bridge={"timing_mode": "lockstep"}, controller=controller):
-        rclpy.init()
-        runner = GoalRunner()
-        try:
-            runner.wait_for_stack()
-            outcomes = [runner.run_episode(goal, GOAL_TOPICS[i % 2], EPISODE_STEPS, DISTANCE_THRESHOLD, stop_error=DISTANCE_THRESHOLD) for i, goal in enumerate(goals)]
-        finally:
-            runner.destroy_node()
-            rclpy.try_shutdown()
+    with reach_stack(tmp_path, bridge={"timing_mode": "lockstep"}, controller=controller), connected_runner() as runner:
+        outcomes = [runner.run_episode(goal, GOAL_TOPICS[i % 2], EPISODE_STEPS, DISTANCE_THRESHOLD, stop_error=DISTANCE_THRESHOLD) for i, goal in enumerate(goals)]
     ros_steps = [outcome.steps_to_reach for outcome in outcomes]
     assert sum(step is not None for step in ros_steps) >= 0.95 * EPISODES
     # Lockstep makes the ROS run deterministic: same successes, and even the same step of success.

@@ -12,7 +12,7 @@ from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
 from sensor_msgs.msg import JointState
 
 from conftest import spin_until, wait_for_log
-from ikrl_ros.goal_runner import GOAL_TOPICS, GoalRunner
+from ikrl_ros.goal_runner import GOAL_TOPICS, connected_runner
 from ikrl_ros.panda_model import EPISODE_STEPS, JOINT_NAMES, NEUTRAL_JOINT_POSITIONS, sample_goals_world, world_to_base
 from ikrl_ros.ros_common import xyz
 from ikrl_ros.stack import reach_stack, start_node, stop_node
@@ -22,20 +22,14 @@ from ikrl_ros.validation import DEFAULT_WORKSPACE
 @pytest.mark.parametrize(("controller", "max_final_error"), [("cartesian_p", 5e-3), ("ik", 1e-3)])
 def test_each_controller_reaches_50_panda_gym_goals_in_lockstep(tmp_path: Path, controller: str, max_final_error: float) -> None:
     goals = world_to_base(sample_goals_world(50, seed=123))
-    with reach_stack(tmp_path, bridge={"timing_mode": "lockstep"}, controller={"controller": controller, "sync_mode": "lockstep"}) as processes:
-        rclpy.init()
-        runner = GoalRunner()
-        try:
-            runner.wait_for_stack()
-            outcomes = []
-            for index, goal in enumerate(goals):
-                # The controller tracks the goal clamped into its workspace (z >= 1 cm keeps the fingertips off the table).
-                outcomes.append(
-                    runner.run_goal(goal, GOAL_TOPICS[index % 2], EPISODE_STEPS, tolerance=0.05, stop_error=max_final_error / 5, expected=DEFAULT_WORKSPACE.clamp(goal))
-                )
-        finally:
-            runner.destroy_node()
-            rclpy.try_shutdown()
+    stack = reach_stack(tmp_path, bridge={"timing_mode": "lockstep"}, controller={"controller": controller, "sync_mode": "lockstep"})
+    with stack as processes:
+        with connected_runner() as runner:
+            # The controller tracks the goal clamped into its workspace (z >= 1 cm keeps the fingertips off the table).
+            outcomes = [
+                runner.run_goal(goal, GOAL_TOPICS[index % 2], EPISODE_STEPS, tolerance=0.05, stop_error=max_final_error / 5, expected=DEFAULT_WORKSPACE.clamp(goal))
+                for index, goal in enumerate(goals)
+            ]
         assert all(process.poll() is None for process in processes), "a node died during the run"
     for outcome in outcomes:
         assert outcome.reached and outcome.steps_to_reach <= EPISODE_STEPS, f"{controller} missed {outcome.goal}: {outcome.final_error}, {len(outcome.path)} states, index {outcomes.index(outcome)}"
