@@ -2,6 +2,7 @@
 them with a JSON manifest into ikrl_ros/policies/.
 
     python benchmarks/ship_policies.py [--algos ddpg td3 sac] [--env PandaReach-v3] [--steps 20000]
+    python benchmarks/ship_policies.py --env IkrlReach-v0 --steps 100000 --set goal_relative_inputs=true
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 POLICIES = REPO / "ikrl_ros" / "policies"
-SUFFIX = {"PandaReach-v3": "panda_reach", "PandaReachJoints-v3": "panda_reach_joints"}
+SUFFIX = {"PandaReach-v3": "panda_reach", "PandaReachJoints-v3": "panda_reach_joints",
+          "IkrlReach-v0": "workspace", "IkrlReachJoints-v0": "workspace_joints"}
 
 
 def run_cli(args: list[str]) -> dict:
@@ -27,10 +29,10 @@ def run_cli(args: list[str]) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def ship(algo: str, env_id: str, steps: int, seed: int, runs: Path) -> dict:
+def ship(algo: str, env_id: str, steps: int, seed: int, runs: Path, overrides: list[str]) -> dict:
     out = runs / f"{algo}_{SUFFIX[env_id]}_s{seed}"  # commands run in the repository root
     train_args = ["train", "--algo", algo, "--env", env_id, "--her", "--steps", str(steps), "--seed", str(seed),
-                  "--out", str(out), "--no-resume", "--no-progress"]
+                  "--out", str(out), "--no-resume", "--no-progress", *(f"--set={o}" for o in overrides)]
     t0 = time.perf_counter()
     trained = run_cli(train_args)
     elapsed = time.perf_counter() - t0
@@ -40,7 +42,7 @@ def ship(algo: str, env_id: str, steps: int, seed: int, runs: Path) -> dict:
     shutil.copyfile(REPO / trained["policy"], target)
     evaluation = run_cli(["eval", str(target), "--episodes", "100"])
     manifest = {
-        "policy": target.name, "algo": algo, "env_id": env_id, "her": "future (k=4)", "seed": seed,
+        "policy": target.name, "algo": algo, "env_id": env_id, "her": "future (k=4)", "seed": seed, "overrides": overrides,
         "steps": trained["step"], "command": "ikrl " + " ".join(train_args),
         "equivalent_command": "python -m ikrl_ros.rl.commands " + " ".join(train_args),
         "train_time_s": trained["train_time"], "wall_time_s": round(elapsed, 1),
@@ -79,9 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--runs", type=Path, default=Path("runs") / "shipped", help="relative to the repository")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter override passed to ikrl train")
     args = p.parse_args(argv)
     for algo in args.algos:
-        m = ship(algo, args.env, args.steps, args.seed, args.runs)
+        m = ship(algo, args.env, args.steps, args.seed, args.runs, args.set)
         print(f"{m['policy']}: success {m['evaluation']['success_rate']:.2%}, median final distance "
               f"{m['evaluation']['median_final_distance_m'] * 1000:.1f} mm, {m['train_time_s']} s", flush=True)
     write_table(REPO / "docs" / "training.md")

@@ -65,7 +65,7 @@ def stack_rows(goal_count: int, seed: int, log_dir: Path) -> list[str]:
     ]
     for controller in ("cartesian_p", "ik"):
         started = time.monotonic()
-        stack = reach_stack(log_dir / controller, bridge={"timing_mode": "lockstep"}, controller={"controller": controller, "sync_mode": "lockstep"})
+        stack = reach_stack(log_dir / controller, bridge={"sync_mode": "lockstep"}, controller={"controller": controller, "sync_mode": "lockstep"})
         with stack, connected_runner() as runner:
             outcomes = [
                 runner.run_goal(goal, GOAL_TOPICS[i % 2], EPISODE_STEPS, DISTANCE_THRESHOLD, expected=DEFAULT_WORKSPACE.clamp(goal))

@@ -1,4 +1,7 @@
-"""``ikrl bench reach``: learned policies against classical IK on the same 100 seeded goals.
+"""``ikrl bench reach [--suite cube]``: the study's reproduction, on panda-gym's 100 seeded cube goals.
+
+``--suite workspace`` runs ``ikrl_ros.bench_workspace`` instead: consecutive goals across the whole
+workspace in real time with the launch defaults, the headline figures.
 
 Three measurements per controller:
 1. direct: the controller closing the loop on panda-gym's simulator (``PandaReachSim``, the same
@@ -23,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 import panda_gym  # noqa: F401  (registers the environments)
 
-from ikrl_ros.controller_factory import CLASSICAL_CONTROLLERS, LEARNED_CONTROLLERS, POLICY_DIR, ControllerSettings, make_controller
+from ikrl_ros.controller_factory import CLASSICAL_CONTROLLERS, LEARNED_CONTROLLERS, ControllerSettings, make_controller
 from ikrl_ros.controllers import ArmObservation, CartesianAction, ReachState
 from ikrl_ros.kinematics import PandaKinematics
 from ikrl_ros.panda_model import CONTROL_PERIOD, EPISODE_STEPS, base_to_world, world_to_base
@@ -40,21 +43,18 @@ def seeded_goals(count: int) -> np.ndarray:
     return np.array(goals)
 
 
-def joint_policy_name() -> str | None:
-    """The shipped joint-space policy with the best recorded success, if any ships."""
-    import json
-
-    manifests = sorted(POLICY_DIR.glob("*_panda_reach_joints.json"))
-    if not manifests:
-        return None
-    return max(manifests, key=lambda path: json.loads(path.read_text())["evaluation"]["success_rate"]).stem
+JOINT_POLICY = "sac_panda_reach_joints"
+"""The cube suite's joint-space entry, picked by name."""
 
 
 def settings_for(name: str) -> ControllerSettings:
-    """Benchmark entries are controller names, plus ``joints``: the best shipped joint-space policy."""
+    """Cube-suite entries: controller names with the PandaReach-v3 policies, plus ``joints``: the SAC joint-space one."""
     if name == "joints":
-        policy = joint_policy_name()
-        return ControllerSettings(policy.split("_")[0], policy_path=policy)
+        return ControllerSettings("sac", policy_path=JOINT_POLICY)
+    if name in LEARNED_CONTROLLERS:
+        return ControllerSettings(name, policy_path=f"{name}_panda_reach")
+    if name == "hybrid":
+        return ControllerSettings(name, policy_path="sac_panda_reach")
     return ControllerSettings(name)
 
 
@@ -124,7 +124,8 @@ def ros_episodes(name: str, goals: np.ndarray, log_dir: Path) -> Episodes:
     from ikrl_ros.stack import reach_stack
 
     result = Episodes()
-    stack = reach_stack(log_dir, bridge={"timing_mode": "lockstep"}, controller={**node_parameters(name), "sync_mode": "lockstep"})
+    # panda-gym's own Cartesian execution: this suite reproduces the study, step for step as in gym.
+    stack = reach_stack(log_dir, bridge={"sync_mode": "lockstep", "cartesian_execution": "pybullet_ik"}, controller={**node_parameters(name), "sync_mode": "lockstep"})
     with stack, connected_runner() as runner:
         for index, goal in enumerate(goals):
             outcome = runner.run_episode(goal, GOAL_TOPICS[index % 2], EPISODE_STEPS, THRESHOLDS[0])
@@ -133,15 +134,15 @@ def ros_episodes(name: str, goals: np.ndarray, log_dir: Path) -> Episodes:
     return result
 
 
-def realtime_timing(name: str, rate: float, sync_mode: str, goals: np.ndarray, seconds: float, log_dir: Path) -> dict[str, str]:
+def realtime_timing(name: str, rate: float, goals: np.ndarray, seconds: float, log_dir: Path) -> dict[str, str]:
     """Run the stack in real time with states at ``rate`` Hz; return the controller's timing diagnostics."""
     from diagnostic_msgs.msg import DiagnosticArray
 
     from ikrl_ros.goal_runner import GOAL_TOPICS, connected_runner
     from ikrl_ros.stack import reach_stack
 
-    bridge = {"timing_mode": "realtime", "real_time_factor": rate * CONTROL_PERIOD, "command_timeout": max(0.1, 3.0 / rate)}
-    controller = {**node_parameters(name), "sync_mode": sync_mode, "control_rate": rate, "joint_state_timeout": max(0.1, 3.0 / rate)}
+    bridge = {"sync_mode": "realtime", "real_time_factor": rate * CONTROL_PERIOD, "command_timeout": max(0.1, 3.0 / rate)}
+    controller = {**node_parameters(name), "sync_mode": "realtime", "control_rate": rate, "joint_state_timeout": max(0.1, 3.0 / rate)}
     latest: dict[str, str] = {}
 
     def on_diagnostics(message: DiagnosticArray) -> None:
@@ -164,7 +165,7 @@ def realtime_timing(name: str, rate: float, sync_mode: str, goals: np.ndarray, s
 
 def run_benchmark(args: argparse.Namespace) -> str:
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    names = [*LEARNED_CONTROLLERS, *(["joints"] if joint_policy_name() else []), *CLASSICAL_CONTROLLERS, "hybrid"]
+    names = [*LEARNED_CONTROLLERS, "joints", *CLASSICAL_CONTROLLERS, "hybrid"]
     if args.controllers:
         names = [name for name in names if name in args.controllers]
     goals = seeded_goals(args.goals)
@@ -197,11 +198,10 @@ def run_benchmark(args: argparse.Namespace) -> str:
             cells = []
             for rate in (25.0, 100.0):
                 print(f"[bench] {name}: real-time timing at {rate:g} Hz", flush=True)
-                event = realtime_timing(name, rate, "lockstep", goals, args.timing_seconds, log_dir / name / f"event{rate:g}")
-                timer = realtime_timing(name, rate, "timer", goals, args.timing_seconds, log_dir / name / f"timer{rate:g}")
+                timing = realtime_timing(name, rate, goals, args.timing_seconds, log_dir / name / f"realtime{rate:g}")
                 cells.append(
-                    f"{event.get('latency_p50_ms', 'n/a')} / {event.get('latency_p99_ms', 'n/a')} | "
-                    f"{timer.get('jitter_p99_ms', 'n/a')} / {timer.get('jitter_max_ms', 'n/a')} ({timer.get('missed_periods', 'n/a')} missed of {timer.get('control_steps', 'n/a')})"
+                    f"{timing.get('latency_p50_ms', 'n/a')} / {timing.get('latency_p99_ms', 'n/a')} | {timing.get('state_age_p99_ms', 'n/a')} | "
+                    f"{timing.get('jitter_p99_ms', 'n/a')} / {timing.get('jitter_max_ms', 'n/a')} ({timing.get('missed_periods', 'n/a')} missed of {timing.get('control_steps', 'n/a')})"
                 )
             rows_timing.append(f"| {name} | " + " | ".join(cells) + " |")
 
@@ -243,11 +243,12 @@ def run_benchmark(args: argparse.Namespace) -> str:
             "",
             f"## Real-time timing (bridge in real time, {args.timing_seconds:g} s per run)",
             "",
-            "Latency: joint state received → command published, the controller answering each state. "
-            "Jitter: |timer period − nominal| of the controller's own fixed-rate loop; missed = periods skipped.",
+            "The controller answers each joint state as it arrives (the launch default). Latency: joint state received → "
+            "command published. State age: the answered state's stamp → command published (DDS transport included). "
+            "Jitter: |interval between answered states − nominal period|; missed = periods without an answer.",
             "",
-            "| controller | 25 Hz latency p50 / p99 (ms) | 25 Hz jitter p99 / max (ms) | 100 Hz latency p50 / p99 (ms) | 100 Hz jitter p99 / max (ms) |",
-            "|---|---|---|---|---|",
+            "| controller | 25 Hz latency p50 / p99 (ms) | 25 Hz state age p99 (ms) | 25 Hz jitter p99 / max (ms) | 100 Hz latency p50 / p99 (ms) | 100 Hz state age p99 (ms) | 100 Hz jitter p99 / max (ms) |",
+            "|---|---|---|---|---|---|---|",
             *rows_timing,
         ]
     figure_path = Path(args.figure)
@@ -295,7 +296,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ikrl bench reach", description=__doc__.splitlines()[0])
+    argv = list(argv or [])
+    if argv[:2] == ["--suite", "workspace"]:
+        from ikrl_ros import bench_workspace
+
+        return bench_workspace.main(argv[2:])
+    if argv[:2] == ["--suite", "cube"]:
+        argv = argv[2:]
+    parser = argparse.ArgumentParser(prog="ikrl bench reach [--suite cube|workspace]", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
     args.command = " ".join(["ikrl bench reach", *(argv or [])])

@@ -5,7 +5,15 @@ Publishes ``joint_states`` and ``ee_pose`` once per control period (0.04 s of si
 positions), and holds the arm where it is when commands stop. ``goal_marker`` (PointStamped)
 places panda-gym's goal sphere, as the reach controller publishes each goal it accepts.
 
-Timing modes:
+Cartesian commands are executed by ``cartesian_execution``:
+- ``dls_ik`` (default): our damped-least-squares step with the posture term and active joint limits
+  (``safety.cartesian_joint_targets``), then the same joint and box checks as ``joint_command``;
+  consecutive goals anywhere in the workspace keep the arm near its neutral posture;
+- ``pybullet_ik``: panda-gym's own end-effector control (PyBullet IK each step, no posture term),
+  which reproduces ``gym.make("PandaReach-v3")`` bit for bit but lets the redundant arm drift over
+  consecutive goals.
+
+Sync modes (``sync_mode``):
 - ``realtime``: a steady-clock timer steps the simulation every ``0.04 / real_time_factor`` s with
   the newest command that is younger than ``command_timeout``.
 - ``lockstep``: the bridge steps as soon as the command answering its last published state arrives
@@ -35,10 +43,11 @@ from ikrl_ros.controllers import JointTargets
 from ikrl_ros.kinematics import PandaKinematics
 from ikrl_ros.panda_model import BASE_FRAME, BASE_POSITION_IN_WORLD, CONTROL_PERIOD, JOINT_NAMES, MAX_CARTESIAN_SPEED, base_to_world
 from ikrl_ros.ros_common import CONTROL_PERIOD_NS, ThrottledWarnings, declare, diagnostics, ns_from_time, reset_message, run_node, time_from_ns, xyz
-from ikrl_ros.safety import limit_cartesian, limit_joint_targets, limits_from_parameters
+from ikrl_ros.safety import cartesian_joint_targets, limit_cartesian, limit_joint_targets, limits_from_parameters
 from ikrl_ros.sim import PandaReachSim
 
-TIMING_MODES = ("realtime", "lockstep")
+SYNC_MODES = ("realtime", "lockstep")
+CARTESIAN_EXECUTIONS = ("dls_ik", "pybullet_ik")
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,8 @@ class PandaBridge(Node):
 
     def __init__(self) -> None:
         super().__init__("panda_bridge")
-        self.timing_mode = declare(self, "timing_mode", "realtime", "'realtime' (wall-clock paced) or 'lockstep' (steps when the controller answers)")
+        self.sync_mode = declare(self, "sync_mode", "realtime", "'realtime' (wall-clock paced) or 'lockstep' (steps when the controller answers)")
+        self.cartesian_execution = declare(self, "cartesian_execution", "dls_ik", "how cartesian_cmd is executed: 'dls_ik' (damped least squares with a posture term, no drift) or 'pybullet_ik' (panda-gym's per-step PyBullet IK, bit-identical to panda-gym)")
         self.real_time_factor = declare(self, "real_time_factor", 1.0, "realtime mode: sim seconds per wall second")
         self.command_timeout = declare(self, "command_timeout", 0.1, "realtime mode: commands older than this (s, wall clock) are ignored and the arm holds")
         self.lockstep_timeout = declare(self, "lockstep_timeout", 0.5, "lockstep mode: republish the state if no answer came within this (s, wall clock)")
@@ -97,17 +107,19 @@ class PandaBridge(Node):
         self.create_subscription(PointStamped, "goal_marker", self.on_goal_marker, reliable)
         self.create_service(Trigger, "~/reset", self.on_reset)
 
-        if self.timing_mode == "realtime":
+        if self.sync_mode == "realtime":
             self.create_timer(CONTROL_PERIOD / self.real_time_factor, self.realtime_tick, clock=self.steady)
         else:
             self.create_timer(self.lockstep_timeout / 4, self.lockstep_watchdog, clock=self.steady)
         self.create_timer(1.0, self.publish_diagnostics, clock=self.steady)
         self.publish_state()
-        self.get_logger().info(f"Panda bridge up: {self.timing_mode} timing, control period {CONTROL_PERIOD} s")
+        self.get_logger().info(f"Panda bridge up: {self.sync_mode} timing, control period {CONTROL_PERIOD} s")
 
     def _validate_parameters(self) -> None:
-        if self.timing_mode not in TIMING_MODES:
-            raise ValueError(f"parameter 'timing_mode' must be one of {TIMING_MODES}, got '{self.timing_mode}'")
+        if self.sync_mode not in SYNC_MODES:
+            raise ValueError(f"parameter 'sync_mode' must be one of {SYNC_MODES}, got '{self.sync_mode}'")
+        if self.cartesian_execution not in CARTESIAN_EXECUTIONS:
+            raise ValueError(f"parameter 'cartesian_execution' must be one of {CARTESIAN_EXECUTIONS}, got '{self.cartesian_execution}'")
         for name in ("real_time_factor", "command_timeout", "lockstep_timeout", "max_stamp_future"):
             validation.positive(getattr(self, name), name)
 
@@ -142,7 +154,7 @@ class PandaBridge(Node):
         self.warnings.warn(f"command rejected: {reason}")
 
     def accept(self, command: BridgeCommand, stamp: Time) -> None:
-        if self.timing_mode == "realtime":
+        if self.sync_mode == "realtime":
             try:
                 warning = validation.check_stamp(ns_from_time(stamp), self.get_clock().now().nanoseconds, round(self.max_stamp_future * 1e9))
             except validation.InvalidInput as error:
@@ -169,10 +181,15 @@ class PandaBridge(Node):
         """Apply one command (or hold) within the safety limits, step one control period, publish the new state."""
         if isinstance(command, CartesianVelocity) and np.any(command.velocity != 0.0):
             velocity, notes = limit_cartesian(command.velocity, self.sim.ee_position_base(), CONTROL_PERIOD, self.cartesian_limits)
+            if self.cartesian_execution == "dls_ik":
+                targets, step_notes = cartesian_joint_targets(velocity, self.sim.arm_positions(), CONTROL_PERIOD, self.kinematics, self.joint_limits, self.cartesian_limits)
+                notes += step_notes
+                self.sim.apply_joint_targets(targets)
+            else:
+                # panda-gym action = displacement / 0.05 m = velocity / 1.25 m/s; dividing by exactly 1.25
+                # returns a float32 policy action bit for bit, so the bridge reproduces gym trajectories.
+                self.sim.apply_ee_action(velocity / MAX_CARTESIAN_SPEED)
             self.safety_interventions += self.warnings.safety(notes)
-            # panda-gym action = displacement / 0.05 m = velocity / 1.25 m/s; dividing by exactly 1.25
-            # returns a float32 policy action bit for bit, so the bridge reproduces gym trajectories.
-            self.sim.apply_ee_action(velocity / MAX_CARTESIAN_SPEED)
             self.hold_positions = self.hold_reason = None
         elif isinstance(command, JointTargets):
             current = self.sim.arm_positions()
@@ -206,7 +223,7 @@ class PandaBridge(Node):
 
     # --- state out ---------------------------------------------------------------------------
     def stamp(self) -> Time:
-        if self.timing_mode == "lockstep" or self.publish_clock:
+        if self.sync_mode == "lockstep" or self.publish_clock:
             return time_from_ns(self.sim_time_ns)
         return self.get_clock().now().to_msg()
 
@@ -240,7 +257,8 @@ class PandaBridge(Node):
             "warn" if timed_out else "ok",
             f"holding position: {self.hold_reason}" if self.hold_reason else "following commands",
             {
-                "timing_mode": self.timing_mode,
+                "sync_mode": self.sync_mode,
+                "cartesian_execution": self.cartesian_execution,
                 "sim_time": f"{self.sim_time_ns / 1e9:.3f}",
                 "steps": self.sim.steps,
                 "rejected_commands": self.rejected_commands,

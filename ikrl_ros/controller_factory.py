@@ -23,8 +23,8 @@ POLICY_DIR = Path(__file__).resolve().parent / "policies"
 
 
 def shipped_policy_path(algo: str) -> Path:
-    """The policy trained by ``ikrl train`` that ships with the package for ``algo`` (PandaReach-v3 + HER)."""
-    return POLICY_DIR / f"{algo}_panda_reach.pt"
+    """The default policy that ships for ``algo``: trained by ``ikrl train`` on the workspace task (IkrlReach-v0)."""
+    return POLICY_DIR / f"{algo}_workspace.pt"
 
 
 def resolve_policy_path(policy_path: str, algo: str) -> Path:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ikrl_ros.kinematics import PandaKinematics
 from ikrl_ros.panda_model import EE_STEP_PER_ACTION, JOINT_STEP_PER_ACTION, base_to_world
+from ikrl_ros.workspace import policy_observation
 
 if TYPE_CHECKING:
     from ikrl_ros.rl.checkpoint import Policy
@@ -37,6 +38,10 @@ class ReachState:
             "achieved_goal": ee_world.astype(np.float32),
             "desired_goal": base_to_world(self.goal).astype(np.float32),
         }
+
+    def workspace_observation(self, control_type: str) -> dict[str, np.ndarray]:
+        """The workspace policies' observation (``IkrlReach*-v0``), in ``panda_link0``."""
+        return {**policy_observation(control_type, self.joint_positions, self.ee_position), "desired_goal": self.goal.astype(np.float32)}
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,8 @@ class ReachController(Protocol):
     """The interface every reach controller (classical or learned) implements."""
 
     name: str
+    commands_joints: bool
+    """Whether its commands (and so its hold) go to the joint interface rather than the Cartesian one."""
 
     def set_goal(self, goal: np.ndarray, state: ReachState) -> None:
         """Called when a new goal is accepted, with the state at that moment."""
@@ -95,6 +102,7 @@ class CartesianPController:
     """
 
     name = "cartesian_p"
+    commands_joints = False
 
     def __init__(self, gain: float = 1.0) -> None:
         self.gain = gain
@@ -118,6 +126,7 @@ class NumericalIKController:
     """
 
     name = "ik"
+    commands_joints = True
 
     def __init__(self, kinematics: PandaKinematics, max_joint_step: float = 0.08, max_cartesian_step: float = EE_STEP_PER_ACTION) -> None:
         self.kinematics = kinematics
@@ -150,25 +159,35 @@ class PolicyError(ValueError):
     """A checkpoint that cannot drive this robot: wrong task, sizes or action space."""
 
 
+WORKSPACE_ENV_PREFIX = "IkrlReach"
+"""Environment ids of the workspace policies (``IkrlReach-v0``, ``IkrlReachJoints-v0``)."""
+
+
 class LearnedPolicyController:
     """A trained DDPG/TD3/SAC actor behind the controller interface.
 
-    The checkpoint's own metadata decides everything: its environment id says whether the actions
-    are end-effector displacements (PandaReach*-v3: 3 values, × 0.05 m) or joint displacements
-    (PandaReachJoints*-v3: 7 values, × 0.05 rad added to the current joint angles), and its
-    sizes must match the observation this node builds.
+    The checkpoint's own metadata decides everything: its environment says which observation to
+    build (panda-gym's PandaReach*-v3 in its world frame, or the workspace tasks' IkrlReach*-v0 in
+    ``panda_link0``), its ``control_type`` whether actions are end-effector displacements
+    (3 values, × 0.05 m) or joint displacements (7 values, × 0.05 rad added to the current joint
+    angles), and its sizes must match the observation this node builds.
     """
 
     def __init__(self, policy: Policy) -> None:
-        if not policy.env_id.startswith("PandaReach"):
-            raise PolicyError(f"policy was trained on {policy.env_id}; only PandaReach variants drive the reach controller")
-        if policy.obs_dim != REACH_OBSERVATION_SIZE or policy.goal_dim != GOAL_SIZE:
+        self.workspace_task = policy.env_id.startswith(WORKSPACE_ENV_PREFIX)
+        if not (policy.env_id.startswith("PandaReach") or self.workspace_task):
+            raise PolicyError(f"policy was trained on {policy.env_id}; only PandaReach and IkrlReach variants drive the reach controller")
+        self.commands_joints = policy.control_type == "joints"
+        """Joint-space policy: actions move the joints, not the end effector."""
+        if self.workspace_task:
+            expected_obs = 3 if not self.commands_joints else 7
+        else:
+            expected_obs = REACH_OBSERVATION_SIZE
+        if policy.obs_dim != expected_obs or policy.goal_dim != GOAL_SIZE:
             raise PolicyError(
-                f"policy expects observation {policy.obs_dim} + goal {policy.goal_dim} values; the reach controller "
-                f"builds panda-gym's PandaReach observation ({REACH_OBSERVATION_SIZE} + {GOAL_SIZE})"
+                f"policy expects observation {policy.obs_dim} + goal {policy.goal_dim} values; for {policy.env_id} the "
+                f"reach controller builds {expected_obs} + {GOAL_SIZE}"
             )
-        self.commands_joints = "Joints" in policy.env_id
-        """Joint-space policy (PandaReachJoints*): actions move the joints, not the end effector."""
         expected_actions = 7 if self.commands_joints else 3
         if policy.act_dim != expected_actions:
             raise PolicyError(f"policy for {policy.env_id} outputs {policy.act_dim} actions, expected {expected_actions}")
@@ -179,7 +198,11 @@ class LearnedPolicyController:
         """The policy is goal-conditioned: nothing to prepare."""
 
     def compute(self, state: ReachState) -> Command:
-        action = np.clip(self.policy.act(state.gym_observation()) / self.policy.action_scale, -1.0, 1.0)
+        if self.workspace_task:
+            observation = state.workspace_observation(self.policy.control_type)
+        else:
+            observation = state.gym_observation()
+        action = np.clip(self.policy.act(observation) / self.policy.action_scale, -1.0, 1.0)
         if self.commands_joints:
             return JointTargets(state.joint_positions + JOINT_STEP_PER_ACTION * action)
         return CartesianAction(action)
@@ -195,6 +218,8 @@ class HybridController:
     def __init__(self, far: ReachController, near: ReachController, switch_radius: float) -> None:
         self.far, self.near, self.switch_radius = far, near, switch_radius
         self.name = f"hybrid({far.name}+{near.name})"
+        # A mixed pair still sends Cartesian commands far from the goal, so it holds on the Cartesian interface.
+        self.commands_joints = far.commands_joints and near.commands_joints
 
     def set_goal(self, goal: np.ndarray, state: ReachState) -> None:
         self.far.set_goal(goal, state)

@@ -23,18 +23,17 @@ ANIMATION_FRAME_STRIDE = 2
 """Every second control period: a 12.5 fps GIF of real time, small enough to view anywhere."""
 
 
-def run_demo(controller: str, goal_count: int, seed: int, out_dir: Path, timing_mode: str) -> tuple[list[GoalOutcome], list[tuple[int, np.ndarray]]]:
+def run_demo(controller: str, goal_count: int, seed: int, out_dir: Path, sync_mode: str) -> tuple[list[GoalOutcome], list[tuple[int, np.ndarray]]]:
     """Bring the stack up, send ``goal_count`` goals alternating between RViz's two goal topics.
 
     Returns each goal's outcome and the arm states the bridge published (for the animation).
     """
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    lockstep = timing_mode == "lockstep"
     goals = world_to_base(sample_goals_world(goal_count, seed))
     with reach_stack(
         out_dir / "logs",
-        bridge={"timing_mode": timing_mode},
-        controller={"controller": controller, "sync_mode": "lockstep" if lockstep else "timer"},
+        bridge={"sync_mode": sync_mode},
+        controller={"controller": controller, "sync_mode": sync_mode},
     ), connected_runner() as runner:
         outcomes = [
             runner.run_goal(goal, GOAL_TOPICS[index % 2], EPISODE_STEPS, DISTANCE_THRESHOLD, stop_error=1e-3, expected=DEFAULT_WORKSPACE.clamp(goal))
@@ -59,7 +58,7 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--controller", default="sac", help="cartesian_p, ik, ddpg, td3, sac or hybrid (default: %(default)s, the shipped policy)")
     parser.add_argument("--goals", type=int, default=8, help="number of goals (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the goal sequence (default: %(default)s)")
-    parser.add_argument("--timing-mode", choices=("realtime", "lockstep"), default="realtime", help="bridge timing (default: %(default)s)")
+    parser.add_argument("--sync-mode", choices=("realtime", "lockstep"), default="realtime", help="bridge and controller synchronisation (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default: %(default)s)")
     parser.add_argument("--no-animation", action="store_true", help="skip the GIF (rendering takes a few seconds)")
     parser.set_defaults(func=demo_command)
@@ -69,12 +68,12 @@ def demo_command(args: argparse.Namespace) -> int:
     out_dir = args.out.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    outcomes, arm_states = run_demo(args.controller, args.goals, args.seed, out_dir, args.timing_mode)
+    outcomes, arm_states = run_demo(args.controller, args.goals, args.seed, out_dir, args.sync_mode)
     run_time = time.monotonic() - started
     table = format_table(outcomes, DISTANCE_THRESHOLD)
     reached = sum(outcome.reached for outcome in outcomes)
     summary = (
-        f"controller {args.controller}, {args.timing_mode} timing: {reached}/{len(outcomes)} goals reached within "
+        f"controller {args.controller}, {args.sync_mode}: {reached}/{len(outcomes)} goals reached within "
         f"{DISTANCE_THRESHOLD * 100:g} cm in {EPISODE_STEPS} steps; median final error "
         f"{np.median([o.final_error for o in outcomes]) * 1000:.2f} mm (to the goal clamped into the workspace); "
         f"{run_time:.1f} s wall time"

@@ -111,7 +111,7 @@ class PandaKinematics:
         q = self.clamp_to_limits(
             NEUTRAL_JOINT_POSITIONS.copy() if q_init is None else np.asarray(q_init, dtype=float), limit_margin
         )
-        identity = np.eye(7)
+        lower, upper = self.limits_with_margin(limit_margin)
         error = np.inf
         for iteration in range(1, max_iterations + 1):
             position, jac = self.ee_position_and_jacobian(q)
@@ -119,13 +119,53 @@ class PandaKinematics:
             error = float(np.linalg.norm(residual))
             if error < tolerance:
                 return IKResult(q, error, iteration - 1, True)
-            jjt = jac @ jac.T + (damping**2) * np.eye(3)
-            pseudo_inverse = jac.T @ np.linalg.inv(jjt)
-            null_space = identity - pseudo_inverse @ jac
-            step = pseudo_inverse @ residual + null_space @ (posture_gain * (NEUTRAL_JOINT_POSITIONS - q))
-            q = self.clamp_to_limits(q + step, limit_margin)
+            q = np.clip(q + self._limited_step(q, jac, residual, damping, posture_gain, lower, upper), lower, upper)
         error = float(np.linalg.norm(goal - self.ee_position(q)))
         return IKResult(q, error, max_iterations, error < tolerance)
+
+    def cartesian_step(self, q: np.ndarray, displacement: np.ndarray, iterations: int = 10) -> np.ndarray:
+        """Joint targets that move the end effector by ``displacement`` from posture ``q``.
+
+        How the bridge executes a Cartesian command (and the training environment simulates it): a
+        few damped-least-squares iterations seeded with the current joints, with the posture term
+        and joint limits. panda-gym's per-step PyBullet IK lacks the posture term, so over many
+        consecutive goals the redundant arm drifts into postures it cannot leave; this step keeps
+        pulling the four spare degrees of freedom back toward the neutral posture instead.
+        """
+        target = self.ee_position(q) + np.asarray(displacement, dtype=float)
+        # The posture pull once per period (5 % of the way to neutral in the null space); repeated in
+        # every iteration its second-order effect on the end effector keeps the solve from converging.
+        pulled = self._solve_from(target, q, tolerance=0.0, max_iterations=1).joint_positions
+        return self._solve_from(target, pulled, tolerance=1e-6, max_iterations=iterations, posture_gain=0.0).joint_positions
+
+    def joint_origins(self, q: np.ndarray) -> np.ndarray:
+        """Positions (7×3, ``panda_link0``) of the seven arm joints' frames: where the links are."""
+        pin.forwardKinematics(self.model, self.data, q)
+        return np.array([self.data.oMi[j].translation for j in range(1, self.model.njoints)])
+
+    @staticmethod
+    def _limited_step(
+        q: np.ndarray, jac: np.ndarray, residual: np.ndarray, damping: float, posture_gain: float, lower: np.ndarray, upper: np.ndarray
+    ) -> np.ndarray:
+        """One DLS step with the posture term, joints that would cross a limit taken out (active set).
+
+        Clamping after the step would lose the clamped joint's share of the motion, stall the solve
+        and move the end effector off the commanded line; locking the joint and solving again with
+        the others keeps the motion on the line while any free joint can provide it.
+        """
+        free = np.ones(7)
+        posture = posture_gain * (NEUTRAL_JOINT_POSITIONS - q)
+        step = np.zeros(7)
+        for _ in range(7):
+            locked_jac = jac * free
+            pseudo_inverse = locked_jac.T @ np.linalg.inv(locked_jac @ locked_jac.T + (damping**2) * np.eye(3))
+            null_space = np.eye(7) - pseudo_inverse @ locked_jac
+            step = pseudo_inverse @ residual + null_space @ (free * posture)
+            crossing = free.astype(bool) & (((q + step < lower) & (step < 0)) | ((q + step > upper) & (step > 0)))
+            if not crossing.any():
+                break
+            free[crossing] = 0.0
+        return step * free
 
     def condition_number(self, q: np.ndarray) -> float:
         """Condition number of the linear Jacobian: large near singular postures."""

@@ -42,6 +42,14 @@ SHOULDER_POSITION = np.array([0.0, 0.0, 0.333])
 REACH_RADIUS = 0.855
 """Franka's specified reach from the shoulder; covers all of panda-gym's goal box (farthest corner 0.834 m)."""
 
+SAFETY_BOX_MIN = np.array([0.1, -0.6, 0.0])
+"""The reach controller's default safety box (``panda_link0``): commanded end-effector targets stay inside."""
+SAFETY_BOX_MAX = np.array([0.95, 0.6, 0.8])
+JOINT_LIMIT_MARGIN = 0.01
+"""Default margin (rad) inside the URDF limits that joint targets keep."""
+MAX_JOINT_STEP = 0.1
+"""Default largest joint-target change per control period (rad), 2.5 rad/s."""
+
 GOAL_LOW_WORLD = np.array([-0.15, -0.15, 0.0])
 GOAL_HIGH_WORLD = np.array([0.15, 0.15, 0.3])
 DISTANCE_THRESHOLD = 0.05

@@ -44,8 +44,11 @@ from ikrl_ros.ros_common import ThrottledWarnings, declare, diagnostics, ns_from
 from ikrl_ros.safety import SingularityGuard, limit_cartesian, limit_joint_targets, limits_from_parameters
 from ikrl_ros.timing import LoopTiming
 
-SYNC_MODES = ("timer", "lockstep")
+SYNC_MODES = ("realtime", "lockstep")
 MARKER_PERIOD = 0.1
+ANSWER_FRACTION = 0.9
+"""Realtime decimation: a state is answered when 90 % of a control period has passed since the last answer,
+so states arriving at exactly control_rate, with jitter, are all answered."""
 
 
 class ReachControllerNode(Node):
@@ -54,8 +57,8 @@ class ReachControllerNode(Node):
     def __init__(self) -> None:
         super().__init__("reach_controller")
         self.controller_name = declare(self, "controller", "sac", f"reach controller: one of {CONTROLLERS}")
-        self.control_rate = declare(self, "control_rate", 25.0, "timer mode: control loop frequency (Hz)")
-        self.sync_mode = declare(self, "sync_mode", "timer", "'timer' (fixed rate) or 'lockstep' (answer every joint state at once, for a lockstep bridge)")
+        self.control_rate = declare(self, "control_rate", 25.0, "realtime: the most joint states answered per second (Hz); states arriving faster are decimated, slower ones set the rate")
+        self.sync_mode = declare(self, "sync_mode", "realtime", "'realtime' (answer each joint state as it arrives, at most control_rate per second, watchdog on) or 'lockstep' (answer every state, stamped with its stamp, for a lockstep bridge)")
         self.goal_tolerance = declare(self, "goal_tolerance", 0.05, "distance (m) under which ~/goal_reached is true; panda-gym's success threshold is 0.05")
         self.joint_state_timeout = declare(self, "joint_state_timeout", 0.0, "watchdog: joint states older than this (s, wall clock) are stale and the node commands zero motion; 0 = two control periods (of this loop or of the bridge's 0.04 s, whichever is longer)")
         self.base_position_in_world = np.array(declare(self, "base_position_in_world", BASE_POSITION_IN_WORLD.tolist(), "static position of panda_link0 in the 'world' frame (m), used for goals stamped 'world'"))
@@ -120,8 +123,9 @@ class ReachControllerNode(Node):
         self.create_subscription(JointState, "joint_states", self.on_joint_state, joint_state_qos)
         self.create_subscription(PoseStamped, "goal_pose", self.on_goal_pose, reliable)
         self.create_subscription(PointStamped, "clicked_point", self.on_clicked_point, reliable)
-        if self.sync_mode == "timer":
-            self.create_timer(1.0 / self.control_rate, self.timer_step, clock=self.steady)
+        self.last_answered = -np.inf
+        if self.sync_mode == "realtime":
+            self.create_timer(1.0 / self.control_rate, self.watchdog, clock=self.steady)
         self.create_timer(1.0, self.publish_diagnostics, clock=self.steady)
         self.get_logger().info(f"reach controller '{self.controller_name}' up, {self.sync_mode} mode")
 
@@ -180,32 +184,34 @@ class ReachControllerNode(Node):
         except validation.InvalidInput as error:
             self.warnings.warn(f"joint_states: {error}")
             return
-        if stamp_warning and self.sync_mode == "timer":  # in lockstep, stamps are sim time and 0 is its first instant
+        if stamp_warning and self.sync_mode == "realtime":  # in lockstep, stamps are sim time and 0 is its first instant
             self.warnings.warn(f"joint_states: message {stamp_warning}")
         self.arm = ArmObservation.from_joints(self.kinematics, arm.position, arm.velocity)
         self.state_stamp = message.header.stamp
         self.state_received = time.monotonic()
-        if self.sync_mode == "lockstep":
+        # Answer the state at once, so the command acts on the state it was computed from; in realtime
+        # at most control_rate times per second (states from a faster driver are decimated).
+        if self.sync_mode == "lockstep" or self.state_received - self.last_answered >= ANSWER_FRACTION / self.control_rate:
+            self.last_answered = self.state_received
+            self.timing.tick(self.state_received)
             self.control_step()
 
     # --- control -----------------------------------------------------------------------------
-    def timer_step(self) -> None:
-        self.timing.tick(time.monotonic())
-        self.control_step()
-
-    def control_step(self) -> None:
+    def watchdog(self) -> None:
+        """Realtime: without fresh joint states, hold (and say why) until they come back."""
         if self.arm is None:
-            self.set_status("warn", "no joint states received yet: commanding zero motion", "no_state")
-            self.publish_zero()
+            self.set_status("warn", "no joint states received yet: holding", "no_state")
+            self.publish_hold()
             return
         age = time.monotonic() - self.state_received
-        if self.sync_mode == "timer" and age > self.joint_state_timeout:
-            self.set_status("error", f"joint states stale ({age:.2f} s old, timeout {self.joint_state_timeout:.3f} s): commanding zero motion", "stale")
-            self.publish_zero()
-            return
+        if age > self.joint_state_timeout:
+            self.set_status("error", f"joint states stale ({age:.2f} s old, timeout {self.joint_state_timeout:.3f} s): holding", "stale")
+            self.publish_hold()
+
+    def control_step(self) -> None:
         if self.goal is None:
             self.set_status("ok", "no goal: holding", "idle")
-            self.publish_zero()
+            self.publish_hold()
             return
         started = time.monotonic()
         state = self.arm.reach_state(self.goal)
@@ -221,7 +227,7 @@ class ReachControllerNode(Node):
             targets = self.safe_joint_targets(state, command.positions)
             if self.finite_or_zero(targets, "joint targets"):
                 self.publish_joint_targets(targets)
-        self.timing.step_done(started, self.state_received, time.monotonic())
+        self.timing.step_done(started, self.state_received, time.monotonic(), self.state_age_ms())
         distance = float(np.linalg.norm(self.goal - state.ee_position))
         self.distance_pub.publish(Float64(data=distance))
         self.reached_pub.publish(Bool(data=distance <= self.goal_tolerance))
@@ -233,7 +239,7 @@ class ReachControllerNode(Node):
         if np.all(np.isfinite(command)):
             return True
         self.warnings.warn(f"controller '{self.controller_name}' produced non-finite {what}; commanding zero motion")
-        self.publish_zero()
+        self.publish_hold()
         return False
 
     def safe_velocity(self, state: ReachState, velocity: np.ndarray) -> np.ndarray:
@@ -270,8 +276,17 @@ class ReachControllerNode(Node):
         message.twist.linear.x, message.twist.linear.y, message.twist.linear.z = (float(v) for v in velocity)
         self.cartesian_pub.publish(message)
 
-    def publish_zero(self) -> None:
-        self.publish_cartesian(np.zeros(3))
+    def publish_hold(self) -> None:
+        """Hold on the interface the controller commands: a zero twist, or the current joint positions."""
+        if self.controller.commands_joints:
+            if self.arm is not None:
+                self.publish_joint_targets(self.arm.joint_positions)
+        else:
+            self.publish_cartesian(np.zeros(3))
+
+    def state_age_ms(self) -> float:
+        """Age of the answered joint state by its stamp, on this node's clock (wall or sim time)."""
+        return (self.get_clock().now().nanoseconds - ns_from_time(self.state_stamp)) / 1e6
 
     def publish_joint_targets(self, positions: np.ndarray) -> None:
         message = JointState()
@@ -317,7 +332,7 @@ class ReachControllerNode(Node):
         self.diagnostics_pub.publish(diagnostics(self, level, message, {"controller": self.controller_name, "sync_mode": self.sync_mode, "goal": goal, "safety_interventions": self.safety_interventions, "warnings": self.warnings.count, **self.timing.summary()}))
 
     def on_shutdown(self) -> None:
-        self.publish_zero()
+        self.publish_hold()
 
 
 def main(args: list[str] | None = None) -> None:

@@ -87,6 +87,25 @@ def limit_joint_targets(
     return (targets if not notes else stepped), notes
 
 
+def cartesian_joint_targets(
+    velocity: np.ndarray, current: np.ndarray, period: float, kinematics: PandaKinematics, limits: JointLimits, box: CartesianLimits
+) -> tuple[np.ndarray, list[str]]:
+    """Joint targets that execute a (limited) Cartesian velocity for one period: the bridge's Cartesian mode.
+
+    The damped-least-squares step (posture term, active joint limits) is scaled down as a whole when
+    a joint would move more than ``max_step`` (so the end effector keeps its direction), then passes
+    the same joint and box checks as a joint command: a step that would leave the box holds.
+    """
+    targets = kinematics.cartesian_step(current, velocity * period)
+    notes = []
+    largest = float(np.abs(targets - current).max())
+    if largest > limits.max_step:
+        notes.append(f"Cartesian step needs {largest:.3g} rad on one joint, above {limits.max_step:g} rad per period: slowed down")
+        targets = current + (targets - current) * (limits.max_step / largest)
+    targets, more = limit_joint_targets(targets, current, limits, kinematics, box)
+    return targets, notes + more
+
+
 def box_excess(point: np.ndarray, box: CartesianLimits) -> float:
     """How far (m, summed over axes) ``point`` lies outside the safety box; 0 inside."""
     return float(np.sum(np.maximum(box.box_min - point, 0.0) + np.maximum(point - box.box_max, 0.0)))

@@ -32,6 +32,8 @@ class LoopTiming:
         """From the start of a control step to the command's publication."""
         self.latency_ms = RollingSamples(size)
         """From the reception of the joint state a command used to the command's publication."""
+        self.state_age_ms = RollingSamples(size)
+        """Age of that joint state by its stamp when the command leaves (transport included)."""
         self.period_ms = RollingSamples(size)
         self.missed_periods = 0
         self.steps = 0
@@ -45,10 +47,12 @@ class LoopTiming:
             self.missed_periods += max(0, round(period / self.nominal_period_ms) - 1)
         self._last_tick = now
 
-    def step_done(self, started: float, state_received: float, now: float) -> None:
+    def step_done(self, started: float, state_received: float, now: float, state_age_ms: float | None = None) -> None:
         self.steps += 1
         self.compute_ms.add((now - started) * 1e3)
         self.latency_ms.add((now - state_received) * 1e3)
+        if state_age_ms is not None:
+            self.state_age_ms.add(state_age_ms)
 
     def summary(self) -> dict[str, str]:
         jitter = RollingSamples()
@@ -60,6 +64,8 @@ class LoopTiming:
             "compute_p99_ms": f"{self.compute_ms.percentile(99):.3f}",
             "latency_p50_ms": f"{self.latency_ms.percentile(50):.3f}",
             "latency_p99_ms": f"{self.latency_ms.percentile(99):.3f}",
+            "state_age_p50_ms": f"{self.state_age_ms.percentile(50):.3f}",
+            "state_age_p99_ms": f"{self.state_age_ms.percentile(99):.3f}",
             "period_p50_ms": f"{self.period_ms.percentile(50):.3f}",
             "jitter_p99_ms": f"{jitter.percentile(99):.3f}",
             "jitter_max_ms": f"{max(jitter.samples, default=float('nan')):.3f}",

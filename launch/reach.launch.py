@@ -28,18 +28,17 @@ def generate_launch_description() -> LaunchDescription:
     sync_mode = LaunchConfiguration("sync_mode")
     namespace = LaunchConfiguration("namespace")
     rviz = LaunchConfiguration("rviz")
-    lockstep = PythonExpression(["'", sync_mode, "' == 'lockstep'"])
 
     arguments = [
         DeclareLaunchArgument("controller", default_value="sac", description="reach controller: sac, td3, ddpg (learned), hybrid, cartesian_p, ik or pybullet_ik"),
-        DeclareLaunchArgument("policy_path", default_value="", description="checkpoint for the learned controllers; empty = the shipped policy"),
+        DeclareLaunchArgument("policy_path", default_value="", description="checkpoint or shipped policy name for the learned controllers; empty = the shipped workspace policy of that algorithm (e.g. sac_workspace)"),
         DeclareLaunchArgument(
             "params_file",
             default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "reach.yaml"]),
             description="parameters YAML for panda_bridge and reach_controller",
         ),
         DeclareLaunchArgument("use_sim_time", default_value="false", description="nodes follow /clock; the bridge then publishes it"),
-        DeclareLaunchArgument("sync_mode", default_value="realtime", description="realtime (wall-clock paced) or lockstep (bridge steps when the controller answers)"),
+        DeclareLaunchArgument("sync_mode", default_value="realtime", description="realtime (the bridge steps on a wall-clock timer; the controller answers each state as it arrives) or lockstep (the bridge steps when the controller answers)"),
         DeclareLaunchArgument("namespace", default_value="", description="namespace for all nodes (topics are relative)"),
         DeclareLaunchArgument("start_bridge", default_value="true", description="start the PyBullet bridge (false: drive your own robot driver)"),
         DeclareLaunchArgument("rviz", default_value="false", description="also start robot_state_publisher and RViz with the goal tools"),
@@ -53,7 +52,7 @@ def generate_launch_description() -> LaunchDescription:
         condition=IfCondition(LaunchConfiguration("start_bridge")),
         parameters=[
             params_file,
-            {"timing_mode": PythonExpression(["'lockstep' if ", lockstep, " else 'realtime'"]), "publish_clock": use_sim_time},
+            {"sync_mode": sync_mode, "publish_clock": use_sim_time},
         ],
     )
     reach_controller = Node(
@@ -68,7 +67,7 @@ def generate_launch_description() -> LaunchDescription:
                 "controller": controller,
                 "policy_path": LaunchConfiguration("policy_path"),
                 "use_sim_time": use_sim_time,
-                "sync_mode": PythonExpression(["'lockstep' if ", lockstep, " else 'timer'"]),
+                "sync_mode": sync_mode,
             },
         ],
     )

@@ -49,7 +49,7 @@ class BridgeProbe:
 
 @pytest.fixture
 def lockstep_bridge(tmp_path: Path):
-    process = start_node("ikrl_ros.bridge_node", {"timing_mode": "lockstep", "lockstep_timeout": 0.2}, tmp_path / "bridge.log")
+    process = start_node("ikrl_ros.bridge_node", {"sync_mode": "lockstep", "lockstep_timeout": 0.2}, tmp_path / "bridge.log")
     yield tmp_path / "bridge.log"
     assert stop_node(process) == 0
 
@@ -58,7 +58,7 @@ def lockstep_bridge(tmp_path: Path):
 def realtime_bridge(tmp_path_factory: pytest.TempPathFactory):
     """One realtime bridge for this module's tests: they only check relative motion, and start-up costs seconds."""
     log = tmp_path_factory.mktemp("realtime_bridge") / "bridge.log"
-    process = start_node("ikrl_ros.bridge_node", {"timing_mode": "realtime", "command_timeout": 0.1}, log)
+    process = start_node("ikrl_ros.bridge_node", {"sync_mode": "realtime", "command_timeout": 0.1}, log)
     yield log
     assert stop_node(process) == 0
 

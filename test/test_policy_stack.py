@@ -43,14 +43,16 @@ def gym_episodes(policy_path: Path, seeds: range) -> tuple[np.ndarray, list[int 
 
 @pytest.mark.parametrize(
     ("algo", "policy"),
-    [("ddpg", ""), ("td3", ""), ("sac", ""), ("sac", "sac_panda_reach_joints")],
+    [("ddpg", "ddpg_panda_reach"), ("td3", "td3_panda_reach"), ("sac", "sac_panda_reach"), ("sac", "sac_panda_reach_joints")],
     ids=["ddpg", "td3", "sac", "sac-joint-space"],
 )
 def test_shipped_policy_through_ros_equals_the_gym_result(tmp_path: Path, algo: str, policy: str) -> None:
     goals, gym_steps = gym_episodes(resolve_policy_path(policy, algo), range(EPISODES))
     # The gym task has goals down to table height: mirror it exactly (no 1 cm workspace floor here).
     controller = {"controller": algo, "policy_path": policy, "sync_mode": "lockstep", "workspace_min": "[0.2, -0.5, 0.0]"}
-    with reach_stack(tmp_path, bridge={"timing_mode": "lockstep"}, controller=controller), connected_runner() as runner:
+    # panda-gym's own Cartesian execution (PyBullet IK each step) makes the bridge step exactly as gym does.
+    bridge = {"sync_mode": "lockstep", "cartesian_execution": "pybullet_ik"}
+    with reach_stack(tmp_path, bridge=bridge, controller=controller), connected_runner() as runner:
         outcomes = [runner.run_episode(goal, GOAL_TOPICS[i % 2], EPISODE_STEPS, DISTANCE_THRESHOLD, stop_error=DISTANCE_THRESHOLD) for i, goal in enumerate(goals)]
     ros_steps = [outcome.steps_to_reach for outcome in outcomes]
     assert sum(step is not None for step in ros_steps) >= 0.95 * EPISODES

@@ -22,7 +22,7 @@ from ikrl_ros.validation import DEFAULT_WORKSPACE
 @pytest.mark.parametrize(("controller", "max_final_error"), [("cartesian_p", 5e-3), ("ik", 1e-3)])
 def test_each_controller_reaches_50_panda_gym_goals_in_lockstep(tmp_path: Path, controller: str, max_final_error: float) -> None:
     goals = world_to_base(sample_goals_world(50, seed=123))
-    stack = reach_stack(tmp_path, bridge={"timing_mode": "lockstep"}, controller={"controller": controller, "sync_mode": "lockstep"})
+    stack = reach_stack(tmp_path, bridge={"sync_mode": "lockstep"}, controller={"controller": controller, "sync_mode": "lockstep"})
     with stack as processes:
         with connected_runner() as runner:
             # The controller tracks the goal clamped into its workspace (z >= 1 cm keeps the fingertips off the table).

@@ -38,12 +38,14 @@ class OffPolicyAgent:
 
     algo = ""
 
-    def __init__(self, config: BaseConfig, in_dim: int, act_dim: int, action_scale: np.ndarray) -> None:
-        self.config, self.in_dim, self.act_dim = config, in_dim, act_dim
+    def __init__(self, config: BaseConfig, in_dim: int, act_dim: int, action_scale: np.ndarray, goal_dim: int = 3) -> None:
+        self.config, self.act_dim = config, act_dim
         self.action_scale = np.asarray(action_scale, np.float32)
-        self.normalizer = Normalizer(in_dim, clip=config.obs_clip, enabled=config.normalize_obs)
+        self.normalizer = make_normalizer(config, in_dim, goal_dim)
+        self.in_dim = self.normalizer.out_dim
+        """Width of the networks' input: the flat observation plus any goal-relative features."""
         self.actor = self._make_actor()
-        self.critic = CriticEnsemble(config.n_critics, in_dim, act_dim, config.hidden_sizes)
+        self.critic = CriticEnsemble(config.n_critics, self.in_dim, act_dim, config.hidden_sizes)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor_opt = _adam(self.actor.parameters(), config.actor_lr)
         self.critic_opt = _adam(self.critic.parameters(), config.critic_lr)
@@ -118,8 +120,8 @@ class TD3(OffPolicyAgent):
     algo = "td3"
     config: TD3Config
 
-    def __init__(self, config: TD3Config, in_dim: int, act_dim: int, action_scale: np.ndarray) -> None:
-        super().__init__(config, in_dim, act_dim, action_scale)
+    def __init__(self, config: TD3Config, in_dim: int, act_dim: int, action_scale: np.ndarray, goal_dim: int = 3) -> None:
+        super().__init__(config, in_dim, act_dim, action_scale, goal_dim)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
         self._actor_params = list(self.actor.parameters())
         self._actor_target_params = list(self.actor_target.parameters())
@@ -173,8 +175,8 @@ class SAC(OffPolicyAgent):
     algo = "sac"
     config: SACConfig
 
-    def __init__(self, config: SACConfig, in_dim: int, act_dim: int, action_scale: np.ndarray) -> None:
-        super().__init__(config, in_dim, act_dim, action_scale)
+    def __init__(self, config: SACConfig, in_dim: int, act_dim: int, action_scale: np.ndarray, goal_dim: int = 3) -> None:
+        super().__init__(config, in_dim, act_dim, action_scale, goal_dim)
         self.log_alpha = torch.tensor(float(np.log(config.init_alpha)), requires_grad=True)
         self.alpha_opt = _adam([self.log_alpha], config.alpha_lr)
         self.target_entropy = -float(act_dim) if config.target_entropy is None else config.target_entropy
@@ -222,6 +224,12 @@ class SAC(OffPolicyAgent):
 AGENTS: dict[str, type[OffPolicyAgent]] = {"ddpg": DDPG, "td3": TD3, "sac": SAC}
 
 
-def make_agent(config: BaseConfig, in_dim: int, act_dim: int, action_scale: np.ndarray) -> OffPolicyAgent:
-    """Instantiate the agent class matching `config.algo`."""
-    return AGENTS[config.algo](config, in_dim, act_dim, action_scale)  # type: ignore[arg-type]
+def make_agent(config: BaseConfig, in_dim: int, act_dim: int, action_scale: np.ndarray, goal_dim: int = 3) -> OffPolicyAgent:
+    """Instantiate the agent class matching `config.algo`; `in_dim` = observation + 2 × `goal_dim`."""
+    return AGENTS[config.algo](config, in_dim, act_dim, action_scale, goal_dim)  # type: ignore[arg-type]
+
+
+def make_normalizer(config: BaseConfig, in_dim: int, goal_dim: int) -> Normalizer:
+    """The input features and normaliser that `config` asks for (shared by training and deployment)."""
+    return Normalizer(in_dim, clip=config.obs_clip, enabled=config.normalize_obs,
+                      goal_relative_dim=goal_dim if config.goal_relative_inputs else 0)

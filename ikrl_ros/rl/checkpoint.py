@@ -27,7 +27,8 @@ from torch import nn
 
 from .config import BaseConfig, CONFIGS, config_from_dict
 from .envs import KEYS, EnvInfo
-from .networks import DeterministicActor, Normalizer, SquashedGaussianActor
+from .algorithms import make_normalizer
+from .networks import DeterministicActor, SquashedGaussianActor
 
 FORMAT = "ikrl_ros.rl.checkpoint"
 VERSION = 1
@@ -69,7 +70,7 @@ def make_meta(algo: str, config: BaseConfig, info: EnvInfo, step: int, **extra: 
     return {
         "format": FORMAT, "version": VERSION, "algo": algo, "env_id": info.env_id,
         "config": config.to_dict(), "obs_dim": info.obs_dim, "goal_dim": info.goal_dim,
-        "act_dim": info.act_dim, "action_scale": list(info.action_scale),
+        "act_dim": info.act_dim, "action_scale": list(info.action_scale), "control_type": info.control_type,
         "max_episode_steps": info.max_episode_steps, "observation_layout": info.layout(),
         "observation_notes": info.notes(), "step": int(step), **extra,
     }
@@ -148,6 +149,8 @@ class Policy:
         self.input_dim = self.obs_dim + 2 * self.goal_dim
         self.action_scale = np.asarray(meta["action_scale"], np.float32)
         self.observation_layout: list[dict[str, Any]] = meta.get("observation_layout", [])
+        # Older files lack the explicit entry; their environment id named joint control.
+        self.control_type: str = meta.get("control_type", "joints" if "Joints" in self.env_id else "ee")
         self.step: int = int(meta["step"])
         self._normalizer, self._actor = normalizer.eval(), actor.eval()
 
@@ -174,8 +177,8 @@ def policy_from_payload(meta: dict[str, Any], payload: dict[str, Any], path: str
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: invalid hyperparameters for {meta['algo']}: {e}") from None
     in_dim = int(meta["obs_dim"]) + 2 * int(meta["goal_dim"])
-    normalizer = Normalizer(in_dim, clip=config.obs_clip, enabled=config.normalize_obs)
-    actor = build_actor(meta["algo"], config, in_dim, int(meta["act_dim"]), np.asarray(meta["action_scale"]))
+    normalizer = make_normalizer(config, in_dim, int(meta["goal_dim"]))
+    actor = build_actor(meta["algo"], config, normalizer.out_dim, int(meta["act_dim"]), np.asarray(meta["action_scale"]))
     try:
         normalizer.load_state_dict(payload["policy"]["normalizer"])
         actor.load_state_dict(payload["policy"]["actor"])

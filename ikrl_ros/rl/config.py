@@ -48,6 +48,8 @@ class BaseConfig:
     """Normalise inputs with a running mean/std (stored in the checkpoint for deployment)."""
     obs_clip: float = 5.0
     """Normalised inputs are clipped to [-obs_clip, obs_clip]."""
+    goal_relative_inputs: bool = False
+    """Add goal − achieved and its tanh at 2 cm and 2 mm scales to the network input (precision reaching)."""
 
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)

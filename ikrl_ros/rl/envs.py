@@ -21,6 +21,11 @@ PANDA_NOTES = (
     "position (3) + end-effector linear velocity (3, m/s); achieved_goal = end-effector position; "
     "desired_goal = goal position. Control period 0.04 s."
 )
+WORKSPACE_NOTES = (
+    "panda_link0 frame (metres): observation = end-effector position (3, 'ee' control) or the 7 arm joint "
+    "angles (rad, 'joints' control); achieved_goal = end-effector position; desired_goal = goal position. "
+    "Control period 0.04 s; episodes continue from the previous one and never end on success."
+)
 
 
 @contextlib.contextmanager
@@ -55,8 +60,12 @@ def resolve_env_id(env_id: str, reward: str | None = None) -> str:
 
 
 def make_env(env_id: str) -> gym.Env:
-    """gym.make with panda-gym registered and PyBullet's console output suppressed."""
+    """gym.make with panda-gym's and the workspace environments registered, PyBullet's console output suppressed."""
     import panda_gym  # noqa: F401  (registers the Panda* environments)
+
+    from .workspace_env import register_workspace_envs
+
+    register_workspace_envs()
 
     with _quiet_stdout():
         return gym.make(env_id)
@@ -72,6 +81,10 @@ class EnvInfo:
     act_dim: int
     action_scale: tuple[float, ...]
     max_episode_steps: int
+    control_type: str = "ee"
+    """'ee' (end-effector displacement actions) or 'joints' (joint displacement actions)."""
+    terminal_on_success: bool = True
+    """panda-gym v3 ends an episode on success; the workspace environments never do."""
 
     @property
     def input_dim(self) -> int:
@@ -84,7 +97,9 @@ class EnvInfo:
         return [{"key": k, "start": int(s), "size": n} for k, s, n in zip(KEYS, starts, sizes)]
 
     def notes(self) -> str:
-        return PANDA_NOTES if self.env_id.startswith("PandaReach") else ""
+        if self.env_id.startswith("PandaReach"):
+            return PANDA_NOTES
+        return WORKSPACE_NOTES if self.env_id.startswith("IkrlReach") else ""
 
 
 def env_info(env: gym.Env) -> EnvInfo:
@@ -97,6 +112,9 @@ def env_info(env: gym.Env) -> EnvInfo:
     max_steps = env.spec.max_episode_steps if env.spec is not None else None
     if not max_steps:
         raise ValueError("the environment needs a time limit (max_episode_steps)")
+    unwrapped = env.unwrapped
+    robot = getattr(unwrapped, "robot", None)  # panda-gym keeps it on its robot
+    control_type = getattr(unwrapped, "control_type", None) or getattr(robot, "control_type", "ee")
     return EnvInfo(
         env_id=env.spec.id,
         obs_dim=int(space["observation"].shape[0]),
@@ -104,6 +122,8 @@ def env_info(env: gym.Env) -> EnvInfo:
         act_dim=int(act.shape[0]),
         action_scale=tuple(float(h) for h in act.high),
         max_episode_steps=int(max_steps),
+        control_type=str(control_type),
+        terminal_on_success=bool(getattr(getattr(unwrapped, "task", None), "terminal_on_success", True)),
     )
 
 

@@ -22,28 +22,55 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class Normalizer(nn.Module):
-    """Running mean/std of the flat network input, kept as buffers so it travels with checkpoints.
+GOAL_RELATIVE_SCALES = (0.02, 0.002)
+"""Metres: tanh((goal − achieved) / s) resolves centimetres and millimetres that a normalised raw
+position (std ≈ 0.2 m) would squeeze into a few thousandths."""
 
-    Statistics accumulate in float64 (exact over millions of samples); `mean`/`std` are float32
-    copies used in the forward pass. With `enabled=False` it is the identity.
+
+def goal_relative_features(x: torch.Tensor, goal_dim: int) -> torch.Tensor:
+    """[obs, achieved, goal] → [obs, achieved, goal, goal − achieved, tanh((goal − achieved)/s) per scale].
+
+    Computed inside the network, after hindsight relabelling, so relabelled goals get their own
+    relative inputs.
+    """
+    achieved, goal = x[..., -2 * goal_dim: -goal_dim], x[..., -goal_dim:]
+    delta = goal - achieved
+    return torch.cat([x, delta, *(torch.tanh(delta / scale) for scale in GOAL_RELATIVE_SCALES)], dim=-1)
+
+
+def feature_dim(input_dim: int, goal_relative_dim: int) -> int:
+    """Width of the network input after the optional goal-relative features."""
+    return input_dim + goal_relative_dim * (1 + len(GOAL_RELATIVE_SCALES))
+
+
+class Normalizer(nn.Module):
+    """Input features and their running mean/std, kept as buffers so they travel with checkpoints.
+
+    With ``goal_relative_dim`` > 0 the flat input first gains ``goal_relative_features``. Statistics
+    accumulate in float64 (exact over millions of samples); `mean`/`std` are float32 copies used in
+    the forward pass. With `enabled=False` the normalisation is the identity.
     """
 
-    def __init__(self, dim: int, clip: float = 5.0, enabled: bool = True, eps: float = 1e-2) -> None:
+    def __init__(self, input_dim: int, clip: float = 5.0, enabled: bool = True, eps: float = 1e-2, goal_relative_dim: int = 0) -> None:
         super().__init__()
         self.clip, self.enabled, self.eps = clip, enabled, eps
+        self.goal_relative_dim = goal_relative_dim
+        self.out_dim = dim = feature_dim(input_dim, goal_relative_dim)
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))
         self.register_buffer("sum_mean", torch.zeros(dim, dtype=torch.float64))
         self.register_buffer("sum_m2", torch.zeros(dim, dtype=torch.float64))
         self.register_buffer("mean", torch.zeros(dim))
         self.register_buffer("std", torch.ones(dim))
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return goal_relative_features(x, self.goal_relative_dim) if self.goal_relative_dim else x
+
     @torch.no_grad()
     def update(self, x: np.ndarray) -> None:
-        """Merge a batch of samples (Chan et al. parallel variance)."""
+        """Merge a batch of raw inputs, as features (Chan et al. parallel variance)."""
         if not self.enabled or len(x) == 0:
             return
-        b = torch.as_tensor(x, dtype=torch.float64).reshape(-1, self.mean.numel())
+        b = self.features(torch.as_tensor(x, dtype=torch.float64)).reshape(-1, self.mean.numel())
         n_b = b.shape[0]
         mean_b, m2_b = b.mean(0), ((b - b.mean(0)) ** 2).sum(0)
         n = self.count + n_b
@@ -55,6 +82,7 @@ class Normalizer(nn.Module):
         self.std.copy_((self.sum_m2 / n).sqrt().clamp_min(self.eps).float())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
         if not self.enabled:
             return x
         return ((x - self.mean) / self.std).clamp(-self.clip, self.clip)

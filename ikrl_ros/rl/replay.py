@@ -9,7 +9,8 @@ with: reward = env.compute_reward(achieved_{t+1}, goal), done = env.is_success(a
 panda-gym v3 terminates an episode exactly when the goal is reached, so under a relabelled goal g'
 the same transition would have ended the episode iff achieved_{t+1} is within the threshold of g';
 such transitions must not bootstrap (their value is the final reward), whatever the original episode
-did. Time-limit truncation never marks a transition done, so truncated episodes always bootstrap.
+did. Environments that never end on success (``terminal_on_success=False``, the workspace tasks)
+bootstrap every transition. Time-limit truncation never marks a transition done, so truncated episodes always bootstrap.
 (Stable-Baselines3 instead copies the original episode's flag, which treats relabelled successes as
 non-terminal and relabelled copies of the real success step as terminal.)
 """
@@ -42,6 +43,7 @@ class HerReplayBuffer:
         strategy: str = "future",
         k: int = 4,
         rng: np.random.Generator | None = None,
+        terminal_on_success: bool = True,
     ) -> None:
         if strategy not in HER_STRATEGIES:
             raise ValueError(f"unknown HER strategy {strategy!r}; expected one of {HER_STRATEGIES}")
@@ -50,6 +52,7 @@ class HerReplayBuffer:
         self.n_slots = max(1, capacity // max_episode_steps)
         self.compute_reward, self.is_success = compute_reward, is_success
         self.strategy, self.k = strategy, k
+        self.terminal_on_success = terminal_on_success
         self.her_ratio = 0.0 if strategy == "none" else k / (k + 1.0)
         self.rng = rng if rng is not None else np.random.default_rng()
         E, T = self.n_slots, self.T
@@ -105,7 +108,10 @@ class HerReplayBuffer:
             goal[her] = self.ag[eh, j]
         ag_next = self.ag[e, t + 1]
         reward = np.asarray(self.compute_reward(ag_next, goal, {}), np.float32)
-        done = np.asarray(self.is_success(ag_next, goal), np.float32)
+        if self.terminal_on_success:
+            done = np.asarray(self.is_success(ag_next, goal), np.float32)
+        else:
+            done = np.zeros(batch_size, np.float32)
         return {
             "x": np.concatenate([self.obs[e, t], self.ag[e, t], goal], axis=1),
             "a": self.actions[e, t],

@@ -208,10 +208,10 @@ def train(
             raise
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    agent = make_agent(config, info.input_dim, info.act_dim, np.asarray(info.action_scale, np.float32))
+    agent = make_agent(config, info.input_dim, info.act_dim, np.asarray(info.action_scale, np.float32), info.goal_dim)
     buffer = HerReplayBuffer(info.obs_dim, info.goal_dim, info.act_dim, info.max_episode_steps,
                              config.buffer_size, compute_reward, is_success, config.her_strategy,
-                             config.her_k, rng)
+                             config.her_k, rng, info.terminal_on_success)
     counters: dict[str, Any] = {"step": 0, "episodes": 0, "wall_time": 0.0, "train_time": 0.0, "seed": seed,
                                 "update_credit": 0.0}
     if meta:
@@ -290,8 +290,6 @@ def train(
                 if terminated or truncated:
                     L = t + 1
                     buffer.add_episode(ep_obs[i, : L + 1], ep_ag[i, : L + 1], ep_goal[i, :L], ep_act[i, :L])
-                    agent.normalizer.update(np.concatenate(
-                        [ep_obs[i, : L + 1], ep_ag[i, : L + 1], np.broadcast_to(goal[i], (L + 1, gd))], axis=1))
                     counters["episodes"] += 1
                     start_episode(i, env.reset()[0])
                 else:
@@ -300,7 +298,9 @@ def train(
             if step >= config.learning_starts and len(buffer) >= config.batch_size:
                 counters["update_credit"] += n * config.updates_per_step
                 while counters["update_credit"] >= 1.0:
-                    for k, v in agent.update(buffer.sample(config.batch_size)).items():
+                    batch = buffer.sample(config.batch_size)
+                    agent.normalizer.update(batch["x"])  # what the networks see: relabelled goals included
+                    for k, v in agent.update(batch).items():
                         loss_sums[k] = loss_sums[k] + v if k in loss_sums else v
                     loss_count += 1
                     counters["update_credit"] -= 1.0
