@@ -9,6 +9,13 @@ deterministic actions, and "seconds" are training seconds (evaluation excluded).
 settings of the reference measurement: batch 256, [256, 256, 256], gamma 0.95, lr 1e-3, tau 0.05,
 buffer 100k, 1,000 warm-up steps, HER future k=4, other arguments at SB3 defaults.
 Results go to runs/bench/results.json, learning curves to docs/figures/, tables into docs/training.md.
+
+    python benchmarks/bench_training.py --suites workspace --sb3-python /tmp/sb3venv/bin/python
+
+runs the workspace comparison instead (results in runs/bench/workspace_results.json, its own section of
+docs/training.md): our SAC + HER with the shipped workspace settings against SB3's SAC + HER at SB3's
+own defaults (only the HER replay set), on IkrlReach-v0, both evaluated every 2,000 steps on the
+same 50 seeded goals; the target is >= 95 % of goals within 5 mm after 2 s.
 """
 
 from __future__ import annotations
@@ -27,8 +34,11 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 EVAL_EVERY, EVAL_EPISODES, TARGET = 1_000, 50, 0.95
-SB3_REFERENCE = {"ddpg": (3_000, 29.0), "td3": (5_000, 60.0), "sac": (3_000, 46.0)}
 MARK_BEGIN, MARK_END = "<!-- bench_training:begin -->", "<!-- bench_training:end -->"
+WORKSPACE_BEGIN, WORKSPACE_END = "<!-- bench_training_workspace:begin -->", "<!-- bench_training_workspace:end -->"
+WORKSPACE_ENV, WORKSPACE_EVAL_EVERY, WORKSPACE_MAX_STEPS = "IkrlReach-v0", 2_000, 100_000
+WORKSPACE_OURS = {"goal_relative_inputs": True}
+"""The shipped workspace policies' settings (ikrl_ros/policies/*_workspace.json): our defaults plus goal-relative inputs."""
 
 
 # ----------------------------------------------------------------------------- workers (subprocesses)
@@ -36,14 +46,15 @@ def worker_ours(a: argparse.Namespace) -> dict[str, Any]:
     from ikrl_ros.rl.config import make_config
     from ikrl_ros.rl.trainer import train
 
-    config = make_config(a.algo, her_strategy="future" if a.her else "none")
+    config = make_config(a.algo, her_strategy="future" if a.her else "none", **json.loads(a.overrides))
     t0 = time.perf_counter()
     r = train(config, env_id=a.env, steps=a.max_steps, seed=a.seed, out_dir=a.out, n_envs=2,
-              eval_every=EVAL_EVERY, eval_episodes=EVAL_EPISODES, checkpoint_every=0, resume=False,
+              eval_every=a.eval_every, eval_episodes=EVAL_EPISODES, checkpoint_every=0, resume=False,
               target_success=TARGET if a.stop else None, save_replay=False, tensorboard=False, progress_bar=False)
     return {"target_step": r.target_step, "target_time": r.target_train_time, "steps": r.step,
             "train_time": r.train_time, "wall_time": time.perf_counter() - t0,
-            "final_success": r.history[-1].success_rate, "best_success": max(p.success_rate for p in r.history)}
+            "final_success": r.history[-1].success_rate, "best_success": max(p.success_rate for p in r.history),
+            "final_median_distance": r.history[-1].median_final_distance}
 
 
 def worker_sb3(a: argparse.Namespace) -> dict[str, Any]:
@@ -61,8 +72,10 @@ def worker_sb3(a: argparse.Namespace) -> dict[str, Any]:
     env, eval_env = make_env(a.env), make_env(a.env)
     sizes = [eval_env.observation_space[k].shape[0] for k in KEYS]
     cls = {"ddpg": DDPG, "td3": TD3, "sac": SAC}[a.algo]
-    kwargs: dict[str, Any] = dict(batch_size=256, gamma=0.95, learning_rate=1e-3, tau=0.05, buffer_size=100_000,
-                                  learning_starts=1_000, policy_kwargs=dict(net_arch=[256, 256, 256]), seed=a.seed)
+    kwargs: dict[str, Any] = dict(seed=a.seed)
+    if not a.sb3_defaults:  # the reference measurement's settings (REFERENCE.md)
+        kwargs.update(batch_size=256, gamma=0.95, learning_rate=1e-3, tau=0.05, buffer_size=100_000,
+                      learning_starts=1_000, policy_kwargs=dict(net_arch=[256, 256, 256]))
     if a.her:
         kwargs.update(replay_buffer_class=HerReplayBuffer,
                       replay_buffer_kwargs=dict(n_sampled_goal=4, goal_selection_strategy="future"))
@@ -82,7 +95,7 @@ def worker_sb3(a: argparse.Namespace) -> dict[str, Any]:
             state["t0"] = time.perf_counter()
 
         def _on_step(self) -> bool:
-            if self.num_timesteps % EVAL_EVERY:
+            if self.num_timesteps % a.eval_every:
                 return True
             t = time.perf_counter()
             train_time = t - state["t0"] - state["eval_time"]
@@ -104,7 +117,8 @@ def worker_sb3(a: argparse.Namespace) -> dict[str, Any]:
         w.writerows(rows)
     return {"target_step": state["target_step"], "target_time": state["target_time"], "steps": rows[-1]["step"],
             "train_time": rows[-1]["train_time"], "wall_time": time.perf_counter() - t0,
-            "final_success": rows[-1]["success_rate"], "best_success": max(r["success_rate"] for r in rows)}
+            "final_success": rows[-1]["success_rate"], "best_success": max(r["success_rate"] for r in rows),
+            "final_median_distance": rows[-1]["median_final_distance"]}
 
 
 def random_baseline(env_id: str, episodes: int = EVAL_EPISODES) -> float:
@@ -123,12 +137,14 @@ def random_baseline(env_id: str, episodes: int = EVAL_EPISODES) -> float:
 
 # ----------------------------------------------------------------------------- driver
 def run(impl: str, algo: str, env: str, her: bool, seed: int, max_steps: int, stop: bool, runs: Path,
-        sb3_python: str) -> dict[str, Any]:
+        sb3_python: str, eval_every: int = EVAL_EVERY, overrides: dict[str, Any] | None = None,
+        sb3_defaults: bool = False) -> dict[str, Any]:
     tag = f"{impl}_{algo}_{env}_{'her' if her else 'noher'}_s{seed}"
     python = sb3_python if impl == "sb3" else sys.executable
     cmd = [python, str(Path(__file__).resolve()), "--worker", impl, "--algo", algo, "--env", env,
            "--seed", str(seed), "--max-steps", str(max_steps), "--out", str(runs / tag),
-           "--her" if her else "--no-her", "--stop" if stop else "--no-stop"]
+           "--her" if her else "--no-her", "--stop" if stop else "--no-stop", "--eval-every", str(eval_every),
+           "--overrides", json.dumps(overrides or {}), "--sb3-defaults" if sb3_defaults else "--no-sb3-defaults"]
     proc = subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, text=True, env={"PYTHONPATH": str(REPO),
                           "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
     if proc.returncode != 0:
@@ -176,8 +192,8 @@ def write_docs(results: list[dict[str, Any]], baselines: dict[str, float], comma
              "(2 CPU cores, one torch thread; median over seeds, range in parentheses; seconds are training "
              "seconds to the first evaluation at >= 95 %, evaluation excluded).", "",
              "### PandaReach-v3, sparse reward, HER (future, k = 4): ours vs Stable-Baselines3", "",
-             "| algorithm | ours: steps | ours: seconds | SB3: steps | SB3: seconds | speed-up (time) | "
-             "SB3 reference (REFERENCE.md) |", "|---|---|---|---|---|---|---|"]
+             "| algorithm | ours: steps | ours: seconds | SB3: steps | SB3: seconds | speed-up (time) |",
+             "|---|---|---|---|---|---|"]
     for algo in ("ddpg", "td3", "sac"):
         ours, sb3 = group(impl="ours", algo=algo, env="PandaReach-v3", her=True), group(
             impl="sb3", algo=algo, env="PandaReach-v3", her=True)
@@ -188,9 +204,7 @@ def write_docs(results: list[dict[str, Any]], baselines: dict[str, float], comma
         o_t = [r["target_time"] for r in ours if r["target_time"]]
         s_t = [r["target_time"] for r in sb3 if r["target_time"]]
         speed = f"{statistics.median(s_t) / statistics.median(o_t):.1f}x" if o_t and s_t else "-"
-        ref = SB3_REFERENCE[algo]
-        lines.append(f"| {algo.upper()} | {o_steps} | {o_secs} | {s_steps} | {s_secs} | {speed} | "
-                     f"{ref[0]:,} / {ref[1]:.0f} s |")
+        lines.append(f"| {algo.upper()} | {o_steps} | {o_secs} | {s_steps} | {s_secs} | {speed} |")
     lines += ["", "### Other settings (ours)", "",
               "| environment | HER | algorithm | steps to 95 % | seconds to 95 % | success at the end (per seed) |",
               "|---|---|---|---|---|---|"]
@@ -230,6 +244,49 @@ def write_docs(results: list[dict[str, Any]], baselines: dict[str, float], comma
     doc.write_text(head + "\n".join(lines) + rest.split(MARK_END, 1)[1])
 
 
+def run_workspace_suite(a: argparse.Namespace, argv: list[str] | None) -> int:
+    """Ours (shipped workspace settings) vs SB3 (its defaults), SAC + HER on IkrlReach-v0, to >= 95 % within 5 mm."""
+    command = "python benchmarks/bench_training.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    results_path = a.runs / "workspace_results.json"
+    if not a.docs_only:
+        a.runs.mkdir(parents=True, exist_ok=True)
+        results = []
+        for impl in ("ours", "sb3"):
+            for seed in a.seeds if impl == "ours" else (a.sb3_seeds or a.seeds):
+                results.append(run(impl, "sac", WORKSPACE_ENV, True, seed, WORKSPACE_MAX_STEPS, True, a.runs, a.sb3_python,
+                                   WORKSPACE_EVAL_EVERY, WORKSPACE_OURS if impl == "ours" else None, sb3_defaults=True))
+                results_path.write_text(json.dumps({"results": results, "command": command}, indent=1))
+    saved = json.loads(results_path.read_text())
+    write_workspace_docs(saved["results"], saved["command"], a.doc, a.figures)
+    return 0
+
+
+def write_workspace_docs(results: list[dict[str, Any]], command: str, doc: Path, figures: Path) -> None:
+    from ikrl_ros.rl.plotting import plot_runs
+
+    lines = [WORKSPACE_BEGIN, "", f"Produced by `{command}` on {time.strftime('%Y-%m-%d')} (2 CPU cores, one torch "
+             "thread). SAC + HER (future, k = 4) on IkrlReach-v0; evaluation every 2,000 steps on the same 50 seeded "
+             "goals (random start posture, 2 s); target: >= 95 % of goals within 5 mm. Ours: the shipped workspace "
+             f"settings ({WORKSPACE_OURS}, other fields at our defaults). SB3 2.9: `SAC('MultiInputPolicy', env, "
+             "replay_buffer_class=HerReplayBuffer, replay_buffer_kwargs=dict(n_sampled_goal=4, "
+             "goal_selection_strategy='future'))`, everything else at SB3's defaults.", "",
+             "| implementation | seed | steps to target | training seconds to target | success at the end | median final distance at the end | steps run |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        steps, secs = fmt_target([r])
+        lines.append(f"| {r['impl']} | {r['seed']} | {steps} | {secs} | {r['final_success']:.0%} | "
+                     f"{r['final_median_distance'] * 1000:.2f} mm | {r['steps']:,} |")
+    figures.mkdir(parents=True, exist_ok=True)
+    plot_runs([r["run_dir"] for r in results], figures / "workspace_ours_vs_sb3.png",
+              [f"{r['impl']} SAC + HER, seed {r['seed']}" for r in results], "IkrlReach-v0: success within 5 mm")
+    lines += ["", "![IkrlReach-v0, ours vs SB3](figures/workspace_ours_vs_sb3.png)", "", WORKSPACE_END]
+    text = doc.read_text()
+    if WORKSPACE_BEGIN not in text:
+        text += f"\n{WORKSPACE_BEGIN}\n{WORKSPACE_END}\n"
+    head, rest = text.split(WORKSPACE_BEGIN, 1)
+    doc.write_text(head + "\n".join(lines) + rest.split(WORKSPACE_END, 1)[1])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sb3-python", default="/tmp/sb3venv/bin/python", help="interpreter with stable-baselines3")
@@ -237,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--sb3-seeds", nargs="+", type=int, help="default: --seeds")
     p.add_argument("--suites", nargs="+", default=["her", "noher", "dense", "joints"],
-                   choices=["her", "noher", "dense", "joints"])
+                   choices=["her", "noher", "dense", "joints", "workspace"],
+                   help="'workspace' runs alone: IkrlReach-v0, ours vs SB3 at its defaults")
     p.add_argument("--runs", type=Path, default=REPO / "runs" / "bench")
     p.add_argument("--doc", type=Path, default=REPO / "docs" / "training.md")
     p.add_argument("--figures", type=Path, default=REPO / "docs" / "figures")
@@ -252,11 +310,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help=argparse.SUPPRESS)
     p.add_argument("--her", action=argparse.BooleanOptionalAction, default=True, help=argparse.SUPPRESS)
     p.add_argument("--stop", action=argparse.BooleanOptionalAction, default=True, help=argparse.SUPPRESS)
+    p.add_argument("--eval-every", type=int, default=EVAL_EVERY, help=argparse.SUPPRESS)
+    p.add_argument("--overrides", default="{}", help=argparse.SUPPRESS)
+    p.add_argument("--sb3-defaults", action=argparse.BooleanOptionalAction, default=False, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.worker:
         print(json.dumps((worker_ours if a.worker == "ours" else worker_sb3)(a)))
         return 0
 
+    if "workspace" in a.suites:
+        return run_workspace_suite(a, argv)
     results_path = a.runs / "results.json"
     if a.docs_only:
         saved = json.loads(results_path.read_text())

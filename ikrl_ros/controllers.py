@@ -14,7 +14,7 @@ import numpy as np
 
 from ikrl_ros.kinematics import PandaKinematics
 from ikrl_ros.panda_model import EE_STEP_PER_ACTION, JOINT_STEP_PER_ACTION, base_to_world
-from ikrl_ros.workspace import policy_observation
+from ikrl_ros.workspace import action_to_displacement_fraction, policy_observation
 
 if TYPE_CHECKING:
     from ikrl_ros.rl.checkpoint import Policy
@@ -202,10 +202,10 @@ class LearnedPolicyController:
             observation = state.workspace_observation(self.policy.control_type)
         else:
             observation = state.gym_observation()
-        action = np.clip(self.policy.act(observation) / self.policy.action_scale, -1.0, 1.0)
+        fraction = action_to_displacement_fraction(self.policy.act(observation) / self.policy.action_scale, self.policy.action_map)
         if self.commands_joints:
-            return JointTargets(state.joint_positions + JOINT_STEP_PER_ACTION * action)
-        return CartesianAction(action)
+            return JointTargets(state.joint_positions + JOINT_STEP_PER_ACTION * fraction)
+        return CartesianAction(fraction)
 
 
 class HybridController:

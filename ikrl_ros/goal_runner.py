@@ -200,7 +200,7 @@ def connected_runner(namespace: str = "") -> Iterator[GoalRunner]:
 def format_table(outcomes: list[GoalOutcome], tolerance: float) -> str:
     """The per-goal table the demo prints."""
     lines = [
-        f"| # | goal in {BASE_FRAME} (m) | sent on | reached (≤ {tolerance * 100:g} cm) | steps | final error (mm) |",
+        f"| # | goal in {BASE_FRAME} (m) | sent on | reached (≤ {tolerance * 1000:g} mm) | steps | final error (mm) |",
         "|---|---|---|---|---|---|",
     ]
     for index, outcome in enumerate(outcomes, 1):

@@ -46,9 +46,10 @@ from ikrl_ros.timing import LoopTiming
 
 SYNC_MODES = ("realtime", "lockstep")
 MARKER_PERIOD = 0.1
-ANSWER_FRACTION = 0.9
-"""Realtime decimation: a state is answered when 90 % of a control period has passed since the last answer,
-so states arriving at exactly control_rate, with jitter, are all answered."""
+MAX_ANSWER_CREDIT = 1.5
+"""Realtime decimation: each state earns (time since the previous state) × control_rate of credit, and is
+answered once the credit reaches ½ (spending 1). States at control_rate are all answered whatever their
+jitter; faster streams are thinned to control_rate on average; the cap stops bursts after a gap."""
 
 
 class ReachControllerNode(Node):
@@ -123,7 +124,7 @@ class ReachControllerNode(Node):
         self.create_subscription(JointState, "joint_states", self.on_joint_state, joint_state_qos)
         self.create_subscription(PoseStamped, "goal_pose", self.on_goal_pose, reliable)
         self.create_subscription(PointStamped, "clicked_point", self.on_clicked_point, reliable)
-        self.last_answered = -np.inf
+        self.answer_credit = MAX_ANSWER_CREDIT
         if self.sync_mode == "realtime":
             self.create_timer(1.0 / self.control_rate, self.watchdog, clock=self.steady)
         self.create_timer(1.0, self.publish_diagnostics, clock=self.steady)
@@ -188,13 +189,16 @@ class ReachControllerNode(Node):
             self.warnings.warn(f"joint_states: message {stamp_warning}")
         self.arm = ArmObservation.from_joints(self.kinematics, arm.position, arm.velocity)
         self.state_stamp = message.header.stamp
-        self.state_received = time.monotonic()
+        previous, self.state_received = self.state_received, time.monotonic()
         # Answer the state at once, so the command acts on the state it was computed from; in realtime
-        # at most control_rate times per second (states from a faster driver are decimated).
-        if self.sync_mode == "lockstep" or self.state_received - self.last_answered >= ANSWER_FRACTION / self.control_rate:
-            self.last_answered = self.state_received
-            self.timing.tick(self.state_received)
-            self.control_step()
+        # at most control_rate times per second on average (states from a faster driver are thinned).
+        if self.sync_mode == "realtime":
+            self.answer_credit = min(self.answer_credit + (self.state_received - previous) * self.control_rate, MAX_ANSWER_CREDIT)
+            if self.answer_credit < 0.5:
+                return
+            self.answer_credit -= 1.0
+        self.timing.tick(self.state_received)
+        self.control_step()
 
     # --- control -----------------------------------------------------------------------------
     def watchdog(self) -> None:

@@ -16,6 +16,10 @@ from ikrl_ros.validation import DEFAULT_WORKSPACE, Workspace
 CONTROL_TYPES = ("ee", "joints")
 """``ee``: Cartesian displacement actions (× 0.05 m); ``joints``: joint displacement actions (× 0.05 rad)."""
 
+ACTION_MAPS = ("linear", "signed_square")
+"""How a policy's action a ∈ [-1, 1] becomes the displacement fraction: ``a``, or ``a·|a|`` — the same full
+speed, with half the action range spent on the slowest quarter of speeds, where the last millimetres are."""
+
 START_SPREAD = 0.5
 """Random start postures: each joint within half its half-range of the neutral posture."""
 START_LINK_CLEARANCE = 0.05
@@ -61,6 +65,16 @@ def sample_start_posture(
             continue
         if np.all(kinematics.joint_origins(q)[2:, 2] > START_LINK_CLEARANCE):
             return q
+
+
+def action_to_displacement_fraction(action: np.ndarray, action_map: str) -> np.ndarray:
+    """The fraction of the full step (0.05 m or 0.05 rad per period) that ``action`` commands, per axis."""
+    action = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
+    if action_map == "linear":
+        return action
+    if action_map == "signed_square":
+        return action * np.abs(action)
+    raise ValueError(f"action map must be one of {ACTION_MAPS}, got {action_map!r}")
 
 
 def policy_observation(control_type: str, joint_positions: np.ndarray, ee_position: np.ndarray) -> dict[str, np.ndarray]:

@@ -48,8 +48,10 @@ class BridgeProbe:
 
 
 @pytest.fixture
-def lockstep_bridge(tmp_path: Path):
-    process = start_node("ikrl_ros.bridge_node", {"sync_mode": "lockstep", "lockstep_timeout": 0.2}, tmp_path / "bridge.log")
+def lockstep_bridge(tmp_path: Path, request: pytest.FixtureRequest):
+    """A lockstep bridge; ``@pytest.mark.parametrize("lockstep_bridge", [...], indirect=True)`` picks its Cartesian execution."""
+    execution = getattr(request, "param", "dls_ik")
+    process = start_node("ikrl_ros.bridge_node", {"sync_mode": "lockstep", "lockstep_timeout": 0.2, "cartesian_execution": execution}, tmp_path / "bridge.log")
     yield tmp_path / "bridge.log"
     assert stop_node(process) == 0
 
@@ -63,8 +65,10 @@ def realtime_bridge(tmp_path_factory: pytest.TempPathFactory):
     assert stop_node(process) == 0
 
 
+@pytest.mark.parametrize("lockstep_bridge", ["pybullet_ik"], indirect=True)
 def test_bridge_reproduces_panda_gym_trajectories(lockstep_bridge: Path, ros_node) -> None:
-    """The same actions through ROS (lockstep) and through gym.make("PandaReach-v3") give the same path."""
+    """With panda-gym's Cartesian execution, the same actions through ROS (lockstep) and through
+    gym.make("PandaReach-v3") give the same path."""
     env = gym.make("PandaReach-v3")
     env.reset(seed=5)
     probe = BridgeProbe(ros_node)

@@ -12,11 +12,11 @@ import imageio.v2 as imageio
 def test_demo_reaches_its_goals_and_writes_table_plot_and_animation(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     run = subprocess.run(
-        [sys.executable, "-m", "ikrl_ros.cli", "demo", "--goals", "3", "--timing-mode", "lockstep", "--out", str(out)],
+        [sys.executable, "-m", "ikrl_ros.cli", "demo", "--goals", "3", "--sync-mode", "lockstep", "--out", str(out)],
         capture_output=True, text=True, timeout=300,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "controller sac" in run.stdout and "3/3 goals reached" in run.stdout
+    assert "controller sac" in run.stdout and "3/3 consecutive workspace goals reached" in run.stdout
     assert f"output folder: {out}" in run.stdout
     table = (out / "goals.md").read_text()
     assert table.count("| yes |") == 3 and "goal_pose" in table and "clicked_point" in table

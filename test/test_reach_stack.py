@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ def test_each_controller_reaches_50_panda_gym_goals_in_lockstep(tmp_path: Path, 
 
 
 class ControllerProbe:
-    """Plays the bridge for a controller in timer mode: publishes joint states, records its commands."""
+    """Plays the bridge for a controller in realtime mode: publishes joint states, records its commands."""
 
     def __init__(self, node) -> None:
         self.node = node
@@ -141,6 +142,18 @@ def test_malformed_joint_states_are_refused_and_the_controller_stops(controller_
     assert commands and all(np.all(np.isfinite(c)) for c in probe.commands)
     assert np.all(commands[-1] == 0.0), "stale joint states must give a zero command"
     assert any(np.linalg.norm(c) > 0.1 for c in probe.run(0.4)), "valid states must bring the controller back"
+
+
+def test_states_faster_than_the_control_rate_are_thinned_to_it(controller_log: Path, ros_node) -> None:
+    """The probe feeds states at up to 50 Hz; a 25 Hz controller answers 25 of them per second."""
+    probe = ControllerProbe(ros_node)
+    probe.wait_ready()
+    probe.goal([0.5, 0.1, 0.25], "panda_link0")
+    started = time.monotonic()
+    commands = probe.run(2.0)
+    elapsed = time.monotonic() - started
+    assert 100 / elapsed > 30, "the probe must feed states faster than the control rate for this test to mean anything"
+    assert 0.8 * 25 * elapsed <= len(commands) <= 1.1 * 25 * elapsed, f"{len(commands)} commands in {elapsed:.2f} s at 25 Hz"
 
 
 def test_unstamped_joint_states_are_used_with_a_warning(controller_log: Path, ros_node) -> None:

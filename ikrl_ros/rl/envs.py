@@ -85,6 +85,8 @@ class EnvInfo:
     """'ee' (end-effector displacement actions) or 'joints' (joint displacement actions)."""
     terminal_on_success: bool = True
     """panda-gym v3 ends an episode on success; the workspace environments never do."""
+    action_map: str = "linear"
+    """How an action becomes a displacement fraction: 'linear' (panda-gym) or 'signed_square' (a·|a|)."""
 
     @property
     def input_dim(self) -> int:
@@ -124,6 +126,7 @@ def env_info(env: gym.Env) -> EnvInfo:
         max_episode_steps=int(max_steps),
         control_type=str(control_type),
         terminal_on_success=bool(getattr(getattr(unwrapped, "task", None), "terminal_on_success", True)),
+        action_map=str(getattr(unwrapped, "action_map", "linear")),
     )
 
 

@@ -35,9 +35,11 @@ from ikrl_ros.panda_model import (
     SAFETY_BOX_MIN,
 )
 from ikrl_ros.safety import CartesianLimits, JointLimits, cartesian_joint_targets, limit_cartesian, limit_joint_targets
-from ikrl_ros.workspace import CONTROL_TYPES, policy_observation, sample_reachable_goal, sample_start_posture
+from ikrl_ros.workspace import ACTION_MAPS, CONTROL_TYPES, action_to_displacement_fraction, policy_observation, sample_reachable_goal, sample_start_posture
 
-WORKSPACE_ENV_IDS = {"IkrlReach-v0": "ee", "IkrlReachJoints-v0": "joints"}
+WORKSPACE_ENV_IDS = {"IkrlReach-v0": ("ee", "linear"), "IkrlReachJoints-v0": ("joints", "signed_square")}
+"""Id → (control type, action map). Joint actions need ~0.001 rad for a millimetre: the signed-square map
+gives the policy that resolution at an action of ~0.14 instead of 0.02."""
 EPISODE_STEPS = 50
 """2 s at 25 Hz: enough to cross the workspace (≤ 1.2 m at 5 cm per step) and settle."""
 SUCCESS_THRESHOLD = 0.005
@@ -52,7 +54,7 @@ FINE_SCALES = (0.01, 0.001)
 def reach_reward(achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
     """Dense precision reward, 0 at the goal: −d/0.2 − Σ 0.5 (1 − exp(−d/s)) for s in 10 mm, 1 mm.
 
-    At 1 mm it is −0.37, at 5 mm −0.75, at 5 cm −1.5: most of its range lies in the last
+    At 1 mm it is −0.37, at 5 mm −0.72, at 5 cm −1.25: most of its range lies in the last
     centimetre, where panda-gym's 5 cm sparse reward is flat.
     """
     distance = np.linalg.norm(np.asarray(achieved) - np.asarray(desired), axis=-1)
@@ -83,9 +85,12 @@ class WorkspaceReachEnv(gym.Env):
 
     metadata: dict[str, Any] = {"render_modes": []}
 
-    def __init__(self, control_type: str = "ee", continue_probability: float = 0.8) -> None:
+    def __init__(self, control_type: str = "ee", action_map: str = "linear", continue_probability: float = 0.8) -> None:
         if control_type not in CONTROL_TYPES:
             raise ValueError(f"control_type must be one of {CONTROL_TYPES}, got {control_type!r}")
+        if action_map not in ACTION_MAPS:
+            raise ValueError(f"action_map must be one of {ACTION_MAPS}, got {action_map!r}")
+        self.action_map = action_map
         if not 0.0 <= continue_probability <= 1.0:
             raise ValueError(f"continue_probability must be in [0, 1], got {continue_probability}")
         self.control_type = control_type
@@ -118,7 +123,7 @@ class WorkspaceReachEnv(gym.Env):
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         assert self.q is not None, "call reset() first"
-        action = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
+        action = action_to_displacement_fraction(action, self.action_map)
         if self.control_type == "ee":
             self.q = self._execute_cartesian(action * MAX_CARTESIAN_SPEED)
         else:
@@ -144,11 +149,11 @@ class WorkspaceReachEnv(gym.Env):
 
 def register_workspace_envs() -> None:
     """Register the workspace ids with gymnasium (idempotent)."""
-    for env_id, control_type in WORKSPACE_ENV_IDS.items():
+    for env_id, (control_type, action_map) in WORKSPACE_ENV_IDS.items():
         if env_id not in gym.registry:
             gym.register(
                 id=env_id,
                 entry_point="ikrl_ros.rl.workspace_env:WorkspaceReachEnv",
-                kwargs={"control_type": control_type},
+                kwargs={"control_type": control_type, "action_map": action_map},
                 max_episode_steps=EPISODE_STEPS,
             )

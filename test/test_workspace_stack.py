@@ -1,0 +1,81 @@
+"""Through ROS: consecutive goals across the whole workspace, the bridge's DLS Cartesian execution,
+a shipped workspace policy, and a real-time loop that answers the newest joint state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import TwistStamped
+from sensor_msgs.msg import JointState
+
+from conftest import spin_until
+from ikrl_ros.goal_runner import GOAL_TOPICS, connected_runner
+from ikrl_ros.kinematics import PandaKinematics
+from ikrl_ros.stack import reach_stack, start_node, stop_node
+from ikrl_ros.workspace import sample_reachable_goals
+
+LOCKSTEP = {"sync_mode": "lockstep"}
+
+
+def consecutive_final_errors(tmp_path: Path, controller: dict[str, object], goal_count: int, seed: int, steps: int = 50) -> np.ndarray:
+    """Final error of each goal, sent one after another without reset, ``steps`` control periods each (lockstep)."""
+    goals = sample_reachable_goals(goal_count, seed, PandaKinematics())
+    with reach_stack(tmp_path, bridge=LOCKSTEP, controller={**controller, **LOCKSTEP}) as processes, connected_runner() as runner:
+        errors = [runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=steps).final_error for index, goal in enumerate(goals)]
+        assert all(process.poll() is None for process in processes), "a node died during the run"
+    return np.array(errors)
+
+
+def test_cartesian_p_through_the_dls_bridge_reaches_50_consecutive_workspace_goals_to_a_millimetre(tmp_path: Path) -> None:
+    errors = consecutive_final_errors(tmp_path, {"controller": "cartesian_p"}, 50, seed=21)
+    assert np.all(errors < 1e-3), f"{np.sum(errors >= 1e-3)} goals beyond 1 mm: {np.round(errors[errors >= 1e-3] * 1000, 2)} mm"
+
+
+def test_the_shipped_workspace_policy_reaches_consecutive_workspace_goals(tmp_path: Path) -> None:
+    errors = consecutive_final_errors(tmp_path, {"controller": "sac", "policy_path": "sac_workspace"}, 30, seed=22, steps=75)
+    assert np.sum(errors <= 0.01) >= 29, f"final errors (mm): {np.round(errors * 1000, 1)}"
+
+
+def test_the_realtime_controller_answers_each_state_as_it_arrives(tmp_path: Path) -> None:
+    """Launch defaults in real time: every command leaves within milliseconds of the state it answers."""
+    goals = sample_reachable_goals(3, 23, PandaKinematics())
+    diagnostics: dict[str, str] = {}
+
+    def on_diagnostics(message: DiagnosticArray) -> None:
+        for status in message.status:
+            if status.name.endswith("reach_controller"):
+                diagnostics.update({pair.key: pair.value for pair in status.values})
+
+    with reach_stack(tmp_path, controller={"controller": "cartesian_p"}), connected_runner() as runner:
+        runner.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+        for index, goal in enumerate(goals):
+            runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=25)
+        runner.spin_for(1.2)
+    # With a free-running timer the answered state would be on average half a period (20 ms) old.
+    assert float(diagnostics["state_age_p50_ms"]) < 10.0, diagnostics
+    assert float(diagnostics["latency_p99_ms"]) < 20.0, diagnostics
+    assert int(diagnostics["control_steps"]) >= 60, diagnostics
+
+
+@pytest.mark.parametrize("controller", ["ik", "cartesian_p"])
+def test_the_hold_goes_out_on_the_interface_the_controller_commands(tmp_path: Path, ros_node, controller: str) -> None:
+    """No goal: a joint-space controller holds with the current joint positions, a Cartesian one with a zero twist."""
+    twists: list[TwistStamped] = []
+    joint_commands: list[JointState] = []
+    ros_node.create_subscription(TwistStamped, "cartesian_cmd", twists.append, 50)
+    ros_node.create_subscription(JointState, "joint_command", joint_commands.append, 50)
+    bridge = start_node("ikrl_ros.bridge_node", {}, tmp_path / "bridge.log")
+    node = start_node("ikrl_ros.reach_controller_node", {"controller": controller}, tmp_path / "controller.log")
+    try:
+        holding = (lambda: len(joint_commands) >= 5) if controller == "ik" else (lambda: len(twists) >= 5)
+        assert spin_until(ros_node, holding, 30), "no hold command"
+    finally:
+        assert stop_node(node) == 0 and stop_node(bridge) == 0
+    if controller == "ik":
+        assert not twists, "a joint-space controller must not command the Cartesian interface"
+        np.testing.assert_allclose(joint_commands[-1].position, [0.00, 0.41, 0.00, -1.85, 0.00, 2.26, 0.79], atol=0.02)
+    else:
+        assert not joint_commands and all(t.twist.linear.x == t.twist.linear.y == t.twist.linear.z == 0.0 for t in twists)
