@@ -27,6 +27,7 @@ import numpy as np
 from ikrl_ros.controller_factory import ControllerSettings
 from ikrl_ros.kinematics import PandaKinematics
 from ikrl_ros.panda_model import CONTROL_PERIOD
+from ikrl_ros.report import write_section
 from ikrl_ros.workspace import sample_reachable_goals
 
 THRESHOLDS = (0.05, 0.01, 0.005, 0.001)
@@ -172,23 +173,11 @@ def run_suite(args: argparse.Namespace) -> int:
         time.sleep(1.0)
     results = {name: json.loads((out_dir / name / "result.json").read_text()) for name in names if name not in failed}
     text = report(args, results, goals)
-    write_section(Path(args.out), text)
+    write_section(Path(args.out), "workspace", text)
+    if args.readme:
+        write_section(Path(args.readme), "workspace", text)
     print(text)
     return 1 if failed else 0
-
-
-def write_section(path: Path, text: str) -> None:
-    """Replace the workspace section between its markers in ``path`` (or append it)."""
-    begin, end = "<!-- workspace:begin -->", "<!-- workspace:end -->"
-    block = f"{begin}\n{text}{end}"
-    current = path.read_text() if path.exists() else ""
-    if begin in current:
-        head, rest = current.split(begin, 1)
-        current = head + block + rest.split(end, 1)[1]
-    else:
-        current = f"{current.rstrip()}\n\n{block}\n" if current else f"{block}\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(current)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -199,6 +188,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parallel", type=int, default=2, help="stacks running at once (default: %(default)s)")
     parser.add_argument("--domain-base", type=int, default=60, help="ROS_DOMAIN_ID of the first entry; the others count up")
     parser.add_argument("--out", default="docs/benchmark.md", help="report; its workspace section is replaced (default: %(default)s)")
+    parser.add_argument("--readme", default="README.md", help="also replace the workspace section of this file ('' for none)")
     parser.add_argument("--log-dir", default="out/bench-workspace", help="node logs, goals and per-entry results (default: %(default)s)")
 
 

@@ -54,7 +54,11 @@ def test_shipped_policy_matches_its_manifest(manifest):
     assert path.stat().st_size < 2 * 1024 * 1024
     policy = load_policy(path, env_id=m["env_id"])
     assert policy.algo == m["algo"] and policy.step == m["steps"]
-    env = make_env(m["env_id"])
+    env = make_env(m["env_id"], **policy.env_kwargs)
     res = evaluate(policy.act, env, 100)
     env.close()
-    assert res.success_rate >= 0.99 and res.success_rate >= m["evaluation"]["success_rate"] - 0.01
+    # The manifest's evaluation is reproducible (deterministic actions, seeded goals and starts).
+    assert res.success_rate == pytest.approx(m["evaluation"]["success_rate"], abs=0.01)
+    assert res.median_final_distance == pytest.approx(m["evaluation"]["median_final_distance_m"], abs=5e-4)
+    if m["env_id"].startswith("PandaReach"):
+        assert res.success_rate >= 0.99  # panda-gym's 5 cm success

@@ -71,7 +71,7 @@ def make_meta(algo: str, config: BaseConfig, info: EnvInfo, step: int, **extra: 
         "format": FORMAT, "version": VERSION, "algo": algo, "env_id": info.env_id,
         "config": config.to_dict(), "obs_dim": info.obs_dim, "goal_dim": info.goal_dim,
         "act_dim": info.act_dim, "action_scale": list(info.action_scale), "control_type": info.control_type,
-        "action_map": info.action_map,
+        "action_map": info.action_map, "env_kwargs": info.env_kwargs,
         "max_episode_steps": info.max_episode_steps, "observation_layout": info.layout(),
         "observation_notes": info.notes(), "step": int(step), **extra,
     }
@@ -153,6 +153,8 @@ class Policy:
         # Older files lack the explicit entry; their environment id named joint control.
         self.control_type: str = meta.get("control_type", "joints" if "Joints" in self.env_id else "ee")
         self.action_map: str = meta.get("action_map", "linear")
+        self.env_kwargs: dict[str, Any] = meta.get("env_kwargs", {})
+        """What the environment was made with beyond its id: evaluate the policy on the same task."""
         self.step: int = int(meta["step"])
         self._normalizer, self._actor = normalizer.eval(), actor.eval()
 

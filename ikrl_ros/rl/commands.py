@@ -45,6 +45,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         out_dir=args.out, n_envs=args.n_envs, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
         checkpoint_every=args.checkpoint_every, resume=not args.no_resume, target_success=args.target_success,
         save_replay=not args.no_replay, tensorboard=not args.no_tensorboard, progress_bar=not args.no_progress,
+        env_kwargs=dict(args.env_kwarg or []),
     )
     last = result.history[-1] if result.history else None
     print(json.dumps({
@@ -67,7 +68,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     except CheckpointError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    env = make_env(args.env or policy.env_id)
+    env = make_env(args.env, **dict(args.env_kwarg or [])) if args.env else make_env(policy.env_id, **policy.env_kwargs)
     try:
         res = evaluate(policy.act, env, args.episodes, args.first_seed)
     finally:
@@ -124,6 +125,8 @@ def add_subcommands(subparsers: Any) -> None:
     p.add_argument("--target-success", type=float, help="stop at the first evaluation reaching this rate")
     p.add_argument("--set", type=_parse_override, action="append", metavar="KEY=VALUE",
                    help="override a hyperparameter, e.g. --set batch_size=256 --set hidden_sizes=[64,64]")
+    p.add_argument("--env-kwarg", type=_parse_override, action="append", metavar="KEY=VALUE",
+                   help="environment keyword argument, e.g. --env-kwarg action_map=linear (recorded in the checkpoint)")
     p.add_argument("--no-resume", action="store_true", help="start afresh even if OUT has a checkpoint")
     p.add_argument("--no-replay", action="store_true", help="do not save the replay buffer with checkpoints")
     p.add_argument("--no-tensorboard", action="store_true")
@@ -135,6 +138,8 @@ def add_subcommands(subparsers: Any) -> None:
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--first-seed", type=int, default=0, help="goal i uses env seed first_seed + i")
     p.add_argument("--env", help="evaluate on another environment id than the one trained on")
+    p.add_argument("--env-kwarg", type=_parse_override, action="append", metavar="KEY=VALUE",
+                   help="with --env: its keyword arguments (without --env, the checkpoint's own are used)")
     p.set_defaults(func=cmd_eval)
 
     p = subparsers.add_parser("plot", help="learning curves of training runs to a PNG")

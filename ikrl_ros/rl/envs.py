@@ -7,7 +7,7 @@ import ctypes
 import os
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -59,7 +59,7 @@ def resolve_env_id(env_id: str, reward: str | None = None) -> str:
     return f"{base}{'Dense' if reward == 'dense' else ''}-{version}"
 
 
-def make_env(env_id: str) -> gym.Env:
+def make_env(env_id: str, **env_kwargs: Any) -> gym.Env:
     """gym.make with panda-gym's and the workspace environments registered, PyBullet's console output suppressed."""
     import panda_gym  # noqa: F401  (registers the Panda* environments)
 
@@ -68,7 +68,7 @@ def make_env(env_id: str) -> gym.Env:
     register_workspace_envs()
 
     with _quiet_stdout():
-        return gym.make(env_id)
+        return gym.make(env_id, **env_kwargs)
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,8 @@ class EnvInfo:
     """panda-gym v3 ends an episode on success; the workspace environments never do."""
     action_map: str = "linear"
     """How an action becomes a displacement fraction: 'linear' (panda-gym) or 'signed_square' (a·|a|)."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments the environment was made with beyond its registration (``ikrl train --env-kwarg``)."""
 
     @property
     def input_dim(self) -> int:

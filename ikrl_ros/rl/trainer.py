@@ -20,7 +20,7 @@ import logging
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +183,7 @@ def train(
     progress_bar: bool = True,
     progress_callback: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train until `steps` total environment steps (across all envs) or until `target_success` is reached.
 
@@ -192,9 +193,10 @@ def train(
     torch.set_num_threads(1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    envs = [make_env(env_id) for _ in range(n_envs)]
-    eval_env = make_env(env_id)
-    info = env_info(envs[0])
+    env_kwargs = env_kwargs or {}
+    envs = [make_env(env_id, **env_kwargs) for _ in range(n_envs)]
+    eval_env = make_env(env_id, **env_kwargs)
+    info = replace(env_info(envs[0]), env_kwargs=env_kwargs)
     compute_reward, is_success = goal_functions(envs[0])
 
     meta: dict[str, Any] = {}
