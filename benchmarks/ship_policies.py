@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 POLICIES = REPO / "ikrl_ros" / "policies"
 SUFFIX = {"PandaReach-v3": "panda_reach", "PandaReachJoints-v3": "panda_reach_joints",
-          "IkrlReach-v0": "workspace", "IkrlReachJoints-v0": "workspace_joints"}
+          "IkrlReach-v0": "workspace", "IkrlReachJoints-v0": "workspace_joints", "IkrlReachPose-v0": "workspace_pose"}
 
 
 def run_cli(args: list[str]) -> dict:
@@ -29,10 +29,11 @@ def run_cli(args: list[str]) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def ship(algo: str, env_id: str, steps: int, seed: int, runs: Path, overrides: list[str]) -> dict:
+def ship(algo: str, env_id: str, steps: int, seed: int, runs: Path, overrides: list[str], eval_every: int) -> dict:
     out = runs / f"{algo}_{SUFFIX[env_id]}_s{seed}"  # commands run in the repository root
     train_args = ["train", "--algo", algo, "--env", env_id, "--her", "--steps", str(steps), "--seed", str(seed),
-                  "--out", str(out), "--no-resume", "--no-progress", *(f"--set={o}" for o in overrides)]
+                  "--out", str(out), "--no-resume", "--no-progress", "--eval-every", str(eval_every),
+                  *(f"--set={o}" for o in overrides)]
     t0 = time.perf_counter()
     trained = run_cli(train_args)
     elapsed = time.perf_counter() - t0
@@ -82,9 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--runs", type=Path, default=Path("runs") / "shipped", help="relative to the repository")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter override passed to ikrl train")
+    p.add_argument("--eval-every", type=int, default=1_000, help="steps between the training run's evaluations")
     args = p.parse_args(argv)
     for algo in args.algos:
-        m = ship(algo, args.env, args.steps, args.seed, args.runs, args.set)
+        m = ship(algo, args.env, args.steps, args.seed, args.runs, args.set, args.eval_every)
         print(f"{m['policy']}: success {m['evaluation']['success_rate']:.2%}, median final distance "
               f"{m['evaluation']['median_final_distance_m'] * 1000:.1f} mm, {m['train_time_s']} s", flush=True)
     write_table(REPO / "docs" / "training.md")

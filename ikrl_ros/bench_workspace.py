@@ -28,7 +28,8 @@ from ikrl_ros.controller_factory import ControllerSettings
 from ikrl_ros.kinematics import PandaKinematics
 from ikrl_ros.panda_model import CONTROL_PERIOD
 from ikrl_ros.report import write_section
-from ikrl_ros.workspace import sample_reachable_goals
+from ikrl_ros.rotations import angle_between, matrix_to_quaternion, quaternion_to_matrix
+from ikrl_ros.workspace import sample_reachable_goals, sample_reachable_poses
 
 THRESHOLDS = (0.05, 0.01, 0.005, 0.001)
 REACHED = 0.005
@@ -46,6 +47,14 @@ ENTRIES: dict[str, ControllerSettings] = {
 }
 """Benchmark entries: the shipped workspace policies, hybrid, the classical controllers, and the
 PandaReach-v3 policy that was the default before (trained in panda-gym's cube from the neutral pose)."""
+POSE_ENTRIES: dict[str, ControllerSettings] = {
+    "sac_workspace_pose": ControllerSettings("sac", policy_path="sac_workspace_pose"),
+    "hybrid_pose": ControllerSettings("hybrid", policy_path="sac_workspace_pose"),
+    "cartesian_p": ControllerSettings("cartesian_p"),
+    "ik": ControllerSettings("ik"),
+}
+"""Pose-suite entries, all with ``orientation: track``: the pose policy, it with the classical finisher, the classical controllers."""
+POSE_THRESHOLDS = ((0.001, 0.01), (0.005, 0.05))
 
 
 @dataclass
@@ -77,14 +86,21 @@ def record(goal: np.ndarray, path: np.ndarray) -> GoalRecord:
     )
 
 
-def run_entry(name: str, goals: np.ndarray, goal_seconds: float, log_dir: Path) -> dict[str, object]:
-    """One controller on all goals, in real time through ROS; returns the records and its diagnostics."""
+def pose_record(goal: np.ndarray, rotation: np.ndarray, path: np.ndarray, orientations: np.ndarray) -> dict[str, float]:
+    """Final position (m) and angle (rad) error of one pose goal."""
+    return {"final_error": float(np.linalg.norm(path[-1] - goal)), "final_angle": angle_between(quaternion_to_matrix(orientations[-1]), rotation)}
+
+
+def run_entry(name: str, goals: np.ndarray, goal_seconds: float, log_dir: Path, rotations: np.ndarray | None = None) -> dict[str, object]:
+    """One controller on all goals (poses when ``rotations`` are given), in real time through ROS;
+    returns the records and its diagnostics."""
     from diagnostic_msgs.msg import DiagnosticArray
 
     from ikrl_ros.goal_runner import GOAL_TOPICS, connected_runner
     from ikrl_ros.stack import reach_stack
 
-    settings = ENTRIES[name]
+    settings = (ENTRIES if rotations is None else POSE_ENTRIES)[name]
+    controller = {"controller": settings.name, "policy_path": settings.policy_path, **({} if rotations is None else {"orientation": "track"})}
     latest: dict[str, str] = {}
 
     def on_diagnostics(message: DiagnosticArray) -> None:
@@ -95,11 +111,15 @@ def run_entry(name: str, goals: np.ndarray, goal_seconds: float, log_dir: Path) 
 
     steps = round(goal_seconds / CONTROL_PERIOD)
     records = []
-    with reach_stack(log_dir, controller={"controller": settings.name, "policy_path": settings.policy_path}), connected_runner() as runner:
+    with reach_stack(log_dir, controller=controller), connected_runner() as runner:
         runner.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
         for index, goal in enumerate(goals):
-            outcome = runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=steps, tolerance=REACHED)
-            records.append(asdict(record(goal, outcome.path)))
+            if rotations is None:
+                outcome = runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=steps, tolerance=REACHED)
+                records.append(asdict(record(goal, outcome.path)))
+            else:
+                outcome = runner.run_goal(goal, "goal_pose", budget_steps=steps, tolerance=REACHED, quaternion=matrix_to_quaternion(rotations[index]))
+                records.append(pose_record(goal, rotations[index], outcome.path, outcome.orientations))
         runner.spin_for(1.2)  # one more diagnostics message, covering the whole run
     return {"name": name, "records": records, "diagnostics": dict(latest)}
 
@@ -118,6 +138,36 @@ def summary_row(name: str, result: dict[str, object]) -> str:
         + f" | {np.median(reach_times) if reach_times else float('nan'):.2f}"
         + f" | {diagnostics.get('state_age_p99_ms', 'n/a')} | {diagnostics.get('missed_periods', 'n/a')} of {diagnostics.get('control_steps', 'n/a')} |"
     )
+
+
+def pose_row(name: str, result: dict[str, object]) -> str:
+    records = result["records"]
+    final = np.array([r["final_error"] for r in records])
+    angle = np.array([r["final_angle"] for r in records])
+    cells = [f"{np.mean((final <= d) & (angle <= a)) * 100:.1f} %" for d, a in POSE_THRESHOLDS]
+    return (
+        f"| {name} | " + " | ".join(cells)
+        + f" | {np.median(final) * 1e3:.2f} / {np.percentile(final, 95) * 1e3:.1f} | {np.median(angle):.4f} / {np.percentile(angle, 95):.3f}"
+        + f" | {result['diagnostics'].get('missed_periods', 'n/a')} of {result['diagnostics'].get('control_steps', 'n/a')} |"
+    )
+
+
+def pose_report(args: argparse.Namespace, results: dict[str, dict[str, object]], goals: np.ndarray) -> str:
+    lines = [
+        "## Pose suite: consecutive pose goals across the workspace, real time, launch defaults + `orientation: track`",
+        "",
+        f"Measured by `{args.command}` on {platform.machine()}, {os.cpu_count()} cores, {args.parallel} stacks at a time. "
+        f"{len(goals)} pose goals (seed {args.seed}): positions uniform over the admitted workspace, orientations gripper down, "
+        "turned up to ±1.2 rad about the vertical and tilted up to 0.4 rad, each pose reachable by 6-D IK; published one after "
+        f"another on `goal_pose` with their quaternion, {args.goal_seconds:g} s of real time each, from wherever the last goal "
+        "left the arm. Errors are ground truth (`ee_pose`) at the end of each goal's window.",
+        "",
+        "| controller | within 1 mm and 0.01 rad | within 5 mm and 0.05 rad | position error median / p95 (mm) "
+        "| angle error median / p95 (rad) | missed periods |",
+        "|---|---|---|---|---|---|",
+        *(pose_row(name, result) for name, result in results.items()),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def report(args: argparse.Namespace, results: dict[str, dict[str, object]], goals: np.ndarray) -> str:
@@ -147,12 +197,19 @@ def run_suite(args: argparse.Namespace) -> int:
     """Run the entries as child processes (own ROS domain each), ``--parallel`` at a time; write the report."""
     out_dir = Path(args.log_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = args.controllers or list(ENTRIES)
-    unknown = sorted(set(names) - set(ENTRIES))
+    entries = POSE_ENTRIES if args.poses else ENTRIES
+    names = args.controllers or list(entries)
+    unknown = sorted(set(names) - set(entries))
     if unknown:
-        print(f"error: unknown workspace-suite entries {unknown}; choose from {list(ENTRIES)}", file=sys.stderr)
+        print(f"error: unknown entries {unknown}; choose from {list(entries)}", file=sys.stderr)
         return 2
-    goals = sample_reachable_goals(args.goals, args.seed, PandaKinematics())
+    kinematics = PandaKinematics()
+    if args.poses:
+        poses = sample_reachable_poses(args.goals, args.seed, kinematics)
+        goals = np.array([position for position, _ in poses])
+        np.save(out_dir / "rotations.npy", np.array([rotation for _, rotation in poses]))
+    else:
+        goals = sample_reachable_goals(args.goals, args.seed, kinematics)
     np.save(out_dir / "goals.npy", goals)
     pending = list(enumerate(names))
     running: list[tuple[str, subprocess.Popen]] = []
@@ -162,6 +219,7 @@ def run_suite(args: argparse.Namespace) -> int:
             index, name = pending.pop(0)
             env = {**os.environ, "ROS_DOMAIN_ID": str(args.domain_base + index), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
             command = [sys.executable, "-m", "ikrl_ros.bench_workspace", "--entry", name, "--goal-seconds", str(args.goal_seconds), "--log-dir", str(out_dir)]
+            command += ["--poses"] if args.poses else []
             print(f"[bench workspace] {name}: started", flush=True)
             running.append((name, subprocess.Popen(command, env=env)))
         for name, process in list(running):
@@ -172,16 +230,18 @@ def run_suite(args: argparse.Namespace) -> int:
                     failed.append(name)
         time.sleep(1.0)
     results = {name: json.loads((out_dir / name / "result.json").read_text()) for name in names if name not in failed}
-    text = report(args, results, goals)
-    write_section(Path(args.out), "workspace", text)
+    text = (pose_report if args.poses else report)(args, results, goals)
+    marker = "pose" if args.poses else "workspace"
+    write_section(Path(args.out), marker, text)
     if args.readme:
-        write_section(Path(args.readme), "workspace", text)
+        write_section(Path(args.readme), marker, text)
     print(text)
     return 1 if failed else 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--goals", type=int, default=200, help="consecutive goals per controller (default: %(default)s)")
+    parser.add_argument("--poses", action="store_true", help="the pose suite: pose goals, orientation 'track', its own entries")
     parser.add_argument("--goal-seconds", type=float, default=3.0, help="real time per goal (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the goal sequence (default: %(default)s)")
     parser.add_argument("--controllers", nargs="*", help=f"entries to run (default: all of {list(ENTRIES)})")
@@ -203,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_suite(args)
     log_dir = Path(args.log_dir)
     goals = np.load(log_dir / "goals.npy")
-    result = run_entry(args.entry, goals, args.goal_seconds, log_dir / args.entry)
+    rotations = np.load(log_dir / "rotations.npy") if args.poses else None
+    result = run_entry(args.entry, goals, args.goal_seconds, log_dir / args.entry, rotations)
     (log_dir / args.entry / "result.json").write_text(json.dumps(result))
     return 0
 

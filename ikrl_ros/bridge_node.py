@@ -41,9 +41,9 @@ from std_srvs.srv import Trigger
 from ikrl_ros import validation
 from ikrl_ros.controllers import JointTargets
 from ikrl_ros.kinematics import PandaKinematics
-from ikrl_ros.panda_model import BASE_FRAME, BASE_POSITION_IN_WORLD, CONTROL_PERIOD, JOINT_NAMES, MAX_CARTESIAN_SPEED, base_to_world
+from ikrl_ros.panda_model import BASE_FRAME, BASE_POSITION_IN_WORLD, CONTROL_PERIOD, JOINT_NAMES, MAX_ANGULAR_SPEED, MAX_CARTESIAN_SPEED, base_to_world
 from ikrl_ros.ros_common import CONTROL_PERIOD_NS, ThrottledWarnings, declare, diagnostics, ns_from_time, reset_message, run_node, time_from_ns, xyz
-from ikrl_ros.safety import cartesian_joint_targets, limit_cartesian, limit_joint_targets, limits_from_parameters
+from ikrl_ros.safety import cartesian_joint_targets, limit_angular, limit_cartesian, limit_joint_targets, limits_from_parameters
 from ikrl_ros.sim import PandaReachSim
 
 SYNC_MODES = ("realtime", "lockstep")
@@ -52,9 +52,13 @@ CARTESIAN_EXECUTIONS = ("dls_ik", "pybullet_ik")
 
 @dataclass(frozen=True)
 class CartesianVelocity:
-    """A received ``cartesian_cmd``: linear velocity in m/s in ``panda_link0``."""
+    """A received ``cartesian_cmd``: linear (m/s) and angular (rad/s) velocity in ``panda_link0``."""
 
     velocity: np.ndarray
+    angular: np.ndarray
+
+    def is_zero(self) -> bool:
+        return not (np.any(self.velocity != 0.0) or np.any(self.angular != 0.0))
 
 
 BridgeCommand = CartesianVelocity | JointTargets
@@ -72,6 +76,7 @@ class PandaBridge(Node):
         self.lockstep_timeout = declare(self, "lockstep_timeout", 0.5, "lockstep mode: republish the state if no answer came within this (s, wall clock)")
         self.publish_clock = declare(self, "publish_clock", False, "publish sim time on /clock (for nodes with use_sim_time)")
         self.max_cartesian_speed = declare(self, "max_cartesian_speed", MAX_CARTESIAN_SPEED, "safety: per-axis limit on cartesian_cmd (m/s); panda-gym's action limit is 1.25")
+        self.max_angular_speed = declare(self, "max_angular_speed", MAX_ANGULAR_SPEED, "safety: per-axis limit on cartesian_cmd's angular velocity (rad/s)")
         self.safety_box_min = np.array(declare(self, "safety_box_min", [-0.9, -0.9, -0.01], "safety: lower corner (m, panda_link0) the end-effector target may not leave; panda-gym itself keeps Cartesian targets at z >= 0"))
         self.safety_box_max = np.array(declare(self, "safety_box_max", [0.9, 0.9, 1.2], "safety: upper corner (m, panda_link0) of the end-effector target box"))
         self.max_stamp_future = declare(self, "max_stamp_future", 0.5, "realtime mode: commands stamped further than this (s) ahead of this node's clock are refused")
@@ -80,7 +85,7 @@ class PandaBridge(Node):
         self._validate_parameters()
         self.kinematics = PandaKinematics()
         self.cartesian_limits, self.joint_limits = limits_from_parameters(
-            self.kinematics, self.max_cartesian_speed, self.safety_box_min, self.safety_box_max, self.joint_limit_margin, self.max_joint_step
+            self.kinematics, self.max_cartesian_speed, self.safety_box_min, self.safety_box_max, self.joint_limit_margin, self.max_joint_step, self.max_angular_speed
         )
 
         self.sim = PandaReachSim()
@@ -126,11 +131,11 @@ class PandaBridge(Node):
     # --- commands in -------------------------------------------------------------------------
     def on_cartesian_cmd(self, message: TwistStamped) -> None:
         try:
-            velocity = validation.cartesian_velocity(xyz(message.twist.linear), message.header.frame_id)
+            velocity, angular = validation.cartesian_twist(xyz(message.twist.linear), xyz(message.twist.angular), message.header.frame_id)
         except validation.InvalidInput as error:
             self.reject(str(error))
             return
-        self.accept(CartesianVelocity(velocity), message.header.stamp)
+        self.accept(CartesianVelocity(velocity, angular), message.header.stamp)
 
     def on_joint_command(self, message: JointState) -> None:
         try:
@@ -179,13 +184,17 @@ class PandaBridge(Node):
 
     def advance(self, command: BridgeCommand | None) -> None:
         """Apply one command (or hold) within the safety limits, step one control period, publish the new state."""
-        if isinstance(command, CartesianVelocity) and np.any(command.velocity != 0.0):
+        if isinstance(command, CartesianVelocity) and not command.is_zero():
             velocity, notes = limit_cartesian(command.velocity, self.sim.ee_position_base(), CONTROL_PERIOD, self.cartesian_limits)
+            angular, angular_notes = limit_angular(command.angular, self.cartesian_limits)
+            notes += angular_notes
             if self.cartesian_execution == "dls_ik":
-                targets, step_notes = cartesian_joint_targets(velocity, self.sim.arm_positions(), CONTROL_PERIOD, self.kinematics, self.joint_limits, self.cartesian_limits)
+                targets, step_notes = cartesian_joint_targets(velocity, self.sim.arm_positions(), CONTROL_PERIOD, self.kinematics, self.joint_limits, self.cartesian_limits, angular)
                 notes += step_notes
                 self.sim.apply_joint_targets(targets)
             else:
+                if np.any(angular != 0.0):
+                    self.warnings.warn("cartesian_cmd: angular velocity is ignored with cartesian_execution 'pybullet_ik' (panda-gym's position-only control)")
                 # panda-gym action = displacement / 0.05 m = velocity / 1.25 m/s; dividing by exactly 1.25
                 # returns a float32 policy action bit for bit, so the bridge reproduces gym trajectories.
                 self.sim.apply_ee_action(velocity / MAX_CARTESIAN_SPEED)

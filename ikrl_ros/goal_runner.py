@@ -36,6 +36,8 @@ class GoalOutcome:
     steps_to_reach: int | None
     final_error: float
     path: np.ndarray
+    orientations: np.ndarray
+    """Ground-truth grasp-target quaternions (x, y, z, w) along the path."""
     start_ns: int
     end_ns: int
     """Sim-time window of the goal, to pick its recorded joint states."""
@@ -53,7 +55,8 @@ class GoalRunner(Node):
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.goal_pose_pub = self.create_publisher(PoseStamped, "goal_pose", reliable)
         self.clicked_point_pub = self.create_publisher(PointStamped, "clicked_point", reliable)
-        self.poses: list[tuple[int, np.ndarray]] = []
+        self.poses: list[tuple[int, np.ndarray, np.ndarray]] = []
+        """(stamp, position, quaternion xyzw) of every ``ee_pose``."""
         self.accepted_goals: list[np.ndarray] = []
         self.arm_states: list[tuple[int, np.ndarray]] = []
         """(stamp, arm joint positions) as the bridge published them, for replay and rendering."""
@@ -63,7 +66,8 @@ class GoalRunner(Node):
         self.create_subscription(PointStamped, "goal_marker", lambda m: self.accepted_goals.append(np.array(xyz(m.point))), reliable)
 
     def _on_ee_pose(self, message: PoseStamped) -> None:
-        self.poses.append((ns_from_time(message.header.stamp), np.array(xyz(message.pose.position))))
+        q = message.pose.orientation
+        self.poses.append((ns_from_time(message.header.stamp), np.array(xyz(message.pose.position)), np.array([q.x, q.y, q.z, q.w])))
 
     def _on_joint_state(self, message: JointState) -> None:
         try:
@@ -88,11 +92,13 @@ class GoalRunner(Node):
                 return
         raise TimeoutError("the reach stack did not come up: no ee_pose, or nobody subscribes to the goal topics")
 
-    def publish_goal(self, goal: np.ndarray, topic: str, frame_id: str = BASE_FRAME) -> None:
+    def publish_goal(self, goal: np.ndarray, topic: str, frame_id: str = BASE_FRAME, quaternion: np.ndarray | None = None) -> None:
+        """A goal as RViz sends it; ``goal_pose`` carries ``quaternion`` (x, y, z, w), by default yaw 0."""
         if topic == "goal_pose":
             message = PoseStamped()
             message.pose.position.x, message.pose.position.y, message.pose.position.z = (float(v) for v in goal)
-            message.pose.orientation.w = 1.0
+            o = message.pose.orientation
+            o.x, o.y, o.z, o.w = (0.0, 0.0, 0.0, 1.0) if quaternion is None else (float(v) for v in quaternion)
             publisher = self.goal_pose_pub
         else:
             message = PointStamped()
@@ -110,6 +116,7 @@ class GoalRunner(Node):
         tolerance: float = 0.05,
         stop_error: float = 0.0,
         expected: np.ndarray | None = None,
+        quaternion: np.ndarray | None = None,
     ) -> GoalOutcome:
         """Send one goal and follow ``ee_pose`` for ``budget_steps`` control periods of sim time.
 
@@ -119,8 +126,8 @@ class GoalRunner(Node):
         """
         self.spin_for(0.0)
         start_ns = self.poses[-1][0]
-        self.publish_goal(goal, topic)
-        self._confirm_acceptance(goal, topic)
+        self.publish_goal(goal, topic, quaternion=quaternion)
+        self._confirm_acceptance(goal, topic, quaternion)
         return self._follow(goal, topic, start_ns, budget_steps, tolerance, stop_error, goal if expected is None else expected)
 
     def run_episode(self, goal: np.ndarray, topic: str, budget_steps: int = 50, tolerance: float = 0.05, stop_error: float = 0.0) -> GoalOutcome:
@@ -151,26 +158,28 @@ class GoalRunner(Node):
         end_ns = start_ns + budget_steps * CONTROL_PERIOD_NS
         steps_to_reach: int | None = None
         path: list[np.ndarray] = []
+        orientations: list[np.ndarray] = []
         error = float("nan")
         index = 0
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             rclpy.spin_once(self, timeout_sec=0.01)
-            for stamp_ns, position in self.poses[index:]:
+            for stamp_ns, position, orientation in self.poses[index:]:
                 if stamp_ns <= start_ns:
                     continue
                 if stamp_ns > end_ns:
-                    return GoalOutcome(goal, topic, steps_to_reach, error, np.array(path), start_ns, stamp_ns)
+                    return GoalOutcome(goal, topic, steps_to_reach, error, np.array(path), np.array(orientations), start_ns, stamp_ns)
                 path.append(position)
+                orientations.append(orientation)
                 error = float(np.linalg.norm(position - target))
                 if steps_to_reach is None and error <= tolerance:
                     steps_to_reach = round((stamp_ns - start_ns) / CONTROL_PERIOD_NS)
                 if stop_error > 0 and error <= stop_error:
-                    return GoalOutcome(goal, topic, steps_to_reach, error, np.array(path), start_ns, stamp_ns)
+                    return GoalOutcome(goal, topic, steps_to_reach, error, np.array(path), np.array(orientations), start_ns, stamp_ns)
             index = len(self.poses)
         raise TimeoutError(f"goal {goal.tolist()}: the bridge stopped publishing ee_pose")
 
-    def _confirm_acceptance(self, goal: np.ndarray, topic: str, timeout: float = 2.0) -> None:
+    def _confirm_acceptance(self, goal: np.ndarray, topic: str, quaternion: np.ndarray | None = None, timeout: float = 2.0) -> None:
         """Wait for the controller's ``goal_marker`` echo; resend once if the goal got lost in discovery."""
         count = len(self.accepted_goals)
         for attempt in range(2):
@@ -180,7 +189,7 @@ class GoalRunner(Node):
                 if len(self.accepted_goals) > count:
                     return
             if attempt == 0:
-                self.publish_goal(goal, topic)
+                self.publish_goal(goal, topic, quaternion=quaternion)
         raise TimeoutError(f"the reach controller did not accept goal {goal.tolist()} sent on {topic}")
 
 

@@ -34,6 +34,11 @@ JOINT_STEP_PER_ACTION = 0.05
 MAX_CARTESIAN_SPEED = EE_STEP_PER_ACTION / CONTROL_PERIOD
 """1.25 m/s: the Cartesian speed of a unit action, the limit of the ``cartesian_cmd`` interface."""
 
+ROTATION_STEP_PER_ACTION = 0.05
+"""Radians of end-effector rotation per unit angular action and control period (pose policies)."""
+MAX_ANGULAR_SPEED = ROTATION_STEP_PER_ACTION / CONTROL_PERIOD
+"""1.25 rad/s: the angular speed of a unit angular action, the default limit of ``cartesian_cmd``'s angular part."""
+
 WORKSPACE_MIN = np.array([0.2, -0.5, 0.01])
 """Default goal box lower corner in ``panda_link0``; z ≥ 1 cm keeps the fingertips (6 mm below the
 grasp target with the hand pointing down) off the table, which would otherwise block the goal."""

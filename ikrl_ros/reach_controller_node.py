@@ -17,7 +17,7 @@ import time
 import numpy as np
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
+from geometry_msgs.msg import Point, PointStamped, PoseStamped, TwistStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -34,6 +34,7 @@ from ikrl_ros.panda_model import (
     BASE_FRAME,
     BASE_POSITION_IN_WORLD,
     CONTROL_PERIOD,
+    MAX_ANGULAR_SPEED,
     MAX_CARTESIAN_SPEED,
     REACH_RADIUS,
     SHOULDER_POSITION,
@@ -41,11 +42,14 @@ from ikrl_ros.panda_model import (
     WORKSPACE_MIN,
 )
 from ikrl_ros.ros_common import ThrottledWarnings, declare, diagnostics, ns_from_time, run_node, xyz
-from ikrl_ros.safety import SingularityGuard, limit_cartesian, limit_joint_targets, limits_from_parameters
+from ikrl_ros.rotations import GRIPPER_DOWN, angle_between, top_down, yaw_of
+from ikrl_ros.safety import SingularityGuard, limit_angular, limit_cartesian, limit_joint_targets, limits_from_parameters
 from ikrl_ros.timing import LoopTiming
 
 SYNC_MODES = ("realtime", "lockstep")
+ORIENTATION_MODES = ("top_down", "track", "ignore")
 MARKER_PERIOD = 0.1
+GOAL_AXIS_LENGTH = 0.08
 MAX_ANSWER_CREDIT = 1.5
 """Realtime decimation: each state earns (time since the previous state) × control_rate of credit, and is
 answered once the credit reaches ½ (spending 1). States at control_rate are all answered whatever their
@@ -61,6 +65,8 @@ class ReachControllerNode(Node):
         self.control_rate = declare(self, "control_rate", 25.0, "realtime: the most joint states answered per second (Hz); states arriving faster are decimated, slower ones set the rate")
         self.sync_mode = declare(self, "sync_mode", "realtime", "'realtime' (answer each joint state as it arrives, at most control_rate per second, watchdog on) or 'lockstep' (answer every state, stamped with its stamp, for a lockstep bridge)")
         self.goal_tolerance = declare(self, "goal_tolerance", 0.05, "distance (m) under which ~/goal_reached is true; panda-gym's success threshold is 0.05")
+        self.orientation = declare(self, "orientation", "top_down", "goal orientation: 'top_down' (gripper down, the yaw of goal_pose's quaternion: what RViz's 2D Goal Pose means; clicked_point keeps the current yaw), 'track' (goal_pose's full orientation, as MoveIt; clicked_point keeps the current orientation) or 'ignore' (position only)")
+        self.goal_angle_tolerance = declare(self, "goal_angle_tolerance", 0.05, "angle (rad) under which, with the distance, ~/goal_reached is true for goals with an orientation")
         self.joint_state_timeout = declare(self, "joint_state_timeout", 0.0, "watchdog: joint states older than this (s, wall clock) are stale and the node commands zero motion; 0 = two control periods (of this loop or of the bridge's 0.04 s, whichever is longer)")
         self.base_position_in_world = np.array(declare(self, "base_position_in_world", BASE_POSITION_IN_WORLD.tolist(), "static position of panda_link0 in the 'world' frame (m), used for goals stamped 'world'"))
         self.workspace_min = np.array(declare(self, "workspace_min", WORKSPACE_MIN.tolist(), "goal box lower corner in panda_link0 (m); z >= 0.01 keeps the fingertips (6 mm below the grasp target) off the table"))
@@ -76,6 +82,7 @@ class ReachControllerNode(Node):
         self.hybrid_near = declare(self, "hybrid_near", "cartesian_p", f"hybrid: classical controller used near the goal, one of {CLASSICAL_CONTROLLERS}")
         self.hybrid_switch_radius = declare(self, "hybrid_switch_radius", 0.05, "hybrid: distance to the goal (m) under which the classical controller takes over")
         self.max_cartesian_speed = declare(self, "max_cartesian_speed", MAX_CARTESIAN_SPEED, "safety: per-axis limit on commanded Cartesian speed (m/s)")
+        self.max_angular_speed = declare(self, "max_angular_speed", MAX_ANGULAR_SPEED, "safety: per-axis limit on commanded angular speed (rad/s)")
         self.safety_box_min = np.array(declare(self, "safety_box_min", [0.1, -0.6, 0.0], "safety: lower corner (m, panda_link0) that commanded end-effector targets may not leave"))
         self.safety_box_max = np.array(declare(self, "safety_box_max", [0.95, 0.6, 0.8], "safety: upper corner (m, panda_link0) of the commanded target box"))
         self.joint_limit_margin = declare(self, "joint_limit_margin", 0.01, "safety: joint targets are clamped this far (rad) inside the URDF limits")
@@ -89,7 +96,7 @@ class ReachControllerNode(Node):
 
         self.kinematics = PandaKinematics()
         self.cartesian_limits, self.joint_limits = limits_from_parameters(
-            self.kinematics, self.max_cartesian_speed, self.safety_box_min, self.safety_box_max, self.joint_limit_margin, self.max_joint_step
+            self.kinematics, self.max_cartesian_speed, self.safety_box_min, self.safety_box_max, self.joint_limit_margin, self.max_joint_step, self.max_angular_speed
         )
         self.singularity_guard = SingularityGuard(self.kinematics, self.singularity_slowdown, self.singularity_stop)
         self.guard_singularities = self.controller_name in CLASSICAL_CONTROLLERS
@@ -97,7 +104,14 @@ class ReachControllerNode(Node):
         if isinstance(self.controller, LearnedPolicyController):
             policy = self.controller.policy
             self.get_logger().info(f"loaded {policy.algo} policy (trained {policy.step} steps on {policy.env_id})")
+        if self.orientation != "ignore" and not self.controller.reaches_orientation:
+            self.get_logger().warning(
+                f"controller '{self.controller_name}' reaches positions only: goal orientations are ignored "
+                "(a pose policy such as policy_path:=sac_workspace_pose, a classical or hybrid controller honours them)"
+            )
+            self.orientation = "ignore"
         self.goal: np.ndarray | None = None
+        self.goal_rotation: np.ndarray | None = None
         self.goal_changed = False
         self.arm: ArmObservation | None = None
         self.state_stamp = Time()
@@ -115,6 +129,7 @@ class ReachControllerNode(Node):
         self.joint_pub = self.create_publisher(JointState, "joint_command", reliable)
         self.goal_marker_pub = self.create_publisher(PointStamped, "goal_marker", reliable)
         self.distance_pub = self.create_publisher(Float64, "~/goal_distance", reliable)
+        self.angle_pub = self.create_publisher(Float64, "~/goal_angle_error", reliable)
         self.reached_pub = self.create_publisher(Bool, "~/goal_reached", reliable)
         self.marker_pub = self.create_publisher(MarkerArray, "~/markers", reliable)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
@@ -136,11 +151,14 @@ class ReachControllerNode(Node):
         )
         if self.sync_mode not in SYNC_MODES:
             raise ValueError(f"parameter 'sync_mode' must be one of {SYNC_MODES}, got '{self.sync_mode}'")
+        if self.orientation not in ORIENTATION_MODES:
+            raise ValueError(f"parameter 'orientation' must be one of {ORIENTATION_MODES}, got '{self.orientation}'")
         if self.out_of_workspace not in ("clamp", "reject"):
             raise ValueError(f"parameter 'out_of_workspace' must be 'clamp' or 'reject', got '{self.out_of_workspace}'")
         for name, value in {
             "control_rate": self.control_rate,
             "goal_tolerance": self.goal_tolerance,
+            "goal_angle_tolerance": self.goal_angle_tolerance,
             "reach_radius": self.reach_radius,
             "cartesian_p_gain": self.gain,
             "max_stamp_future": self.max_stamp_future,
@@ -157,21 +175,34 @@ class ReachControllerNode(Node):
 
     # --- inputs ------------------------------------------------------------------------------
     def on_goal_pose(self, message: PoseStamped) -> None:
-        self.set_goal(xyz(message.pose.position), message.header.frame_id, "goal_pose")
+        q = message.pose.orientation
+        self.set_goal(xyz(message.pose.position), message.header.frame_id, "goal_pose", [q.x, q.y, q.z, q.w])
 
     def on_clicked_point(self, message: PointStamped) -> None:
         self.set_goal(xyz(message.point), message.header.frame_id, "clicked_point")
 
-    def set_goal(self, point: list[float], frame_id: str, topic: str) -> None:
+    def goal_orientation(self, quaternion: list[float] | None) -> np.ndarray | None:
+        """The goal rotation the ``orientation`` mode asks for; without a quaternion, the current one (or its yaw)."""
+        if self.orientation == "ignore":
+            return None
+        current = self.arm.ee_rotation if self.arm is not None else GRIPPER_DOWN
+        if quaternion is None:
+            return current if self.orientation == "track" else top_down(yaw_of(current))
+        rotation = validation.goal_orientation(quaternion)
+        return rotation if self.orientation == "track" else top_down(yaw_of(rotation))
+
+    def set_goal(self, point: list[float], frame_id: str, topic: str, quaternion: list[float] | None = None) -> None:
         try:
             goal = validation.goal_in_base_frame(point, frame_id, self.base_position_in_world)
             goal, warning = validation.admit_goal(goal, self.workspace, self.out_of_workspace == "clamp")
+            # panda_link0 and world differ by a translation only: the orientation needs no transform.
+            goal_rotation = self.goal_orientation(quaternion)
         except validation.InvalidInput as error:
             self.warnings.warn(f"{topic}: {error}")
             return
         if warning:
             self.warnings.warn(f"{topic}: {warning}")
-        self.goal, self.goal_changed = goal, True
+        self.goal, self.goal_rotation, self.goal_changed = goal, goal_rotation, True
         marker = PointStamped()
         marker.header.stamp, marker.header.frame_id = self.get_clock().now().to_msg(), BASE_FRAME
         marker.point.x, marker.point.y, marker.point.z = (float(v) for v in goal)
@@ -218,15 +249,16 @@ class ReachControllerNode(Node):
             self.publish_hold()
             return
         started = time.monotonic()
-        state = self.arm.reach_state(self.goal)
+        state = self.arm.reach_state(self.goal, self.goal_rotation)
         if self.goal_changed:
             self.controller.set_goal(self.goal, state)
             self.goal_changed = False
         command = self.controller.compute(state)
         if isinstance(command, CartesianAction):
             velocity = self.safe_velocity(state, np.clip(command.action, -1.0, 1.0) * MAX_CARTESIAN_SPEED)
-            if self.finite_or_zero(velocity, "velocity"):
-                self.publish_cartesian(velocity)
+            angular = np.zeros(3) if command.angular is None else self.safe_angular(np.clip(command.angular, -1.0, 1.0) * MAX_ANGULAR_SPEED)
+            if self.finite_or_zero(velocity, "velocity") and self.finite_or_zero(angular, "angular velocity"):
+                self.publish_cartesian(velocity, angular)
         else:
             targets = self.safe_joint_targets(state, command.positions)
             if self.finite_or_zero(targets, "joint targets"):
@@ -234,8 +266,15 @@ class ReachControllerNode(Node):
         self.timing.step_done(started, self.state_received, time.monotonic(), self.state_age_ms())
         distance = float(np.linalg.norm(self.goal - state.ee_position))
         self.distance_pub.publish(Float64(data=distance))
-        self.reached_pub.publish(Bool(data=distance <= self.goal_tolerance))
-        self.set_status("ok", f"tracking goal, {distance * 1000:.1f} mm away", "tracking")
+        reached = distance <= self.goal_tolerance
+        away = f"{distance * 1000:.1f} mm"
+        if self.goal_rotation is not None:
+            angle = angle_between(state.ee_rotation, self.goal_rotation)
+            self.angle_pub.publish(Float64(data=angle))
+            reached = reached and angle <= self.goal_angle_tolerance
+            away += f", {angle:.3f} rad"
+        self.reached_pub.publish(Bool(data=reached))
+        self.set_status("ok", f"tracking goal, {away} away", "tracking")
         self.publish_markers(state)
 
     def finite_or_zero(self, command: np.ndarray, what: str) -> bool:
@@ -258,6 +297,11 @@ class ReachControllerNode(Node):
         self.safety_interventions += self.warnings.safety(notes)
         return velocity
 
+    def safe_angular(self, angular: np.ndarray) -> np.ndarray:
+        angular, notes = limit_angular(angular, self.cartesian_limits)
+        self.safety_interventions += self.warnings.safety(notes)
+        return angular
+
     def safe_joint_targets(self, state: ReachState, targets: np.ndarray) -> np.ndarray:
         """Joint limits, step size, safety box and (numerical controllers) singularity limits."""
         targets, notes = limit_joint_targets(targets, state.joint_positions, self.joint_limits, self.kinematics, self.cartesian_limits)
@@ -273,11 +317,13 @@ class ReachControllerNode(Node):
         """Lockstep answers carry the stamp of the state they answer; otherwise now."""
         return self.state_stamp if self.sync_mode == "lockstep" else self.get_clock().now().to_msg()
 
-    def publish_cartesian(self, velocity: np.ndarray) -> None:
+    def publish_cartesian(self, velocity: np.ndarray, angular: np.ndarray | None = None) -> None:
         message = TwistStamped()
         message.header.stamp = self.command_stamp()
         message.header.frame_id = BASE_FRAME
         message.twist.linear.x, message.twist.linear.y, message.twist.linear.z = (float(v) for v in velocity)
+        if angular is not None:
+            message.twist.angular.x, message.twist.angular.y, message.twist.angular.z = (float(v) for v in angular)
         self.cartesian_pub.publish(message)
 
     def publish_hold(self) -> None:
@@ -321,7 +367,25 @@ class ReachControllerNode(Node):
             marker.scale.x = marker.scale.y = marker.scale.z = float(diameter)
             marker.color.r, marker.color.g, marker.color.b, marker.color.a = rgba
             markers.markers.append(marker)
+        markers.markers += self.goal_axes(state, stamp, first_id=len(spheres))
         self.marker_pub.publish(markers)
+
+    def goal_axes(self, state: ReachState, stamp: Time, first_id: int) -> list[Marker]:
+        """The goal orientation's x, y, z axes as red, green, blue arrows (deleted for position-only goals)."""
+        arrows = []
+        for axis in range(3):
+            marker = Marker()
+            marker.header.stamp, marker.header.frame_id = stamp, BASE_FRAME
+            marker.ns, marker.id, marker.type = "goal_axes", first_id + axis, Marker.ARROW
+            marker.action = Marker.DELETE if state.goal_rotation is None else Marker.ADD
+            if state.goal_rotation is not None:
+                start, end = state.goal, state.goal + GOAL_AXIS_LENGTH * state.goal_rotation[:, axis]
+                marker.points = [Point(x=float(a), y=float(b), z=float(c)) for a, b, c in (start, end)]
+                marker.scale.x, marker.scale.y, marker.scale.z = 0.006, 0.012, 0.0
+                marker.color.r, marker.color.g, marker.color.b = (float(axis == i) for i in range(3))
+                marker.color.a = 1.0
+            arrows.append(marker)
+        return arrows
 
     def set_status(self, level: str, message: str, kind: str) -> None:
         """Record the node's state; a change of kind (e.g. tracking → stale) is published at once."""

@@ -12,20 +12,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from ikrl_ros.kinematics import PandaKinematics
-from ikrl_ros.panda_model import MAX_CARTESIAN_SPEED
+from ikrl_ros.panda_model import MAX_ANGULAR_SPEED, MAX_CARTESIAN_SPEED
 
 
 @dataclass(frozen=True)
 class CartesianLimits:
-    """Per-axis speed limit and a box the end-effector target must stay in (``panda_link0``)."""
+    """Per-axis linear and angular speed limits and a box the end-effector target must stay in (``panda_link0``)."""
 
     max_speed: float
     box_min: np.ndarray
     box_max: np.ndarray
+    max_angular_speed: float = MAX_ANGULAR_SPEED
 
     def __post_init__(self) -> None:
         if not self.max_speed > 0:
             raise ValueError(f"maximum Cartesian speed must be positive, got {self.max_speed}")
+        if not self.max_angular_speed > 0:
+            raise ValueError(f"maximum angular speed must be positive, got {self.max_angular_speed}")
         if np.any(self.box_min >= self.box_max):
             raise ValueError(f"safety box min {self.box_min.tolist()} must be below max {self.box_max.tolist()}")
 
@@ -51,6 +54,14 @@ def limit_cartesian(velocity: np.ndarray, ee_position: np.ndarray, period: float
         # Only the offending axes change, so the others keep their exact values.
         limited = np.where(inside != target, (inside - ee_position) / period, limited)
     return (velocity if not notes else limited), notes
+
+
+def limit_angular(angular_velocity: np.ndarray, limits: CartesianLimits) -> tuple[np.ndarray, list[str]]:
+    """The angular velocity (rad/s) clipped per axis to the limit; returned untouched when within it."""
+    limited = np.clip(angular_velocity, -limits.max_angular_speed, limits.max_angular_speed)
+    if np.array_equal(limited, angular_velocity):
+        return angular_velocity, []
+    return limited, [f"angular speed {np.abs(angular_velocity).max():.3g} rad/s above {limits.max_angular_speed:g} rad/s"]
 
 
 @dataclass(frozen=True)
@@ -88,15 +99,25 @@ def limit_joint_targets(
 
 
 def cartesian_joint_targets(
-    velocity: np.ndarray, current: np.ndarray, period: float, kinematics: PandaKinematics, limits: JointLimits, box: CartesianLimits
+    velocity: np.ndarray,
+    current: np.ndarray,
+    period: float,
+    kinematics: PandaKinematics,
+    limits: JointLimits,
+    box: CartesianLimits,
+    angular_velocity: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str]]:
-    """Joint targets that execute a (limited) Cartesian velocity for one period: the bridge's Cartesian mode.
+    """Joint targets that execute a (limited) Cartesian twist for one period: the bridge's Cartesian mode.
+
+    Without an angular velocity (or with a zero one) the orientation is left free, as in panda-gym's
+    position-only control; with one, the end effector also turns by ``angular_velocity × period``.
 
     The damped-least-squares step (posture term, active joint limits) is scaled down as a whole when
     a joint would move more than ``max_step`` (so the end effector keeps its direction), then passes
     the same joint and box checks as a joint command: a step that would leave the box holds.
     """
-    targets = kinematics.cartesian_step(current, velocity * period)
+    turning = angular_velocity is not None and np.any(angular_velocity != 0.0)
+    targets = kinematics.cartesian_step(current, velocity * period, angular_velocity * period if turning else None)
     notes = []
     largest = float(np.abs(targets - current).max())
     if largest > limits.max_step:
@@ -118,15 +139,18 @@ def limits_from_parameters(
     safety_box_max: np.ndarray,
     joint_limit_margin: float,
     max_joint_step: float,
+    max_angular_speed: float = MAX_ANGULAR_SPEED,
 ) -> tuple[CartesianLimits, JointLimits]:
     """The limits both nodes enforce, built from their parameters; a bad value is a ``ValueError`` naming it."""
+    if not 0.0 < max_angular_speed <= 2 * MAX_ANGULAR_SPEED:
+        raise ValueError(f"parameter 'max_angular_speed' must be in (0, {2 * MAX_ANGULAR_SPEED:g}] rad/s, got {max_angular_speed}")
     if max_cartesian_speed > MAX_CARTESIAN_SPEED:
         raise ValueError(f"parameter 'max_cartesian_speed' may not exceed panda-gym's {MAX_CARTESIAN_SPEED} m/s")
     if not 0.0 <= joint_limit_margin < 0.5:
         raise ValueError(f"parameter 'joint_limit_margin' must be in [0, 0.5) rad, got {joint_limit_margin}")
     if safety_box_min.shape != (3,) or safety_box_max.shape != (3,):
         raise ValueError("parameters 'safety_box_min' and 'safety_box_max' must have 3 elements")
-    cartesian = CartesianLimits(max_cartesian_speed, safety_box_min, safety_box_max)
+    cartesian = CartesianLimits(max_cartesian_speed, safety_box_min, safety_box_max, max_angular_speed)
     return cartesian, JointLimits(*kinematics.limits_with_margin(joint_limit_margin), max_joint_step)
 
 

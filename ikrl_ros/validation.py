@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ikrl_ros.rotations import quaternion_to_matrix
 from ikrl_ros.panda_model import (
     ARM_JOINT_NAMES,
     BASE_FRAME,
@@ -177,15 +178,31 @@ def arm_targets_from_joint_command(names: Sequence[str], position: Sequence[floa
     return finite_vector([position[names.index(name)] for name in ARM_JOINT_NAMES], "joint command positions")
 
 
-def cartesian_velocity(linear: Sequence[float], frame_id: str) -> np.ndarray:
-    """A Cartesian velocity command in ``panda_link0`` (limits are the safety module's job).
+def cartesian_twist(linear: Sequence[float], angular: Sequence[float], frame_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """A Cartesian twist command (m/s, rad/s) in ``panda_link0`` (limits are the safety module's job).
 
-    ``world`` is accepted too: it differs from ``panda_link0`` by a translation only, so velocities agree.
+    ``world`` is accepted too: it differs from ``panda_link0`` by a translation only, so twists agree.
     """
     if frame_id not in (BASE_FRAME, WORLD_FRAME):
         shown = frame_id if frame_id else "<empty>"
         raise InvalidInput(f"cartesian command frame '{shown}' is not supported: use '{BASE_FRAME}'")
-    return finite_vector(linear, "cartesian command velocity")
+    return finite_vector(linear, "cartesian command velocity"), finite_vector(angular, "cartesian command angular velocity")
+
+
+QUATERNION_NORM_TOLERANCE = 0.01
+"""A goal quaternion whose length is further than this from 1 is refused rather than normalised: it is
+more likely a bug (uninitialised, or Euler angles in the wrong fields) than round-off."""
+
+
+def goal_orientation(quaternion_xyzw: Sequence[float]) -> np.ndarray:
+    """The rotation matrix of a goal's quaternion (x, y, z, w); zero, non-finite or non-unit ones are refused."""
+    quaternion = finite_vector(quaternion_xyzw, "goal orientation quaternion")
+    length = float(np.linalg.norm(quaternion))
+    if length < 1e-9:
+        raise InvalidInput("goal orientation quaternion is zero (an unset orientation): send a unit quaternion, e.g. w = 1, or set 'orientation' to 'ignore'")
+    if abs(length - 1.0) > QUATERNION_NORM_TOLERANCE:
+        raise InvalidInput(f"goal orientation quaternion has length {length:.4g}, not 1: not a rotation")
+    return quaternion_to_matrix(quaternion / length)
 
 
 def check_stamp(stamp_ns: int, now_ns: int, max_future_ns: int) -> str | None:

@@ -11,10 +11,17 @@ import numpy as np
 
 from ikrl_ros.kinematics import PandaKinematics
 from ikrl_ros.panda_model import NEUTRAL_JOINT_POSITIONS, SAFETY_BOX_MAX, SAFETY_BOX_MIN
+from ikrl_ros.rotations import exp_map, top_down
 from ikrl_ros.validation import DEFAULT_WORKSPACE, Workspace
 
-CONTROL_TYPES = ("ee", "joints")
-"""``ee``: Cartesian displacement actions (× 0.05 m); ``joints``: joint displacement actions (× 0.05 rad)."""
+CONTROL_TYPES = ("ee", "joints", "pose")
+"""``ee``: Cartesian displacement actions (× 0.05 m); ``joints``: joint displacement actions (× 0.05 rad);
+``pose``: Cartesian twist actions (× 0.05 m and × 0.05 rad about the base axes) toward pose goals."""
+
+POSE_GOAL_YAW = 1.2
+"""Pose goals: the gripper down, turned up to this far (rad) about the vertical ..."""
+POSE_GOAL_TILT = 0.4
+"""... and tilted up to this far (rad) about a horizontal axis: what pick-and-place users send."""
 
 ACTION_MAPS = ("linear", "signed_square")
 """How a policy's action a ∈ [-1, 1] becomes the displacement fraction: ``a``, or ``a·|a|`` — the same full
@@ -40,6 +47,32 @@ def sample_reachable_goals(count: int, seed: int, kinematics: PandaKinematics, w
     """``count`` reproducible goals across the workspace (the workspace benchmark's goal sequence)."""
     rng = np.random.default_rng(seed)
     return np.array([sample_reachable_goal(rng, kinematics, workspace) for _ in range(count)])
+
+
+def sample_goal_rotation(rng: np.random.Generator) -> np.ndarray:
+    """A grasp orientation: top-down with a yaw within ±1.2 rad, tilted up to 0.4 rad."""
+    tilt_axis = rng.uniform(-np.pi, np.pi)
+    tilt = rng.uniform(0.0, POSE_GOAL_TILT) * np.array([np.cos(tilt_axis), np.sin(tilt_axis), 0.0])
+    return exp_map(tilt) @ top_down(rng.uniform(-POSE_GOAL_YAW, POSE_GOAL_YAW))
+
+
+def sample_reachable_pose(rng: np.random.Generator, kinematics: PandaKinematics, workspace: Workspace = DEFAULT_WORKSPACE) -> tuple[np.ndarray, np.ndarray]:
+    """A pose goal (position, rotation) across the workspace that 6-D IK reaches exactly."""
+    while True:
+        position, rotation = rng.uniform(workspace.box_min, workspace.box_max), sample_goal_rotation(rng)
+        if workspace.contains(position) and kinematics.solve_ik(position, restarts=2, seed=int(rng.integers(2**31)), goal_rotation=rotation).converged:
+            return position, rotation
+
+
+def sample_reachable_poses(count: int, seed: int, kinematics: PandaKinematics) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``count`` reproducible pose goals across the workspace (the pose benchmark's sequence)."""
+    rng = np.random.default_rng(seed)
+    return [sample_reachable_pose(rng, kinematics) for _ in range(count)]
+
+
+def rotation_features(rotation: np.ndarray) -> np.ndarray:
+    """The continuous 6-D representation of a rotation: its first two columns (Zhou et al. 2019)."""
+    return np.asarray(rotation)[:, :2].T.reshape(6)
 
 
 def sample_start_posture(
@@ -77,14 +110,23 @@ def action_to_displacement_fraction(action: np.ndarray, action_map: str) -> np.n
     raise ValueError(f"action map must be one of {ACTION_MAPS}, got {action_map!r}")
 
 
-def policy_observation(control_type: str, joint_positions: np.ndarray, ee_position: np.ndarray) -> dict[str, np.ndarray]:
+def policy_observation(control_type: str, joint_positions: np.ndarray, ee_position: np.ndarray, ee_rotation: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The workspace policies' observation, goal excluded (``panda_link0``, float32).
 
     Cartesian policies see the end-effector position; joint-space policies the seven joint angles
-    (they must learn the kinematics). The goal-relative inputs are computed inside the network from
-    ``achieved_goal`` and ``desired_goal``, so hindsight relabelling stays valid.
+    (they must learn the kinematics); pose policies the end-effector pose (position and 6-D
+    rotation), which is also their achieved goal. The goal-relative inputs are computed inside the
+    network from ``achieved_goal`` and ``desired_goal``, so hindsight relabelling stays valid.
     """
     if control_type not in CONTROL_TYPES:
         raise ValueError(f"control type must be one of {CONTROL_TYPES}, got {control_type!r}")
+    if control_type == "pose":
+        pose = np.concatenate([ee_position, rotation_features(ee_rotation)])
+        return {"observation": pose.astype(np.float32), "achieved_goal": pose.astype(np.float32)}
     observation = ee_position if control_type == "ee" else joint_positions
     return {"observation": np.asarray(observation, np.float32), "achieved_goal": np.asarray(ee_position, np.float32)}
+
+
+def pose_goal(position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """A pose policy's desired goal: position and 6-D rotation (float32)."""
+    return np.concatenate([position, rotation_features(rotation)]).astype(np.float32)

@@ -45,6 +45,7 @@ class Observer:
         message = PoseStamped()
         message.header.frame_id = "panda_link0"
         message.pose.position.x, message.pose.position.y, message.pose.position.z = (float(v) for v in goal)
+        message.pose.orientation.w = 1.0  # an all-zero quaternion is refused as unset
         self.goal_pub.publish(message)
 
     def spin(self, seconds: float) -> None:

@@ -63,6 +63,7 @@ class ControllerProbe:
         if topic == "goal_pose":
             message = PoseStamped()
             message.pose.position.x, message.pose.position.y, message.pose.position.z = (float(v) for v in point)
+            message.pose.orientation.w = 1.0
         else:
             message = PointStamped()
             message.point.x, message.point.y, message.point.z = (float(v) for v in point)

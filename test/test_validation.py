@@ -105,20 +105,41 @@ def test_joint_commands_must_name_exactly_the_arm_joints() -> None:
         validation.arm_targets_from_joint_command(list(ARM_JOINT_NAMES), [0.0] * 6)
 
 
-@given(st.lists(any_float, min_size=3, max_size=3))
+@given(st.lists(any_float, min_size=3, max_size=3), st.lists(any_float, min_size=3, max_size=3))
 @settings(max_examples=300, deadline=None)
-def test_cartesian_commands_are_finite_or_refused(linear: list[float]) -> None:
+def test_cartesian_commands_are_finite_or_refused(linear: list[float], angular: list[float]) -> None:
     try:
-        velocity = validation.cartesian_velocity(linear, "panda_link0")
+        velocity, angular_velocity = validation.cartesian_twist(linear, angular, "panda_link0")
     except InvalidInput:
-        assert not np.all(np.isfinite(linear))
+        assert not (np.all(np.isfinite(linear)) and np.all(np.isfinite(angular)))
         return
-    assert np.all(np.isfinite(velocity))
+    assert np.all(np.isfinite(velocity)) and np.all(np.isfinite(angular_velocity))
 
 
 def test_cartesian_commands_need_a_known_frame() -> None:
     with pytest.raises(InvalidInput, match="frame '<empty>'"):
-        validation.cartesian_velocity([0.1, 0.0, 0.0], "")
+        validation.cartesian_twist([0.1, 0.0, 0.0], [0.0] * 3, "")
+
+
+@given(st.lists(any_float, min_size=4, max_size=4))
+@settings(max_examples=300, deadline=None)
+def test_goal_quaternions_are_unit_rotations_or_refused(quaternion: list[float]) -> None:
+    try:
+        rotation = validation.goal_orientation(quaternion)
+    except InvalidInput as error:
+        length = np.linalg.norm(quaternion) if np.all(np.isfinite(quaternion)) else np.nan
+        assert not np.isfinite(length) or abs(length - 1.0) > 0.01, str(error)
+        return
+    np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("quaternion", "message"),
+    [([0.0, 0.0, 0.0, 0.0], "is zero"), ([float("nan"), 0.0, 0.0, 1.0], "non-finite"), ([0.0, 0.0, 0.0, 2.0], "length 2, not 1")],
+)
+def test_invalid_goal_quaternions_are_named(quaternion: list[float], message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        validation.goal_orientation(quaternion)
 
 
 @given(st.integers(min_value=0, max_value=2**63 - 1), st.integers(min_value=0, max_value=2**63 - 1))

@@ -27,20 +27,43 @@ GOAL_RELATIVE_SCALES = (0.02, 0.002)
 position (std ≈ 0.2 m) would squeeze into a few thousandths."""
 
 
-def goal_relative_features(x: torch.Tensor, goal_dim: int) -> torch.Tensor:
-    """[obs, achieved, goal] → [obs, achieved, goal, goal − achieved, tanh((goal − achieved)/s) per scale].
+ANGLE_RELATIVE_SCALES = tuple(10.0 * scale for scale in GOAL_RELATIVE_SCALES)
+"""Radians, for pose goals: 0.2 and 0.02 rad, the position scales at the pose reward's 10 rad per metre."""
 
-    Computed inside the network, after hindsight relabelling, so relabelled goals get their own
-    relative inputs.
+
+def goal_relative_features(x: torch.Tensor, goal_dim: int) -> torch.Tensor:
+    """[obs, achieved, goal] → [obs, achieved, goal, relative features], computed inside the network after
+    hindsight relabelling, so relabelled goals get their own relative inputs.
+
+    Position goals (3): goal − achieved and its tanh per scale. Pose goals (3 + 6-D rotation): the same
+    for the position, then the relative rotation R_goal·R_achievedᵀ (9), its sin(angle)·axis vector and
+    that vector's tanh per angle scale.
     """
     achieved, goal = x[..., -2 * goal_dim: -goal_dim], x[..., -goal_dim:]
-    delta = goal - achieved
-    return torch.cat([x, delta, *(torch.tanh(delta / scale) for scale in GOAL_RELATIVE_SCALES)], dim=-1)
+    delta = goal[..., :3] - achieved[..., :3]
+    features = [x, delta, *(torch.tanh(delta / scale) for scale in GOAL_RELATIVE_SCALES)]
+    if goal_dim == 9:
+        relative = _rotation_from_6d(goal[..., 3:]) @ _rotation_from_6d(achieved[..., 3:]).transpose(-1, -2)
+        axis_sine = 0.5 * torch.stack([relative[..., 2, 1] - relative[..., 1, 2], relative[..., 0, 2] - relative[..., 2, 0],
+                                       relative[..., 1, 0] - relative[..., 0, 1]], dim=-1)
+        features += [relative.flatten(-2), axis_sine, *(torch.tanh(axis_sine / scale) for scale in ANGLE_RELATIVE_SCALES)]
+    return torch.cat(features, dim=-1)
+
+
+def _rotation_from_6d(columns: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices from their first two columns (the 6-D representation), third = cross product."""
+    first, second = columns[..., :3], columns[..., 3:]
+    return torch.stack([first, second, torch.linalg.cross(first, second)], dim=-1)
 
 
 def feature_dim(input_dim: int, goal_relative_dim: int) -> int:
     """Width of the network input after the optional goal-relative features."""
-    return input_dim + goal_relative_dim * (1 + len(GOAL_RELATIVE_SCALES))
+    if not goal_relative_dim:
+        return input_dim
+    extra = 3 * (1 + len(GOAL_RELATIVE_SCALES))
+    if goal_relative_dim == 9:
+        extra += 9 + 3 * (1 + len(ANGLE_RELATIVE_SCALES))
+    return input_dim + extra
 
 
 class Normalizer(nn.Module):

@@ -29,21 +29,41 @@ from ikrl_ros.panda_model import (
     CONTROL_PERIOD,
     JOINT_LIMIT_MARGIN,
     JOINT_STEP_PER_ACTION,
+    MAX_ANGULAR_SPEED,
     MAX_CARTESIAN_SPEED,
     MAX_JOINT_STEP,
     SAFETY_BOX_MAX,
     SAFETY_BOX_MIN,
 )
-from ikrl_ros.safety import CartesianLimits, JointLimits, cartesian_joint_targets, limit_cartesian, limit_joint_targets
-from ikrl_ros.workspace import ACTION_MAPS, CONTROL_TYPES, action_to_displacement_fraction, policy_observation, sample_reachable_goal, sample_start_posture
+from ikrl_ros.safety import CartesianLimits, JointLimits, cartesian_joint_targets, limit_angular, limit_cartesian, limit_joint_targets
+from ikrl_ros.workspace import (
+    ACTION_MAPS,
+    CONTROL_TYPES,
+    action_to_displacement_fraction,
+    policy_observation,
+    pose_goal,
+    sample_reachable_goal,
+    sample_reachable_pose,
+    sample_start_posture,
+)
 
-WORKSPACE_ENV_IDS = {"IkrlReach-v0": ("ee", "linear"), "IkrlReachJoints-v0": ("joints", "signed_square")}
+WORKSPACE_ENV_IDS = {
+    "IkrlReach-v0": ("ee", "linear"),
+    "IkrlReachJoints-v0": ("joints", "signed_square"),
+    "IkrlReachPose-v0": ("pose", "linear"),
+}
 """Id → (control type, action map). Joint actions need ~0.001 rad for a millimetre: the signed-square map
 gives the policy that resolution at an action of ~0.14 instead of 0.02."""
 EPISODE_STEPS = 50
 """2 s at 25 Hz: enough to cross the workspace (≤ 1.2 m at 5 cm per step) and settle."""
+POSE_EPISODE_STEPS = 75
+"""3 s for pose goals: a half turn at 0.05 rad per step alone takes 63 steps."""
 SUCCESS_THRESHOLD = 0.005
 """Evaluation success radius (m); the reward itself has no threshold."""
+ANGLE_SUCCESS_THRESHOLD = 0.05
+"""Pose goals: evaluation success also needs the orientation within this angle (rad)."""
+ANGLE_PER_METRE = 10.0
+"""Pose reward: an angle error counts like a position error 10× smaller (0.05 rad ↔ 5 mm)."""
 
 COARSE_SCALE = 0.2
 """Linear term: −d / 0.2 m, a gradient everywhere in the workspace."""
@@ -52,32 +72,59 @@ FINE_SCALES = (0.01, 0.001)
 
 
 def reach_reward(achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
-    """Dense precision reward, 0 at the goal: −d/0.2 − Σ 0.5 (1 − exp(−d/s)) for s in 10 mm, 1 mm.
+    """Dense precision reward of position goals, 0 at the goal (``distance_reward`` of the distance)."""
+    return distance_reward(np.linalg.norm(np.asarray(achieved) - np.asarray(desired), axis=-1))
+
+
+def distance_reward(distance: np.ndarray) -> np.ndarray:
+    """−d/0.2 − Σ 0.5 (1 − exp(−d/s)) for s in 10 mm, 1 mm (d in metres), 0 at d = 0.
 
     At 1 mm it is −0.37, at 5 mm −0.72, at 5 cm −1.25: most of its range lies in the last
     centimetre, where panda-gym's 5 cm sparse reward is flat.
     """
-    distance = np.linalg.norm(np.asarray(achieved) - np.asarray(desired), axis=-1)
-    reward = -distance / COARSE_SCALE
+    reward = -np.asarray(distance, dtype=float) / COARSE_SCALE
     for scale in FINE_SCALES:
         reward -= 0.5 * (1.0 - np.exp(-distance / scale))
     return reward.astype(np.float32)
 
 
+def pose_errors(achieved: np.ndarray, desired: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distances (m) and angles (rad) between batches of poses [position, 6-D rotation]."""
+    achieved, desired = np.asarray(achieved, dtype=float), np.asarray(desired, dtype=float)
+    distance = np.linalg.norm(achieved[..., :3] - desired[..., :3], axis=-1)
+    a1, a2, d1, d2 = achieved[..., 3:6], achieved[..., 6:9], desired[..., 3:6], desired[..., 6:9]
+    # trace(Raᵀ Rd) = Σ columns' dot products; the third columns are the cross products of the first two.
+    trace = np.sum(a1 * d1, -1) + np.sum(a2 * d2, -1) + np.sum(np.cross(a1, a2) * np.cross(d1, d2), -1)
+    return distance, np.arccos(np.clip((trace - 1.0) / 2.0, -1.0, 1.0))
+
+
 class WorkspaceReachTask:
-    """Goal functions in panda-gym's shape (``is_success``, ``compute_reward``), vectorised for HER."""
+    """Goal functions in panda-gym's shape (``is_success``, ``compute_reward``), vectorised for HER.
+
+    Position goals (3 values) or pose goals (3 + 6); a pose's angle error is rewarded like a position
+    error ``ANGLE_PER_METRE`` times smaller.
+    """
 
     terminal_on_success = False
     """Relabelled successes are not terminal: the episode goes on and the policy must stay."""
 
-    def __init__(self, distance_threshold: float = SUCCESS_THRESHOLD) -> None:
-        self.distance_threshold = distance_threshold
+    def __init__(self, distance_threshold: float = SUCCESS_THRESHOLD, angle_threshold: float = ANGLE_SUCCESS_THRESHOLD) -> None:
+        self.distance_threshold, self.angle_threshold = distance_threshold, angle_threshold
+
+    def errors(self, achieved: np.ndarray, desired: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        if np.shape(desired)[-1] == 3:
+            return np.linalg.norm(np.asarray(achieved) - np.asarray(desired), axis=-1), None
+        return pose_errors(achieved, desired)
 
     def is_success(self, achieved: np.ndarray, desired: np.ndarray) -> np.ndarray:
-        return np.linalg.norm(np.asarray(achieved) - np.asarray(desired), axis=-1) <= self.distance_threshold
+        distance, angle = self.errors(achieved, desired)
+        close = distance <= self.distance_threshold
+        return close if angle is None else close & (angle <= self.angle_threshold)
 
     def compute_reward(self, achieved: np.ndarray, desired: np.ndarray, info: Any = None) -> np.ndarray:
-        return reach_reward(achieved, desired)
+        distance, angle = self.errors(achieved, desired)
+        reward = distance_reward(distance)
+        return reward if angle is None else reward + distance_reward(angle / ANGLE_PER_METRE)
 
 
 class WorkspaceReachEnv(gym.Env):
@@ -99,16 +146,16 @@ class WorkspaceReachEnv(gym.Env):
         self.task = WorkspaceReachTask()
         self.cartesian_limits = CartesianLimits(MAX_CARTESIAN_SPEED, SAFETY_BOX_MIN, SAFETY_BOX_MAX)
         self.joint_limits = JointLimits(*self.kinematics.limits_with_margin(JOINT_LIMIT_MARGIN), MAX_JOINT_STEP)
-        obs_dim = 3 if control_type == "ee" else 7
-        point = gym.spaces.Box(-10.0, 10.0, (3,), np.float32)
+        obs_dim, goal_dim, act_dim = {"ee": (3, 3, 3), "joints": (7, 3, 7), "pose": (9, 9, 6)}[control_type]
+        goal_space = gym.spaces.Box(-10.0, 10.0, (goal_dim,), np.float32)
         self.observation_space = gym.spaces.Dict({
             "observation": gym.spaces.Box(-10.0, 10.0, (obs_dim,), np.float32),
-            "achieved_goal": point,
-            "desired_goal": point,
+            "achieved_goal": goal_space,
+            "desired_goal": goal_space,
         })
-        self.action_space = gym.spaces.Box(-1.0, 1.0, (3 if control_type == "ee" else 7,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (act_dim,), np.float32)
         self.q: np.ndarray | None = None
-        self.goal = np.zeros(3)
+        self.goal = np.zeros(goal_dim, np.float32)
 
     def compute_reward(self, achieved: np.ndarray, desired: np.ndarray, info: Any = None) -> np.ndarray:
         return self.task.compute_reward(achieved, desired, info)
@@ -117,15 +164,29 @@ class WorkspaceReachEnv(gym.Env):
         """A new goal; the arm stays where it is unless this is a seeded reset or a random restart."""
         super().reset(seed=seed)
         if seed is not None or self.q is None or self.np_random.random() >= self.continue_probability:
-            self.q = sample_start_posture(self.np_random, self.kinematics)
-        self.goal = sample_reachable_goal(self.np_random, self.kinematics)
+            self.q = self._random_start()
+        if self.control_type == "pose":
+            self.goal = pose_goal(*sample_reachable_pose(self.np_random, self.kinematics))
+        else:
+            self.goal = sample_reachable_goal(self.np_random, self.kinematics).astype(np.float32)
         return self._observation(), {}
+
+    def _random_start(self) -> np.ndarray:
+        """Position tasks: a random posture (end effector in the safety box). Pose tasks: the posture IK
+        finds for a random pose goal, as the arm stands after pose goals (gripper roughly down); from an
+        arbitrary posture a straight Cartesian turn runs the wrist into its joint limits."""
+        if self.control_type != "pose":
+            return sample_start_posture(self.np_random, self.kinematics)
+        position, rotation = sample_reachable_pose(self.np_random, self.kinematics)
+        return self.kinematics.solve_ik(position, goal_rotation=rotation, seed=int(self.np_random.integers(2**31))).joint_positions
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         assert self.q is not None, "call reset() first"
         action = action_to_displacement_fraction(action, self.action_map)
         if self.control_type == "ee":
             self.q = self._execute_cartesian(action * MAX_CARTESIAN_SPEED)
+        elif self.control_type == "pose":
+            self.q = self._execute_cartesian(action[:3] * MAX_CARTESIAN_SPEED, action[3:] * MAX_ANGULAR_SPEED)
         else:
             targets, _ = limit_joint_targets(self.q + JOINT_STEP_PER_ACTION * action, self.q, self.joint_limits, self.kinematics, self.cartesian_limits)
             self.q = targets
@@ -134,17 +195,19 @@ class WorkspaceReachEnv(gym.Env):
         success = bool(self.task.is_success(observation["achieved_goal"], self.goal))
         return observation, reward, False, False, {"is_success": success}
 
-    def _execute_cartesian(self, velocity: np.ndarray) -> np.ndarray:
+    def _execute_cartesian(self, velocity: np.ndarray, angular_velocity: np.ndarray | None = None) -> np.ndarray:
         """The controller's speed and box limits, then the bridge's Cartesian step; a zero twist holds."""
         velocity, _ = limit_cartesian(velocity, self.kinematics.ee_position(self.q), CONTROL_PERIOD, self.cartesian_limits)
-        if not np.any(velocity != 0.0):
+        if angular_velocity is not None:
+            angular_velocity, _ = limit_angular(angular_velocity, self.cartesian_limits)
+        if not np.any(velocity != 0.0) and (angular_velocity is None or not np.any(angular_velocity != 0.0)):
             return self.q
-        targets, _ = cartesian_joint_targets(velocity, self.q, CONTROL_PERIOD, self.kinematics, self.joint_limits, self.cartesian_limits)
+        targets, _ = cartesian_joint_targets(velocity, self.q, CONTROL_PERIOD, self.kinematics, self.joint_limits, self.cartesian_limits, angular_velocity)
         return targets
 
     def _observation(self) -> dict[str, np.ndarray]:
-        observation = policy_observation(self.control_type, self.q, self.kinematics.ee_position(self.q))
-        return {**observation, "desired_goal": self.goal.astype(np.float32)}
+        observation = policy_observation(self.control_type, self.q, *self.kinematics.ee_pose(self.q))
+        return {**observation, "desired_goal": self.goal.copy()}
 
 
 def register_workspace_envs() -> None:
@@ -155,5 +218,5 @@ def register_workspace_envs() -> None:
                 id=env_id,
                 entry_point="ikrl_ros.rl.workspace_env:WorkspaceReachEnv",
                 kwargs={"control_type": control_type, "action_map": action_map},
-                max_episode_steps=EPISODE_STEPS,
+                max_episode_steps=POSE_EPISODE_STEPS if control_type == "pose" else EPISODE_STEPS,
             )
