@@ -29,15 +29,17 @@ def run_cli(args: list[str]) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def ship(algo: str, env_id: str, steps: int, seed: int, runs: Path, overrides: list[str], eval_every: int) -> dict:
+def ship(algo: str, env_id: str, steps: int, seed: int, runs: Path, overrides: list[str], eval_every: int,
+         resume: bool = False) -> dict:
     out = runs / f"{algo}_{SUFFIX[env_id]}_s{seed}"  # commands run in the repository root
+    name = f"{algo}_{SUFFIX[env_id]}"
+    earlier = json.loads((POLICIES / f"{name}.json").read_text()) if resume else None
     train_args = ["train", "--algo", algo, "--env", env_id, "--her", "--steps", str(steps), "--seed", str(seed),
-                  "--out", str(out), "--no-resume", "--no-progress", "--eval-every", str(eval_every),
+                  "--out", str(out), *([] if resume else ["--no-resume"]), "--no-progress", "--eval-every", str(eval_every),
                   *(f"--set={o}" for o in overrides)]
     t0 = time.perf_counter()
     trained = run_cli(train_args)
     elapsed = time.perf_counter() - t0
-    name = f"{algo}_{SUFFIX[env_id]}"
     target = POLICIES / f"{name}.pt"
     POLICIES.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(REPO / trained["policy"], target)
@@ -46,7 +48,8 @@ def ship(algo: str, env_id: str, steps: int, seed: int, runs: Path, overrides: l
         "policy": target.name, "algo": algo, "env_id": env_id, "her": "future (k=4)", "seed": seed, "overrides": overrides,
         "steps": trained["step"], "command": "ikrl " + " ".join(train_args),
         "equivalent_command": "python -m ikrl_ros.rl.commands " + " ".join(train_args),
-        "train_time_s": trained["train_time"], "wall_time_s": round(elapsed, 1),
+        "train_time_s": trained["train_time"], "wall_time_s": round(elapsed + (earlier["wall_time_s"] if earlier else 0.0), 1),
+        **({"resumed_from": {"steps": earlier["steps"], "command": earlier["command"]}} if earlier else {}),
         "evaluation": {"episodes": 100, "goal_seeds": "0..99", "success_rate": evaluation["success_rate"],
                        "median_final_distance_m": round(evaluation["median_final_distance"], 4),
                        "mean_reward": round(evaluation["mean_reward"], 3),
@@ -84,9 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=Path, default=Path("runs") / "shipped", help="relative to the repository")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter override passed to ikrl train")
     p.add_argument("--eval-every", type=int, default=1_000, help="steps between the training run's evaluations")
+    p.add_argument("--resume", action="store_true", help="continue the earlier run in RUNS to --steps (its manifest notes both commands)")
     args = p.parse_args(argv)
     for algo in args.algos:
-        m = ship(algo, args.env, args.steps, args.seed, args.runs, args.set, args.eval_every)
+        m = ship(algo, args.env, args.steps, args.seed, args.runs, args.set, args.eval_every, args.resume)
         print(f"{m['policy']}: success {m['evaluation']['success_rate']:.2%}, median final distance "
               f"{m['evaluation']['median_final_distance_m'] * 1000:.1f} mm, {m['train_time_s']} s", flush=True)
     write_table(REPO / "docs" / "training.md")

@@ -99,7 +99,10 @@ class ReachControllerNode(Node):
             self.kinematics, self.max_cartesian_speed, self.safety_box_min, self.safety_box_max, self.joint_limit_margin, self.max_joint_step, self.max_angular_speed
         )
         self.singularity_guard = SingularityGuard(self.kinematics, self.singularity_slowdown, self.singularity_stop)
-        self.guard_singularities = self.controller_name in CLASSICAL_CONTROLLERS
+        # Cartesian commands only: near a singularity a twist turns into fast joint motion. Joint-target
+        # controllers bound every joint step instead, and a guard there would freeze them whenever the
+        # way to the goal passes a badly conditioned posture (it did, re-orienting the wrist).
+        self.guard_singularities = self.controller_name == "cartesian_p"
         self.controller = make_controller(self.controller_settings, self.kinematics)
         if isinstance(self.controller, LearnedPolicyController):
             policy = self.controller.policy
@@ -286,7 +289,7 @@ class ReachControllerNode(Node):
         return False
 
     def safe_velocity(self, state: ReachState, velocity: np.ndarray) -> np.ndarray:
-        """Speed, box and (numerical controllers) singularity limits; every intervention is reported."""
+        """Speed, box and (cartesian_p) singularity limits; every intervention is reported."""
         velocity, notes = limit_cartesian(velocity, state.ee_position, CONTROL_PERIOD, self.cartesian_limits)
         if self.guard_singularities:
             q_next = state.joint_positions + np.linalg.pinv(self.arm.jacobian) @ (velocity * CONTROL_PERIOD)
@@ -303,13 +306,8 @@ class ReachControllerNode(Node):
         return angular
 
     def safe_joint_targets(self, state: ReachState, targets: np.ndarray) -> np.ndarray:
-        """Joint limits, step size, safety box and (numerical controllers) singularity limits."""
+        """Joint limits, step size and safety box."""
         targets, notes = limit_joint_targets(targets, state.joint_positions, self.joint_limits, self.kinematics, self.cartesian_limits)
-        if self.guard_singularities:
-            scale, condition = self.singularity_guard.scale(state.joint_positions, targets)
-            if scale < 1.0:
-                notes.append(f"near a singularity (condition number {condition:.1f}): speed × {scale:.2f}")
-                targets = state.joint_positions + scale * (targets - state.joint_positions)
         self.safety_interventions += self.warnings.safety(notes)
         return targets
 
