@@ -36,6 +36,7 @@ from ikrl_ros.panda_model import (
     CONTROL_PERIOD,
     MAX_ANGULAR_SPEED,
     MAX_CARTESIAN_SPEED,
+    NEUTRAL_JOINT_POSITIONS,
     REACH_RADIUS,
     SHOULDER_POSITION,
     WORKSPACE_MAX,
@@ -45,6 +46,7 @@ from ikrl_ros.ros_common import ThrottledWarnings, declare, diagnostics, ns_from
 from ikrl_ros.rotations import GRIPPER_DOWN, angle_between, top_down, yaw_of
 from ikrl_ros.safety import SingularityGuard, limit_angular, limit_cartesian, limit_joint_targets, limits_from_parameters
 from ikrl_ros.timing import LoopTiming
+from ikrl_ros.workspace import orientation_reachable
 
 SYNC_MODES = ("realtime", "lockstep")
 ORIENTATION_MODES = ("top_down", "track", "ignore")
@@ -205,6 +207,10 @@ class ReachControllerNode(Node):
             return
         if warning:
             self.warnings.warn(f"{topic}: {warning}")
+        seed = self.arm.joint_positions if self.arm is not None else NEUTRAL_JOINT_POSITIONS
+        if goal_rotation is not None and not orientation_reachable(self.kinematics, goal, goal_rotation, seed):
+            self.warnings.warn(f"{topic}: the arm cannot take that orientation at this position from its posture; reaching the position, orientation free")
+            goal_rotation = None
         self.goal, self.goal_rotation, self.goal_changed = goal, goal_rotation, True
         marker = PointStamped()
         marker.header.stamp, marker.header.frame_id = self.get_clock().now().to_msg(), BASE_FRAME

@@ -70,6 +70,16 @@ def sample_reachable_poses(count: int, seed: int, kinematics: PandaKinematics) -
     return [sample_reachable_pose(rng, kinematics) for _ in range(count)]
 
 
+def orientation_reachable(kinematics: PandaKinematics, position: np.ndarray, rotation: np.ndarray, q_seed: np.ndarray) -> bool:
+    """Whether IK from the current posture ``q_seed`` reaches ``rotation`` at ``position``.
+
+    Position comes first: a controller chasing an orientation the arm cannot take at the goal (or not
+    from its current posture, for local controllers) runs its wrist into the joint limits and then
+    misses the position too. Such goals are reached as positions, the orientation left free.
+    """
+    return kinematics.solve_ik(position, q_init=q_seed, restarts=0, goal_rotation=rotation, max_iterations=100).converged
+
+
 def rotation_features(rotation: np.ndarray) -> np.ndarray:
     """The continuous 6-D representation of a rotation: its first two columns (Zhou et al. 2019)."""
     return np.asarray(rotation)[:, :2].T.reshape(6)

@@ -136,7 +136,8 @@ def test_killed_controller_leaves_the_arm_held_by_the_bridge(tmp_path: Path, obs
     drift = np.linalg.norm(window - window[0], axis=1).max()
     assert drift < 1e-3, f"end effector drifted {drift * 1000:.2f} mm while held"
     holding = [s for t, s in observer.diagnostics if t > killed and s.name.endswith("panda_bridge")]
-    assert holding and "holding position" in holding[0].message
+    # The first report after the kill may be a periodic one from the 0.1 s before the hold began.
+    assert any("holding position" in status.message for status in holding), [status.message for status in holding]
 
 
 def test_goal_flood_keeps_the_rate_follows_the_latest_goal_and_bounded_memory(tmp_path: Path, observer: Observer, stack: dict) -> None:
