@@ -1,59 +1,151 @@
 """Bring up the reach stack: the PyBullet Panda bridge and the reach controller (shipped SAC policy by default).
 
-    ros2 launch ikrl_ros reach.launch.py                       # learned SAC policy, real time
+    ros2 launch ikrl_ros reach.launch.py                       # config/reach.yaml: learned SAC policy, real time
     ros2 launch ikrl_ros reach.launch.py controller:=hybrid rviz:=true
     ros2 launch ikrl_ros reach.launch.py controller:=td3 policy_path:=runs/td3/policy.pt sync_mode:=lockstep
+    ros2 launch ikrl_ros reach.launch.py params_file:=my_reach.yaml      # my_reach.yaml decides everything
 
 Goals: RViz "2D Goal Pose" (goal_pose) or "Publish Point" (clicked_point) in panda_link0 or world.
-The launch arguments controller, policy_path, use_sim_time and sync_mode override the same keys in
-params_file (which holds every other parameter).
+
+Arguments:
+    params_file     parameters YAML for panda_bridge and reach_controller (default: the installed config/reach.yaml)
+    controller      reach controller: sac, td3, ddpg (learned), hybrid, cartesian_p, ik or pybullet_ik
+    policy_path     checkpoint or shipped policy name for the learned controllers
+    use_sim_time    true/false: the controller (and RViz) follow /clock, and the bridge publishes it (publish_clock)
+    sync_mode       realtime (the bridge steps on a wall-clock timer) or lockstep (it steps when the controller answers)
+    namespace       namespace for all nodes (topics are relative); default: none
+    start_bridge    true (default) or false: drive your own robot driver instead of the PyBullet bridge
+    rviz            true or false (default): also start robot_state_publisher and RViz with the goal tools
+
+Parameters: params_file holds every parameter of both nodes. controller, policy_path, use_sim_time and
+sync_mode are empty by default, and an empty argument leaves the params file's value alone; only a value
+you give (controller:=ik) overrides the same key of params_file, for the node(s) it concerns:
+controller and policy_path -> reach_controller; sync_mode -> both nodes; use_sim_time -> reach_controller's
+use_sim_time and the bridge's publish_clock (the bridge is the /clock source and itself runs on wall time).
+Boolean arguments take true/false (also 1/0, yes/no, on/off).
+
+Failures: rviz:=true checks that robot_state_publisher and rviz2 are installed before any node starts,
+and the launch fails with a message naming what is missing. panda_bridge and reach_controller are
+required: when either exits, the launch shuts the other down; when it exited with a non-zero code
+(e.g. reach_controller refusing controller:=bogus), `ros2 launch` exits with code 1.
 """
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
+from __future__ import annotations
+
+import os
+
+from launch import Event, EventHandler, LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler, Shutdown
+from launch.event_handlers import OnProcessExit
+from launch.events.process import ProcessExited
+from launch.substitutions import PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from ikrl_ros.robot_description import panda_urdf_for_rviz
-
 PACKAGE = "ikrl_ros"
+# (package, executable) that rviz:=true starts besides this package's nodes: checked before anything starts.
+RVIZ_EXECUTABLES = (("robot_state_publisher", "robot_state_publisher"), ("rviz2", "rviz2"))
+TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
-def generate_launch_description() -> LaunchDescription:
-    controller = LaunchConfiguration("controller")
-    params_file = LaunchConfiguration("params_file")
-    use_sim_time = LaunchConfiguration("use_sim_time")
-    sync_mode = LaunchConfiguration("sync_mode")
-    namespace = LaunchConfiguration("namespace")
-    rviz = LaunchConfiguration("rviz")
+class LaunchArgumentError(ValueError):
+    """A launch argument has a value this launch file cannot use."""
 
-    arguments = [
-        DeclareLaunchArgument("controller", default_value="sac", description="reach controller: sac, td3, ddpg (learned), hybrid, cartesian_p, ik or pybullet_ik"),
-        DeclareLaunchArgument("policy_path", default_value="", description="checkpoint or shipped policy name for the learned controllers; empty = the shipped workspace policy of that algorithm (e.g. sac_workspace)"),
-        DeclareLaunchArgument(
-            "params_file",
-            default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "reach.yaml"]),
-            description="parameters YAML for panda_bridge and reach_controller",
-        ),
-        DeclareLaunchArgument("use_sim_time", default_value="false", description="nodes follow /clock; the bridge then publishes it"),
-        DeclareLaunchArgument("sync_mode", default_value="realtime", description="realtime (the bridge steps on a wall-clock timer; the controller answers each state as it arrives) or lockstep (the bridge steps when the controller answers)"),
-        DeclareLaunchArgument("namespace", default_value="", description="namespace for all nodes (topics are relative)"),
-        DeclareLaunchArgument("start_bridge", default_value="true", description="start the PyBullet bridge (false: drive your own robot driver)"),
-        DeclareLaunchArgument("rviz", default_value="false", description="also start robot_state_publisher and RViz with the goal tools"),
+
+class RequiredNodeFailed(RuntimeError):
+    """A required node exited with a non-zero code: the launch fails (``ros2 launch`` exits 1)."""
+
+
+def as_bool(name: str, value: str) -> bool:
+    """A boolean launch argument's value as a bool, or LaunchArgumentError naming the argument."""
+    word = value.strip().lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise LaunchArgumentError(f"launch argument {name}:={value!r} is not a boolean (true or false)")
+
+
+def missing_executables(executables: tuple[tuple[str, str], ...]) -> list[str]:
+    """What of ``(package, executable)`` the ament index (AMENT_PREFIX_PATH) lacks, as readable phrases."""
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+
+    missing = []
+    for package, executable in executables:
+        try:
+            prefix = get_package_prefix(package)
+        except PackageNotFoundError:
+            missing.append(f"package '{package}' is not installed")
+            continue
+        if not os.access(os.path.join(prefix, "lib", package, executable), os.X_OK):
+            missing.append(f"package '{package}' has no executable '{executable}'")
+    return missing
+
+
+class RequiredNodeExited(Event):
+    """Emitted when a required node exited with a non-zero code."""
+
+    name = "ikrl_ros.RequiredNodeExited"
+
+    def __init__(self, node: Node, message: str) -> None:
+        super().__init__()
+        self.node, self.message = node, message
+
+
+def on_required_exit(event: ProcessExited, context: LaunchContext):
+    """A required node exited: shut the launch down, failing it when the exit code is not 0."""
+    if context.is_shutdown:  # Ctrl-C or another node's failure: the nodes are being stopped anyway
+        return None
+    name, code = event.action.name, event.returncode
+    if code == 0:
+        return [Shutdown(reason=f"required node {name} exited")]
+    return [EmitEvent(event=RequiredNodeExited(event.action, f"required node {name} exited with code {code}: shutting the launch down"))]
+
+
+def fail_launch(context: LaunchContext) -> None:
+    """Raise RequiredNodeFailed: the launch service logs it, shuts everything down and returns 1.
+
+    launch 3.x returns a non-zero code only for an exception in the launch (a Shutdown action always
+    gives 0). It is raised while handling a separate event, after every handler of the process's exit
+    (launch's own, launch_testing's exit-code records) has run.
+    """
+    raise RequiredNodeFailed(context.locals.event.message)
+
+
+def required_node_handlers(node: Node) -> list:
+    """Event handlers making ``node`` required: its exit ends the launch, failing it for a non-zero code."""
+    return [
+        RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_required_exit)),
+        RegisterEventHandler(EventHandler(matcher=lambda event: isinstance(event, RequiredNodeExited) and event.node is node, entities=[OpaqueFunction(function=fail_launch)])),
     ]
+
+
+def launch_setup(context: LaunchContext) -> list:
+    """Check the arguments and the rviz:=true dependencies, then create the nodes (nothing starts before)."""
+    value = lambda name: context.launch_configurations[name].strip()  # noqa: E731
+    namespace = value("namespace")
+    rviz = as_bool("rviz", value("rviz"))
+    start_bridge = as_bool("start_bridge", value("start_bridge"))
+    use_sim_time = as_bool("use_sim_time", value("use_sim_time")) if value("use_sim_time") else None
+    if rviz and (missing := missing_executables(RVIZ_EXECUTABLES)):
+        raise LaunchArgumentError(
+            f"rviz:=true needs robot_state_publisher and rviz2, but {'; '.join(missing)} (AMENT_PREFIX_PATH); "
+            "install them (ros-$ROS_DISTRO-robot-state-publisher, ros-$ROS_DISTRO-rviz2) or launch with rviz:=false. No node was started."
+        )
+    params_file = context.launch_configurations["params_file"]
+
+    # Overrides only for the arguments given a value: otherwise params_file decides.
+    controller_overrides = {name: value(name) for name in ("controller", "policy_path", "sync_mode") if value(name)}
+    bridge_overrides = {"sync_mode": value("sync_mode")} if value("sync_mode") else {}
+    if use_sim_time is not None:
+        controller_overrides["use_sim_time"] = use_sim_time
+        bridge_overrides["publish_clock"] = use_sim_time
+
     bridge = Node(
         package=PACKAGE,
         executable="panda_bridge",
         name="panda_bridge",
         namespace=namespace,
         output="screen",
-        condition=IfCondition(LaunchConfiguration("start_bridge")),
-        parameters=[
-            params_file,
-            {"sync_mode": sync_mode, "publish_clock": use_sim_time},
-        ],
+        parameters=[params_file, bridge_overrides] if bridge_overrides else [params_file],
     )
     reach_controller = Node(
         package=PACKAGE,
@@ -61,29 +153,47 @@ def generate_launch_description() -> LaunchDescription:
         name="reach_controller",
         namespace=namespace,
         output="screen",
-        parameters=[
-            params_file,
-            {
-                "controller": controller,
-                "policy_path": LaunchConfiguration("policy_path"),
-                "use_sim_time": use_sim_time,
-                "sync_mode": sync_mode,
-            },
-        ],
+        parameters=[params_file, controller_overrides] if controller_overrides else [params_file],
     )
-    robot_state_publisher = Node(
-        package="robot_state_publisher",
-        executable="robot_state_publisher",
-        namespace=namespace,
-        condition=IfCondition(rviz),
-        parameters=[{"robot_description": panda_urdf_for_rviz(), "use_sim_time": use_sim_time}],
-    )
-    rviz2 = Node(
-        package="rviz2",
-        executable="rviz2",
-        namespace=namespace,
-        condition=IfCondition(rviz),
-        arguments=["-d", PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "ikrl.rviz"])],
-        parameters=[{"use_sim_time": use_sim_time}],
-    )
-    return LaunchDescription([*arguments, bridge, reach_controller, robot_state_publisher, rviz2])
+    nodes = [bridge, reach_controller] if start_bridge else [reach_controller]
+    entities: list = [handler for node in nodes for handler in required_node_handlers(node)] + nodes
+    if rviz:
+        from ikrl_ros.robot_description import panda_urdf_for_rviz
+
+        rviz_sim_time = {"use_sim_time": use_sim_time} if use_sim_time is not None else {}
+        entities.append(
+            Node(
+                package="robot_state_publisher",
+                executable="robot_state_publisher",
+                namespace=namespace,
+                parameters=[{"robot_description": panda_urdf_for_rviz(), **rviz_sim_time}],
+            )
+        )
+        entities.append(
+            Node(
+                package="rviz2",
+                executable="rviz2",
+                namespace=namespace,
+                arguments=["-d", PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "ikrl.rviz"])],
+                parameters=[rviz_sim_time] if rviz_sim_time else [],
+            )
+        )
+    return entities
+
+
+def generate_launch_description() -> LaunchDescription:
+    arguments = [
+        DeclareLaunchArgument(
+            "params_file",
+            default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "reach.yaml"]),
+            description="parameters YAML for panda_bridge and reach_controller",
+        ),
+        DeclareLaunchArgument("controller", default_value="", description="reach controller: sac, td3, ddpg (learned), hybrid, cartesian_p, ik or pybullet_ik; empty = params_file's (sac in config/reach.yaml)"),
+        DeclareLaunchArgument("policy_path", default_value="", description="checkpoint or shipped policy name for the learned controllers; empty = params_file's (empty there = the shipped workspace policy of that algorithm)"),
+        DeclareLaunchArgument("use_sim_time", default_value="", description="true: the controller follows /clock and the bridge publishes it; empty = params_file's use_sim_time/publish_clock"),
+        DeclareLaunchArgument("sync_mode", default_value="", description="realtime or lockstep, for both nodes; empty = params_file's"),
+        DeclareLaunchArgument("namespace", default_value="", description="namespace for all nodes (topics are relative)"),
+        DeclareLaunchArgument("start_bridge", default_value="true", description="start the PyBullet bridge (false: drive your own robot driver)"),
+        DeclareLaunchArgument("rviz", default_value="false", description="also start robot_state_publisher and RViz with the goal tools"),
+    ]
+    return LaunchDescription([*arguments, OpaqueFunction(function=launch_setup)])

@@ -1,19 +1,106 @@
 """Train a reach policy with the ROS training node.
 
+    ros2 launch ikrl_ros train.launch.py                                   # config/train.yaml decides
     ros2 launch ikrl_ros train.launch.py algo:=td3 steps:=10000 out_dir:=runs/td3
+    ros2 launch ikrl_ros train.launch.py params_file:=my_train.yaml         # my_train.yaml decides everything
 
 Progress: `ros2 topic echo /train_node/progress`; Ctrl-C stops with a final checkpoint, and the same
-out_dir resumes. The launch arguments algo, env_id, her_strategy, steps and out_dir override the
-same keys in params_file (which holds every other parameter).
+out_dir resumes.
+
+Arguments:
+    params_file     parameters YAML for train_node (default: the installed config/train.yaml)
+    algo            ddpg, td3 or sac
+    env_id          panda-gym reach environment id (PandaReach-v3, PandaReachDense-v3, PandaReachJoints-v3, ...)
+    her_strategy    future, final, episode or none
+    steps           total environment steps (an integer)
+    out_dir         output directory (resumed if it holds a checkpoint)
+
+Parameters: params_file holds every parameter of train_node. algo, env_id, her_strategy, steps and
+out_dir are empty by default, and an empty argument leaves the params file's value alone; only a value
+you give (algo:=td3) overrides the same key of params_file.
+
+Failures: train_node is required: when it exits the launch ends, and when it exited with a non-zero
+code (a bad parameter, a training error) `ros2 launch` exits with code 1.
 """
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from __future__ import annotations
+
+from launch import Event, EventHandler, LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler, Shutdown
+from launch.event_handlers import OnProcessExit
+from launch.events.process import ProcessExited
+from launch.substitutions import PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 PACKAGE = "ikrl_ros"
+STRING_ARGUMENTS = ("algo", "env_id", "her_strategy", "out_dir")
+
+
+class LaunchArgumentError(ValueError):
+    """A launch argument has a value this launch file cannot use."""
+
+
+class RequiredNodeFailed(RuntimeError):
+    """A required node exited with a non-zero code: the launch fails (``ros2 launch`` exits 1)."""
+
+
+class RequiredNodeExited(Event):
+    """Emitted when a required node exited with a non-zero code."""
+
+    name = "ikrl_ros.RequiredNodeExited"
+
+    def __init__(self, node: Node, message: str) -> None:
+        super().__init__()
+        self.node, self.message = node, message
+
+
+def on_required_exit(event: ProcessExited, context: LaunchContext):
+    """The required node exited: shut the launch down, failing it when the exit code is not 0."""
+    if context.is_shutdown:  # Ctrl-C: the node is being stopped anyway
+        return None
+    name, code = event.action.name, event.returncode
+    if code == 0:
+        return [Shutdown(reason=f"required node {name} exited")]
+    return [EmitEvent(event=RequiredNodeExited(event.action, f"required node {name} exited with code {code}: shutting the launch down"))]
+
+
+def fail_launch(context: LaunchContext) -> None:
+    """Raise RequiredNodeFailed: the launch service logs it, shuts everything down and returns 1.
+
+    launch 3.x returns a non-zero code only for an exception in the launch (a Shutdown action always
+    gives 0). It is raised while handling a separate event, after every handler of the process's exit
+    (launch's own, launch_testing's exit-code records) has run.
+    """
+    raise RequiredNodeFailed(context.locals.event.message)
+
+
+def required_node_handlers(node: Node) -> list:
+    """Event handlers making ``node`` required: its exit ends the launch, failing it for a non-zero code."""
+    return [
+        RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_required_exit)),
+        RegisterEventHandler(EventHandler(matcher=lambda event: isinstance(event, RequiredNodeExited) and event.node is node, entities=[OpaqueFunction(function=fail_launch)])),
+    ]
+
+
+def launch_setup(context: LaunchContext) -> list:
+    """Check the arguments and create train_node with the overrides of the arguments given a value."""
+    value = lambda name: context.launch_configurations[name].strip()  # noqa: E731
+    overrides: dict = {name: value(name) for name in STRING_ARGUMENTS if value(name)}
+    if value("steps"):
+        try:
+            overrides["steps"] = int(value("steps"))
+        except ValueError:
+            raise LaunchArgumentError(f"launch argument steps:={value('steps')!r} is not an integer") from None
+    params_file = context.launch_configurations["params_file"]
+    train_node = Node(
+        package=PACKAGE,
+        executable="train_node",
+        name="train_node",
+        output="screen",
+        parameters=[params_file, overrides] if overrides else [params_file],
+    )
+    return [*required_node_handlers(train_node), train_node]
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -23,18 +110,10 @@ def generate_launch_description() -> LaunchDescription:
             default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "train.yaml"]),
             description="parameters YAML for train_node",
         ),
-        DeclareLaunchArgument("algo", default_value="sac", description="ddpg, td3 or sac"),
-        DeclareLaunchArgument("env_id", default_value="PandaReach-v3", description="panda-gym reach environment id"),
-        DeclareLaunchArgument("her_strategy", default_value="future", description="future, final, episode or none"),
-        DeclareLaunchArgument("steps", default_value="20000", description="total environment steps"),
-        DeclareLaunchArgument("out_dir", default_value="runs/train_node", description="output directory (resumed if it holds a checkpoint)"),
+        DeclareLaunchArgument("algo", default_value="", description="ddpg, td3 or sac; empty = params_file's"),
+        DeclareLaunchArgument("env_id", default_value="", description="panda-gym reach environment id; empty = params_file's"),
+        DeclareLaunchArgument("her_strategy", default_value="", description="future, final, episode or none; empty = params_file's"),
+        DeclareLaunchArgument("steps", default_value="", description="total environment steps; empty = params_file's"),
+        DeclareLaunchArgument("out_dir", default_value="", description="output directory (resumed if it holds a checkpoint); empty = params_file's"),
     ]
-    overrides = {name: LaunchConfiguration(name) for name in ("algo", "env_id", "her_strategy", "out_dir")}
-    train_node = Node(
-        package=PACKAGE,
-        executable="train_node",
-        name="train_node",
-        output="screen",
-        parameters=[LaunchConfiguration("params_file"), {**overrides, "steps": LaunchConfiguration("steps")}],
-    )
-    return LaunchDescription([*arguments, train_node])
+    return LaunchDescription([*arguments, OpaqueFunction(function=launch_setup)])

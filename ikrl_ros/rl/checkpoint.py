@@ -28,7 +28,7 @@ from torch import nn
 from .config import BaseConfig, CONFIGS, config_from_dict
 from .envs import KEYS, EnvInfo
 from .algorithms import make_normalizer
-from .networks import DeterministicActor, SquashedGaussianActor
+from .networks import DeterministicActor, Normalizer, SquashedGaussianActor
 
 FORMAT = "ikrl_ros.rl.checkpoint"
 VERSION = 1
