@@ -94,25 +94,15 @@ def pose_record(goal: np.ndarray, rotation: np.ndarray, path: np.ndarray, orient
 def run_entry(name: str, goals: np.ndarray, goal_seconds: float, log_dir: Path, rotations: np.ndarray | None = None) -> dict[str, object]:
     """One controller on all goals (poses when ``rotations`` are given), in real time through ROS;
     returns the records and its diagnostics."""
-    from diagnostic_msgs.msg import DiagnosticArray
-
     from ikrl_ros.goal_runner import GOAL_TOPICS, connected_runner
     from ikrl_ros.stack import reach_stack
 
     settings = (ENTRIES if rotations is None else POSE_ENTRIES)[name]
     controller = {"controller": settings.name, "policy_path": settings.policy_path, **({} if rotations is None else {"orientation": "track"})}
-    latest: dict[str, str] = {}
-
-    def on_diagnostics(message: DiagnosticArray) -> None:
-        for status in message.status:
-            if status.name.endswith("reach_controller"):
-                latest.clear()
-                latest.update({pair.key: pair.value for pair in status.values})
-
     steps = round(goal_seconds / CONTROL_PERIOD)
     records = []
     with reach_stack(log_dir, controller=controller), connected_runner() as runner:
-        runner.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+        latest = runner.controller_diagnostics()
         for index, goal in enumerate(goals):
             if rotations is None:
                 outcome = runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=steps, tolerance=REACHED)
