@@ -27,7 +27,8 @@ from builtin_interfaces.msg import Duration, Time
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Point, PointStamped, PoseStamped, TwistStamped
 from rclpy.clock import Clock, ClockType
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64, Float64MultiArray, Int8
@@ -80,8 +81,16 @@ answered once the credit reaches ½ (spending 1). States at control_rate are all
 jitter; faster streams are thinned to control_rate on average; the cap stops bursts after a gap."""
 
 
-class ReachControllerNode(Node):
-    """Goal in, command out, at a fixed rate (``timer``) or once per received state (``lockstep``)."""
+class ReachControllerNode(LifecycleNode):
+    """Goal in, command out, at a fixed rate (``timer``) or once per received state (``lockstep``).
+
+    A managed (lifecycle) node: parameters are declared at construction; ``configure`` validates them and
+    loads the controller (a bad value or policy fails the transition, the reason logged, and the node
+    stays unconfigured); ``activate`` starts commanding; ``deactivate`` publishes the hold and stops;
+    ``cleanup`` drops the controller and its topics; ``shutdown`` holds and ends the process. With
+    ``autostart`` (default) the node configures and activates itself, and a failed configure is a
+    start-up error (exit code 2), as an unmanaged node.
+    """
 
     def __init__(self) -> None:
         super().__init__("reach_controller")
@@ -115,6 +124,24 @@ class ReachControllerNode(Node):
         self.singularity_stop = declare(self, "singularity_stop", 30.0, "safety: ... and stop moving toward the singularity at this condition number")
         self.joint_command_type = declare(self, "joint_command_type", "joint_state", f"interface of joint position targets (and their hold): one of {tuple(JOINT_COMMAND_TYPES)} = sensor_msgs/JointState on joint_command, trajectory_msgs/JointTrajectory on joint_trajectory (one point, time_from_start one control period), std_msgs/Float64MultiArray on commands (panda_joint1..7 order)")
         self.cartesian_output = declare(self, "cartesian_output", "twist", "Cartesian controllers' output: 'twist' (cartesian_cmd, for the bridge or MoveIt Servo) or 'joint' (the safety-limited twist turned into joint targets by the DLS step, sent on the joint_command_type interface, for ros2_control)")
+        self.autostart = declare(self, "autostart", True, "configure and activate at start (as an unmanaged node; bad parameters exit with code 2); false: wait unconfigured for lifecycle transitions on ~/change_state")
+        self.configured = self.active = self.finished = False
+        self.configure_error: str | None = None
+        # What exists before configure (parameter and lifecycle services...) survives cleanup; the rest is torn down.
+        self.base_entities = self.entity_sets()
+        if self.autostart:
+            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                raise ValueError(self.configure_error or "configure transition failed")
+            if self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+                raise RuntimeError("activate transition failed")
+        else:
+            self.get_logger().info("reach controller unconfigured: waiting for lifecycle transitions (reach_controller/change_state)")
+
+    def entity_sets(self) -> tuple[set, set, set, set]:
+        return set(self.publishers), set(self.subscriptions), set(self.timers), set(self.services)
+
+    def setup(self) -> None:
+        """The configure transition: validate parameters, load the controller, create topics, services and timers."""
         if self.joint_state_timeout == 0.0:
             # Two control periods of whichever loop is slower: ours, or the bridge's 0.04 s states.
             self.joint_state_timeout = 2.0 * max(1.0 / self.control_rate, CONTROL_PERIOD)
@@ -182,6 +209,73 @@ class ReachControllerNode(Node):
             self.create_timer(1.0 / self.control_rate, self.watchdog, clock=self.steady)
         self.create_timer(1.0, self.publish_diagnostics, clock=self.steady)
         self.get_logger().info(f"reach controller '{self.controller_name}' up, {self.sync_mode} mode")
+
+    def teardown(self) -> None:
+        """Destroy everything ``setup`` created (after a failed configure, on cleanup and on shutdown)."""
+        publishers, subscriptions, timers, services = self.base_entities
+        for timer in set(self.timers) - timers:
+            self.destroy_timer(timer)
+        for subscription in set(self.subscriptions) - subscriptions:
+            self.destroy_subscription(subscription)
+        for service in set(self.services) - services:
+            self.destroy_service(service)
+        for publisher in set(self.publishers) - publishers:
+            self.destroy_publisher(publisher)
+        self.configured = self.active = False
+
+    # --- lifecycle transitions ------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.configure_error = None
+        try:
+            self.setup()
+        except (ValueError, FileNotFoundError, RuntimeError) as error:
+            self.configure_error = str(error)
+            self.get_logger().error(f"configure failed, staying unconfigured: {error}")
+            self.teardown()
+            return TransitionCallbackReturn.FAILURE
+        self.configured = True
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.active = True
+        self.latched_hold = None
+        self.goal_changed = self.goal is not None  # plan again from wherever the arm is now
+        self.get_logger().info("active: commanding")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.publish_hold()
+        self.active = False
+        self.set_status("warn", "inactive (lifecycle): held, not commanding", "inactive")
+        self.get_logger().info("inactive: hold published, commanding stopped")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.teardown()
+        self.get_logger().info("cleaned up: unconfigured")
+        return super().on_cleanup(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if self.active:
+            self.publish_hold()
+        self.teardown()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState | None = None) -> TransitionCallbackReturn | None:
+        """The lifecycle shutdown transition (hold, tear down, end the process), and ``run_node``'s exit hook
+        (called without a state on SIGINT/SIGTERM: the final hold, when active)."""
+        if self.active:
+            self.publish_hold()
+        if state is None:
+            return None
+        if self.configured:
+            self.teardown()
+        self.finished = True
+        return TransitionCallbackReturn.SUCCESS
+
+    def is_finished(self) -> bool:
+        """After the lifecycle shutdown transition (finalized) the process exits (``run_node``)."""
+        return self.finished
 
     def _validate_parameters(self) -> validation.Workspace:
         self.controller_settings = ControllerSettings(
@@ -276,12 +370,16 @@ class ReachControllerNode(Node):
             if self.answer_credit < 0.5:
                 return
             self.answer_credit -= 1.0
+        if not self.active:
+            return
         self.timing.tick(self.state_received)
         self.control_step()
 
     # --- control -----------------------------------------------------------------------------
     def watchdog(self) -> None:
         """Realtime: without fresh joint states, hold (and say why) until they come back."""
+        if not self.active:
+            return
         if self.arm is None:
             self.set_status("warn", "no joint states received yet: holding", "no_state")
             self.publish_hold()
@@ -524,9 +622,6 @@ class ReachControllerNode(Node):
         level, message = self.status
         goal = "none" if self.goal is None else str(np.round(self.goal, 4).tolist())
         self.diagnostics_pub.publish(diagnostics(self, level, message, {"controller": self.controller_name, "sync_mode": self.sync_mode, "paused": self.paused, "goal": goal, "safety_interventions": self.safety_interventions, "warnings": self.warnings.count, **self.timing.summary()}))
-
-    def on_shutdown(self) -> None:
-        self.publish_hold()
 
 
 def main(args: list[str] | None = None) -> None:

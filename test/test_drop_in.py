@@ -235,3 +235,87 @@ def test_the_bridge_validates_trajectory_and_array_commands(tmp_path: Path, ros_
         assert np.abs(poses[-1] - poses[start]).max() > 0.01, "a valid Float64MultiArray must move the arm (so the check above can fail)"
     finally:
         assert stop_node(bridge) == 0
+
+
+def lifecycle_call(node, service_type, name: str, request, timeout: float = 20.0):
+    client = node.create_client(service_type, f"reach_controller/{name}")
+    assert client.wait_for_service(timeout_sec=timeout), f"no reach_controller/{name} service"
+    future = client.call_async(request)
+    assert spin_until(node, future.done, timeout), f"reach_controller/{name} did not answer"
+    node.destroy_client(client)
+    return future.result()
+
+
+def transition(node, transition_id: int) -> bool:
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+
+    return lifecycle_call(node, ChangeState, "change_state", ChangeState.Request(transition=Transition(id=transition_id))).success
+
+
+def lifecycle_state(node) -> str:
+    from lifecycle_msgs.srv import GetState
+
+    return lifecycle_call(node, GetState, "get_state", GetState.Request()).current_state.label
+
+
+def test_a_bad_policy_fails_configure_cleanly_and_the_node_waits_unconfigured(tmp_path: Path, ros_node) -> None:
+    """``autostart: false``: configure with a missing checkpoint fails (reason logged), the process stays up
+    and unconfigured, commands nothing, and the shutdown transition ends it with exit code 0."""
+    from lifecycle_msgs.msg import Transition
+
+    log = tmp_path / "controller.log"
+    twists = record(ros_node, TwistStamped, "cartesian_cmd")
+    process = start_node("ikrl_ros.reach_controller_node", {"controller": "sac", "policy_path": str(tmp_path / "missing.pt"), "autostart": False}, log)
+    try:
+        assert lifecycle_state(ros_node) == "unconfigured"
+        assert not transition(ros_node, Transition.TRANSITION_CONFIGURE), "configure must fail on a missing policy"
+        assert wait_for_log(log, "configure failed, staying unconfigured:")
+        assert lifecycle_state(ros_node) == "unconfigured" and process.poll() is None
+        assert not twists and "up," not in log.read_text()
+        assert transition(ros_node, Transition.TRANSITION_UNCONFIGURED_SHUTDOWN)
+        assert process.wait(20) == 0
+    finally:
+        stop_node(process)
+
+
+def test_lifecycle_configure_activate_deactivate_hold_and_resume(tmp_path: Path) -> None:
+    """Lockstep stack, ik with ``autostart: false``: configure (inactive: silent), activate (commands), deactivate
+    (publishes the hold and stops answering: the lockstep bridge no longer steps, even with a goal sent), activate
+    again (reaches the goal), deactivate and cleanup (unconfigured)."""
+    from lifecycle_msgs.msg import Transition
+
+    goal = np.array([0.45, -0.25, 0.35])
+    controller = {"controller": "ik", "orientation": "ignore", "autostart": False, **LOCKSTEP}
+    with reach_stack(tmp_path, bridge=LOCKSTEP, controller=controller) as processes:
+        rclpy.init()
+        runner = GoalRunner()
+        try:
+            holds = record(runner, JointState, "joint_command")
+            assert lifecycle_state(runner) == "unconfigured"
+            assert transition(runner, Transition.TRANSITION_CONFIGURE) and lifecycle_state(runner) == "inactive"
+            runner.wait_for_stack()
+            runner.spin_for(1.0)
+            assert not holds, "an inactive node must not command"
+            assert transition(runner, Transition.TRANSITION_ACTIVATE) and lifecycle_state(runner) == "active"
+            next_states(runner, 5)
+            assert holds, "active without a goal: the hold is commanded every step"
+            assert transition(runner, Transition.TRANSITION_DEACTIVATE) and lifecycle_state(runner) == "inactive"
+            runner.spin_for(1.0)
+            last_arm = runner.arm_states[-1][1]
+            np.testing.assert_allclose(holds[-1].position, last_arm, atol=2e-3, err_msg="deactivate publishes the hold")
+            runner.publish_goal(goal, "clicked_point")
+            runner._confirm_acceptance(goal, "clicked_point")  # goals are taken while inactive, tracked once active
+            count, stopped_at = len(holds), runner.poses[-1][1]
+            runner.spin_for(1.5)
+            assert len(holds) == count and np.linalg.norm(runner.poses[-1][1] - stopped_at) < 1e-4, "inactive: no commands, the arm stays"
+            assert np.linalg.norm(stopped_at - goal) > 0.05
+            assert transition(runner, Transition.TRANSITION_ACTIVATE)
+            reached = next_states(runner, 40)
+            assert np.linalg.norm(reached[-1] - goal) < 1e-3, f"active again: {np.linalg.norm(reached[-1] - goal) * 1000:.2f} mm from the goal"
+            assert transition(runner, Transition.TRANSITION_DEACTIVATE) and transition(runner, Transition.TRANSITION_CLEANUP)
+            assert lifecycle_state(runner) == "unconfigured"
+            assert all(process.poll() is None for process in processes)
+        finally:
+            runner.destroy_node()
+            rclpy.try_shutdown()
