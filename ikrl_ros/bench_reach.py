@@ -137,23 +137,13 @@ def ros_episodes(name: str, goals: np.ndarray, log_dir: Path) -> Episodes:
 
 def realtime_timing(name: str, rate: float, goals: np.ndarray, seconds: float, log_dir: Path) -> dict[str, str]:
     """Run the stack in real time with states at ``rate`` Hz; return the controller's timing diagnostics."""
-    from diagnostic_msgs.msg import DiagnosticArray
-
     from ikrl_ros.goal_runner import GOAL_TOPICS, connected_runner
     from ikrl_ros.stack import reach_stack
 
     bridge = {"sync_mode": "realtime", "real_time_factor": rate * CONTROL_PERIOD, "command_timeout": max(0.1, 3.0 / rate)}
     controller = {**node_parameters(name), "sync_mode": "realtime", "control_rate": rate, "joint_state_timeout": max(0.1, 3.0 / rate)}
-    latest: dict[str, str] = {}
-
-    def on_diagnostics(message: DiagnosticArray) -> None:
-        for status in message.status:
-            if status.name.endswith("reach_controller"):
-                latest.clear()
-                latest.update({pair.key: pair.value for pair in status.values})
-
     with reach_stack(log_dir, bridge=bridge, controller=controller), connected_runner() as runner:
-        runner.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+        latest = runner.controller_diagnostics()
         deadline = time.monotonic() + seconds
         index = 0
         while time.monotonic() < deadline:

@@ -39,6 +39,7 @@ ENTRIES: dict[str, ControllerSettings] = {
     "td3_workspace": ControllerSettings("td3", policy_path="td3_workspace"),
     "ddpg_workspace": ControllerSettings("ddpg", policy_path="ddpg_workspace"),
     "sac_workspace_joints": ControllerSettings("sac", policy_path="sac_workspace_joints"),
+    "sac_workspace_pose": ControllerSettings("sac", policy_path="sac_workspace_pose"),
     "hybrid": ControllerSettings("hybrid", policy_path="sac_workspace"),
     "cartesian_p": ControllerSettings("cartesian_p"),
     "ik": ControllerSettings("ik"),
@@ -94,25 +95,15 @@ def pose_record(goal: np.ndarray, rotation: np.ndarray, path: np.ndarray, orient
 def run_entry(name: str, goals: np.ndarray, goal_seconds: float, log_dir: Path, rotations: np.ndarray | None = None) -> dict[str, object]:
     """One controller on all goals (poses when ``rotations`` are given), in real time through ROS;
     returns the records and its diagnostics."""
-    from diagnostic_msgs.msg import DiagnosticArray
-
     from ikrl_ros.goal_runner import GOAL_TOPICS, connected_runner
     from ikrl_ros.stack import reach_stack
 
     settings = (ENTRIES if rotations is None else POSE_ENTRIES)[name]
     controller = {"controller": settings.name, "policy_path": settings.policy_path, **({} if rotations is None else {"orientation": "track"})}
-    latest: dict[str, str] = {}
-
-    def on_diagnostics(message: DiagnosticArray) -> None:
-        for status in message.status:
-            if status.name.endswith("reach_controller"):
-                latest.clear()
-                latest.update({pair.key: pair.value for pair in status.values})
-
     steps = round(goal_seconds / CONTROL_PERIOD)
     records = []
     with reach_stack(log_dir, controller=controller), connected_runner() as runner:
-        runner.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+        latest = runner.controller_diagnostics()
         for index, goal in enumerate(goals):
             if rotations is None:
                 outcome = runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=steps, tolerance=REACHED)
@@ -160,7 +151,7 @@ def pose_report(args: argparse.Namespace, results: dict[str, dict[str, object]],
         f"{len(goals)} pose goals (seed {args.seed}): positions uniform over the admitted workspace, orientations gripper down, "
         "turned up to ±1.2 rad about the vertical and tilted up to 0.4 rad, each pose reachable by 6-D IK; published one after "
         f"another on `goal_pose` with their quaternion, {args.goal_seconds:g} s of real time each, from wherever the last goal "
-        "left the arm. Errors are ground truth (`ee_pose`) at the end of each goal's window.",
+        "left the arm. Errors are ground truth (`ee_pose`) at the end of each goal's window. " + args.load + ".",
         "",
         "| controller | within 1 mm and 0.01 rad | within 5 mm and 0.05 rad | position error median / p95 (mm) "
         "| angle error median / p95 (rad) | missed periods |",
@@ -179,7 +170,7 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, object]], goal
         "workspace (box [0.2, −0.5, 0.01]–[0.85, 0.5, 0.7] m ∩ 0.855 m reach sphere, IK-reachable), published one after another "
         f"on `goal_pose` / `clicked_point`, {args.goal_seconds:g} s of real time each; the arm starts every goal where the last left it "
         "(the first from the neutral pose). Both nodes run with `config/reach.yaml` as `ros2 launch ikrl_ros reach.launch.py` "
-        "starts them. Errors are ground truth (`ee_pose`) at the end of each goal's window.",
+        "starts them. Errors are ground truth (`ee_pose`) at the end of each goal's window. " + args.load + ".",
         "",
         "| controller | final ≤ 5 cm | ≤ 1 cm | ≤ 5 mm | ≤ 1 mm | median final (mm) | p95 final (mm) "
         "| stays: worst after 5 mm, median / max (mm) | median time to 5 mm (s) | state age p99 (ms) | missed periods |",
@@ -214,6 +205,7 @@ def run_suite(args: argparse.Namespace) -> int:
     pending = list(enumerate(names))
     running: list[tuple[str, subprocess.Popen]] = []
     failed = []
+    loads: list[float] = []
     while pending or running:
         while pending and len(running) < args.parallel:
             index, name = pending.pop(0)
@@ -228,8 +220,10 @@ def run_suite(args: argparse.Namespace) -> int:
                 print(f"[bench workspace] {name}: exit {process.returncode}", flush=True)
                 if process.returncode != 0:
                     failed.append(name)
+        loads.append(os.getloadavg()[0])
         time.sleep(1.0)
     results = {name: json.loads((out_dir / name / "result.json").read_text()) for name in names if name not in failed}
+    args.load = f"1-minute load average during the run: mean {np.mean(loads):.1f}, max {np.max(loads):.1f} ({os.cpu_count()} cores)"
     text = (pose_report if args.poses else report)(args, results, goals)
     marker = "pose" if args.poses else "workspace"
     write_section(Path(args.out), marker, text)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped, PoseStamped
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -75,6 +76,19 @@ class GoalRunner(Node):
         except InvalidInput:
             return
         self.arm_states.append((ns_from_time(message.header.stamp), arm.position))
+
+    def controller_diagnostics(self) -> dict[str, str]:
+        """A dict that holds the reach controller's latest ``/diagnostics`` values while this node spins."""
+        latest: dict[str, str] = {}
+
+        def on_diagnostics(message: DiagnosticArray) -> None:
+            for status in message.status:
+                if status.name.endswith("reach_controller"):
+                    latest.clear()
+                    latest.update({pair.key: pair.value for pair in status.values})
+
+        self.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+        return latest
 
     def spin_for(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

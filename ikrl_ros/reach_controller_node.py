@@ -547,9 +547,10 @@ class ReachControllerNode(LifecycleNode):
         else:
             self.publish_cartesian(np.zeros(3))
 
-    def state_age_ms(self) -> float:
-        """Age of the answered joint state by its stamp, on this node's clock (wall or sim time)."""
-        return (self.get_clock().now().nanoseconds - ns_from_time(self.state_stamp)) / 1e6
+    def state_age_ms(self) -> float | None:
+        """Age of the answered joint state by its stamp, on this node's clock (wall or sim time); None if unstamped."""
+        stamp_ns = ns_from_time(self.state_stamp)
+        return (self.get_clock().now().nanoseconds - stamp_ns) / 1e6 if stamp_ns else None
 
     def publish_joint_targets(self, positions: np.ndarray) -> None:
         """Position targets for panda_joint1..7 on the joint_command_type interface."""

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TwistStamped
 from sensor_msgs.msg import JointState
 
@@ -42,15 +41,8 @@ def test_the_shipped_workspace_policy_reaches_consecutive_workspace_goals(tmp_pa
 def test_the_realtime_controller_answers_each_state_as_it_arrives(tmp_path: Path) -> None:
     """Launch defaults in real time: every command leaves within milliseconds of the state it answers."""
     goals = sample_reachable_goals(3, 23, PandaKinematics())
-    diagnostics: dict[str, str] = {}
-
-    def on_diagnostics(message: DiagnosticArray) -> None:
-        for status in message.status:
-            if status.name.endswith("reach_controller"):
-                diagnostics.update({pair.key: pair.value for pair in status.values})
-
     with reach_stack(tmp_path, controller={"controller": "cartesian_p"}), connected_runner() as runner:
-        runner.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+        diagnostics = runner.controller_diagnostics()
         for index, goal in enumerate(goals):
             runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=25)
         runner.spin_for(1.2)
