@@ -2,7 +2,10 @@
 
 Publishes ``joint_states`` and ``ee_pose`` once per control period (0.04 s of sim time), takes
 ``cartesian_cmd`` (TwistStamped, m/s in ``panda_link0``) or ``joint_command`` (JointState
-positions), and holds the arm where it is when commands stop. ``goal_marker`` (PointStamped)
+positions), ``joint_trajectory``
+(trajectory_msgs/JointTrajectory, ros2_control's JointTrajectoryController input: the first point's
+positions) or ``commands`` (std_msgs/Float64MultiArray, forward_position_controller's input: the 7
+positions in ``panda_joint1..7`` order), and holds the arm where it is when commands stop. ``goal_marker`` (PointStamped)
 places panda-gym's goal sphere, as the reach controller publishes each goal it accepts.
 
 Cartesian commands are executed by ``cartesian_execution``:
@@ -18,7 +21,8 @@ Sync modes (``sync_mode``):
   the newest command that is younger than ``command_timeout``.
 - ``lockstep``: the bridge steps as soon as the command answering its last published state arrives
   (the command's stamp equals the state's stamp); if none arrives within ``lockstep_timeout`` it
-  publishes the same state again. Simulation then runs as fast as the controller answers and every
+  publishes the same state again. ``commands`` carries no stamp: in lockstep each one is taken as
+  the answer to the current state. Simulation then runs as fast as the controller answers and every
   run is reproducible.
 """
 
@@ -36,7 +40,9 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMessage
 from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
 
 from ikrl_ros import validation
 from ikrl_ros.controllers import JointTargets
@@ -109,6 +115,8 @@ class PandaBridge(Node):
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
         self.create_subscription(TwistStamped, "cartesian_cmd", self.on_cartesian_cmd, reliable)
         self.create_subscription(JointState, "joint_command", self.on_joint_command, reliable)
+        self.create_subscription(JointTrajectory, "joint_trajectory", self.on_joint_trajectory, reliable)
+        self.create_subscription(Float64MultiArray, "commands", self.on_commands, reliable)
         self.create_subscription(PointStamped, "goal_marker", self.on_goal_marker, reliable)
         self.create_service(Trigger, "~/reset", self.on_reset)
 
@@ -145,6 +153,24 @@ class PandaBridge(Node):
             return
         self.accept(JointTargets(targets), message.header.stamp)
 
+    def on_joint_trajectory(self, message: JointTrajectory) -> None:
+        """ros2_control's JointTrajectoryController interface: the first point's positions, one control period."""
+        try:
+            targets = validation.arm_targets_from_joint_trajectory(message.joint_names, [point.positions for point in message.points])
+        except validation.InvalidInput as error:
+            self.reject(f"joint_trajectory: {error}")
+            return
+        self.accept(JointTargets(targets), message.header.stamp)
+
+    def on_commands(self, message: Float64MultiArray) -> None:
+        """ros2_control's forward_position_controller interface: 7 positions, panda_joint1..7 order, no stamp."""
+        try:
+            targets = validation.arm_targets_from_array(message.data)
+        except validation.InvalidInput as error:
+            self.reject(str(error))
+            return
+        self.accept(JointTargets(targets), None)
+
     def on_goal_marker(self, message: PointStamped) -> None:
         """Place the simulator's goal sphere where the reach controller's goal is (panda_link0)."""
         try:
@@ -158,8 +184,15 @@ class PandaBridge(Node):
         self.rejected_commands += 1
         self.warnings.warn(f"command rejected: {reason}")
 
-    def accept(self, command: BridgeCommand, stamp: Time) -> None:
-        if self.sync_mode == "realtime":
+    def accept(self, command: BridgeCommand, stamp: Time | None) -> None:
+        """``stamp`` None: a message type without a header (``commands``), fresh when it arrives and, in
+        lockstep, the answer to the current state."""
+        if stamp is None:
+            if self.sync_mode == "realtime":
+                self.pending, self.pending_received = command, time.monotonic()
+            else:
+                self.advance(command)
+        elif self.sync_mode == "realtime":
             try:
                 warning = validation.check_stamp(ns_from_time(stamp), self.get_clock().now().nanoseconds, round(self.max_stamp_future * 1e9))
             except validation.InvalidInput as error:

@@ -4,7 +4,15 @@ Goals arrive on ``goal_pose`` (PoseStamped, RViz "2D Goal Pose") or ``clicked_po
 (PointStamped, RViz "Publish Point"); only their position is used. Joint states are turned into
 the observation panda-gym builds (end-effector position and velocity from Pinocchio, plus the
 goal), a controller chosen by the ``controller`` parameter computes the step, and the node
-publishes ``cartesian_cmd`` (TwistStamped) or ``joint_command`` (JointState).
+publishes ``cartesian_cmd`` (TwistStamped) or joint position targets on the interface
+``joint_command_type`` chooses: ``joint_command`` (JointState), ``joint_trajectory``
+(trajectory_msgs/JointTrajectory, ros2_control's JointTrajectoryController) or ``commands``
+(std_msgs/Float64MultiArray, ros2_control's forward_position_controller). With ``cartesian_output:
+joint`` the Cartesian controllers' twists are turned into joint targets here (the bridge's DLS step),
+so a ros2_control stack without MoveIt Servo runs them too.
+
+MoveIt Servo's conventions: ``~/status`` (std_msgs/Int8, Servo's codes) every control step, and
+``~/pause`` (std_srvs/SetBool) to hold and resume.
 
 A zero twist means "hold": it is what the node sends with no goal, with stale or missing joint
 states, and on shutdown.
@@ -15,14 +23,17 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from builtin_interfaces.msg import Time
+from builtin_interfaces.msg import Duration, Time
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Point, PointStamped, PoseStamped, TwistStamped
 from rclpy.clock import Clock, ClockType
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, Float64
+from std_msgs.msg import Bool, Float64, Float64MultiArray, Int8
+from std_srvs.srv import SetBool
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from visualization_msgs.msg import Marker, MarkerArray
 
 from ikrl_ros import validation
@@ -44,12 +55,24 @@ from ikrl_ros.panda_model import (
 )
 from ikrl_ros.ros_common import ThrottledWarnings, declare, diagnostics, ns_from_time, run_node, xyz
 from ikrl_ros.rotations import GRIPPER_DOWN, angle_between, top_down, yaw_of
-from ikrl_ros.safety import SingularityGuard, limit_angular, limit_cartesian, limit_joint_targets, limits_from_parameters
+from ikrl_ros.safety import JOINT_LIMIT_NOTE, SingularityGuard, cartesian_joint_targets, limit_angular, limit_cartesian, limit_joint_targets, limits_from_parameters
 from ikrl_ros.timing import LoopTiming
 from ikrl_ros.workspace import orientation_reachable
 
 SYNC_MODES = ("realtime", "lockstep")
 ORIENTATION_MODES = ("top_down", "track", "ignore")
+JOINT_COMMAND_TYPES = {"joint_state": (JointState, "joint_command"), "joint_trajectory": (JointTrajectory, "joint_trajectory"), "float64_multi_array": (Float64MultiArray, "commands")}
+"""joint_command_type → (message type, topic): ours, ros2_control's JointTrajectoryController, its forward_position_controller."""
+CARTESIAN_OUTPUTS = ("twist", "joint")
+# ~/status codes: MoveIt Servo's StatusCode values (4 and 5, collisions, are not checked here).
+STATUS_INVALID = -1
+STATUS_NO_WARNING = 0
+STATUS_DECELERATE_FOR_SINGULARITY = 1
+STATUS_HALT_FOR_SINGULARITY = 2
+STATUS_LEAVING_SINGULARITY = 3
+STATUS_JOINT_BOUND = 6
+STATUS_PRIORITY = (STATUS_NO_WARNING, STATUS_LEAVING_SINGULARITY, STATUS_DECELERATE_FOR_SINGULARITY, STATUS_JOINT_BOUND, STATUS_HALT_FOR_SINGULARITY, STATUS_INVALID)
+"""When one step has several, the later in this tuple is reported."""
 MARKER_PERIOD = 0.1
 GOAL_AXIS_LENGTH = 0.08
 MAX_ANSWER_CREDIT = 1.5
@@ -58,8 +81,16 @@ answered once the credit reaches ½ (spending 1). States at control_rate are all
 jitter; faster streams are thinned to control_rate on average; the cap stops bursts after a gap."""
 
 
-class ReachControllerNode(Node):
-    """Goal in, command out, at a fixed rate (``timer``) or once per received state (``lockstep``)."""
+class ReachControllerNode(LifecycleNode):
+    """Goal in, command out, at a fixed rate (``timer``) or once per received state (``lockstep``).
+
+    A managed (lifecycle) node: parameters are declared at construction; ``configure`` validates them and
+    loads the controller (a bad value or policy fails the transition, the reason logged, and the node
+    stays unconfigured); ``activate`` starts commanding; ``deactivate`` publishes the hold and stops;
+    ``cleanup`` drops the controller and its topics; ``shutdown`` holds and ends the process. With
+    ``autostart`` (default) the node configures and activates itself, and a failed configure is a
+    start-up error (exit code 2), as an unmanaged node.
+    """
 
     def __init__(self) -> None:
         super().__init__("reach_controller")
@@ -91,6 +122,26 @@ class ReachControllerNode(Node):
         self.max_joint_step = declare(self, "max_joint_step", 0.1, "safety: joint targets move at most this far (rad) from the current position per step")
         self.singularity_slowdown = declare(self, "singularity_slowdown", 17.0, "safety: numerical controllers slow down when the Jacobian condition number exceeds this and grows")
         self.singularity_stop = declare(self, "singularity_stop", 30.0, "safety: ... and stop moving toward the singularity at this condition number")
+        self.joint_command_type = declare(self, "joint_command_type", "joint_state", f"interface of joint position targets (and their hold): one of {tuple(JOINT_COMMAND_TYPES)} = sensor_msgs/JointState on joint_command, trajectory_msgs/JointTrajectory on joint_trajectory (one point, time_from_start one control period), std_msgs/Float64MultiArray on commands (panda_joint1..7 order)")
+        self.cartesian_output = declare(self, "cartesian_output", "twist", "Cartesian controllers' output: 'twist' (cartesian_cmd, for the bridge or MoveIt Servo) or 'joint' (the safety-limited twist turned into joint targets by the DLS step, sent on the joint_command_type interface, for ros2_control)")
+        self.autostart = declare(self, "autostart", True, "configure and activate at start (as an unmanaged node; bad parameters exit with code 2); false: wait unconfigured for lifecycle transitions on ~/change_state")
+        self.configured = self.active = self.finished = False
+        self.configure_error: str | None = None
+        # What exists before configure (parameter and lifecycle services...) survives cleanup; the rest is torn down.
+        self.base_entities = self.entity_sets()
+        if self.autostart:
+            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                raise ValueError(self.configure_error or "configure transition failed")
+            if self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+                raise RuntimeError("activate transition failed")
+        else:
+            self.get_logger().info("reach controller unconfigured: waiting for lifecycle transitions (reach_controller/change_state)")
+
+    def entity_sets(self) -> tuple[set, set, set, set]:
+        return set(self.publishers), set(self.subscriptions), set(self.timers), set(self.services)
+
+    def setup(self) -> None:
+        """The configure transition: validate parameters, load the controller, create topics, services and timers."""
         if self.joint_state_timeout == 0.0:
             # Two control periods of whichever loop is slower: ours, or the bridge's 0.04 s states.
             self.joint_state_timeout = 2.0 * max(1.0 / self.control_rate, CONTROL_PERIOD)
@@ -128,10 +179,19 @@ class ReachControllerNode(Node):
         self.safety_interventions = 0
         self.status = ("warn", "waiting for joint states and a goal")
         self.status_kind = "starting"
+        # Everything goes out as joint targets: joint-space controllers, and Cartesian ones with cartesian_output 'joint'.
+        self.publishes_joints = self.controller.commands_joints or self.cartesian_output == "joint"
+        self.step_code = STATUS_NO_WARNING
+        self.paused = False
+        self.latched_hold: np.ndarray | None = None
+        """Joint positions held while paused (or on a zero twist with cartesian_output 'joint'), so the hold does not creep."""
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.cartesian_pub = self.create_publisher(TwistStamped, "cartesian_cmd", reliable)
-        self.joint_pub = self.create_publisher(JointState, "joint_command", reliable)
+        joint_type, joint_topic = JOINT_COMMAND_TYPES[self.joint_command_type]
+        self.joint_pub = self.create_publisher(joint_type, joint_topic, reliable)
+        self.status_pub = self.create_publisher(Int8, "~/status", reliable)
+        self.create_service(SetBool, "~/pause", self.on_pause)
         self.goal_marker_pub = self.create_publisher(PointStamped, "goal_marker", reliable)
         self.distance_pub = self.create_publisher(Float64, "~/goal_distance", reliable)
         self.angle_pub = self.create_publisher(Float64, "~/goal_angle_error", reliable)
@@ -150,6 +210,73 @@ class ReachControllerNode(Node):
         self.create_timer(1.0, self.publish_diagnostics, clock=self.steady)
         self.get_logger().info(f"reach controller '{self.controller_name}' up, {self.sync_mode} mode")
 
+    def teardown(self) -> None:
+        """Destroy everything ``setup`` created (after a failed configure, on cleanup and on shutdown)."""
+        publishers, subscriptions, timers, services = self.base_entities
+        for timer in set(self.timers) - timers:
+            self.destroy_timer(timer)
+        for subscription in set(self.subscriptions) - subscriptions:
+            self.destroy_subscription(subscription)
+        for service in set(self.services) - services:
+            self.destroy_service(service)
+        for publisher in set(self.publishers) - publishers:
+            self.destroy_publisher(publisher)
+        self.configured = self.active = False
+
+    # --- lifecycle transitions ------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.configure_error = None
+        try:
+            self.setup()
+        except (ValueError, FileNotFoundError, RuntimeError) as error:
+            self.configure_error = str(error)
+            self.get_logger().error(f"configure failed, staying unconfigured: {error}")
+            self.teardown()
+            return TransitionCallbackReturn.FAILURE
+        self.configured = True
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.active = True
+        self.latched_hold = None
+        self.goal_changed = self.goal is not None  # plan again from wherever the arm is now
+        self.get_logger().info("active: commanding")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.publish_hold()
+        self.active = False
+        self.set_status("warn", "inactive (lifecycle): held, not commanding", "inactive")
+        self.get_logger().info("inactive: hold published, commanding stopped")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.teardown()
+        self.get_logger().info("cleaned up: unconfigured")
+        return super().on_cleanup(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if self.active:
+            self.publish_hold()
+        self.teardown()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState | None = None) -> TransitionCallbackReturn | None:
+        """The lifecycle shutdown transition (hold, tear down, end the process), and ``run_node``'s exit hook
+        (called without a state on SIGINT/SIGTERM: the final hold, when active)."""
+        if self.active:
+            self.publish_hold()
+        if state is None:
+            return None
+        if self.configured:
+            self.teardown()
+        self.finished = True
+        return TransitionCallbackReturn.SUCCESS
+
+    def is_finished(self) -> bool:
+        """After the lifecycle shutdown transition (finalized) the process exits (``run_node``)."""
+        return self.finished
+
     def _validate_parameters(self) -> validation.Workspace:
         self.controller_settings = ControllerSettings(
             self.controller_name, self.policy_path, self.hybrid_policy, self.hybrid_near, self.hybrid_switch_radius, self.gain, self.ik_max_joint_step
@@ -158,6 +285,10 @@ class ReachControllerNode(Node):
             raise ValueError(f"parameter 'sync_mode' must be one of {SYNC_MODES}, got '{self.sync_mode}'")
         if self.orientation not in ORIENTATION_MODES:
             raise ValueError(f"parameter 'orientation' must be one of {ORIENTATION_MODES}, got '{self.orientation}'")
+        if self.joint_command_type not in JOINT_COMMAND_TYPES:
+            raise ValueError(f"parameter 'joint_command_type' must be one of {tuple(JOINT_COMMAND_TYPES)}, got '{self.joint_command_type}'")
+        if self.cartesian_output not in CARTESIAN_OUTPUTS:
+            raise ValueError(f"parameter 'cartesian_output' must be one of {CARTESIAN_OUTPUTS}, got '{self.cartesian_output}'")
         if self.out_of_workspace not in ("clamp", "reject"):
             raise ValueError(f"parameter 'out_of_workspace' must be 'clamp' or 'reject', got '{self.out_of_workspace}'")
         for name, value in {
@@ -204,6 +335,7 @@ class ReachControllerNode(Node):
             goal_rotation = self.goal_orientation(quaternion)
         except validation.InvalidInput as error:
             self.warnings.warn(f"{topic}: {error}")
+            self.publish_status(STATUS_INVALID)
             return
         if warning:
             self.warnings.warn(f"{topic}: {warning}")
@@ -224,6 +356,7 @@ class ReachControllerNode(Node):
             stamp_warning = validation.check_stamp(ns_from_time(message.header.stamp), self.get_clock().now().nanoseconds, round(self.max_stamp_future * 1e9))
         except validation.InvalidInput as error:
             self.warnings.warn(f"joint_states: {error}")
+            self.publish_status(STATUS_INVALID)
             return
         if stamp_warning and self.sync_mode == "realtime":  # in lockstep, stamps are sim time and 0 is its first instant
             self.warnings.warn(f"joint_states: message {stamp_warning}")
@@ -237,12 +370,16 @@ class ReachControllerNode(Node):
             if self.answer_credit < 0.5:
                 return
             self.answer_credit -= 1.0
+        if not self.active:
+            return
         self.timing.tick(self.state_received)
         self.control_step()
 
     # --- control -----------------------------------------------------------------------------
     def watchdog(self) -> None:
         """Realtime: without fresh joint states, hold (and say why) until they come back."""
+        if not self.active:
+            return
         if self.arm is None:
             self.set_status("warn", "no joint states received yet: holding", "no_state")
             self.publish_hold()
@@ -253,25 +390,18 @@ class ReachControllerNode(Node):
             self.publish_hold()
 
     def control_step(self) -> None:
+        self.step_code = STATUS_NO_WARNING
         if self.goal is None:
-            self.set_status("ok", "no goal: holding", "idle")
+            self.set_status("ok", "no goal: holding" + (" (paused)" if self.paused else ""), "idle")
             self.publish_hold()
+            self.publish_status(self.step_code)
             return
         started = time.monotonic()
         state = self.arm.reach_state(self.goal, self.goal_rotation)
-        if self.goal_changed:
-            self.controller.set_goal(self.goal, state)
-            self.goal_changed = False
-        command = self.controller.compute(state)
-        if isinstance(command, CartesianAction):
-            velocity = self.safe_velocity(state, np.clip(command.action, -1.0, 1.0) * MAX_CARTESIAN_SPEED)
-            angular = np.zeros(3) if command.angular is None else self.safe_angular(np.clip(command.angular, -1.0, 1.0) * MAX_ANGULAR_SPEED)
-            if self.finite_or_zero(velocity, "velocity") and self.finite_or_zero(angular, "angular velocity"):
-                self.publish_cartesian(velocity, angular)
+        if self.paused:
+            self.hold_in_place(state)
         else:
-            targets = self.safe_joint_targets(state, command.positions)
-            if self.finite_or_zero(targets, "joint targets"):
-                self.publish_joint_targets(targets)
+            self.command_step(state)
         self.timing.step_done(started, self.state_received, time.monotonic(), self.state_age_ms())
         distance = float(np.linalg.norm(self.goal - state.ee_position))
         self.distance_pub.publish(Float64(data=distance))
@@ -283,13 +413,88 @@ class ReachControllerNode(Node):
             reached = reached and angle <= self.goal_angle_tolerance
             away += f", {angle:.3f} rad"
         self.reached_pub.publish(Bool(data=reached))
-        self.set_status("ok", f"tracking goal, {away} away", "tracking")
+        if self.paused:
+            self.set_status("ok", f"paused (~/pause): holding, goal {away} away", "paused")
+        else:
+            self.set_status("ok", f"tracking goal, {away} away", "tracking")
         self.publish_markers(state)
+        self.publish_status(self.step_code)
+
+    def command_step(self, state: ReachState) -> None:
+        """One controller step, limited and sent on the configured interface."""
+        if self.goal_changed:
+            self.controller.set_goal(self.goal, state)
+            self.goal_changed = False
+        command = self.controller.compute(state)
+        if isinstance(command, CartesianAction):
+            velocity = self.safe_velocity(state, np.clip(command.action, -1.0, 1.0) * MAX_CARTESIAN_SPEED)
+            angular = np.zeros(3) if command.angular is None else self.safe_angular(np.clip(command.angular, -1.0, 1.0) * MAX_ANGULAR_SPEED)
+            if self.finite_or_zero(velocity, "velocity") and self.finite_or_zero(angular, "angular velocity"):
+                if self.cartesian_output == "joint":
+                    self.publish_twist_as_joint_targets(state, velocity, angular)
+                else:
+                    self.publish_cartesian(velocity, angular)
+        else:
+            targets = self.safe_joint_targets(state, command.positions)
+            if self.finite_or_zero(targets, "joint targets"):
+                self.latched_hold = None
+                self.publish_joint_targets(targets)
+
+    def publish_twist_as_joint_targets(self, state: ReachState, velocity: np.ndarray, angular: np.ndarray) -> None:
+        """cartesian_output 'joint': the bridge's DLS step (same limits) here; a zero twist holds, as in the bridge."""
+        if not (np.any(velocity != 0.0) or np.any(angular != 0.0)):
+            self.hold_in_place(state)
+            return
+        targets, notes = cartesian_joint_targets(velocity, state.joint_positions, CONTROL_PERIOD, self.kinematics, self.joint_limits, self.cartesian_limits, angular)
+        self.note_joint_limits(notes)
+        self.safety_interventions += self.warnings.safety(notes)
+        if self.finite_or_zero(targets, "joint targets"):
+            self.latched_hold = None
+            self.publish_joint_targets(targets)
+
+    def hold_in_place(self, state: ReachState) -> None:
+        """Hold where the arm was when holding began (joint interfaces), or a zero twist."""
+        if not self.publishes_joints:
+            self.publish_cartesian(np.zeros(3))
+            return
+        if self.latched_hold is None:
+            self.latched_hold = state.joint_positions.copy()
+        self.publish_joint_targets(self.latched_hold)
+
+    def flag(self, code: int) -> None:
+        """Raise this step's ~/status code to ``code`` if it ranks higher (STATUS_PRIORITY)."""
+        if STATUS_PRIORITY.index(code) > STATUS_PRIORITY.index(self.step_code):
+            self.step_code = code
+
+    def note_joint_limits(self, notes: list[str]) -> None:
+        if any(note.startswith(JOINT_LIMIT_NOTE) for note in notes):
+            self.flag(STATUS_JOINT_BOUND)
+
+    def publish_status(self, code: int) -> None:
+        self.status_pub.publish(Int8(data=code))
+
+    def on_pause(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        """MoveIt Servo's ~/pause_servo: true holds and stops tracking (the goal is kept), false resumes."""
+        was_paused, self.paused = self.paused, bool(request.data)
+        if self.paused:
+            response.message = "already paused: holding" if was_paused else "paused: holding, goal tracking stopped until ~/pause false"
+            if not was_paused:
+                self.latched_hold = None
+                self.get_logger().info("paused through ~/pause: holding")
+        else:
+            response.message = "resumed goal tracking" if was_paused else "not paused: tracking"
+            if was_paused:
+                self.latched_hold = None
+                self.goal_changed = self.goal is not None  # the controller plans again from where the arm is now
+                self.get_logger().info("resumed through ~/pause")
+        response.success = True
+        return response
 
     def finite_or_zero(self, command: np.ndarray, what: str) -> bool:
         """Last line of defence: a non-finite command (a policy fed a pathological state) becomes a zero command."""
         if np.all(np.isfinite(command)):
             return True
+        self.flag(STATUS_INVALID)
         self.warnings.warn(f"controller '{self.controller_name}' produced non-finite {what}; commanding zero motion")
         self.publish_hold()
         return False
@@ -303,6 +508,9 @@ class ReachControllerNode(Node):
             if scale < 1.0:
                 notes.append(f"near a singularity (condition number {condition:.1f}): speed × {scale:.2f}")
                 velocity = velocity * scale
+                self.flag(STATUS_HALT_FOR_SINGULARITY if scale == 0.0 else STATUS_DECELERATE_FOR_SINGULARITY)
+            elif condition > self.singularity_guard.slowdown:
+                self.flag(STATUS_LEAVING_SINGULARITY)  # badly conditioned, but moving away: not slowed
         self.safety_interventions += self.warnings.safety(notes)
         return velocity
 
@@ -314,6 +522,7 @@ class ReachControllerNode(Node):
     def safe_joint_targets(self, state: ReachState, targets: np.ndarray) -> np.ndarray:
         """Joint limits, step size and safety box."""
         targets, notes = limit_joint_targets(targets, state.joint_positions, self.joint_limits, self.kinematics, self.cartesian_limits)
+        self.note_joint_limits(notes)
         self.safety_interventions += self.warnings.safety(notes)
         return targets
 
@@ -332,7 +541,7 @@ class ReachControllerNode(Node):
 
     def publish_hold(self) -> None:
         """Hold on the interface the controller commands: a zero twist, or the current joint positions."""
-        if self.controller.commands_joints:
+        if self.publishes_joints:
             if self.arm is not None:
                 self.publish_joint_targets(self.arm.joint_positions)
         else:
@@ -344,10 +553,21 @@ class ReachControllerNode(Node):
         return (self.get_clock().now().nanoseconds - stamp_ns) / 1e6 if stamp_ns else None
 
     def publish_joint_targets(self, positions: np.ndarray) -> None:
-        message = JointState()
-        message.header.stamp = self.command_stamp()
-        message.name = list(ARM_JOINT_NAMES)
-        message.position = positions.tolist()
+        """Position targets for panda_joint1..7 on the joint_command_type interface."""
+        if self.joint_command_type == "float64_multi_array":
+            message = Float64MultiArray(data=[float(v) for v in positions])  # no header: ros2_control's layout
+        elif self.joint_command_type == "joint_trajectory":
+            message = JointTrajectory()
+            message.header.stamp = self.command_stamp()
+            message.joint_names = list(ARM_JOINT_NAMES)
+            period_ns = round(1e9 / self.control_rate)
+            point = JointTrajectoryPoint(positions=[float(v) for v in positions], time_from_start=Duration(sec=period_ns // 1_000_000_000, nanosec=period_ns % 1_000_000_000))
+            message.points = [point]
+        else:
+            message = JointState()
+            message.header.stamp = self.command_stamp()
+            message.name = list(ARM_JOINT_NAMES)
+            message.position = positions.tolist()
         self.joint_pub.publish(message)
 
     # --- monitoring --------------------------------------------------------------------------
@@ -402,10 +622,7 @@ class ReachControllerNode(Node):
     def publish_diagnostics(self) -> None:
         level, message = self.status
         goal = "none" if self.goal is None else str(np.round(self.goal, 4).tolist())
-        self.diagnostics_pub.publish(diagnostics(self, level, message, {"controller": self.controller_name, "sync_mode": self.sync_mode, "goal": goal, "safety_interventions": self.safety_interventions, "warnings": self.warnings.count, **self.timing.summary()}))
-
-    def on_shutdown(self) -> None:
-        self.publish_hold()
+        self.diagnostics_pub.publish(diagnostics(self, level, message, {"controller": self.controller_name, "sync_mode": self.sync_mode, "paused": self.paused, "goal": goal, "safety_interventions": self.safety_interventions, "warnings": self.warnings.count, **self.timing.summary()}))
 
 
 def main(args: list[str] | None = None) -> None:

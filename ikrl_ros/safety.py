@@ -64,6 +64,10 @@ def limit_angular(angular_velocity: np.ndarray, limits: CartesianLimits) -> tupl
     return limited, [f"angular speed {np.abs(angular_velocity).max():.3g} rad/s above {limits.max_angular_speed:g} rad/s"]
 
 
+JOINT_LIMIT_NOTE = "joint targets beyond the limits (with margin)"
+"""How ``limit_joint_targets`` starts its note on clamped joint positions (the reach controller's status code 6)."""
+
+
 @dataclass(frozen=True)
 class JointLimits:
     """Joint position limits (URDF limits shrunk by a margin) and the largest target step per control period."""
@@ -88,7 +92,7 @@ def limit_joint_targets(
     limited = np.clip(targets, limits.lower, limits.upper)
     if not np.array_equal(limited, targets):
         joints = [f"panda_joint{i + 1}" for i in np.flatnonzero(limited != targets)]
-        notes.append(f"joint targets beyond the limits (with margin) for {joints}")
+        notes.append(f"{JOINT_LIMIT_NOTE} for {joints}")
     stepped = np.clip(limited, current - limits.max_step, current + limits.max_step)
     if not np.array_equal(stepped, limited):
         notes.append(f"joint step {np.abs(limited - current).max():.3g} rad above {limits.max_step:g} rad per period")

@@ -178,6 +178,22 @@ def arm_targets_from_joint_command(names: Sequence[str], position: Sequence[floa
     return finite_vector([position[names.index(name)] for name in ARM_JOINT_NAMES], "joint command positions")
 
 
+def arm_targets_from_joint_trajectory(names: Sequence[str], points: Sequence[Sequence[float]]) -> np.ndarray:
+    """Seven arm position targets from a ``trajectory_msgs/JointTrajectory``: its first point's positions, by
+    ``joint_names``, checked like ``joint_command`` (later points are ignored: one control period at a time)."""
+    if not points:
+        raise InvalidInput("joint trajectory has no points")
+    return arm_targets_from_joint_command(names, points[0])
+
+
+def arm_targets_from_array(data: Sequence[float]) -> np.ndarray:
+    """Seven arm position targets from a ``std_msgs/Float64MultiArray`` (ros2_control's forward_position_controller
+    layout): exactly one value per arm joint, in ``panda_joint1..7`` order."""
+    if len(data) != len(ARM_JOINT_NAMES):
+        raise InvalidInput(f"commands has {len(data)} values, expected {len(ARM_JOINT_NAMES)} (positions of panda_joint1..7, in that order)")
+    return finite_vector(list(data), "commands positions")
+
+
 def cartesian_twist(linear: Sequence[float], angular: Sequence[float], frame_id: str) -> tuple[np.ndarray, np.ndarray]:
     """A Cartesian twist command (m/s, rad/s) in ``panda_link0`` (limits are the safety module's job).
 

@@ -166,3 +166,24 @@ def test_odd_frame_names_are_quoted_back_exactly() -> None:
 def test_implausible_joint_readings_are_refused(position: list[float], velocity: list[float]) -> None:
     with pytest.raises(InvalidInput, match="implausible"):
         validation.arm_state_from_joint_state(list(JOINT_NAMES), position, velocity)
+
+
+def test_joint_trajectories_give_their_first_point_by_name() -> None:
+    names = list(reversed(ARM_JOINT_NAMES))
+    targets = validation.arm_targets_from_joint_trajectory(names, [[float(i) / 10 for i in range(7)], [9.0] * 7])
+    np.testing.assert_array_equal(targets, [0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0])
+    with pytest.raises(InvalidInput, match="joint trajectory has no points"):
+        validation.arm_targets_from_joint_trajectory(ARM_JOINT_NAMES, [])
+    with pytest.raises(InvalidInput, match="missing arm joints"):
+        validation.arm_targets_from_joint_trajectory(ARM_JOINT_NAMES[:6], [[0.0] * 6])
+
+
+@given(st.lists(any_float, min_size=0, max_size=10))
+@settings(max_examples=200, deadline=None)
+def test_position_arrays_are_seven_finite_values_or_refused(data: list[float]) -> None:
+    try:
+        targets = validation.arm_targets_from_array(data)
+    except InvalidInput as error:
+        assert len(data) != 7 and f"commands has {len(data)} values, expected 7" in str(error) or "non-finite" in str(error)
+        return
+    assert len(data) == 7 and np.all(np.isfinite(targets))
