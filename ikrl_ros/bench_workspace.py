@@ -240,7 +240,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7, help="seed of the goal sequence (default: %(default)s)")
     parser.add_argument("--controllers", nargs="*", help=f"entries to run (default: all of {list(ENTRIES)})")
     parser.add_argument("--parallel", type=int, default=2, help="stacks running at once (default: %(default)s)")
-    parser.add_argument("--domain-base", type=int, default=120, help="ROS_DOMAIN_ID of the first entry; the others count up (clear of the tests' 44..99)")
+    parser.add_argument("--domain-base", type=int, default=120, help="ROS_DOMAIN_ID of the first entry; the others count up (clear of the tests' 140..191)")
     parser.add_argument("--out", default="docs/benchmark.md", help="report; its workspace section is replaced (default: %(default)s)")
     parser.add_argument("--readme", default="README.md", help="also replace the workspace section of this file ('' for none)")
     parser.add_argument("--log-dir", default="out/bench-workspace", help="node logs, goals and per-entry results (default: %(default)s)")
