@@ -296,12 +296,13 @@ def main(argv: list[str] | None = None) -> int:
         from ikrl_ros import bench_workspace
 
         return bench_workspace.main(argv[2:])
+    command = " ".join(["ikrl bench reach", *argv])
     if argv[:2] == ["--suite", "cube"]:
         argv = argv[2:]
     parser = argparse.ArgumentParser(prog="ikrl bench reach [--suite cube|workspace]", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
-    args.command = " ".join(["ikrl bench reach", *(argv or [])])
+    args.command = command
     args.readme_text = ""
     report = run_benchmark(args)
     write_section(Path(args.out), "cube", report)
