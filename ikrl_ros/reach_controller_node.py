@@ -60,7 +60,7 @@ from ikrl_ros.timing import LoopTiming
 from ikrl_ros.workspace import orientation_reachable
 
 SYNC_MODES = ("realtime", "lockstep")
-ORIENTATION_MODES = ("top_down", "track", "ignore")
+ORIENTATION_MODES = ("auto", "top_down", "track", "ignore")
 JOINT_COMMAND_TYPES = {"joint_state": (JointState, "joint_command"), "joint_trajectory": (JointTrajectory, "joint_trajectory"), "float64_multi_array": (Float64MultiArray, "commands")}
 """joint_command_type → (message type, topic): ours, ros2_control's JointTrajectoryController, its forward_position_controller."""
 CARTESIAN_OUTPUTS = ("twist", "joint")
@@ -98,7 +98,7 @@ class ReachControllerNode(LifecycleNode):
         self.control_rate = declare(self, "control_rate", 25.0, "realtime: the most joint states answered per second (Hz); states arriving faster are decimated, slower ones set the rate")
         self.sync_mode = declare(self, "sync_mode", "realtime", "'realtime' (answer each joint state as it arrives, at most control_rate per second, watchdog on) or 'lockstep' (answer every state, stamped with its stamp, for a lockstep bridge)")
         self.goal_tolerance = declare(self, "goal_tolerance", 0.05, "distance (m) under which ~/goal_reached is true; panda-gym's success threshold is 0.05")
-        self.orientation = declare(self, "orientation", "top_down", "goal orientation: 'top_down' (gripper down, the yaw of goal_pose's quaternion: what RViz's 2D Goal Pose means; clicked_point keeps the current yaw), 'track' (goal_pose's full orientation, as MoveIt; clicked_point keeps the current orientation) or 'ignore' (position only)")
+        self.orientation = declare(self, "orientation", "auto", "goal orientation: 'top_down' (gripper down, the yaw of goal_pose's quaternion: what RViz's 2D Goal Pose means; clicked_point keeps the current yaw), 'track' (goal_pose's full orientation, as MoveIt; clicked_point keeps the current orientation), 'ignore' (position only), or 'auto': top_down for controllers that turn the gripper, ignore for position-only policies")
         self.goal_angle_tolerance = declare(self, "goal_angle_tolerance", 0.05, "angle (rad) under which, with the distance, ~/goal_reached is true for goals with an orientation")
         self.joint_state_timeout = declare(self, "joint_state_timeout", 0.0, "watchdog: joint states older than this (s, wall clock) are stale and the node commands zero motion; 0 = two control periods (of this loop or of the bridge's 0.04 s, whichever is longer)")
         self.base_position_in_world = np.array(declare(self, "base_position_in_world", BASE_POSITION_IN_WORLD.tolist(), "static position of panda_link0 in the 'world' frame (m), used for goals stamped 'world'"))
@@ -160,12 +160,7 @@ class ReachControllerNode(LifecycleNode):
         if isinstance(self.controller, LearnedPolicyController):
             policy = self.controller.policy
             self.get_logger().info(f"loaded {policy.algo} policy (trained {policy.step} steps on {policy.env_id})")
-        if self.orientation != "ignore" and not self.controller.reaches_orientation:
-            self.get_logger().warning(
-                f"controller '{self.controller_name}' reaches positions only: goal orientations are ignored "
-                "(a pose policy such as policy_path:=sac_workspace_pose, a classical or hybrid controller honours them)"
-            )
-            self.orientation = "ignore"
+        self.orientation_mode = self.effective_orientation()
         self.goal: np.ndarray | None = None
         self.goal_rotation: np.ndarray | None = None
         self.goal_changed = False
@@ -317,15 +312,27 @@ class ReachControllerNode(LifecycleNode):
     def on_clicked_point(self, message: PointStamped) -> None:
         self.set_goal(xyz(message.point), message.header.frame_id, "clicked_point")
 
+    def effective_orientation(self) -> str:
+        """The orientation mode in use: ``auto`` becomes top_down or ignore by what the controller can do; an
+        explicit mode a position-only controller cannot honour becomes ignore, with a warning."""
+        if self.controller.reaches_orientation:
+            return "top_down" if self.orientation == "auto" else self.orientation
+        if self.orientation not in ("auto", "ignore"):
+            self.get_logger().warning(
+                f"controller '{self.controller_name}' reaches positions only: goal orientations are ignored "
+                "(a pose policy such as policy_path:=sac_workspace_pose, a classical or hybrid controller honours them)"
+            )
+        return "ignore"
+
     def goal_orientation(self, quaternion: list[float] | None) -> np.ndarray | None:
-        """The goal rotation the ``orientation`` mode asks for; without a quaternion, the current one (or its yaw)."""
-        if self.orientation == "ignore":
+        """The goal rotation the orientation mode asks for; without a quaternion, the current one (or its yaw)."""
+        if self.orientation_mode == "ignore":
             return None
         current = self.arm.ee_rotation if self.arm is not None else GRIPPER_DOWN
         if quaternion is None:
-            return current if self.orientation == "track" else top_down(yaw_of(current))
+            return current if self.orientation_mode == "track" else top_down(yaw_of(current))
         rotation = validation.goal_orientation(quaternion)
-        return rotation if self.orientation == "track" else top_down(yaw_of(rotation))
+        return rotation if self.orientation_mode == "track" else top_down(yaw_of(rotation))
 
     def set_goal(self, point: list[float], frame_id: str, topic: str, quaternion: list[float] | None = None) -> None:
         try:
@@ -622,7 +629,7 @@ class ReachControllerNode(LifecycleNode):
     def publish_diagnostics(self) -> None:
         level, message = self.status
         goal = "none" if self.goal is None else str(np.round(self.goal, 4).tolist())
-        self.diagnostics_pub.publish(diagnostics(self, level, message, {"controller": self.controller_name, "sync_mode": self.sync_mode, "paused": self.paused, "goal": goal, "safety_interventions": self.safety_interventions, "warnings": self.warnings.count, **self.timing.summary()}))
+        self.diagnostics_pub.publish(diagnostics(self, level, message, {"controller": self.controller_name, "orientation": self.orientation_mode, "sync_mode": self.sync_mode, "paused": self.paused, "goal": goal, "safety_interventions": self.safety_interventions, "warnings": self.warnings.count, **self.timing.summary()}))
 
 
 def main(args: list[str] | None = None) -> None:
