@@ -47,7 +47,6 @@ from ikrl_ros.panda_model import (
     CONTROL_PERIOD,
     MAX_ANGULAR_SPEED,
     MAX_CARTESIAN_SPEED,
-    NEUTRAL_JOINT_POSITIONS,
     REACH_RADIUS,
     SHOULDER_POSITION,
     WORKSPACE_MAX,
@@ -163,6 +162,7 @@ class ReachControllerNode(LifecycleNode):
         self.orientation_mode = self.effective_orientation()
         self.goal: np.ndarray | None = None
         self.goal_rotation: np.ndarray | None = None
+        self.goal_topic = ""
         self.goal_changed = False
         self.arm: ArmObservation | None = None
         self.state_stamp = Time()
@@ -346,11 +346,7 @@ class ReachControllerNode(LifecycleNode):
             return
         if warning:
             self.warnings.warn(f"{topic}: {warning}")
-        seed = self.arm.joint_positions if self.arm is not None else NEUTRAL_JOINT_POSITIONS
-        if goal_rotation is not None and not orientation_reachable(self.kinematics, goal, goal_rotation, seed):
-            self.warnings.warn(f"{topic}: the arm cannot take that orientation at this position from its posture; reaching the position, orientation free")
-            goal_rotation = None
-        self.goal, self.goal_rotation, self.goal_changed = goal, goal_rotation, True
+        self.goal, self.goal_rotation, self.goal_changed, self.goal_topic = goal, goal_rotation, True, topic
         marker = PointStamped()
         marker.header.stamp, marker.header.frame_id = self.get_clock().now().to_msg(), BASE_FRAME
         marker.point.x, marker.point.y, marker.point.z = (float(v) for v in goal)
@@ -404,6 +400,8 @@ class ReachControllerNode(LifecycleNode):
             self.publish_status(self.step_code)
             return
         started = time.monotonic()
+        if self.goal_changed:
+            self.drop_unreachable_orientation()
         state = self.arm.reach_state(self.goal, self.goal_rotation)
         if self.paused:
             self.hold_in_place(state)
@@ -496,6 +494,14 @@ class ReachControllerNode(LifecycleNode):
                 self.get_logger().info("resumed through ~/pause")
         response.success = True
         return response
+
+    def drop_unreachable_orientation(self) -> None:
+        """Position first: an orientation IK cannot reach at the goal from the current posture is dropped for
+        this goal. Checked here, once per new goal at the control rate, not in the goal callback: a flood of
+        goals must not cost an IK solve each."""
+        if self.goal_rotation is not None and not orientation_reachable(self.kinematics, self.goal, self.goal_rotation, self.arm.joint_positions):
+            self.warnings.warn(f"{self.goal_topic}: the arm cannot take that orientation at this position from its posture; reaching the position, orientation free")
+            self.goal_rotation = None
 
     def finite_or_zero(self, command: np.ndarray, what: str) -> bool:
         """Last line of defence: a non-finite command (a policy fed a pathological state) becomes a zero command."""
