@@ -1,9 +1,10 @@
 """``reach_controller``: drives the Panda's end effector to goal positions sent as RViz sends them.
 
 Goals arrive on ``goal_pose`` (PoseStamped, RViz "2D Goal Pose") or ``clicked_point``
-(PointStamped, RViz "Publish Point"); only their position is used. Joint states are turned into
-the observation panda-gym builds (end-effector position and velocity from Pinocchio, plus the
-goal), a controller chosen by the ``controller`` parameter computes the step, and the node
+(PointStamped, RViz "Publish Point"); their orientation is used as the ``orientation`` parameter says.
+Each joint state is answered as it arrives: it becomes the observation the controller's task uses
+(end-effector pose from Pinocchio, plus the goal), a controller chosen by the ``controller`` parameter
+computes the step, and the node
 publishes ``cartesian_cmd`` (TwistStamped) or joint position targets on the interface
 ``joint_command_type`` chooses: ``joint_command`` (JointState), ``joint_trajectory``
 (trajectory_msgs/JointTrajectory, ros2_control's JointTrajectoryController) or ``commands``
@@ -81,7 +82,7 @@ jitter; faster streams are thinned to control_rate on average; the cap stops bur
 
 
 class ReachControllerNode(LifecycleNode):
-    """Goal in, command out, at a fixed rate (``timer``) or once per received state (``lockstep``).
+    """Goal in, command out, once per received joint state (``realtime``: at most ``control_rate`` per second).
 
     A managed (lifecycle) node: parameters are declared at construction; ``configure`` validates them and
     loads the controller (a bad value or policy fails the transition, the reason logged, and the node
