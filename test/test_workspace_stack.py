@@ -29,7 +29,10 @@ def consecutive_final_errors(tmp_path: Path, controller: dict[str, object], goal
 
 
 def test_cartesian_p_through_the_dls_bridge_reaches_50_consecutive_workspace_goals_to_a_millimetre(tmp_path: Path) -> None:
-    errors = consecutive_final_errors(tmp_path, {"controller": "cartesian_p"}, 50, seed=21)
+    """Position goals (issue 8): the bridge's DLS execution over consecutive goals. Turning the gripper as well
+    (orientation auto → top_down) is test_pose_stack.py's subject; with it, a goal needing a large wrist turn
+    can take longer than these 50 steps (the workspace benchmark gives 75)."""
+    errors = consecutive_final_errors(tmp_path, {"controller": "cartesian_p", "orientation": "ignore"}, 50, seed=21)
     assert np.all(errors < 1e-3), f"{np.sum(errors >= 1e-3)} goals beyond 1 mm: {np.round(errors[errors >= 1e-3] * 1000, 2)} mm"
 
 
