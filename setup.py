@@ -26,10 +26,10 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
-            "panda_bridge = ikrl_ros.bridge_node:main",
-            "reach_controller = ikrl_ros.reach_controller_node:main",
-            "train_node = ikrl_ros.train_node:main",
-            "ikrl = ikrl_ros.cli:main",
+            "panda_bridge = ikrl_ros.nodes.bridge_node:main",
+            "reach_controller = ikrl_ros.nodes.reach_controller_node:main",
+            "train_node = ikrl_ros.nodes.train_node:main",
+            "ikrl = ikrl_ros.tools.cli:main",
         ],
     },
 )

@@ -40,7 +40,7 @@ from launch.substitutions import PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from ikrl_ros.launch_support import LaunchArgumentError, required_node_handlers
+from ikrl_ros.nodes.launch_support import LaunchArgumentError, required_node_handlers
 
 PACKAGE = "ikrl_ros"
 # (package, executable) that rviz:=true starts besides this package's nodes: checked before anything starts.
@@ -112,7 +112,7 @@ def launch_setup(context: LaunchContext) -> list:
     nodes = [bridge, reach_controller] if start_bridge else [reach_controller]
     entities: list = [handler for node in nodes for handler in required_node_handlers(node)] + nodes
     if rviz:
-        from ikrl_ros.robot_description import panda_urdf_for_rviz
+        from ikrl_ros.core.robot_description import panda_urdf_for_rviz
 
         rviz_sim_time = {"use_sim_time": use_sim_time} if use_sim_time is not None else {}
         entities.append(

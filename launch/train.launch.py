@@ -31,7 +31,7 @@ from launch.substitutions import PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from ikrl_ros.launch_support import LaunchArgumentError, required_node_handlers
+from ikrl_ros.nodes.launch_support import LaunchArgumentError, required_node_handlers
 
 PACKAGE = "ikrl_ros"
 STRING_ARGUMENTS = ("algo", "env_id", "her_strategy", "out_dir")

@@ -13,9 +13,9 @@ from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
 from conftest import spin_until, wait_for_log
-from ikrl_ros.panda_model import ARM_JOINT_NAMES, MAX_CARTESIAN_SPEED, NEUTRAL_JOINT_POSITIONS, base_to_world, world_to_base
-from ikrl_ros.ros_common import ns_from_time, xyz
-from ikrl_ros.stack import start_node, stop_node
+from ikrl_ros.core.panda_model import ARM_JOINT_NAMES, MAX_CARTESIAN_SPEED, NEUTRAL_JOINT_POSITIONS, base_to_world, world_to_base
+from ikrl_ros.nodes.ros_common import ns_from_time, xyz
+from ikrl_ros.tools.stack import start_node, stop_node
 
 
 class BridgeProbe:
@@ -51,7 +51,7 @@ class BridgeProbe:
 def lockstep_bridge(tmp_path: Path, request: pytest.FixtureRequest):
     """A lockstep bridge; ``@pytest.mark.parametrize("lockstep_bridge", [...], indirect=True)`` picks its Cartesian execution."""
     execution = getattr(request, "param", "dls_ik")
-    process = start_node("ikrl_ros.bridge_node", {"sync_mode": "lockstep", "lockstep_timeout": 0.2, "cartesian_execution": execution}, tmp_path / "bridge.log")
+    process = start_node("ikrl_ros.nodes.bridge_node", {"sync_mode": "lockstep", "lockstep_timeout": 0.2, "cartesian_execution": execution}, tmp_path / "bridge.log")
     yield tmp_path / "bridge.log"
     assert stop_node(process) == 0
 
@@ -60,7 +60,7 @@ def lockstep_bridge(tmp_path: Path, request: pytest.FixtureRequest):
 def realtime_bridge(tmp_path_factory: pytest.TempPathFactory):
     """One realtime bridge for this module's tests: they only check relative motion, and start-up costs seconds."""
     log = tmp_path_factory.mktemp("realtime_bridge") / "bridge.log"
-    process = start_node("ikrl_ros.bridge_node", {"sync_mode": "realtime", "command_timeout": 0.1}, log)
+    process = start_node("ikrl_ros.nodes.bridge_node", {"sync_mode": "realtime", "command_timeout": 0.1}, log)
     yield log
     assert stop_node(process) == 0
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ikrl_ros.bench_reach import observe
-from ikrl_ros.controllers import CartesianAction, CartesianPController, NumericalIKController, ReachController
-from ikrl_ros.kinematics import PandaKinematics
-from ikrl_ros.panda_model import EPISODE_STEPS, base_to_world, sample_goals_world, world_to_base
-from ikrl_ros.safety import CartesianLimits, JointLimits, limit_joint_targets
-from ikrl_ros.sim import PandaReachSim
-from ikrl_ros.validation import DEFAULT_WORKSPACE
+from ikrl_ros.core.sim import observe
+from ikrl_ros.core.controllers import CartesianAction, CartesianPController, NumericalIKController, ReachController
+from ikrl_ros.core.kinematics import PandaKinematics
+from ikrl_ros.core.panda_model import EPISODE_STEPS, base_to_world, sample_goals_world, world_to_base
+from ikrl_ros.core.safety import CartesianLimits, JointLimits, limit_joint_targets
+from ikrl_ros.core.sim import PandaReachSim
+from ikrl_ros.core.validation import DEFAULT_WORKSPACE
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,11 @@ from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from conftest import spin_until, wait_for_log
-from ikrl_ros.goal_runner import GOAL_TOPICS, GoalRunner, connected_runner
-from ikrl_ros.kinematics import PandaKinematics
-from ikrl_ros.panda_model import ARM_JOINT_NAMES, JOINT_NAMES, NEUTRAL_JOINT_POSITIONS
-from ikrl_ros.stack import reach_stack, start_node, stop_node
-from ikrl_ros.workspace import sample_reachable_goals
+from ikrl_ros.tools.goal_runner import GOAL_TOPICS, GoalRunner, connected_runner
+from ikrl_ros.core.kinematics import PandaKinematics
+from ikrl_ros.core.panda_model import ARM_JOINT_NAMES, JOINT_NAMES, NEUTRAL_JOINT_POSITIONS
+from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
+from ikrl_ros.core.workspace import sample_reachable_goals
 
 LOCKSTEP = {"sync_mode": "lockstep"}
 JOINT_TOPICS = {"joint_state": (JointState, "joint_command"), "joint_trajectory": (JointTrajectory, "joint_trajectory"), "float64_multi_array": (Float64MultiArray, "commands")}
@@ -121,7 +121,7 @@ def test_status_codes_follow_moveit_servo(tmp_path: Path, ros_node) -> None:
         "singularity_slowdown": 3.0, "singularity_stop": 3.5, "joint_limit_margin": 0.3,
     }
     log = tmp_path / "controller.log"
-    process = start_node("ikrl_ros.reach_controller_node", parameters, log)
+    process = start_node("ikrl_ros.nodes.reach_controller_node", parameters, log)
     neutral = np.array(NEUTRAL_JOINT_POSITIONS[:7], dtype=float)
     try:
         ready = lambda: bool(probe.codes) and probe.goal_pub.get_subscription_count() > 0
@@ -198,7 +198,7 @@ def test_pause_holds_and_resume_tracks_again(tmp_path: Path) -> None:
 def test_the_bridge_validates_trajectory_and_array_commands(tmp_path: Path, ros_node) -> None:
     """Malformed commands on ``joint_trajectory`` and ``commands`` are refused with a specific warning; the arm holds."""
     log = tmp_path / "bridge.log"
-    bridge = start_node("ikrl_ros.bridge_node", {}, log)
+    bridge = start_node("ikrl_ros.nodes.bridge_node", {}, log)
     poses: list[np.ndarray] = []
     from geometry_msgs.msg import PoseStamped
 
@@ -266,7 +266,7 @@ def test_a_bad_policy_fails_configure_cleanly_and_the_node_waits_unconfigured(tm
 
     log = tmp_path / "controller.log"
     twists = record(ros_node, TwistStamped, "cartesian_cmd")
-    process = start_node("ikrl_ros.reach_controller_node", {"controller": "sac", "policy_path": str(tmp_path / "missing.pt"), "autostart": False}, log)
+    process = start_node("ikrl_ros.nodes.reach_controller_node", {"controller": "sac", "policy_path": str(tmp_path / "missing.pt"), "autostart": False}, log)
     try:
         assert lifecycle_state(ros_node) == "unconfigured"
         assert not transition(ros_node, Transition.TRANSITION_CONFIGURE), "configure must fail on a missing policy"

@@ -8,10 +8,10 @@ import numpy as np
 import pybullet
 import pytest
 
-from ikrl_ros.rotations import angle_between, top_down
-from ikrl_ros.workspace import sample_reachable_poses
-from ikrl_ros.kinematics import PANDA_URDF, PandaKinematics
-from ikrl_ros.panda_model import sample_goals_world, world_to_base
+from ikrl_ros.core.rotations import angle_between, top_down
+from ikrl_ros.core.workspace import sample_reachable_poses
+from ikrl_ros.core.kinematics import PANDA_URDF, PandaKinematics
+from ikrl_ros.core.panda_model import sample_goals_world, world_to_base
 
 ARM_JOINTS = range(7)
 EE_LINK = 11

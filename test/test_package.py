@@ -85,7 +85,7 @@ def test_everything_the_launch_file_names_is_installed(installed_share: Path, la
 def test_urdf_for_rviz_points_at_existing_meshes() -> None:
     import re
 
-    from ikrl_ros.robot_description import panda_urdf_for_rviz
+    from ikrl_ros.core.robot_description import panda_urdf_for_rviz
 
     meshes = re.findall(r'filename="file://([^"]+)"', panda_urdf_for_rviz())
     assert meshes and all(Path(mesh).is_file() for mesh in meshes)
@@ -100,6 +100,6 @@ def test_config_declares_only_parameters_the_nodes_know() -> None:
         ("train.yaml", "train_node", "train_node.py"),
     ):
         config = yaml.safe_load((ROOT / "config" / config_file).read_text())
-        source = (ROOT / "ikrl_ros" / module).read_text()
+        source = (ROOT / "ikrl_ros" / "nodes" / module).read_text()
         for key in config[node_name]["ros__parameters"]:
             assert f'"{key}"' in source, f"{node_name} does not declare '{key}'"

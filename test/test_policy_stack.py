@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from conftest import wait_for_log
-from ikrl_ros.goal_runner import GOAL_TOPICS, connected_runner
-from ikrl_ros.panda_model import DISTANCE_THRESHOLD, EPISODE_STEPS, world_to_base
-from ikrl_ros.controller_factory import resolve_policy_path, shipped_policy_path
+from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
+from ikrl_ros.core.panda_model import DISTANCE_THRESHOLD, EPISODE_STEPS, world_to_base
+from ikrl_ros.rl.controller_factory import resolve_policy_path, shipped_policy_path
 from ikrl_ros.rl.checkpoint import load_policy
-from ikrl_ros.stack import reach_stack, start_node
+from ikrl_ros.tools.stack import reach_stack, start_node
 
 EPISODES = 20
 
@@ -89,7 +89,7 @@ def test_bad_checkpoints_stop_the_node_before_it_commands(tmp_path: Path, parame
         write_checkpoint_with_wrong_observation_size(tmp_path / "wrong.pt")
         parameters = {**parameters, "policy_path": str(tmp_path / "wrong.pt")}
     log = tmp_path / "controller.log"
-    process = start_node("ikrl_ros.reach_controller_node", parameters, log)
+    process = start_node("ikrl_ros.nodes.reach_controller_node", parameters, log)
     assert process.wait(60) == 2, log.read_text()
     assert wait_for_log(log, message), log.read_text()
     assert "up," not in log.read_text(), "the node must not come up"

@@ -10,11 +10,11 @@ from geometry_msgs.msg import PoseStamped, TwistStamped
 from std_msgs.msg import Float64
 
 from conftest import spin_until, wait_for_log
-from ikrl_ros.goal_runner import connected_runner
-from ikrl_ros.kinematics import PandaKinematics
-from ikrl_ros.rotations import angle_between, matrix_to_quaternion, quaternion_to_matrix
-from ikrl_ros.stack import reach_stack, start_node, stop_node
-from ikrl_ros.workspace import sample_reachable_poses
+from ikrl_ros.tools.goal_runner import connected_runner
+from ikrl_ros.core.kinematics import PandaKinematics
+from ikrl_ros.core.rotations import angle_between, matrix_to_quaternion, quaternion_to_matrix
+from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
+from ikrl_ros.core.workspace import sample_reachable_poses
 
 LOCKSTEP = {"sync_mode": "lockstep"}
 
@@ -61,8 +61,8 @@ def test_top_down_points_the_gripper_down_with_the_goal_yaw(tmp_path: Path) -> N
 
 def test_invalid_quaternions_are_refused_with_a_warning_and_never_commanded(tmp_path: Path, ros_node) -> None:
     log = tmp_path / "controller.log"
-    bridge = start_node("ikrl_ros.bridge_node", {}, tmp_path / "bridge.log")
-    node = start_node("ikrl_ros.reach_controller_node", {"controller": "cartesian_p", "orientation": "track"}, log)
+    bridge = start_node("ikrl_ros.nodes.bridge_node", {}, tmp_path / "bridge.log")
+    node = start_node("ikrl_ros.nodes.reach_controller_node", {"controller": "cartesian_p", "orientation": "track"}, log)
     twists: list[TwistStamped] = []
     ros_node.create_subscription(TwistStamped, "cartesian_cmd", twists.append, 100)
     goal_pub = ros_node.create_publisher(PoseStamped, "goal_pose", 10)

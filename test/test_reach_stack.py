@@ -13,11 +13,11 @@ from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
 from sensor_msgs.msg import JointState
 
 from conftest import spin_until, wait_for_log
-from ikrl_ros.goal_runner import GOAL_TOPICS, connected_runner
-from ikrl_ros.panda_model import EPISODE_STEPS, JOINT_NAMES, NEUTRAL_JOINT_POSITIONS, sample_goals_world, world_to_base
-from ikrl_ros.ros_common import xyz
-from ikrl_ros.stack import reach_stack, start_node, stop_node
-from ikrl_ros.validation import DEFAULT_WORKSPACE
+from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
+from ikrl_ros.core.panda_model import EPISODE_STEPS, JOINT_NAMES, NEUTRAL_JOINT_POSITIONS, sample_goals_world, world_to_base
+from ikrl_ros.nodes.ros_common import xyz
+from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
+from ikrl_ros.core.validation import DEFAULT_WORKSPACE
 
 
 @pytest.mark.parametrize(("controller", "max_final_error"), [("cartesian_p", 5e-3), ("ik", 1e-3)])
@@ -89,7 +89,7 @@ class ControllerProbe:
 @pytest.fixture(scope="module")
 def controller_log(tmp_path_factory: pytest.TempPathFactory):
     log = tmp_path_factory.mktemp("controller") / "reach_controller.log"
-    process = start_node("ikrl_ros.reach_controller_node", {"controller": "cartesian_p", "out_of_workspace": "reject"}, log)
+    process = start_node("ikrl_ros.nodes.reach_controller_node", {"controller": "cartesian_p", "out_of_workspace": "reject"}, log)
     yield log
     assert stop_node(process) == 0
 
@@ -171,7 +171,7 @@ def test_unstamped_joint_states_are_used_with_a_warning(controller_log: Path, ro
 
 def test_controller_publishes_zero_on_shutdown(tmp_path: Path, ros_node) -> None:
     log = tmp_path / "controller.log"
-    process = start_node("ikrl_ros.reach_controller_node", {"controller": "cartesian_p"}, log)
+    process = start_node("ikrl_ros.nodes.reach_controller_node", {"controller": "cartesian_p"}, log)
     probe = ControllerProbe(ros_node)
     probe.wait_ready()
     probe.goal([0.5, 0.1, 0.25], "panda_link0")
@@ -184,6 +184,6 @@ def test_controller_publishes_zero_on_shutdown(tmp_path: Path, ros_node) -> None
 
 def test_invalid_parameters_stop_the_node_at_start_up(tmp_path: Path) -> None:
     log = tmp_path / "controller.log"
-    process = start_node("ikrl_ros.reach_controller_node", {"controller": "magic"}, log)
+    process = start_node("ikrl_ros.nodes.reach_controller_node", {"controller": "magic"}, log)
     assert process.wait(30) == 2
     assert "parameter 'controller' must be one of" in log.read_text()

@@ -68,7 +68,7 @@ def test_ddpg_her_learns_to_reach(tmp_path):
 
 def test_resume_after_sigkill(tmp_path):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "ikrl_ros.rl.commands", "train", "--algo", "td3", "--steps", "100000",
+    cmd = [sys.executable, "-m", "ikrl_ros.tools.learning_commands", "train", "--algo", "td3", "--steps", "100000",
            "--out", str(out), "--checkpoint-every", "400", "--eval-every", "400", "--eval-episodes", "2",
            "--no-tensorboard", "--no-progress", "--set", "learning_starts=100", "--set", "batch_size=64"]
     proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ikrl_ros.rotations import (
+from ikrl_ros.core.rotations import (
     GRIPPER_DOWN,
     angle_between,
     exp_map,

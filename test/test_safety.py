@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ikrl_ros.kinematics import PandaKinematics
-from ikrl_ros.panda_model import NEUTRAL_JOINT_POSITIONS
-from ikrl_ros.safety import CartesianLimits, JointLimits, SingularityGuard, limit_cartesian, limit_joint_targets
+from ikrl_ros.core.kinematics import PandaKinematics
+from ikrl_ros.core.panda_model import NEUTRAL_JOINT_POSITIONS
+from ikrl_ros.core.safety import CartesianLimits, JointLimits, SingularityGuard, limit_cartesian, limit_joint_targets
 
 LIMITS = CartesianLimits(1.25, np.array([0.1, -0.6, 0.0]), np.array([0.95, 0.6, 0.8]))
 PERIOD = 0.04

@@ -20,7 +20,7 @@ STEPS = 2_000
 
 def train_command(out: Path) -> list[str]:
     return [
-        sys.executable, "-m", "ikrl_ros.rl.commands", "train", "--algo", "ddpg", "--steps", str(STEPS), "--seed", "0",
+        sys.executable, "-m", "ikrl_ros.tools.learning_commands", "train", "--algo", "ddpg", "--steps", str(STEPS), "--seed", "0",
         "--out", str(out), "--checkpoint-every", "250", "--eval-every", str(STEPS), "--eval-episodes", "5",
         "--no-tensorboard", "--no-progress",
     ]

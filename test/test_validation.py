@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ikrl_ros import validation
-from ikrl_ros.panda_model import ARM_JOINT_NAMES, BASE_POSITION_IN_WORLD, JOINT_NAMES
-from ikrl_ros.validation import DEFAULT_WORKSPACE, InvalidInput
+from ikrl_ros.core import validation
+from ikrl_ros.core.panda_model import ARM_JOINT_NAMES, BASE_POSITION_IN_WORLD, JOINT_NAMES
+from ikrl_ros.core.validation import DEFAULT_WORKSPACE, InvalidInput
 
 any_float = st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True)
 NEUTRAL = [0.0, 0.41, 0.0, -1.85, 0.0, 2.26, 0.79, 0.0, 0.0]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ikrl_ros.kinematics import PandaKinematics
-from ikrl_ros.panda_model import CONTROL_PERIOD, SAFETY_BOX_MAX, SAFETY_BOX_MIN
+from ikrl_ros.core.kinematics import PandaKinematics
+from ikrl_ros.core.panda_model import CONTROL_PERIOD, SAFETY_BOX_MAX, SAFETY_BOX_MIN
 from ikrl_ros.rl.envs import env_info, goal_functions, make_env
 from ikrl_ros.rl.workspace_env import SUCCESS_THRESHOLD, WorkspaceReachEnv, reach_reward
-from ikrl_ros.safety import cartesian_joint_targets
-from ikrl_ros.validation import DEFAULT_WORKSPACE
-from ikrl_ros.workspace import sample_start_posture
+from ikrl_ros.core.safety import cartesian_joint_targets
+from ikrl_ros.core.validation import DEFAULT_WORKSPACE
+from ikrl_ros.core.workspace import sample_start_posture
 
 
 def exact_cartesian_action(observation: dict[str, np.ndarray]) -> np.ndarray:

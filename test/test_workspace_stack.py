@@ -11,10 +11,10 @@ from geometry_msgs.msg import TwistStamped
 from sensor_msgs.msg import JointState
 
 from conftest import spin_until
-from ikrl_ros.goal_runner import GOAL_TOPICS, connected_runner
-from ikrl_ros.kinematics import PandaKinematics
-from ikrl_ros.stack import reach_stack, start_node, stop_node
-from ikrl_ros.workspace import sample_reachable_goals
+from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
+from ikrl_ros.core.kinematics import PandaKinematics
+from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
+from ikrl_ros.core.workspace import sample_reachable_goals
 
 LOCKSTEP = {"sync_mode": "lockstep"}
 
@@ -62,8 +62,8 @@ def test_the_hold_goes_out_on_the_interface_the_controller_commands(tmp_path: Pa
     joint_commands: list[JointState] = []
     ros_node.create_subscription(TwistStamped, "cartesian_cmd", twists.append, 50)
     ros_node.create_subscription(JointState, "joint_command", joint_commands.append, 50)
-    bridge = start_node("ikrl_ros.bridge_node", {}, tmp_path / "bridge.log")
-    node = start_node("ikrl_ros.reach_controller_node", {"controller": controller}, tmp_path / "controller.log")
+    bridge = start_node("ikrl_ros.nodes.bridge_node", {}, tmp_path / "bridge.log")
+    node = start_node("ikrl_ros.nodes.reach_controller_node", {"controller": controller}, tmp_path / "controller.log")
     try:
         holding = (lambda: len(joint_commands) >= 5) if controller == "ik" else (lambda: len(twists) >= 5)
         assert spin_until(ros_node, holding, 30), "no hold command"

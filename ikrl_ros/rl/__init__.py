@@ -1,8 +1,9 @@
 """ROS-free learning core of ikrl_ros: DDPG, TD3 and SAC with Hindsight Experience Replay.
 
-Modules: `config` (hyperparameter dataclasses), `networks`, `replay` (HER), `algorithms`,
-`trainer` (`train()`), `checkpoint` (`load_policy()`, `CheckpointError`), `evaluation`, `plotting`,
-`commands` (the `ikrl train/eval/plot/bench` subcommands). Heavy modules (torch) load on first use.
+Imports only ``ikrl_ros.core``. Modules: `config` (hyperparameter dataclasses), `networks`, `replay`
+(HER), `algorithms`, `trainer` (`train()`), `checkpoint` (`load_policy()`, `CheckpointError`),
+`evaluation`, `plotting`, `envs` and `workspace_env` (the training tasks), `controller_factory`
+(classical or learned controllers by name). Heavy modules (torch) load on first use.
 """
 
 from __future__ import annotations

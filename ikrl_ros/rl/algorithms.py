@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import BaseConfig, SACConfig, TD3Config
-from .networks import CriticEnsemble, DeterministicActor, Normalizer, SquashedGaussianActor
+from ikrl_ros.rl.config import BaseConfig, SACConfig, TD3Config
+from ikrl_ros.rl.networks import CriticEnsemble, DeterministicActor, Normalizer, SquashedGaussianActor
 
 
 def _adam(params: Any, lr: float) -> torch.optim.Adam:

@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import BaseConfig, CONFIGS, config_from_dict
-from .envs import KEYS, EnvInfo
-from .algorithms import make_normalizer
-from .networks import DeterministicActor, Normalizer, SquashedGaussianActor
+from ikrl_ros.rl.config import BaseConfig, CONFIGS, config_from_dict
+from ikrl_ros.rl.envs import KEYS, EnvInfo
+from ikrl_ros.rl.algorithms import make_normalizer
+from ikrl_ros.rl.networks import DeterministicActor, Normalizer, SquashedGaussianActor
 
 FORMAT = "ikrl_ros.rl.checkpoint"
 VERSION = 1

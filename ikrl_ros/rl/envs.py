@@ -63,7 +63,7 @@ def make_env(env_id: str, **env_kwargs: Any) -> gym.Env:
     """gym.make with panda-gym's and the workspace environments registered, PyBullet's console output suppressed."""
     import panda_gym  # noqa: F401  (registers the Panda* environments)
 
-    from .workspace_env import register_workspace_envs
+    from ikrl_ros.rl.workspace_env import register_workspace_envs
 
     register_workspace_envs()
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import gymnasium as gym
 import numpy as np
 
-from .envs import flatten
+from ikrl_ros.rl.envs import flatten
 
 
 @dataclass

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import HER_STRATEGIES
+from ikrl_ros.rl.config import HER_STRATEGIES
 
 RewardFn = Callable[[np.ndarray, np.ndarray, dict[str, Any]], np.ndarray]
 SuccessFn = Callable[[np.ndarray, np.ndarray], np.ndarray]

@@ -27,13 +27,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .algorithms import OffPolicyAgent, make_agent
-from .checkpoint import (CheckpointError, atomic_write, check_compatible, load_checkpoint, make_meta,
+from ikrl_ros.rl.algorithms import OffPolicyAgent, make_agent
+from ikrl_ros.rl.checkpoint import (CheckpointError, atomic_write, check_compatible, load_checkpoint, make_meta,
                          save_checkpoint)
-from .config import BaseConfig, config_from_dict
-from .envs import EnvInfo, env_info, goal_functions, make_env
-from .evaluation import EvalResult, evaluate
-from .replay import HerReplayBuffer
+from ikrl_ros.rl.config import BaseConfig, config_from_dict
+from ikrl_ros.rl.envs import EnvInfo, env_info, goal_functions, make_env
+from ikrl_ros.rl.evaluation import EvalResult, evaluate
+from ikrl_ros.rl.replay import HerReplayBuffer
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from ikrl_ros.kinematics import PandaKinematics
-from ikrl_ros.panda_model import (
+from ikrl_ros.core.kinematics import PandaKinematics
+from ikrl_ros.core.panda_model import (
     CONTROL_PERIOD,
     JOINT_LIMIT_MARGIN,
     JOINT_STEP_PER_ACTION,
@@ -35,8 +35,8 @@ from ikrl_ros.panda_model import (
     SAFETY_BOX_MAX,
     SAFETY_BOX_MIN,
 )
-from ikrl_ros.safety import CartesianLimits, JointLimits, cartesian_joint_targets, limit_angular, limit_cartesian, limit_joint_targets
-from ikrl_ros.workspace import (
+from ikrl_ros.core.safety import CartesianLimits, JointLimits, cartesian_joint_targets, limit_angular, limit_cartesian, limit_joint_targets
+from ikrl_ros.core.workspace import (
     ACTION_MAPS,
     CONTROL_TYPES,
     action_to_displacement_fraction,

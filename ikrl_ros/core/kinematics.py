@@ -1,0 +1,233 @@
+"""Pinocchio kinematics of the Panda's end effector, and a damped-least-squares IK solver.
+
+The model is built from the very URDF PyBullet simulates (``pybullet_data/franka_panda/panda.urdf``),
+reduced to the seven arm joints: the fingers do not move ``panda_grasptarget``. All positions are in
+``panda_link0``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pinocchio as pin
+import pybullet_data
+
+from ikrl_ros.core.panda_model import EE_FRAME, FINGER_JOINT_NAMES, NEUTRAL_JOINT_POSITIONS
+from ikrl_ros.core.rotations import angle_between, exp_map, rotation_error
+
+PANDA_URDF = os.path.join(pybullet_data.getDataPath(), "franka_panda", "panda.urdf")
+
+
+@dataclass(frozen=True)
+class IKResult:
+    """Outcome of one IK solve: the remaining end-effector distance (m) and, for pose goals, angle (rad)."""
+
+    joint_positions: np.ndarray
+    error: float
+    iterations: int
+    converged: bool
+    angle_error: float = 0.0
+
+
+ORIENTATION_TOLERANCE = 1e-4
+"""rad: pose goals count as solved when the grasp target's orientation is this close (and the position)."""
+ORIENTATION_DAMPING = 5e-3
+"""Damping of the orientation task, whose null-space-projected Jacobian is often nearly singular."""
+MAX_ITERATION_STEP = 0.3
+"""rad: a solver iteration moves no joint further (the whole step is scaled down), so a nearly
+singular orientation task cannot throw the posture across the joint space."""
+
+
+class PandaKinematics:
+    """Forward kinematics, Jacobians and numerical IK of ``panda_grasptarget`` for the 7 arm joints."""
+
+    def __init__(self, urdf_path: str = PANDA_URDF) -> None:
+        full_model = pin.buildModelFromUrdf(urdf_path)
+        finger_ids = [full_model.getJointId(name) for name in FINGER_JOINT_NAMES]
+        self.model = pin.buildReducedModel(full_model, finger_ids, pin.neutral(full_model))
+        self.data = self.model.createData()
+        self.frame_id = self.model.getFrameId(EE_FRAME)
+        self.lower_limits = self.model.lowerPositionLimit.copy()
+        self.upper_limits = self.model.upperPositionLimit.copy()
+
+    def ee_position(self, q: np.ndarray) -> np.ndarray:
+        """End-effector position in ``panda_link0``."""
+        pin.framesForwardKinematics(self.model, self.data, q)
+        return self.data.oMf[self.frame_id].translation.copy()
+
+    def ee_pose(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """End-effector position and rotation matrix in ``panda_link0``."""
+        pin.framesForwardKinematics(self.model, self.data, q)
+        placement = self.data.oMf[self.frame_id]
+        return placement.translation.copy(), placement.rotation.copy()
+
+    def jacobian(self, q: np.ndarray) -> np.ndarray:
+        """3×7 linear Jacobian of the end effector, expressed in ``panda_link0``."""
+        return self.full_jacobian(q)[:3]
+
+    def full_jacobian(self, q: np.ndarray) -> np.ndarray:
+        """6×7 Jacobian [linear; angular] of the end effector, expressed in ``panda_link0`` (MoveIt Servo's)."""
+        return pin.computeFrameJacobian(self.model, self.data, q, self.frame_id, pin.LOCAL_WORLD_ALIGNED)
+
+    def ee_position_and_jacobian(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Both at the cost of one kinematics pass (``computeFrameJacobian`` updates the placements)."""
+        position, _, jac = self.ee_pose_and_jacobian(q)
+        return position, jac[:3]
+
+    def ee_pose_and_jacobian(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Position, rotation and the 6×7 Jacobian from one kinematics pass."""
+        jac = self.full_jacobian(q)
+        placement = self.data.oMf[self.frame_id]
+        return placement.translation.copy(), placement.rotation.copy(), jac
+
+    def ee_velocity(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
+        """End-effector linear velocity J(q)·q̇, as PyBullet reports the link velocity."""
+        return self.jacobian(q) @ dq
+
+    def limits_with_margin(self, margin: float) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper joint limits shrunk by ``margin`` radians (the safety limits)."""
+        return self.lower_limits + margin, self.upper_limits - margin
+
+    def clamp_to_limits(self, q: np.ndarray, margin: float = 0.0) -> np.ndarray:
+        """Joint positions clipped into the URDF limits shrunk by ``margin`` radians."""
+        return np.clip(q, *self.limits_with_margin(margin))
+
+    def solve_ik(
+        self,
+        goal: np.ndarray,
+        q_init: np.ndarray | None = None,
+        tolerance: float = 1e-5,
+        restarts: int = 10,
+        seed: int = 0,
+        goal_rotation: np.ndarray | None = None,
+        **options: float,
+    ) -> IKResult:
+        """IK from ``q_init`` (neutral by default), retried from random postures if it stalls.
+
+        With ``goal_rotation`` the orientation is solved too, as a secondary task: a pose whose
+        orientation the arm cannot take at that position still gets the position exactly.
+        Damped least squares can stall against a joint limit; a few deterministic restarts
+        recover almost every reachable goal. The best attempt is returned either way.
+        """
+        best = self._solve_from(goal, q_init, tolerance, goal_rotation=goal_rotation, **options)
+        rng = np.random.default_rng(seed)
+        for _ in range(restarts):
+            if best.converged:
+                break
+            attempt = self._solve_from(goal, rng.uniform(self.lower_limits, self.upper_limits), tolerance, goal_rotation=goal_rotation, **options)
+            if (attempt.error, attempt.angle_error) < (best.error, best.angle_error):
+                best = attempt
+        return best
+
+    def _solve_from(
+        self,
+        goal: np.ndarray,
+        q_init: np.ndarray | None,
+        tolerance: float,
+        max_iterations: int = 200,
+        damping: float = 1e-3,
+        limit_margin: float = 1e-3,
+        posture_gain: float = 0.05,
+        goal_rotation: np.ndarray | None = None,
+    ) -> IKResult:
+        """Damped least squares, joint limits enforced at every iteration.
+
+        Position first; the orientation (if any) in the position task's null space; the remaining
+        redundancy pulled gently toward the neutral posture, which keeps solutions away from joint
+        limits and close to where panda-gym starts, so consecutive goals give consecutive postures.
+        """
+        q = self.clamp_to_limits(
+            NEUTRAL_JOINT_POSITIONS.copy() if q_init is None else np.asarray(q_init, dtype=float), limit_margin
+        )
+        lower, upper = self.limits_with_margin(limit_margin)
+        error = angle_error = np.inf
+        for iteration in range(1, max_iterations + 1):
+            position, rotation, jac = self.ee_pose_and_jacobian(q)
+            residual = goal - position
+            error = float(np.linalg.norm(residual))
+            rotation_residual = None if goal_rotation is None else rotation_error(rotation, goal_rotation)
+            angle_error = 0.0 if rotation_residual is None else float(np.linalg.norm(rotation_residual))
+            if error < tolerance and angle_error < ORIENTATION_TOLERANCE:
+                return IKResult(q, error, iteration - 1, True, angle_error)
+            step = _limited_step(q, jac, residual, rotation_residual, damping, posture_gain, lower, upper)
+            q = np.clip(q + step, lower, upper)
+        position, rotation = self.ee_pose(q)
+        error = float(np.linalg.norm(goal - position))
+        angle_error = 0.0 if goal_rotation is None else angle_between(rotation, goal_rotation)
+        return IKResult(q, error, max_iterations, error < tolerance and angle_error < ORIENTATION_TOLERANCE, angle_error)
+
+    def cartesian_step(self, q: np.ndarray, displacement: np.ndarray, rotation: np.ndarray | None = None, iterations: int = 10) -> np.ndarray:
+        """Joint targets that move the end effector by ``displacement`` (and turn it by the rotation
+        vector ``rotation``, in the base frame) from posture ``q``.
+
+        How the bridge executes a Cartesian command (and the training environment simulates it): a
+        few damped-least-squares iterations seeded with the current joints, with the posture term
+        and joint limits. panda-gym's per-step PyBullet IK lacks the posture term, so over many
+        consecutive goals the redundant arm drifts into postures it cannot leave; this step keeps
+        pulling the spare degrees of freedom back toward the neutral posture instead. Without a
+        rotation the orientation is free (position-only commands, as panda-gym's).
+        """
+        position, current_rotation = self.ee_pose(q)
+        target = position + np.asarray(displacement, dtype=float)
+        goal_rotation = None if rotation is None else exp_map(rotation) @ current_rotation
+        # The posture pull once per period (5 % of the way to neutral in the null space); repeated in
+        # every iteration its second-order effect on the end effector keeps the solve from converging.
+        pulled = self._solve_from(target, q, tolerance=0.0, max_iterations=1, goal_rotation=goal_rotation).joint_positions
+        return self._solve_from(target, pulled, tolerance=1e-6, max_iterations=iterations, posture_gain=0.0, goal_rotation=goal_rotation).joint_positions
+
+    def joint_origins(self, q: np.ndarray) -> np.ndarray:
+        """Positions (7×3, ``panda_link0``) of the seven arm joints' frames: where the links are."""
+        pin.forwardKinematics(self.model, self.data, q)
+        return np.array([self.data.oMi[j].translation for j in range(1, self.model.njoints)])
+
+    def condition_number(self, q: np.ndarray) -> float:
+        """Condition number of the linear Jacobian: large near singular postures."""
+        singular_values = np.linalg.svd(self.jacobian(q), compute_uv=False)
+        return float(singular_values[0] / max(singular_values[-1], 1e-12))
+
+
+def _damped_pseudo_inverse(jac: np.ndarray, damping: float) -> np.ndarray:
+    return jac.T @ np.linalg.inv(jac @ jac.T + (damping**2) * np.eye(len(jac)))
+
+
+def _limited_step(
+    q: np.ndarray,
+    jac: np.ndarray,
+    residual: np.ndarray,
+    rotation_residual: np.ndarray | None,
+    damping: float,
+    posture_gain: float,
+    lower: np.ndarray,
+    upper: np.ndarray,
+) -> np.ndarray:
+    """One prioritised DLS step: position, then orientation (if any) in its null space, then posture;
+    joints that would cross a limit are taken out and the step solved again (active set).
+
+    Clamping after the step would lose the clamped joint's share of the motion, stall the solve and
+    move the end effector off the commanded line; locking the joint and solving again with the others
+    keeps the motion on the line while any free joint can provide it.
+    """
+    posture = posture_gain * (NEUTRAL_JOINT_POSITIONS - q)
+    free = np.ones(7)
+    step = np.zeros(7)
+    for _ in range(7):
+        position_jac = jac[:3] * free
+        position_inverse = _damped_pseudo_inverse(position_jac, damping)
+        step = position_inverse @ residual
+        null_space = np.eye(7) - position_inverse @ position_jac
+        if rotation_residual is not None:
+            projected = (jac[3:] * free) @ null_space
+            projected_inverse = _damped_pseudo_inverse(projected, ORIENTATION_DAMPING)
+            step = step + null_space @ (projected_inverse @ (rotation_residual - (jac[3:] * free) @ step))
+            null_space = null_space - projected_inverse @ projected
+        step = step + null_space @ (free * posture)
+        largest = np.abs(step).max()
+        if largest > MAX_ITERATION_STEP:
+            step = step * (MAX_ITERATION_STEP / largest)
+        crossing = free.astype(bool) & (((q + step < lower) & (step < 0)) | ((q + step > upper) & (step > 0)))
+        if not crossing.any():
+            break
+        free[crossing] = 0.0
+    return step * free

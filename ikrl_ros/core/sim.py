@@ -1,0 +1,111 @@
+"""The PyBullet Panda exactly as panda-gym's PandaReach builds it, without the gym wrapper.
+
+panda-gym's own ``PyBullet``, ``Panda`` and ``Reach`` classes are reused (not rewritten), so the
+bridge node steps the same physics a policy was trained on: 1/500 s physics step, 20 sub-steps per
+control period, base at (-0.6, 0, 0) in panda-gym's world, table scene, gripper blocked, neutral
+pose and motor forces as panda-gym sets them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from panda_gym.envs.robots.panda import Panda
+from panda_gym.envs.tasks.reach import Reach
+from panda_gym.pybullet import PyBullet
+
+from ikrl_ros.core.controllers import ArmObservation, ReachState
+from ikrl_ros.core.kinematics import PandaKinematics
+from ikrl_ros.core.panda_model import BASE_POSITION_IN_WORLD, world_to_base
+
+IDENTITY_QUATERNION_XYZW = np.array([0.0, 0.0, 0.0, 1.0])
+HIDDEN_GOAL_POSITION = np.array([0.0, 0.0, -1.0])
+"""Under the floor: where the goal sphere waits until there is a goal."""
+
+
+@dataclass(frozen=True)
+class JointSnapshot:
+    """Positions, velocities and applied motor torques of the 9 joints (7 arm + 2 fingers)."""
+
+    position: np.ndarray
+    velocity: np.ndarray
+    effort: np.ndarray
+
+
+class PandaReachSim:
+    """One PyBullet world with the Panda, the table and the goal marker of PandaReach."""
+
+    def __init__(self, control_type: str = "ee") -> None:
+        self.pybullet = PyBullet(render_mode="rgb_array", renderer="Tiny")
+        self.robot = Panda(
+            self.pybullet, block_gripper=True, base_position=BASE_POSITION_IN_WORLD.copy(), control_type=control_type
+        )
+        # Reach builds the scene (plane, table, ghost goal sphere); its goal sampling is not used here.
+        self.task = Reach(self.pybullet, get_ee_position=self.robot.get_ee_position)
+        self._client = self.pybullet.physics_client
+        self._body = self.pybullet._bodies_idx[self.robot.body_name]
+        self.steps = 0
+        self.show_goal(HIDDEN_GOAL_POSITION)
+        self.reset()
+
+    def reset(self) -> None:
+        """Neutral pose, zero velocity: what ``env.reset()`` does to the robot."""
+        self.robot.reset()
+
+    def apply_ee_action(self, action: np.ndarray) -> None:
+        """panda-gym's end-effector control: clip to [-1, 1], × 0.05 m, PyBullet IK, position targets."""
+        self.robot.set_action(np.asarray(action, dtype=float))
+
+    def apply_joint_targets(self, arm_targets: np.ndarray) -> None:
+        """Position targets for the 7 arm joints; fingers held closed as with a blocked gripper."""
+        self.robot.control_joints(np.concatenate([np.asarray(arm_targets, dtype=float), [0.0, 0.0]]))
+
+    def step(self) -> None:
+        """Advance one control period (20 physics sub-steps)."""
+        self.pybullet.step()
+        self.steps += 1
+
+    def joint_snapshot(self) -> JointSnapshot:
+        states = self._client.getJointStates(self._body, [int(i) for i in self.robot.joint_indices])
+        return JointSnapshot(
+            position=np.array([s[0] for s in states]),
+            velocity=np.array([s[1] for s in states]),
+            effort=np.array([s[3] for s in states]),
+        )
+
+    def arm_positions(self) -> np.ndarray:
+        return self.joint_snapshot().position[:7]
+
+    def ee_position_world(self) -> np.ndarray:
+        return np.asarray(self.robot.get_ee_position(), dtype=float)
+
+    def ee_position_base(self) -> np.ndarray:
+        return world_to_base(self.ee_position_world())
+
+    def ee_orientation_xyzw(self) -> np.ndarray:
+        # panda-gym 3.0.7's Panda.get_ee_orientation calls a method its base class lacks; ask PyBullet directly.
+        return np.asarray(self.pybullet.get_link_orientation(self.robot.body_name, self.robot.ee_link), dtype=float)
+
+    def show_goal(self, goal_world: np.ndarray) -> None:
+        """Move the goal sphere, as panda-gym's ``Reach.reset`` does.
+
+        The sphere has no collision shape, yet where it stands changes PyBullet's solver order
+        near the arm by round-off; placing it at the goal, as panda-gym does, keeps trajectories
+        bit-identical to panda-gym's.
+        """
+        self.pybullet.set_base_pose("target", np.asarray(goal_world, dtype=float), IDENTITY_QUATERNION_XYZW)
+
+    def render(self, width: int = 480, height: int = 360) -> np.ndarray:
+        """RGB frame from PyBullet's headless TinyRenderer."""
+        frame = self.pybullet.render(width=width, height=height, target_position=np.zeros(3), distance=1.2, yaw=45, pitch=-30)
+        return np.asarray(frame)[..., :3]
+
+    def close(self) -> None:
+        self.pybullet.close()
+
+
+def observe(sim: PandaReachSim, kinematics: PandaKinematics, goal: np.ndarray) -> ReachState:
+    """The controllers' view of the simulated arm and a goal (``panda_link0``)."""
+    joints = sim.joint_snapshot()
+    return ArmObservation.from_joints(kinematics, joints.position[:7], joints.velocity[:7]).reach_state(goal)

@@ -1,0 +1,244 @@
+"""Checks on everything that arrives from outside, shared by every node.
+
+Each check returns clean numpy data or raises ``InvalidInput`` whose message says exactly what was
+wrong, so a node can log it and drop the message: bad input never reaches a command topic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ikrl_ros.core.rotations import quaternion_to_matrix
+from ikrl_ros.core.panda_model import (
+    ARM_JOINT_NAMES,
+    BASE_FRAME,
+    JOINT_NAMES,
+    REACH_RADIUS,
+    SHOULDER_POSITION,
+    WORKSPACE_MAX,
+    WORKSPACE_MIN,
+    WORLD_FRAME,
+)
+
+
+MAX_PLAUSIBLE_JOINT_POSITION = 2 * np.pi
+"""No Panda joint turns further than ±2.97 rad: beyond a full turn a reading is garbage."""
+MAX_PLAUSIBLE_JOINT_SPEED = 50.0
+"""rad/s; the Panda's joints are rated at 2.6 rad/s at most. Larger readings would also overflow float32."""
+
+
+class InvalidInput(ValueError):
+    """A message that must not be acted on; the text says why."""
+
+
+def finite_vector(values: Sequence[float], what: str) -> np.ndarray:
+    """``values`` as a float array, refusing NaN and ±inf (which would poison every later step)."""
+    array = np.asarray(values, dtype=float)
+    if not np.all(np.isfinite(array)):
+        raise InvalidInput(f"{what} contains non-finite values {array.tolist()}")
+    return array
+
+
+def goal_in_base_frame(point: Sequence[float], frame_id: str, world_offset: np.ndarray) -> np.ndarray:
+    """A goal point expressed in ``panda_link0``.
+
+    ``panda_link0`` is taken as is; ``world`` is shifted by the configured static offset (the
+    position of ``panda_link0`` in ``world``). Any other frame is refused: without tf2 there is no
+    honest way to transform it.
+    """
+    position = finite_vector(point, "goal position")
+    if frame_id == BASE_FRAME:
+        return position
+    if frame_id in (WORLD_FRAME, f"/{WORLD_FRAME}"):
+        return position - world_offset
+    shown = frame_id if frame_id else "<empty>"
+    raise InvalidInput(
+        f"goal frame '{shown}' is not supported: send goals in '{BASE_FRAME}' or '{WORLD_FRAME}' "
+        "(no tf2 here to transform other frames)"
+    )
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where goals may lie, in ``panda_link0``: a box intersected with the arm's reach sphere."""
+
+    box_min: np.ndarray
+    box_max: np.ndarray
+    reach_center: np.ndarray
+    reach_radius: float
+
+    def __post_init__(self) -> None:
+        if np.any(self.box_min >= self.box_max):
+            raise ValueError(f"workspace box min {self.box_min.tolist()} must be below max {self.box_max.tolist()}")
+        if not self.reach_radius > 0.0:
+            raise ValueError(f"workspace reach radius must be positive, got {self.reach_radius}")
+        if not self.contains(self.clamp((self.box_min + self.box_max) / 2), slack=1e-6):
+            raise ValueError("workspace box and reach sphere do not intersect: no goal could be admitted")
+
+    def contains(self, point: np.ndarray, slack: float = 1e-9) -> bool:
+        inside_box = bool(np.all(point >= self.box_min - slack) and np.all(point <= self.box_max + slack))
+        return inside_box and float(np.linalg.norm(point - self.reach_center)) <= self.reach_radius + slack
+
+    def clamp(self, point: np.ndarray) -> np.ndarray:
+        """A nearby admissible point: alternating projections onto the box and the reach sphere.
+
+        Both sets are convex, so the alternation converges to a point of their intersection.
+        """
+        clamped = np.asarray(point, dtype=float)
+        for _ in range(100):
+            clamped = np.clip(clamped, self.box_min, self.box_max)
+            offset = clamped - self.reach_center
+            distance = float(np.linalg.norm(offset))
+            if distance <= self.reach_radius:
+                break
+            clamped = self.reach_center + offset * (self.reach_radius / distance)
+        return clamped
+
+
+DEFAULT_WORKSPACE = Workspace(WORKSPACE_MIN, WORKSPACE_MAX, SHOULDER_POSITION, REACH_RADIUS)
+
+
+def admit_goal(goal: np.ndarray, workspace: Workspace, clamp: bool) -> tuple[np.ndarray, str | None]:
+    """The goal to track and a warning when it had to be clamped; out-of-workspace goals raise if not clamping."""
+    if workspace.contains(goal):
+        return goal, None
+    if not clamp:
+        raise InvalidInput(f"goal {format_point(goal)} is outside the workspace; rejected")
+    clamped = workspace.clamp(goal)
+    return clamped, f"goal {format_point(goal)} is outside the workspace; clamped to {format_point(clamped)}"
+
+
+def format_point(point: np.ndarray) -> str:
+    """Compact and safe for any float (``np.round`` overflows near 1e308)."""
+    return "(" + ", ".join(f"{value:.4g}" for value in point) + ")"
+
+
+@dataclass(frozen=True)
+class ArmState:
+    """Arm joint positions and velocities in ``panda_joint1..7`` order."""
+
+    position: np.ndarray
+    velocity: np.ndarray
+
+
+def arm_state_from_joint_state(
+    names: Sequence[str],
+    position: Sequence[float],
+    velocity: Sequence[float],
+    allow_extra_joints: bool = False,
+) -> ArmState:
+    """The arm's state from a ``sensor_msgs/JointState``, whatever order its names come in.
+
+    Refused: duplicated names, unknown names (unless ``allow_extra_joints`` for larger robots),
+    any arm joint missing, position/velocity arrays whose length differs from the names, and
+    non-finite values. Velocities are required: the policy observes end-effector velocity.
+    """
+    names = list(names)
+    if len(set(names)) != len(names):
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        raise InvalidInput(f"joint state names are duplicated: {duplicated}")
+    unknown = [name for name in names if name not in JOINT_NAMES]
+    if unknown and not allow_extra_joints:
+        raise InvalidInput(f"joint state has unknown joint names {unknown}")
+    missing = [name for name in ARM_JOINT_NAMES if name not in names]
+    if missing:
+        raise InvalidInput(f"joint state is missing arm joints {missing}")
+    if len(position) != len(names):
+        raise InvalidInput(f"joint state has {len(names)} names but {len(position)} positions")
+    if len(velocity) != len(names):
+        raise InvalidInput(f"joint state has {len(names)} names but {len(velocity)} velocities")
+    order = [names.index(name) for name in ARM_JOINT_NAMES]
+    arm_position = finite_vector([position[i] for i in order], "joint positions")
+    arm_velocity = finite_vector([velocity[i] for i in order], "joint velocities")
+    if np.abs(arm_position).max() > MAX_PLAUSIBLE_JOINT_POSITION or np.abs(arm_velocity).max() > MAX_PLAUSIBLE_JOINT_SPEED:
+        raise InvalidInput(
+            f"joint state is implausible (|position| > {MAX_PLAUSIBLE_JOINT_POSITION:.3g} rad or "
+            f"|velocity| > {MAX_PLAUSIBLE_JOINT_SPEED:g} rad/s): {format_point(arm_position)}, {format_point(arm_velocity)}"
+        )
+    return ArmState(arm_position, arm_velocity)
+
+
+def arm_targets_from_joint_command(names: Sequence[str], position: Sequence[float]) -> np.ndarray:
+    """Seven arm position targets from a ``joint_command`` message: every arm joint, nothing else."""
+    names = list(names)
+    if len(set(names)) != len(names):
+        raise InvalidInput(f"joint command names are duplicated: {names}")
+    if len(position) != len(names):
+        raise InvalidInput(f"joint command has {len(names)} names but {len(position)} positions")
+    unknown = [name for name in names if name not in ARM_JOINT_NAMES]
+    if unknown:
+        raise InvalidInput(f"joint command has names that are not arm joints: {unknown}")
+    missing = [name for name in ARM_JOINT_NAMES if name not in names]
+    if missing:
+        raise InvalidInput(f"joint command is missing arm joints {missing}")
+    return finite_vector([position[names.index(name)] for name in ARM_JOINT_NAMES], "joint command positions")
+
+
+def arm_targets_from_joint_trajectory(names: Sequence[str], points: Sequence[Sequence[float]]) -> np.ndarray:
+    """Seven arm position targets from a ``trajectory_msgs/JointTrajectory``: its first point's positions, by
+    ``joint_names``, checked like ``joint_command`` (later points are ignored: one control period at a time)."""
+    if not points:
+        raise InvalidInput("joint trajectory has no points")
+    return arm_targets_from_joint_command(names, points[0])
+
+
+def arm_targets_from_array(data: Sequence[float]) -> np.ndarray:
+    """Seven arm position targets from a ``std_msgs/Float64MultiArray`` (ros2_control's forward_position_controller
+    layout): exactly one value per arm joint, in ``panda_joint1..7`` order."""
+    if len(data) != len(ARM_JOINT_NAMES):
+        raise InvalidInput(f"commands has {len(data)} values, expected {len(ARM_JOINT_NAMES)} (positions of panda_joint1..7, in that order)")
+    return finite_vector(list(data), "commands positions")
+
+
+def cartesian_twist(linear: Sequence[float], angular: Sequence[float], frame_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """A Cartesian twist command (m/s, rad/s) in ``panda_link0`` (limits are the safety module's job).
+
+    ``world`` is accepted too: it differs from ``panda_link0`` by a translation only, so twists agree.
+    """
+    if frame_id not in (BASE_FRAME, WORLD_FRAME):
+        shown = frame_id if frame_id else "<empty>"
+        raise InvalidInput(f"cartesian command frame '{shown}' is not supported: use '{BASE_FRAME}'")
+    return finite_vector(linear, "cartesian command velocity"), finite_vector(angular, "cartesian command angular velocity")
+
+
+QUATERNION_NORM_TOLERANCE = 0.01
+"""A goal quaternion whose length is further than this from 1 is refused rather than normalised: it is
+more likely a bug (uninitialised, or Euler angles in the wrong fields) than round-off."""
+
+
+def goal_orientation(quaternion_xyzw: Sequence[float]) -> np.ndarray:
+    """The rotation matrix of a goal's quaternion (x, y, z, w); zero, non-finite or non-unit ones are refused."""
+    quaternion = finite_vector(quaternion_xyzw, "goal orientation quaternion")
+    length = float(np.linalg.norm(quaternion))
+    if length < 1e-9:
+        raise InvalidInput("goal orientation quaternion is zero (an unset orientation): send a unit quaternion, e.g. w = 1, or set 'orientation' to 'ignore'")
+    if abs(length - 1.0) > QUATERNION_NORM_TOLERANCE:
+        raise InvalidInput(f"goal orientation quaternion has length {length:.4g}, not 1: not a rotation")
+    return quaternion_to_matrix(quaternion / length)
+
+
+def check_stamp(stamp_ns: int, now_ns: int, max_future_ns: int) -> str | None:
+    """A warning for a usable but odd stamp; raises for a stamp that cannot be trusted.
+
+    A zero stamp (``ros2 topic pub``, unstamped drivers) is usable: freshness is judged by arrival
+    time anyway, so it only earns a warning. A stamp further ahead of this node's clock than
+    ``max_future_ns`` means the two clocks disagree (e.g. ``use_sim_time`` without ``/clock``), and
+    the message is refused. While this node's own clock reads zero (sim time not yet received)
+    nothing can be judged.
+    """
+    if stamp_ns == 0:
+        return "is unstamped (stamp 0); its age is judged by arrival time"
+    if now_ns > 0 and stamp_ns - now_ns > max_future_ns:
+        raise InvalidInput(f"is stamped {(stamp_ns - now_ns) / 1e9:.3f} s in the future: the publisher's clock and this node's disagree")
+    return None
+
+
+def positive(value: float, name: str) -> float:
+    """Parameter check used at node start-up."""
+    if not (math.isfinite(value) and value > 0.0):
+        raise ValueError(f"parameter '{name}' must be a positive finite number, got {value}")
+    return value

@@ -1,0 +1,321 @@
+"""``panda_bridge``: the PyBullet Panda (panda-gym's PandaReach physics) behind standard ROS 2 topics.
+
+Publishes ``joint_states`` and ``ee_pose`` once per control period (0.04 s of sim time), takes
+``cartesian_cmd`` (TwistStamped, m/s in ``panda_link0``) or ``joint_command`` (JointState
+positions), ``joint_trajectory``
+(trajectory_msgs/JointTrajectory, ros2_control's JointTrajectoryController input: the first point's
+positions) or ``commands`` (std_msgs/Float64MultiArray, forward_position_controller's input: the 7
+positions in ``panda_joint1..7`` order), and holds the arm where it is when commands stop. ``goal_marker`` (PointStamped)
+places panda-gym's goal sphere, as the reach controller publishes each goal it accepts.
+
+Cartesian commands are executed by ``cartesian_execution``:
+- ``dls_ik`` (default): our damped-least-squares step with the posture term and active joint limits
+  (``safety.cartesian_joint_targets``), then the same joint and box checks as ``joint_command``;
+  consecutive goals anywhere in the workspace keep the arm near its neutral posture;
+- ``pybullet_ik``: panda-gym's own end-effector control (PyBullet IK each step, no posture term),
+  which reproduces ``gym.make("PandaReach-v3")`` bit for bit but lets the redundant arm drift over
+  consecutive goals.
+
+Sync modes (``sync_mode``):
+- ``realtime``: a steady-clock timer steps the simulation every ``0.04 / real_time_factor`` s with
+  the newest command that is younger than ``command_timeout``.
+- ``lockstep``: the bridge steps as soon as the command answering its last published state arrives
+  (the command's stamp equals the state's stamp); if none arrives within ``lockstep_timeout`` it
+  publishes the same state again. ``commands`` carries no stamp: in lockstep each one is taken as
+  the answer to the current state. Simulation then runs as fast as the controller answers and every
+  run is reproducible.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
+from rclpy.clock import Clock, ClockType
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock as ClockMessage
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+
+from ikrl_ros.core import validation
+from ikrl_ros.core.controllers import JointTargets
+from ikrl_ros.core.kinematics import PandaKinematics
+from ikrl_ros.core.panda_model import BASE_FRAME, BASE_POSITION_IN_WORLD, CONTROL_PERIOD, JOINT_NAMES, MAX_ANGULAR_SPEED, MAX_CARTESIAN_SPEED, base_to_world
+from ikrl_ros.nodes.ros_common import CONTROL_PERIOD_NS, ThrottledWarnings, declare, diagnostics, ns_from_time, reset_message, run_node, time_from_ns, xyz
+from ikrl_ros.core.safety import cartesian_joint_targets, limit_angular, limit_cartesian, limit_joint_targets, limits_from_parameters
+from ikrl_ros.core.sim import PandaReachSim
+
+SYNC_MODES = ("realtime", "lockstep")
+CARTESIAN_EXECUTIONS = ("dls_ik", "pybullet_ik")
+
+
+@dataclass(frozen=True)
+class CartesianVelocity:
+    """A received ``cartesian_cmd``: linear (m/s) and angular (rad/s) velocity in ``panda_link0``."""
+
+    velocity: np.ndarray
+    angular: np.ndarray
+
+    def is_zero(self) -> bool:
+        return not (np.any(self.velocity != 0.0) or np.any(self.angular != 0.0))
+
+
+BridgeCommand = CartesianVelocity | JointTargets
+
+
+class PandaBridge(Node):
+    """Owns one ``PandaReachSim`` and converts between it and ROS messages."""
+
+    def __init__(self) -> None:
+        super().__init__("panda_bridge")
+        self.sync_mode = declare(self, "sync_mode", "realtime", "'realtime' (wall-clock paced) or 'lockstep' (steps when the controller answers)")
+        self.cartesian_execution = declare(self, "cartesian_execution", "dls_ik", "how cartesian_cmd is executed: 'dls_ik' (damped least squares with a posture term, no drift) or 'pybullet_ik' (panda-gym's per-step PyBullet IK, bit-identical to panda-gym)")
+        self.real_time_factor = declare(self, "real_time_factor", 1.0, "realtime mode: sim seconds per wall second")
+        self.command_timeout = declare(self, "command_timeout", 0.1, "realtime mode: commands older than this (s, wall clock) are ignored and the arm holds")
+        self.lockstep_timeout = declare(self, "lockstep_timeout", 0.5, "lockstep mode: republish the state if no answer came within this (s, wall clock)")
+        self.publish_clock = declare(self, "publish_clock", False, "publish sim time on /clock (for nodes with use_sim_time)")
+        self.max_cartesian_speed = declare(self, "max_cartesian_speed", MAX_CARTESIAN_SPEED, "safety: per-axis limit on cartesian_cmd (m/s); panda-gym's action limit is 1.25")
+        self.max_angular_speed = declare(self, "max_angular_speed", MAX_ANGULAR_SPEED, "safety: per-axis limit on cartesian_cmd's angular velocity (rad/s)")
+        self.safety_box_min = np.array(declare(self, "safety_box_min", [-0.9, -0.9, -0.01], "safety: lower corner (m, panda_link0) the end-effector target may not leave; panda-gym itself keeps Cartesian targets at z >= 0"))
+        self.safety_box_max = np.array(declare(self, "safety_box_max", [0.9, 0.9, 1.2], "safety: upper corner (m, panda_link0) of the end-effector target box"))
+        self.max_stamp_future = declare(self, "max_stamp_future", 0.5, "realtime mode: commands stamped further than this (s) ahead of this node's clock are refused")
+        self.joint_limit_margin = declare(self, "joint_limit_margin", 0.01, "safety: joint_command targets are clamped this far (rad) inside the URDF limits")
+        self.max_joint_step = declare(self, "max_joint_step", 0.1, "safety: joint_command targets move at most this far (rad) from the current position per control period")
+        self._validate_parameters()
+        self.kinematics = PandaKinematics()
+        self.cartesian_limits, self.joint_limits = limits_from_parameters(
+            self.kinematics, self.max_cartesian_speed, self.safety_box_min, self.safety_box_max, self.joint_limit_margin, self.max_joint_step, self.max_angular_speed
+        )
+
+        self.sim = PandaReachSim()
+        self.sim_time_ns = 0
+        self.pending: BridgeCommand | None = None
+        self.pending_received = -np.inf
+        self.hold_positions: np.ndarray | None = None
+        self.hold_reason: str | None = None
+        self.awaiting_answer_since = time.monotonic()
+        self.rejected_commands = 0
+        self.reported_hold_reason: str | None = None
+        self.safety_interventions = 0
+        self.steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.warnings = ThrottledWarnings(self)
+
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        # Reliable publishers are compatible with both reliable and best-effort (sensor data) subscribers.
+        self.joint_state_pub = self.create_publisher(JointState, "joint_states", reliable)
+        self.ee_pose_pub = self.create_publisher(PoseStamped, "ee_pose", reliable)
+        self.clock_pub = self.create_publisher(ClockMessage, "/clock", reliable) if self.publish_clock else None
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
+        self.create_subscription(TwistStamped, "cartesian_cmd", self.on_cartesian_cmd, reliable)
+        self.create_subscription(JointState, "joint_command", self.on_joint_command, reliable)
+        self.create_subscription(JointTrajectory, "joint_trajectory", self.on_joint_trajectory, reliable)
+        self.create_subscription(Float64MultiArray, "commands", self.on_commands, reliable)
+        self.create_subscription(PointStamped, "goal_marker", self.on_goal_marker, reliable)
+        self.create_service(Trigger, "~/reset", self.on_reset)
+
+        if self.sync_mode == "realtime":
+            self.create_timer(CONTROL_PERIOD / self.real_time_factor, self.realtime_tick, clock=self.steady)
+        else:
+            self.create_timer(self.lockstep_timeout / 4, self.lockstep_watchdog, clock=self.steady)
+        self.create_timer(1.0, self.publish_diagnostics, clock=self.steady)
+        self.publish_state()
+        self.get_logger().info(f"Panda bridge up: {self.sync_mode} timing, control period {CONTROL_PERIOD} s")
+
+    def _validate_parameters(self) -> None:
+        if self.sync_mode not in SYNC_MODES:
+            raise ValueError(f"parameter 'sync_mode' must be one of {SYNC_MODES}, got '{self.sync_mode}'")
+        if self.cartesian_execution not in CARTESIAN_EXECUTIONS:
+            raise ValueError(f"parameter 'cartesian_execution' must be one of {CARTESIAN_EXECUTIONS}, got '{self.cartesian_execution}'")
+        for name in ("real_time_factor", "command_timeout", "lockstep_timeout", "max_stamp_future"):
+            validation.positive(getattr(self, name), name)
+
+    # --- commands in -------------------------------------------------------------------------
+    def on_cartesian_cmd(self, message: TwistStamped) -> None:
+        try:
+            velocity, angular = validation.cartesian_twist(xyz(message.twist.linear), xyz(message.twist.angular), message.header.frame_id)
+        except validation.InvalidInput as error:
+            self.reject(str(error))
+            return
+        self.accept(CartesianVelocity(velocity, angular), message.header.stamp)
+
+    def on_joint_command(self, message: JointState) -> None:
+        try:
+            targets = validation.arm_targets_from_joint_command(message.name, message.position)
+        except validation.InvalidInput as error:
+            self.reject(str(error))
+            return
+        self.accept(JointTargets(targets), message.header.stamp)
+
+    def on_joint_trajectory(self, message: JointTrajectory) -> None:
+        """ros2_control's JointTrajectoryController interface: the first point's positions, one control period."""
+        try:
+            targets = validation.arm_targets_from_joint_trajectory(message.joint_names, [point.positions for point in message.points])
+        except validation.InvalidInput as error:
+            self.reject(f"joint_trajectory: {error}")
+            return
+        self.accept(JointTargets(targets), message.header.stamp)
+
+    def on_commands(self, message: Float64MultiArray) -> None:
+        """ros2_control's forward_position_controller interface: 7 positions, panda_joint1..7 order, no stamp."""
+        try:
+            targets = validation.arm_targets_from_array(message.data)
+        except validation.InvalidInput as error:
+            self.reject(str(error))
+            return
+        self.accept(JointTargets(targets), None)
+
+    def on_goal_marker(self, message: PointStamped) -> None:
+        """Place the simulator's goal sphere where the reach controller's goal is (panda_link0)."""
+        try:
+            goal = validation.goal_in_base_frame(xyz(message.point), message.header.frame_id, BASE_POSITION_IN_WORLD)
+        except validation.InvalidInput as error:
+            self.warnings.warn(f"goal_marker ignored: {error}")
+            return
+        self.sim.show_goal(base_to_world(goal))
+
+    def reject(self, reason: str) -> None:
+        self.rejected_commands += 1
+        self.warnings.warn(f"command rejected: {reason}")
+
+    def accept(self, command: BridgeCommand, stamp: Time | None) -> None:
+        """``stamp`` None: a message type without a header (``commands``), fresh when it arrives and, in
+        lockstep, the answer to the current state."""
+        if stamp is None:
+            if self.sync_mode == "realtime":
+                self.pending, self.pending_received = command, time.monotonic()
+            else:
+                self.advance(command)
+        elif self.sync_mode == "realtime":
+            try:
+                warning = validation.check_stamp(ns_from_time(stamp), self.get_clock().now().nanoseconds, round(self.max_stamp_future * 1e9))
+            except validation.InvalidInput as error:
+                self.reject(f"command {error}")
+                return
+            if warning:
+                self.warnings.warn(f"command {warning}")
+            self.pending, self.pending_received = command, time.monotonic()
+        elif ns_from_time(stamp) == self.sim_time_ns:
+            self.advance(command)
+        # A lockstep command answering an older state is late: the state it saw is gone, so it is dropped.
+
+    # --- stepping ----------------------------------------------------------------------------
+    def realtime_tick(self) -> None:
+        fresh = time.monotonic() - self.pending_received <= self.command_timeout
+        self.advance(self.pending if fresh else None)
+
+    def lockstep_watchdog(self) -> None:
+        if time.monotonic() - self.awaiting_answer_since > self.lockstep_timeout:
+            self.get_logger().warning("lockstep: no command answered the last state; publishing it again", throttle_duration_sec=5.0)
+            self.publish_state()
+
+    def advance(self, command: BridgeCommand | None) -> None:
+        """Apply one command (or hold) within the safety limits, step one control period, publish the new state."""
+        if isinstance(command, CartesianVelocity) and not command.is_zero():
+            velocity, notes = limit_cartesian(command.velocity, self.sim.ee_position_base(), CONTROL_PERIOD, self.cartesian_limits)
+            angular, angular_notes = limit_angular(command.angular, self.cartesian_limits)
+            notes += angular_notes
+            if self.cartesian_execution == "dls_ik":
+                targets, step_notes = cartesian_joint_targets(velocity, self.sim.arm_positions(), CONTROL_PERIOD, self.kinematics, self.joint_limits, self.cartesian_limits, angular)
+                notes += step_notes
+                self.sim.apply_joint_targets(targets)
+            else:
+                if np.any(angular != 0.0):
+                    self.warnings.warn("cartesian_cmd: angular velocity is ignored with cartesian_execution 'pybullet_ik' (panda-gym's position-only control)")
+                # panda-gym action = displacement / 0.05 m = velocity / 1.25 m/s; dividing by exactly 1.25
+                # returns a float32 policy action bit for bit, so the bridge reproduces gym trajectories.
+                self.sim.apply_ee_action(velocity / MAX_CARTESIAN_SPEED)
+            self.safety_interventions += self.warnings.safety(notes)
+            self.hold_positions = self.hold_reason = None
+        elif isinstance(command, JointTargets):
+            current = self.sim.arm_positions()
+            targets, notes = limit_joint_targets(command.positions, current, self.joint_limits, self.kinematics, self.cartesian_limits)
+            self.safety_interventions += self.warnings.safety(notes)
+            self.sim.apply_joint_targets(targets)
+            self.hold_positions = self.hold_reason = None
+        else:
+            # No fresh command, or an explicit zero twist: hold the joints where they were when holding began.
+            if self.hold_positions is None:
+                self.hold_positions = self.sim.arm_positions()
+            self.hold_reason = "zero command" if command is not None else f"no command within command_timeout ({self.command_timeout} s)"
+            self.sim.apply_joint_targets(self.hold_positions)
+        self.sim.step()
+        self.sim_time_ns += CONTROL_PERIOD_NS
+        self.publish_state()
+        if self.hold_reason != self.reported_hold_reason:  # report the watchdog's change at once, not at the next 1 Hz tick
+            self.reported_hold_reason = self.hold_reason
+            self.publish_diagnostics()
+
+    def on_reset(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        """Back to the neutral pose. Sim time moves on one period so no answer to the old state applies."""
+        self.sim.reset()
+        self.pending, self.pending_received = None, -np.inf
+        self.hold_positions = None
+        self.sim_time_ns += CONTROL_PERIOD_NS
+        self.publish_state()
+        response.success = True
+        response.message = reset_message(self.sim_time_ns)
+        return response
+
+    # --- state out ---------------------------------------------------------------------------
+    def stamp(self) -> Time:
+        if self.sync_mode == "lockstep" or self.publish_clock:
+            return time_from_ns(self.sim_time_ns)
+        return self.get_clock().now().to_msg()
+
+    def publish_state(self) -> None:
+        stamp = self.stamp()
+        if self.clock_pub is not None:
+            self.clock_pub.publish(ClockMessage(clock=time_from_ns(self.sim_time_ns)))
+        joints = self.sim.joint_snapshot()
+        joint_state = JointState()
+        joint_state.header.stamp = stamp
+        joint_state.header.frame_id = BASE_FRAME
+        joint_state.name = list(JOINT_NAMES)
+        joint_state.position = joints.position.tolist()
+        joint_state.velocity = joints.velocity.tolist()
+        joint_state.effort = joints.effort.tolist()
+        self.joint_state_pub.publish(joint_state)
+
+        pose = PoseStamped()
+        pose.header.stamp = stamp
+        pose.header.frame_id = BASE_FRAME
+        position, orientation = self.sim.ee_position_base(), self.sim.ee_orientation_xyzw()
+        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = position.tolist()
+        (pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w) = orientation.tolist()
+        self.ee_pose_pub.publish(pose)
+        self.awaiting_answer_since = time.monotonic()
+
+    def publish_diagnostics(self) -> None:
+        timed_out = self.hold_reason is not None and self.hold_reason != "zero command"
+        self.diagnostics_pub.publish(diagnostics(
+            self,
+            "warn" if timed_out else "ok",
+            f"holding position: {self.hold_reason}" if self.hold_reason else "following commands",
+            {
+                "sync_mode": self.sync_mode,
+                "cartesian_execution": self.cartesian_execution,
+                "sim_time": f"{self.sim_time_ns / 1e9:.3f}",
+                "steps": self.sim.steps,
+                "rejected_commands": self.rejected_commands,
+                "warnings": self.warnings.count,
+                "safety_interventions": self.safety_interventions,
+            },
+        ))
+
+    def on_shutdown(self) -> None:
+        self.sim.close()
+
+
+def main(args: list[str] | None = None) -> None:
+    raise SystemExit(run_node(PandaBridge, args))
+
+
+if __name__ == "__main__":
+    main()

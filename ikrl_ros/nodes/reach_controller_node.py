@@ -1,0 +1,647 @@
+"""``reach_controller``: drives the Panda's end effector to goal positions sent as RViz sends them.
+
+Goals arrive on ``goal_pose`` (PoseStamped, RViz "2D Goal Pose") or ``clicked_point``
+(PointStamped, RViz "Publish Point"); their orientation is used as the ``orientation`` parameter says.
+Each joint state is answered as it arrives: it becomes the observation the controller's task uses
+(end-effector pose from Pinocchio, plus the goal), a controller chosen by the ``controller`` parameter
+computes the step, and the node
+publishes ``cartesian_cmd`` (TwistStamped) or joint position targets on the interface
+``joint_command_type`` chooses: ``joint_command`` (JointState), ``joint_trajectory``
+(trajectory_msgs/JointTrajectory, ros2_control's JointTrajectoryController) or ``commands``
+(std_msgs/Float64MultiArray, ros2_control's forward_position_controller). With ``cartesian_output:
+joint`` the Cartesian controllers' twists are turned into joint targets here (the bridge's DLS step),
+so a ros2_control stack without MoveIt Servo runs them too.
+
+MoveIt Servo's conventions: ``~/status`` (std_msgs/Int8, Servo's codes) every control step, and
+``~/pause`` (std_srvs/SetBool) to hold and resume.
+
+A zero twist means "hold": it is what the node sends with no goal, with stale or missing joint
+states, and on shutdown.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from builtin_interfaces.msg import Duration, Time
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Point, PointStamped, PoseStamped, TwistStamped
+from rclpy.clock import Clock, ClockType
+from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
+from rclpy.lifecycle import Node as LifecycleNode
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool, Float64, Float64MultiArray, Int8
+from std_srvs.srv import SetBool
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+from visualization_msgs.msg import Marker, MarkerArray
+
+from ikrl_ros.core import validation
+from ikrl_ros.rl.controller_factory import CLASSICAL_CONTROLLERS, CONTROLLERS, LEARNED_CONTROLLERS, ControllerSettings, make_controller
+from ikrl_ros.core.controllers import ArmObservation, CartesianAction, LearnedPolicyController, ReachState
+from ikrl_ros.core.kinematics import PandaKinematics
+from ikrl_ros.core.panda_model import (
+    ARM_JOINT_NAMES,
+    BASE_FRAME,
+    BASE_POSITION_IN_WORLD,
+    CONTROL_PERIOD,
+    MAX_ANGULAR_SPEED,
+    MAX_CARTESIAN_SPEED,
+    REACH_RADIUS,
+    SHOULDER_POSITION,
+    WORKSPACE_MAX,
+    WORKSPACE_MIN,
+)
+from ikrl_ros.nodes.ros_common import ThrottledWarnings, declare, diagnostics, ns_from_time, run_node, xyz
+from ikrl_ros.core.rotations import GRIPPER_DOWN, angle_between, top_down, yaw_of
+from ikrl_ros.core.safety import JOINT_LIMIT_NOTE, SingularityGuard, cartesian_joint_targets, limit_angular, limit_cartesian, limit_joint_targets, limits_from_parameters
+from ikrl_ros.core.timing import LoopTiming
+from ikrl_ros.core.workspace import orientation_reachable
+
+SYNC_MODES = ("realtime", "lockstep")
+ORIENTATION_MODES = ("auto", "top_down", "track", "ignore")
+JOINT_COMMAND_TYPES = {"joint_state": (JointState, "joint_command"), "joint_trajectory": (JointTrajectory, "joint_trajectory"), "float64_multi_array": (Float64MultiArray, "commands")}
+"""joint_command_type → (message type, topic): ours, ros2_control's JointTrajectoryController, its forward_position_controller."""
+CARTESIAN_OUTPUTS = ("twist", "joint")
+# ~/status codes: MoveIt Servo's StatusCode values (4 and 5, collisions, are not checked here).
+STATUS_INVALID = -1
+STATUS_NO_WARNING = 0
+STATUS_DECELERATE_FOR_SINGULARITY = 1
+STATUS_HALT_FOR_SINGULARITY = 2
+STATUS_LEAVING_SINGULARITY = 3
+STATUS_JOINT_BOUND = 6
+STATUS_PRIORITY = (STATUS_NO_WARNING, STATUS_LEAVING_SINGULARITY, STATUS_DECELERATE_FOR_SINGULARITY, STATUS_JOINT_BOUND, STATUS_HALT_FOR_SINGULARITY, STATUS_INVALID)
+"""When one step has several, the later in this tuple is reported."""
+MARKER_PERIOD = 0.1
+GOAL_AXIS_LENGTH = 0.08
+MAX_ANSWER_CREDIT = 1.5
+"""Realtime decimation: each state earns (time since the previous state) × control_rate of credit, and is
+answered once the credit reaches ½ (spending 1). States at control_rate are all answered whatever their
+jitter; faster streams are thinned to control_rate on average; the cap stops bursts after a gap."""
+
+
+class ReachControllerNode(LifecycleNode):
+    """Goal in, command out, once per received joint state (``realtime``: at most ``control_rate`` per second).
+
+    A managed (lifecycle) node: parameters are declared at construction; ``configure`` validates them and
+    loads the controller (a bad value or policy fails the transition, the reason logged, and the node
+    stays unconfigured); ``activate`` starts commanding; ``deactivate`` publishes the hold and stops;
+    ``cleanup`` drops the controller and its topics; ``shutdown`` holds and ends the process. With
+    ``autostart`` (default) the node configures and activates itself, and a failed configure is a
+    start-up error (exit code 2), as an unmanaged node.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("reach_controller")
+        self.controller_name = declare(self, "controller", "sac", f"reach controller: one of {CONTROLLERS}")
+        self.control_rate = declare(self, "control_rate", 25.0, "realtime: the most joint states answered per second (Hz); states arriving faster are decimated, slower ones set the rate")
+        self.sync_mode = declare(self, "sync_mode", "realtime", "'realtime' (answer each joint state as it arrives, at most control_rate per second, watchdog on) or 'lockstep' (answer every state, stamped with its stamp, for a lockstep bridge)")
+        self.goal_tolerance = declare(self, "goal_tolerance", 0.05, "distance (m) under which ~/goal_reached is true; panda-gym's success threshold is 0.05")
+        self.orientation = declare(self, "orientation", "auto", "goal orientation: 'top_down' (gripper down, the yaw of goal_pose's quaternion: what RViz's 2D Goal Pose means; clicked_point keeps the current yaw), 'track' (goal_pose's full orientation, as MoveIt; clicked_point keeps the current orientation), 'ignore' (position only), or 'auto': top_down for controllers that turn the gripper, ignore for position-only policies")
+        self.goal_angle_tolerance = declare(self, "goal_angle_tolerance", 0.05, "angle (rad) under which, with the distance, ~/goal_reached is true for goals with an orientation")
+        self.joint_state_timeout = declare(self, "joint_state_timeout", 0.0, "watchdog: joint states older than this (s, wall clock) are stale and the node commands zero motion; 0 = two control periods (of this loop or of the bridge's 0.04 s, whichever is longer)")
+        self.base_position_in_world = np.array(declare(self, "base_position_in_world", BASE_POSITION_IN_WORLD.tolist(), "static position of panda_link0 in the 'world' frame (m), used for goals stamped 'world'"))
+        self.workspace_min = np.array(declare(self, "workspace_min", WORKSPACE_MIN.tolist(), "goal box lower corner in panda_link0 (m); z >= 0.01 keeps the fingertips (6 mm below the grasp target) off the table"))
+        self.workspace_max = np.array(declare(self, "workspace_max", WORKSPACE_MAX.tolist(), "goal box upper corner in panda_link0 (m)"))
+        self.reach_radius = declare(self, "reach_radius", REACH_RADIUS, "goals must also lie within this distance (m) of the shoulder (0, 0, 0.333)")
+        self.out_of_workspace = declare(self, "out_of_workspace", "clamp", "'clamp' goals outside the workspace to a nearby admissible point, or 'reject' them")
+        self.max_stamp_future = declare(self, "max_stamp_future", 0.5, "joint states stamped further than this (s) ahead of this node's clock are refused (clocks disagree)")
+        self.allow_extra_joints = declare(self, "allow_extra_joints", False, "accept joint states that also name joints outside the Panda (larger robots)")
+        self.gain = declare(self, "cartesian_p_gain", 1.0, "cartesian_p: fraction of the remaining displacement commanded per step")
+        self.ik_max_joint_step = declare(self, "ik_max_joint_step", 0.08, "ik, pybullet_ik: largest joint target change per control step (rad)")
+        self.policy_path = declare(self, "policy_path", "", "ddpg/td3/sac/hybrid: checkpoint file, or the name of a shipped policy (e.g. sac_panda_reach_joints); empty = the shipped PandaReach policy of that algorithm")
+        self.hybrid_policy = declare(self, "hybrid_policy", "sac", f"hybrid: learned controller used far from the goal, one of {LEARNED_CONTROLLERS}")
+        self.hybrid_near = declare(self, "hybrid_near", "cartesian_p", f"hybrid: classical controller used near the goal, one of {CLASSICAL_CONTROLLERS}")
+        self.hybrid_switch_radius = declare(self, "hybrid_switch_radius", 0.05, "hybrid: distance to the goal (m) under which the classical controller takes over")
+        self.max_cartesian_speed = declare(self, "max_cartesian_speed", MAX_CARTESIAN_SPEED, "safety: per-axis limit on commanded Cartesian speed (m/s)")
+        self.max_angular_speed = declare(self, "max_angular_speed", MAX_ANGULAR_SPEED, "safety: per-axis limit on commanded angular speed (rad/s)")
+        self.safety_box_min = np.array(declare(self, "safety_box_min", [0.1, -0.6, 0.0], "safety: lower corner (m, panda_link0) that commanded end-effector targets may not leave"))
+        self.safety_box_max = np.array(declare(self, "safety_box_max", [0.95, 0.6, 0.8], "safety: upper corner (m, panda_link0) of the commanded target box"))
+        self.joint_limit_margin = declare(self, "joint_limit_margin", 0.01, "safety: joint targets are clamped this far (rad) inside the URDF limits")
+        self.max_joint_step = declare(self, "max_joint_step", 0.1, "safety: joint targets move at most this far (rad) from the current position per step")
+        self.singularity_slowdown = declare(self, "singularity_slowdown", 17.0, "safety: numerical controllers slow down when the Jacobian condition number exceeds this and grows")
+        self.singularity_stop = declare(self, "singularity_stop", 30.0, "safety: ... and stop moving toward the singularity at this condition number")
+        self.joint_command_type = declare(self, "joint_command_type", "joint_state", f"interface of joint position targets (and their hold): one of {tuple(JOINT_COMMAND_TYPES)} = sensor_msgs/JointState on joint_command, trajectory_msgs/JointTrajectory on joint_trajectory (one point, time_from_start one control period), std_msgs/Float64MultiArray on commands (panda_joint1..7 order)")
+        self.cartesian_output = declare(self, "cartesian_output", "twist", "Cartesian controllers' output: 'twist' (cartesian_cmd, for the bridge or MoveIt Servo) or 'joint' (the safety-limited twist turned into joint targets by the DLS step, sent on the joint_command_type interface, for ros2_control)")
+        self.autostart = declare(self, "autostart", True, "configure and activate at start (as an unmanaged node; bad parameters exit with code 2); false: wait unconfigured for lifecycle transitions on ~/change_state")
+        self.configured = self.active = self.finished = False
+        self.configure_error: str | None = None
+        # What exists before configure (parameter and lifecycle services...) survives cleanup; the rest is torn down.
+        self.base_entities = self.entity_sets()
+        if self.autostart:
+            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                raise ValueError(self.configure_error or "configure transition failed")
+            if self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+                raise RuntimeError("activate transition failed")
+        else:
+            self.get_logger().info("reach controller unconfigured: waiting for lifecycle transitions (reach_controller/change_state)")
+
+    def entity_sets(self) -> tuple[set, set, set, set]:
+        return set(self.publishers), set(self.subscriptions), set(self.timers), set(self.services)
+
+    def setup(self) -> None:
+        """The configure transition: validate parameters, load the controller, create topics, services and timers."""
+        if self.joint_state_timeout == 0.0:
+            # Two control periods of whichever loop is slower: ours, or the bridge's 0.04 s states.
+            self.joint_state_timeout = 2.0 * max(1.0 / self.control_rate, CONTROL_PERIOD)
+        self.workspace = self._validate_parameters()
+
+        self.kinematics = PandaKinematics()
+        self.cartesian_limits, self.joint_limits = limits_from_parameters(
+            self.kinematics, self.max_cartesian_speed, self.safety_box_min, self.safety_box_max, self.joint_limit_margin, self.max_joint_step, self.max_angular_speed
+        )
+        self.singularity_guard = SingularityGuard(self.kinematics, self.singularity_slowdown, self.singularity_stop)
+        # Cartesian commands only: near a singularity a twist turns into fast joint motion. Joint-target
+        # controllers bound every joint step instead, and a guard there would freeze them whenever the
+        # way to the goal passes a badly conditioned posture (it did, re-orienting the wrist).
+        self.guard_singularities = self.controller_name == "cartesian_p"
+        self.controller = make_controller(self.controller_settings, self.kinematics)
+        if isinstance(self.controller, LearnedPolicyController):
+            policy = self.controller.policy
+            self.get_logger().info(f"loaded {policy.algo} policy (trained {policy.step} steps on {policy.env_id})")
+        self.orientation_mode = self.effective_orientation()
+        self.goal: np.ndarray | None = None
+        self.goal_rotation: np.ndarray | None = None
+        self.goal_topic = ""
+        self.goal_changed = False
+        self.arm: ArmObservation | None = None
+        self.state_stamp = Time()
+        self.state_received = -np.inf
+        self.last_marker_time = -np.inf
+        self.steady = Clock(clock_type=ClockType.STEADY_TIME)
+        self.warnings = ThrottledWarnings(self)
+        self.timing = LoopTiming(1.0 / self.control_rate)
+        self.safety_interventions = 0
+        self.status = ("warn", "waiting for joint states and a goal")
+        self.status_kind = "starting"
+        # Everything goes out as joint targets: joint-space controllers, and Cartesian ones with cartesian_output 'joint'.
+        self.publishes_joints = self.controller.commands_joints or self.cartesian_output == "joint"
+        self.step_code = STATUS_NO_WARNING
+        self.paused = False
+        self.latched_hold: np.ndarray | None = None
+        """Joint positions held while paused (or on a zero twist with cartesian_output 'joint'), so the hold does not creep."""
+
+        reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.cartesian_pub = self.create_publisher(TwistStamped, "cartesian_cmd", reliable)
+        joint_type, joint_topic = JOINT_COMMAND_TYPES[self.joint_command_type]
+        self.joint_pub = self.create_publisher(joint_type, joint_topic, reliable)
+        self.status_pub = self.create_publisher(Int8, "~/status", reliable)
+        self.create_service(SetBool, "~/pause", self.on_pause)
+        self.goal_marker_pub = self.create_publisher(PointStamped, "goal_marker", reliable)
+        self.distance_pub = self.create_publisher(Float64, "~/goal_distance", reliable)
+        self.angle_pub = self.create_publisher(Float64, "~/goal_angle_error", reliable)
+        self.reached_pub = self.create_publisher(Bool, "~/goal_reached", reliable)
+        self.marker_pub = self.create_publisher(MarkerArray, "~/markers", reliable)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
+        # Joint states are sensor data: only the newest matters, and best effort also matches reliable publishers.
+        # In lockstep every state must be answered, so there they are received reliably.
+        joint_state_qos = reliable if self.sync_mode == "lockstep" else qos_profile_sensor_data
+        self.create_subscription(JointState, "joint_states", self.on_joint_state, joint_state_qos)
+        self.create_subscription(PoseStamped, "goal_pose", self.on_goal_pose, reliable)
+        self.create_subscription(PointStamped, "clicked_point", self.on_clicked_point, reliable)
+        self.answer_credit = MAX_ANSWER_CREDIT
+        if self.sync_mode == "realtime":
+            self.create_timer(1.0 / self.control_rate, self.watchdog, clock=self.steady)
+        self.create_timer(1.0, self.publish_diagnostics, clock=self.steady)
+        self.get_logger().info(f"reach controller '{self.controller_name}' up, {self.sync_mode} mode")
+
+    def teardown(self) -> None:
+        """Destroy everything ``setup`` created (after a failed configure, on cleanup and on shutdown)."""
+        publishers, subscriptions, timers, services = self.base_entities
+        for timer in set(self.timers) - timers:
+            self.destroy_timer(timer)
+        for subscription in set(self.subscriptions) - subscriptions:
+            self.destroy_subscription(subscription)
+        for service in set(self.services) - services:
+            self.destroy_service(service)
+        for publisher in set(self.publishers) - publishers:
+            self.destroy_publisher(publisher)
+        self.configured = self.active = False
+
+    # --- lifecycle transitions ------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.configure_error = None
+        try:
+            self.setup()
+        except (ValueError, FileNotFoundError, RuntimeError) as error:
+            self.configure_error = str(error)
+            self.get_logger().error(f"configure failed, staying unconfigured: {error}")
+            self.teardown()
+            return TransitionCallbackReturn.FAILURE
+        self.configured = True
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.active = True
+        self.latched_hold = None
+        self.goal_changed = self.goal is not None  # plan again from wherever the arm is now
+        self.get_logger().info("active: commanding")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.publish_hold()
+        self.active = False
+        self.set_status("warn", "inactive (lifecycle): held, not commanding", "inactive")
+        self.get_logger().info("inactive: hold published, commanding stopped")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.teardown()
+        self.get_logger().info("cleaned up: unconfigured")
+        return super().on_cleanup(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if self.active:
+            self.publish_hold()
+        self.teardown()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState | None = None) -> TransitionCallbackReturn | None:
+        """The lifecycle shutdown transition (hold, tear down, end the process), and ``run_node``'s exit hook
+        (called without a state on SIGINT/SIGTERM: the final hold, when active)."""
+        if self.active:
+            self.publish_hold()
+        if state is None:
+            return None
+        if self.configured:
+            self.teardown()
+        self.finished = True
+        return TransitionCallbackReturn.SUCCESS
+
+    def is_finished(self) -> bool:
+        """After the lifecycle shutdown transition (finalized) the process exits (``run_node``)."""
+        return self.finished
+
+    def _validate_parameters(self) -> validation.Workspace:
+        self.controller_settings = ControllerSettings(
+            self.controller_name, self.policy_path, self.hybrid_policy, self.hybrid_near, self.hybrid_switch_radius, self.gain, self.ik_max_joint_step
+        )
+        if self.sync_mode not in SYNC_MODES:
+            raise ValueError(f"parameter 'sync_mode' must be one of {SYNC_MODES}, got '{self.sync_mode}'")
+        if self.orientation not in ORIENTATION_MODES:
+            raise ValueError(f"parameter 'orientation' must be one of {ORIENTATION_MODES}, got '{self.orientation}'")
+        if self.joint_command_type not in JOINT_COMMAND_TYPES:
+            raise ValueError(f"parameter 'joint_command_type' must be one of {tuple(JOINT_COMMAND_TYPES)}, got '{self.joint_command_type}'")
+        if self.cartesian_output not in CARTESIAN_OUTPUTS:
+            raise ValueError(f"parameter 'cartesian_output' must be one of {CARTESIAN_OUTPUTS}, got '{self.cartesian_output}'")
+        if self.out_of_workspace not in ("clamp", "reject"):
+            raise ValueError(f"parameter 'out_of_workspace' must be 'clamp' or 'reject', got '{self.out_of_workspace}'")
+        for name, value in {
+            "control_rate": self.control_rate,
+            "goal_tolerance": self.goal_tolerance,
+            "goal_angle_tolerance": self.goal_angle_tolerance,
+            "reach_radius": self.reach_radius,
+            "cartesian_p_gain": self.gain,
+            "max_stamp_future": self.max_stamp_future,
+            "ik_max_joint_step": self.ik_max_joint_step,
+            "hybrid_switch_radius": self.hybrid_switch_radius,
+        }.items():
+            validation.positive(value, name)
+        if self.joint_state_timeout < 0.0:
+            raise ValueError(f"parameter 'joint_state_timeout' must be >= 0, got {self.joint_state_timeout}")
+        for name in ("base_position_in_world", "workspace_min", "workspace_max"):
+            if getattr(self, name).shape != (3,):
+                raise ValueError(f"parameter '{name}' must have 3 elements")
+        return validation.Workspace(self.workspace_min, self.workspace_max, SHOULDER_POSITION, self.reach_radius)
+
+    # --- inputs ------------------------------------------------------------------------------
+    def on_goal_pose(self, message: PoseStamped) -> None:
+        q = message.pose.orientation
+        self.set_goal(xyz(message.pose.position), message.header.frame_id, "goal_pose", [q.x, q.y, q.z, q.w])
+
+    def on_clicked_point(self, message: PointStamped) -> None:
+        self.set_goal(xyz(message.point), message.header.frame_id, "clicked_point")
+
+    def effective_orientation(self) -> str:
+        """The orientation mode in use: ``auto`` becomes top_down or ignore by what the controller can do; an
+        explicit mode a position-only controller cannot honour becomes ignore, with a warning."""
+        if self.controller.reaches_orientation:
+            return "top_down" if self.orientation == "auto" else self.orientation
+        if self.orientation not in ("auto", "ignore"):
+            self.get_logger().warning(
+                f"controller '{self.controller_name}' reaches positions only: goal orientations are ignored "
+                "(a pose policy such as policy_path:=sac_workspace_pose, a classical or hybrid controller honours them)"
+            )
+        return "ignore"
+
+    def goal_orientation(self, quaternion: list[float] | None) -> np.ndarray | None:
+        """The goal rotation the orientation mode asks for; without a quaternion, the current one (or its yaw)."""
+        if self.orientation_mode == "ignore":
+            return None
+        current = self.arm.ee_rotation if self.arm is not None else GRIPPER_DOWN
+        if quaternion is None:
+            return current if self.orientation_mode == "track" else top_down(yaw_of(current))
+        rotation = validation.goal_orientation(quaternion)
+        return rotation if self.orientation_mode == "track" else top_down(yaw_of(rotation))
+
+    def set_goal(self, point: list[float], frame_id: str, topic: str, quaternion: list[float] | None = None) -> None:
+        try:
+            goal = validation.goal_in_base_frame(point, frame_id, self.base_position_in_world)
+            goal, warning = validation.admit_goal(goal, self.workspace, self.out_of_workspace == "clamp")
+            # panda_link0 and world differ by a translation only: the orientation needs no transform.
+            goal_rotation = self.goal_orientation(quaternion)
+        except validation.InvalidInput as error:
+            self.warnings.warn(f"{topic}: {error}")
+            self.publish_status(STATUS_INVALID)
+            return
+        if warning:
+            self.warnings.warn(f"{topic}: {warning}")
+        self.goal, self.goal_rotation, self.goal_changed, self.goal_topic = goal, goal_rotation, True, topic
+        marker = PointStamped()
+        marker.header.stamp, marker.header.frame_id = self.get_clock().now().to_msg(), BASE_FRAME
+        marker.point.x, marker.point.y, marker.point.z = (float(v) for v in goal)
+        self.goal_marker_pub.publish(marker)
+        self.get_logger().info(f"new goal from {topic}: {np.round(goal, 4).tolist()} in {BASE_FRAME}", throttle_duration_sec=1.0)
+
+    def on_joint_state(self, message: JointState) -> None:
+        try:
+            arm = validation.arm_state_from_joint_state(message.name, message.position, message.velocity, self.allow_extra_joints)
+            stamp_warning = validation.check_stamp(ns_from_time(message.header.stamp), self.get_clock().now().nanoseconds, round(self.max_stamp_future * 1e9))
+        except validation.InvalidInput as error:
+            self.warnings.warn(f"joint_states: {error}")
+            self.publish_status(STATUS_INVALID)
+            return
+        if stamp_warning and self.sync_mode == "realtime":  # in lockstep, stamps are sim time and 0 is its first instant
+            self.warnings.warn(f"joint_states: message {stamp_warning}")
+        self.arm = ArmObservation.from_joints(self.kinematics, arm.position, arm.velocity)
+        self.state_stamp = message.header.stamp
+        previous, self.state_received = self.state_received, time.monotonic()
+        # Answer the state at once, so the command acts on the state it was computed from; in realtime
+        # at most control_rate times per second on average (states from a faster driver are thinned).
+        if self.sync_mode == "realtime":
+            self.answer_credit = min(self.answer_credit + (self.state_received - previous) * self.control_rate, MAX_ANSWER_CREDIT)
+            if self.answer_credit < 0.5:
+                return
+            self.answer_credit -= 1.0
+        if not self.active:
+            return
+        self.timing.tick(self.state_received)
+        self.control_step()
+
+    # --- control -----------------------------------------------------------------------------
+    def watchdog(self) -> None:
+        """Realtime: without fresh joint states, hold (and say why) until they come back."""
+        if not self.active:
+            return
+        if self.arm is None:
+            self.set_status("warn", "no joint states received yet: holding", "no_state")
+            self.publish_hold()
+            return
+        age = time.monotonic() - self.state_received
+        if age > self.joint_state_timeout:
+            self.set_status("error", f"joint states stale ({age:.2f} s old, timeout {self.joint_state_timeout:.3f} s): holding", "stale")
+            self.publish_hold()
+
+    def control_step(self) -> None:
+        self.step_code = STATUS_NO_WARNING
+        if self.goal is None:
+            self.set_status("ok", "no goal: holding" + (" (paused)" if self.paused else ""), "idle")
+            self.publish_hold()
+            self.publish_status(self.step_code)
+            return
+        started = time.monotonic()
+        if self.goal_changed:
+            self.drop_unreachable_orientation()
+        state = self.arm.reach_state(self.goal, self.goal_rotation)
+        if self.paused:
+            self.hold_in_place(state)
+        else:
+            self.command_step(state)
+        self.timing.step_done(started, self.state_received, time.monotonic(), self.state_age_ms())
+        distance = float(np.linalg.norm(self.goal - state.ee_position))
+        self.distance_pub.publish(Float64(data=distance))
+        reached = distance <= self.goal_tolerance
+        away = f"{distance * 1000:.1f} mm"
+        if self.goal_rotation is not None:
+            angle = angle_between(state.ee_rotation, self.goal_rotation)
+            self.angle_pub.publish(Float64(data=angle))
+            reached = reached and angle <= self.goal_angle_tolerance
+            away += f", {angle:.3f} rad"
+        self.reached_pub.publish(Bool(data=reached))
+        if self.paused:
+            self.set_status("ok", f"paused (~/pause): holding, goal {away} away", "paused")
+        else:
+            self.set_status("ok", f"tracking goal, {away} away", "tracking")
+        self.publish_markers(state)
+        self.publish_status(self.step_code)
+
+    def command_step(self, state: ReachState) -> None:
+        """One controller step, limited and sent on the configured interface."""
+        if self.goal_changed:
+            self.controller.set_goal(self.goal, state)
+            self.goal_changed = False
+        command = self.controller.compute(state)
+        if isinstance(command, CartesianAction):
+            velocity = self.safe_velocity(state, np.clip(command.action, -1.0, 1.0) * MAX_CARTESIAN_SPEED)
+            angular = np.zeros(3) if command.angular is None else self.safe_angular(np.clip(command.angular, -1.0, 1.0) * MAX_ANGULAR_SPEED)
+            if self.finite_or_zero(velocity, "velocity") and self.finite_or_zero(angular, "angular velocity"):
+                if self.cartesian_output == "joint":
+                    self.publish_twist_as_joint_targets(state, velocity, angular)
+                else:
+                    self.publish_cartesian(velocity, angular)
+        else:
+            targets = self.safe_joint_targets(state, command.positions)
+            if self.finite_or_zero(targets, "joint targets"):
+                self.latched_hold = None
+                self.publish_joint_targets(targets)
+
+    def publish_twist_as_joint_targets(self, state: ReachState, velocity: np.ndarray, angular: np.ndarray) -> None:
+        """cartesian_output 'joint': the bridge's DLS step (same limits) here; a zero twist holds, as in the bridge."""
+        if not (np.any(velocity != 0.0) or np.any(angular != 0.0)):
+            self.hold_in_place(state)
+            return
+        targets, notes = cartesian_joint_targets(velocity, state.joint_positions, CONTROL_PERIOD, self.kinematics, self.joint_limits, self.cartesian_limits, angular)
+        self.note_joint_limits(notes)
+        self.safety_interventions += self.warnings.safety(notes)
+        if self.finite_or_zero(targets, "joint targets"):
+            self.latched_hold = None
+            self.publish_joint_targets(targets)
+
+    def hold_in_place(self, state: ReachState) -> None:
+        """Hold where the arm was when holding began (joint interfaces), or a zero twist."""
+        if not self.publishes_joints:
+            self.publish_cartesian(np.zeros(3))
+            return
+        if self.latched_hold is None:
+            self.latched_hold = state.joint_positions.copy()
+        self.publish_joint_targets(self.latched_hold)
+
+    def flag(self, code: int) -> None:
+        """Raise this step's ~/status code to ``code`` if it ranks higher (STATUS_PRIORITY)."""
+        if STATUS_PRIORITY.index(code) > STATUS_PRIORITY.index(self.step_code):
+            self.step_code = code
+
+    def note_joint_limits(self, notes: list[str]) -> None:
+        if any(note.startswith(JOINT_LIMIT_NOTE) for note in notes):
+            self.flag(STATUS_JOINT_BOUND)
+
+    def publish_status(self, code: int) -> None:
+        self.status_pub.publish(Int8(data=code))
+
+    def on_pause(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
+        """MoveIt Servo's ~/pause_servo: true holds and stops tracking (the goal is kept), false resumes."""
+        was_paused, self.paused = self.paused, bool(request.data)
+        if self.paused:
+            response.message = "already paused: holding" if was_paused else "paused: holding, goal tracking stopped until ~/pause false"
+            if not was_paused:
+                self.latched_hold = None
+                self.get_logger().info("paused through ~/pause: holding")
+        else:
+            response.message = "resumed goal tracking" if was_paused else "not paused: tracking"
+            if was_paused:
+                self.latched_hold = None
+                self.goal_changed = self.goal is not None  # the controller plans again from where the arm is now
+                self.get_logger().info("resumed through ~/pause")
+        response.success = True
+        return response
+
+    def drop_unreachable_orientation(self) -> None:
+        """Position first: an orientation IK cannot reach at the goal from the current posture is dropped for
+        this goal. Checked here, once per new goal at the control rate, not in the goal callback: a flood of
+        goals must not cost an IK solve each."""
+        if self.goal_rotation is not None and not orientation_reachable(self.kinematics, self.goal, self.goal_rotation, self.arm.joint_positions):
+            self.warnings.warn(f"{self.goal_topic}: the arm cannot take that orientation at this position from its posture; reaching the position, orientation free")
+            self.goal_rotation = None
+
+    def finite_or_zero(self, command: np.ndarray, what: str) -> bool:
+        """Last line of defence: a non-finite command (a policy fed a pathological state) becomes a zero command."""
+        if np.all(np.isfinite(command)):
+            return True
+        self.flag(STATUS_INVALID)
+        self.warnings.warn(f"controller '{self.controller_name}' produced non-finite {what}; commanding zero motion")
+        self.publish_hold()
+        return False
+
+    def safe_velocity(self, state: ReachState, velocity: np.ndarray) -> np.ndarray:
+        """Speed, box and (cartesian_p) singularity limits; every intervention is reported."""
+        velocity, notes = limit_cartesian(velocity, state.ee_position, CONTROL_PERIOD, self.cartesian_limits)
+        if self.guard_singularities:
+            q_next = state.joint_positions + np.linalg.pinv(self.arm.jacobian) @ (velocity * CONTROL_PERIOD)
+            scale, condition = self.singularity_guard.scale(state.joint_positions, q_next)
+            if scale < 1.0:
+                notes.append(f"near a singularity (condition number {condition:.1f}): speed × {scale:.2f}")
+                velocity = velocity * scale
+                self.flag(STATUS_HALT_FOR_SINGULARITY if scale == 0.0 else STATUS_DECELERATE_FOR_SINGULARITY)
+            elif condition > self.singularity_guard.slowdown:
+                self.flag(STATUS_LEAVING_SINGULARITY)  # badly conditioned, but moving away: not slowed
+        self.safety_interventions += self.warnings.safety(notes)
+        return velocity
+
+    def safe_angular(self, angular: np.ndarray) -> np.ndarray:
+        angular, notes = limit_angular(angular, self.cartesian_limits)
+        self.safety_interventions += self.warnings.safety(notes)
+        return angular
+
+    def safe_joint_targets(self, state: ReachState, targets: np.ndarray) -> np.ndarray:
+        """Joint limits, step size and safety box."""
+        targets, notes = limit_joint_targets(targets, state.joint_positions, self.joint_limits, self.kinematics, self.cartesian_limits)
+        self.note_joint_limits(notes)
+        self.safety_interventions += self.warnings.safety(notes)
+        return targets
+
+    def command_stamp(self) -> Time:
+        """Lockstep answers carry the stamp of the state they answer; otherwise now."""
+        return self.state_stamp if self.sync_mode == "lockstep" else self.get_clock().now().to_msg()
+
+    def publish_cartesian(self, velocity: np.ndarray, angular: np.ndarray | None = None) -> None:
+        message = TwistStamped()
+        message.header.stamp = self.command_stamp()
+        message.header.frame_id = BASE_FRAME
+        message.twist.linear.x, message.twist.linear.y, message.twist.linear.z = (float(v) for v in velocity)
+        if angular is not None:
+            message.twist.angular.x, message.twist.angular.y, message.twist.angular.z = (float(v) for v in angular)
+        self.cartesian_pub.publish(message)
+
+    def publish_hold(self) -> None:
+        """Hold on the interface the controller commands: a zero twist, or the current joint positions."""
+        if self.publishes_joints:
+            if self.arm is not None:
+                self.publish_joint_targets(self.arm.joint_positions)
+        else:
+            self.publish_cartesian(np.zeros(3))
+
+    def state_age_ms(self) -> float | None:
+        """Age of the answered joint state by its stamp, on this node's clock (wall or sim time); None if unstamped."""
+        stamp_ns = ns_from_time(self.state_stamp)
+        return (self.get_clock().now().nanoseconds - stamp_ns) / 1e6 if stamp_ns else None
+
+    def publish_joint_targets(self, positions: np.ndarray) -> None:
+        """Position targets for panda_joint1..7 on the joint_command_type interface."""
+        if self.joint_command_type == "float64_multi_array":
+            message = Float64MultiArray(data=[float(v) for v in positions])  # no header: ros2_control's layout
+        elif self.joint_command_type == "joint_trajectory":
+            message = JointTrajectory()
+            message.header.stamp = self.command_stamp()
+            message.joint_names = list(ARM_JOINT_NAMES)
+            period_ns = round(1e9 / self.control_rate)
+            point = JointTrajectoryPoint(positions=[float(v) for v in positions], time_from_start=Duration(sec=period_ns // 1_000_000_000, nanosec=period_ns % 1_000_000_000))
+            message.points = [point]
+        else:
+            message = JointState()
+            message.header.stamp = self.command_stamp()
+            message.name = list(ARM_JOINT_NAMES)
+            message.position = positions.tolist()
+        self.joint_pub.publish(message)
+
+    # --- monitoring --------------------------------------------------------------------------
+    def publish_markers(self, state: ReachState) -> None:
+        now = time.monotonic()
+        if now - self.last_marker_time < MARKER_PERIOD:
+            return
+        self.last_marker_time = now
+        stamp = self.get_clock().now().to_msg()
+        spheres = (
+            ("goal", state.goal, 0.03, (0.1, 0.9, 0.1, 0.9)),
+            ("end_effector", state.ee_position, 0.02, (0.1, 0.3, 0.9, 0.9)),
+            ("tolerance", state.goal, 2 * self.goal_tolerance, (0.1, 0.9, 0.1, 0.15)),
+        )
+        markers = MarkerArray()
+        for marker_id, (namespace, position, diameter, rgba) in enumerate(spheres):
+            marker = Marker()
+            marker.header.stamp, marker.header.frame_id = stamp, BASE_FRAME
+            marker.ns, marker.id, marker.type, marker.action = namespace, marker_id, Marker.SPHERE, Marker.ADD
+            marker.pose.position.x, marker.pose.position.y, marker.pose.position.z = (float(v) for v in position)
+            marker.pose.orientation.w = 1.0
+            marker.scale.x = marker.scale.y = marker.scale.z = float(diameter)
+            marker.color.r, marker.color.g, marker.color.b, marker.color.a = rgba
+            markers.markers.append(marker)
+        markers.markers += self.goal_axes(state, stamp, first_id=len(spheres))
+        self.marker_pub.publish(markers)
+
+    def goal_axes(self, state: ReachState, stamp: Time, first_id: int) -> list[Marker]:
+        """The goal orientation's x, y, z axes as red, green, blue arrows (deleted for position-only goals)."""
+        arrows = []
+        for axis in range(3):
+            marker = Marker()
+            marker.header.stamp, marker.header.frame_id = stamp, BASE_FRAME
+            marker.ns, marker.id, marker.type = "goal_axes", first_id + axis, Marker.ARROW
+            marker.action = Marker.DELETE if state.goal_rotation is None else Marker.ADD
+            if state.goal_rotation is not None:
+                start, end = state.goal, state.goal + GOAL_AXIS_LENGTH * state.goal_rotation[:, axis]
+                marker.points = [Point(x=float(a), y=float(b), z=float(c)) for a, b, c in (start, end)]
+                marker.scale.x, marker.scale.y, marker.scale.z = 0.006, 0.012, 0.0
+                marker.color.r, marker.color.g, marker.color.b = (float(axis == i) for i in range(3))
+                marker.color.a = 1.0
+            arrows.append(marker)
+        return arrows
+
+    def set_status(self, level: str, message: str, kind: str) -> None:
+        """Record the node's state; a change of kind (e.g. tracking → stale) is published at once."""
+        changed = kind != self.status_kind
+        self.status, self.status_kind = (level, message), kind
+        if changed:
+            self.publish_diagnostics()
+
+    def publish_diagnostics(self) -> None:
+        level, message = self.status
+        goal = "none" if self.goal is None else str(np.round(self.goal, 4).tolist())
+        self.diagnostics_pub.publish(diagnostics(self, level, message, {"controller": self.controller_name, "orientation": self.orientation_mode, "sync_mode": self.sync_mode, "paused": self.paused, "goal": goal, "safety_interventions": self.safety_interventions, "warnings": self.warnings.count, **self.timing.summary()}))
+
+
+def main(args: list[str] | None = None) -> None:
+    raise SystemExit(run_node(ReachControllerNode, args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""The thin ROS plumbing every node shares: parameter declaration, message/time conversion, a clean main loop."""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import rclpy
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.exceptions import ParameterException
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+from ikrl_ros.core.panda_model import CONTROL_PERIOD
+
+CONTROL_PERIOD_NS = round(CONTROL_PERIOD * 1e9)
+RESET_MESSAGE = "Panda reset to the neutral pose; sim time {seconds:.9f} s"
+
+
+def reset_message(sim_time_ns: int) -> str:
+    """The bridge's ``~/reset`` answer; it carries the stamp of the neutral state so clients can count steps from it."""
+    return RESET_MESSAGE.format(seconds=sim_time_ns / 1e9)
+
+
+def parse_reset_time_ns(message: str) -> int:
+    return round(float(message.rsplit("sim time ", 1)[1].split()[0]) * 1e9)
+
+
+DIAGNOSTIC_LEVELS = {"ok": DiagnosticStatus.OK, "warn": DiagnosticStatus.WARN, "error": DiagnosticStatus.ERROR}
+
+
+def declare(node: Node, name: str, default: Any, description: str) -> Any:
+    """Declare one read-only parameter with a description and return its value (typed by its default).
+
+    Read-only, because parameters are validated once at start-up: ``ros2 param set`` is refused
+    instead of appearing to work.
+    """
+    return node.declare_parameter(name, default, ParameterDescriptor(description=description, read_only=True)).value
+
+
+def time_from_ns(nanoseconds: int) -> Time:
+    return Time(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
+
+
+def ns_from_time(stamp: Time) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def diagnostics(node: Node, level: str, message: str, values: dict[str, Any]) -> DiagnosticArray:
+    """A one-status ``DiagnosticArray`` named after the node, with its key/values as strings."""
+    status = DiagnosticStatus(
+        level=DIAGNOSTIC_LEVELS[level],
+        name=node.get_fully_qualified_name(),
+        message=message,
+        hardware_id="ikrl_ros",
+        values=[KeyValue(key=key, value=str(value)) for key, value in values.items()],
+    )
+    array = DiagnosticArray(status=[status])
+    array.header.stamp = node.get_clock().now().to_msg()
+    return array
+
+
+def xyz(message: Any) -> list[float]:
+    """The x, y, z fields of a Point or Vector3 message (not yet validated)."""
+    return [message.x, message.y, message.z]
+
+
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf", re.IGNORECASE)
+
+
+class ThrottledWarnings:
+    """Log each kind of warning at most once per ``period`` seconds.
+
+    rclpy's ``throttle_duration_sec`` throttles per call site, which would hide a second, different
+    problem arriving within the period. Here the kind is the text with its numbers blanked out, so
+    every distinct reason stays visible while a flood of bad messages (whatever values they carry)
+    costs one line per kind and period. ``count`` says how many warnings of all kinds were raised.
+    """
+
+    def __init__(self, node: Node, period: float = 1.0) -> None:
+        self.node = node
+        self.period = period
+        self.last_logged: dict[str, float] = {}
+        self.count = 0
+
+    def warn(self, text: str) -> None:
+        self.count += 1
+        kind = NUMBER.sub("#", text)
+        now = time.monotonic()
+        if now - self.last_logged.get(kind, -float("inf")) >= self.period:
+            if len(self.last_logged) > 1000:  # bounded memory under floods of ever-different messages
+                self.last_logged.clear()
+            self.last_logged[kind] = now
+            self.node.get_logger().warning(text)
+
+    def safety(self, notes: list[str]) -> int:
+        """Report safety-limit interventions; returns how many there were."""
+        for note in notes:
+            self.warn(f"safety limit: {note}; command limited")
+        return len(notes)
+
+
+def publish_at_rate(publish: Callable[[int], None], rate_hz: float, seconds: float) -> int:
+    """Call ``publish(i)`` ``rate_hz`` times a second for ``seconds``, sleeping between bursts; returns the count.
+
+    Sleep-paced with catch-up, so a 1 kHz flood from Python costs a fraction of a core rather than
+    a busy-waiting one.
+    """
+    start = time.monotonic()
+    sent = 0
+    while (elapsed := time.monotonic() - start) < seconds:
+        while sent < elapsed * rate_hz:
+            publish(sent)
+            sent += 1
+        time.sleep(0.002)
+    return sent
+
+
+def run_node(node_factory: Callable[[], Node], args: list[str] | None = None) -> int:
+    """Standard ``main()`` body: build the node, spin until SIGINT/SIGTERM, then shut down cleanly.
+
+    ROS' own signal handlers are replaced so that the node can still publish (a final zero
+    command) after the signal, before the context goes away. Start-up errors (bad parameters,
+    missing files) are logged and give exit code 2 without the node ever commanding.
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        node = node_factory()
+    except (ValueError, FileNotFoundError, RuntimeError, ParameterException) as error:
+        rclpy.logging.get_logger("ikrl_ros").fatal(f"start-up failed: {error}")
+        rclpy.try_shutdown()
+        return 2
+    executor = rclpy.executors.SingleThreadedExecutor()
+    executor.add_node(node)
+    is_finished = getattr(node, "is_finished", lambda: False)  # nodes with a job of their own end by themselves
+    try:
+        while not stop.is_set() and not is_finished():
+            executor.spin_once(timeout_sec=0.05)
+    finally:
+        on_shutdown = getattr(node, "on_shutdown", None)
+        if on_shutdown is not None:
+            on_shutdown()
+            time.sleep(0.1)  # let DDS deliver the last messages before the participant disappears
+        exit_code = 1 if getattr(node, "error", None) is not None else 0
+        executor.remove_node(node)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return exit_code

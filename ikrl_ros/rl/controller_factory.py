@@ -1,0 +1,91 @@
+"""Build any reach controller by name, with the shipped policies as defaults (ROS-free)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ikrl_ros.core.controllers import (
+    CartesianPController,
+    HybridController,
+    LearnedPolicyController,
+    NumericalIKController,
+    PolicyError,
+    PyBulletIKController,
+    ReachController,
+)
+from ikrl_ros.core.kinematics import PandaKinematics
+
+CLASSICAL_CONTROLLERS = ("cartesian_p", "ik", "pybullet_ik")
+LEARNED_CONTROLLERS = ("ddpg", "td3", "sac")
+CONTROLLERS = (*CLASSICAL_CONTROLLERS, *LEARNED_CONTROLLERS, "hybrid")
+POLICY_DIR = Path(__file__).resolve().parents[1] / "policies"
+
+
+def shipped_policy_path(algo: str) -> Path:
+    """The default policy that ships for ``algo``: trained by ``ikrl train`` on the workspace task (IkrlReach-v0)."""
+    return POLICY_DIR / f"{algo}_workspace.pt"
+
+
+def resolve_policy_path(policy_path: str, algo: str) -> Path:
+    """``policy_path`` as given, a shipped policy's name (e.g. ``sac_panda_reach_joints``), or the algorithm's default."""
+    if not policy_path:
+        return shipped_policy_path(algo)
+    if "/" not in policy_path and not policy_path.endswith(".pt"):
+        return POLICY_DIR / f"{policy_path}.pt"
+    return Path(policy_path)
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """Everything that selects and tunes a reach controller (the reach_controller node's parameters)."""
+
+    name: str = "sac"
+    policy_path: str = ""
+    hybrid_policy: str = "sac"
+    hybrid_near: str = "cartesian_p"
+    hybrid_switch_radius: float = 0.05
+    cartesian_p_gain: float = 1.0
+    ik_max_joint_step: float = 0.08
+
+    def __post_init__(self) -> None:
+        if self.name not in CONTROLLERS:
+            raise ValueError(f"parameter 'controller' must be one of {CONTROLLERS}, got '{self.name}'")
+        if self.hybrid_policy not in LEARNED_CONTROLLERS:
+            raise ValueError(f"parameter 'hybrid_policy' must be one of {LEARNED_CONTROLLERS}, got '{self.hybrid_policy}'")
+        if self.hybrid_near not in CLASSICAL_CONTROLLERS:
+            raise ValueError(f"parameter 'hybrid_near' must be one of {CLASSICAL_CONTROLLERS}, got '{self.hybrid_near}'")
+
+
+def make_controller(settings: ControllerSettings, kinematics: PandaKinematics) -> ReachController:
+    """The controller ``settings`` name; checkpoint problems raise ``ValueError`` with the reason."""
+    if settings.name in LEARNED_CONTROLLERS:
+        return load_policy_controller(resolve_policy_path(settings.policy_path, settings.name), settings.name)
+    if settings.name == "hybrid":
+        far = load_policy_controller(resolve_policy_path(settings.policy_path, settings.hybrid_policy), settings.hybrid_policy)
+        return HybridController(far, make_classical(settings.hybrid_near, settings, kinematics), settings.hybrid_switch_radius)
+    return make_classical(settings.name, settings, kinematics)
+
+
+def make_classical(name: str, settings: ControllerSettings, kinematics: PandaKinematics) -> ReachController:
+    if name == "ik":
+        return NumericalIKController(kinematics, settings.ik_max_joint_step)
+    if name == "pybullet_ik":
+        return PyBulletIKController(kinematics, settings.ik_max_joint_step)
+    return CartesianPController(settings.cartesian_p_gain)
+
+
+def load_policy_controller(path: Path, algo: str) -> LearnedPolicyController:
+    """Load and check a checkpoint for ``algo``; any problem is a ``ValueError`` that says which."""
+    from ikrl_ros.rl.checkpoint import CheckpointError, load_policy  # torch is only needed for learned controllers
+
+    try:
+        policy = load_policy(path)
+    except CheckpointError as error:
+        raise ValueError(f"cannot load policy: {error}") from None
+    if policy.algo != algo:
+        raise ValueError(f"{path} holds a {policy.algo} policy, but the controller is '{algo}'")
+    try:
+        return LearnedPolicyController(policy)
+    except PolicyError as error:
+        raise ValueError(f"{path}: {error}") from None

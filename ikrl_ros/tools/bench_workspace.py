@@ -1,0 +1,267 @@
+"""``ikrl bench reach --suite workspace``: every controller as users run it.
+
+Both nodes with the launch defaults (``config/reach.yaml``: real time, the bridge's ``dls_ik``
+Cartesian execution, the controller answering each joint state), goals published one after
+another on ``goal_pose`` / ``clicked_point`` across the controller's whole admitted workspace,
+``--goal-seconds`` of real time each, the arm starting every goal wherever the last one left it.
+
+Per goal, from the bridge's ground-truth ``ee_pose``: the final error, the first time within 5 cm
+and within 5 mm, and "stays" — the largest distance after first coming within 5 mm. Each controller
+runs in its own process with its own ``ROS_DOMAIN_ID``; ``--parallel`` stacks run at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ikrl_ros.rl.controller_factory import ControllerSettings
+from ikrl_ros.core.kinematics import PandaKinematics
+from ikrl_ros.core.panda_model import CONTROL_PERIOD
+from ikrl_ros.tools.report import write_section
+from ikrl_ros.core.rotations import angle_between, matrix_to_quaternion, quaternion_to_matrix
+from ikrl_ros.core.workspace import sample_reachable_goals, sample_reachable_poses
+
+THRESHOLDS = (0.05, 0.01, 0.005, 0.001)
+REACHED = 0.005
+"""Time to reach and "stays" are measured from the first sample within 5 mm."""
+ENTRIES: dict[str, ControllerSettings] = {
+    "sac_workspace": ControllerSettings("sac", policy_path="sac_workspace"),
+    "td3_workspace": ControllerSettings("td3", policy_path="td3_workspace"),
+    "ddpg_workspace": ControllerSettings("ddpg", policy_path="ddpg_workspace"),
+    "sac_workspace_joints": ControllerSettings("sac", policy_path="sac_workspace_joints"),
+    "sac_workspace_pose": ControllerSettings("sac", policy_path="sac_workspace_pose"),
+    "hybrid": ControllerSettings("hybrid", policy_path="sac_workspace"),
+    "cartesian_p": ControllerSettings("cartesian_p"),
+    "ik": ControllerSettings("ik"),
+    "pybullet_ik": ControllerSettings("pybullet_ik"),
+    "sac_panda_reach": ControllerSettings("sac", policy_path="sac_panda_reach"),
+}
+"""Benchmark entries: the shipped workspace policies, hybrid, the classical controllers, and the
+PandaReach-v3 policy that was the default before (trained in panda-gym's cube from the neutral pose)."""
+POSE_ENTRIES: dict[str, ControllerSettings] = {
+    "sac_workspace_pose": ControllerSettings("sac", policy_path="sac_workspace_pose"),
+    "hybrid_pose": ControllerSettings("hybrid", policy_path="sac_workspace_pose"),
+    "cartesian_p": ControllerSettings("cartesian_p"),
+    "ik": ControllerSettings("ik"),
+}
+"""Pose-suite entries, all with ``orientation: track``: the pose policy, it with the classical finisher, the classical controllers."""
+POSE_THRESHOLDS = ((0.001, 0.01), (0.005, 0.05))
+
+
+@dataclass
+class GoalRecord:
+    goal: list[float]
+    final_error: float
+    time_to_5cm: float | None
+    time_to_reach: float | None
+    """Seconds to the first sample within 5 mm; None if never."""
+    stays: float | None
+    """Largest distance (m) after first coming within 5 mm; None if never."""
+
+
+def record(goal: np.ndarray, path: np.ndarray) -> GoalRecord:
+    """Metrics of one goal from its end-effector path (one sample per control period)."""
+    errors = np.linalg.norm(path - goal, axis=1)
+
+    def first_within(threshold: float) -> int | None:
+        hits = np.flatnonzero(errors <= threshold)
+        return int(hits[0]) if len(hits) else None
+
+    near, reached = first_within(THRESHOLDS[0]), first_within(REACHED)
+    return GoalRecord(
+        goal=goal.tolist(),
+        final_error=float(errors[-1]),
+        time_to_5cm=None if near is None else (near + 1) * CONTROL_PERIOD,
+        time_to_reach=None if reached is None else (reached + 1) * CONTROL_PERIOD,
+        stays=None if reached is None else float(errors[reached:].max()),
+    )
+
+
+def pose_record(goal: np.ndarray, rotation: np.ndarray, path: np.ndarray, orientations: np.ndarray) -> dict[str, float]:
+    """Final position (m) and angle (rad) error of one pose goal."""
+    return {"final_error": float(np.linalg.norm(path[-1] - goal)), "final_angle": angle_between(quaternion_to_matrix(orientations[-1]), rotation)}
+
+
+def run_entry(name: str, goals: np.ndarray, goal_seconds: float, log_dir: Path, rotations: np.ndarray | None = None) -> dict[str, object]:
+    """One controller on all goals (poses when ``rotations`` are given), in real time through ROS;
+    returns the records and its diagnostics."""
+    from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
+    from ikrl_ros.tools.stack import reach_stack
+
+    settings = (ENTRIES if rotations is None else POSE_ENTRIES)[name]
+    controller = {"controller": settings.name, "policy_path": settings.policy_path, **({} if rotations is None else {"orientation": "track"})}
+    steps = round(goal_seconds / CONTROL_PERIOD)
+    records = []
+    with reach_stack(log_dir, controller=controller), connected_runner() as runner:
+        latest = runner.controller_diagnostics()
+        for index, goal in enumerate(goals):
+            if rotations is None:
+                outcome = runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=steps, tolerance=REACHED)
+                records.append(asdict(record(goal, outcome.path)))
+            else:
+                outcome = runner.run_goal(goal, "goal_pose", budget_steps=steps, tolerance=REACHED, quaternion=matrix_to_quaternion(rotations[index]))
+                records.append(pose_record(goal, rotations[index], outcome.path, outcome.orientations))
+        runner.spin_for(1.2)  # one more diagnostics message, covering the whole run
+    return {"name": name, "records": records, "diagnostics": dict(latest)}
+
+
+def summary_row(name: str, result: dict[str, object]) -> str:
+    records = result["records"]
+    final = np.array([r["final_error"] for r in records])
+    reach_times = [r["time_to_reach"] for r in records if r["time_to_reach"] is not None]
+    stays = [r["stays"] for r in records if r["stays"] is not None]
+    diagnostics = result["diagnostics"]
+    cells = [f"{np.mean(final <= t) * 100:.1f} %" for t in THRESHOLDS]
+    return (
+        f"| {name} | " + " | ".join(cells)
+        + f" | {np.median(final) * 1e3:.2f} | {np.percentile(final, 95) * 1e3:.1f}"
+        + f" | {np.median(stays) * 1e3 if stays else float('nan'):.2f} / {np.max(stays) * 1e3 if stays else float('nan'):.1f}"
+        + f" | {np.median(reach_times) if reach_times else float('nan'):.2f}"
+        + f" | {diagnostics.get('state_age_p99_ms', 'n/a')} | {diagnostics.get('missed_periods', 'n/a')} of {diagnostics.get('control_steps', 'n/a')} |"
+    )
+
+
+def pose_row(name: str, result: dict[str, object]) -> str:
+    records = result["records"]
+    final = np.array([r["final_error"] for r in records])
+    angle = np.array([r["final_angle"] for r in records])
+    cells = [f"{np.mean((final <= d) & (angle <= a)) * 100:.1f} %" for d, a in POSE_THRESHOLDS]
+    return (
+        f"| {name} | " + " | ".join(cells)
+        + f" | {np.median(final) * 1e3:.2f} / {np.percentile(final, 95) * 1e3:.1f} | {np.median(angle):.4f} / {np.percentile(angle, 95):.3f}"
+        + f" | {result['diagnostics'].get('missed_periods', 'n/a')} of {result['diagnostics'].get('control_steps', 'n/a')} |"
+    )
+
+
+def pose_report(args: argparse.Namespace, results: dict[str, dict[str, object]], goals: np.ndarray) -> str:
+    lines = [
+        "## Pose suite: consecutive pose goals across the workspace, real time, launch defaults + `orientation: track`",
+        "",
+        f"Measured by `{args.command}` on {platform.machine()}, {os.cpu_count()} cores, {args.parallel} stacks at a time. "
+        f"{len(goals)} pose goals (seed {args.seed}): positions uniform over the admitted workspace, orientations gripper down, "
+        "turned up to ±1.2 rad about the vertical and tilted up to 0.4 rad, each pose reachable by 6-D IK; published one after "
+        f"another on `goal_pose` with their quaternion, {args.goal_seconds:g} s of real time each, from wherever the last goal "
+        "left the arm. Errors are ground truth (`ee_pose`) at the end of each goal's window. " + args.load + ".",
+        "",
+        "| controller | within 1 mm and 0.01 rad | within 5 mm and 0.05 rad | position error median / p95 (mm) "
+        "| angle error median / p95 (rad) | missed periods |",
+        "|---|---|---|---|---|---|",
+        *(pose_row(name, result) for name, result in results.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def report(args: argparse.Namespace, results: dict[str, dict[str, object]], goals: np.ndarray) -> str:
+    lines = [
+        "## Workspace suite: consecutive goals across the workspace, real time, launch defaults",
+        "",
+        f"Measured by `{args.command}` on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{args.parallel} stacks at a time. {len(goals)} goals (seed {args.seed}) uniform over the reach controller's admitted "
+        "workspace (box [0.2, −0.5, 0.01]–[0.85, 0.5, 0.7] m ∩ 0.855 m reach sphere, IK-reachable), published one after another "
+        f"on `goal_pose` / `clicked_point`, {args.goal_seconds:g} s of real time each; the arm starts every goal where the last left it "
+        "(the first from the neutral pose). Both nodes run with `config/reach.yaml` as `ros2 launch ikrl_ros reach.launch.py` "
+        "starts them. Errors are ground truth (`ee_pose`) at the end of each goal's window. " + args.load + ".",
+        "",
+        "| controller | final ≤ 5 cm | ≤ 1 cm | ≤ 5 mm | ≤ 1 mm | median final (mm) | p95 final (mm) "
+        "| stays: worst after 5 mm, median / max (mm) | median time to 5 mm (s) | state age p99 (ms) | missed periods |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *(summary_row(name, result) for name, result in results.items()),
+        "",
+        "Stays: after first coming within 5 mm, the largest distance until the next goal (a policy that hovers or "
+        "wanders shows it here). State age: the answered joint state's stamp → command published, from the "
+        "controller's `/diagnostics`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def run_suite(args: argparse.Namespace) -> int:
+    """Run the entries as child processes (own ROS domain each), ``--parallel`` at a time; write the report."""
+    out_dir = Path(args.log_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = POSE_ENTRIES if args.poses else ENTRIES
+    names = args.controllers or list(entries)
+    unknown = sorted(set(names) - set(entries))
+    if unknown:
+        print(f"error: unknown entries {unknown}; choose from {list(entries)}", file=sys.stderr)
+        return 2
+    kinematics = PandaKinematics()
+    if args.poses:
+        poses = sample_reachable_poses(args.goals, args.seed, kinematics)
+        goals = np.array([position for position, _ in poses])
+        np.save(out_dir / "rotations.npy", np.array([rotation for _, rotation in poses]))
+    else:
+        goals = sample_reachable_goals(args.goals, args.seed, kinematics)
+    np.save(out_dir / "goals.npy", goals)
+    pending = list(enumerate(names))
+    running: list[tuple[str, subprocess.Popen]] = []
+    failed = []
+    loads: list[float] = []
+    while pending or running:
+        while pending and len(running) < args.parallel:
+            index, name = pending.pop(0)
+            env = {**os.environ, "ROS_DOMAIN_ID": str(args.domain_base + index), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+            command = [sys.executable, "-m", "ikrl_ros.tools.bench_workspace", "--entry", name, "--goal-seconds", str(args.goal_seconds), "--log-dir", str(out_dir)]
+            command += ["--poses"] if args.poses else []
+            print(f"[bench workspace] {name}: started", flush=True)
+            running.append((name, subprocess.Popen(command, env=env)))
+        for name, process in list(running):
+            if process.poll() is not None:
+                running.remove((name, process))
+                print(f"[bench workspace] {name}: exit {process.returncode}", flush=True)
+                if process.returncode != 0:
+                    failed.append(name)
+        loads.append(os.getloadavg()[0])
+        time.sleep(1.0)
+    results = {name: json.loads((out_dir / name / "result.json").read_text()) for name in names if name not in failed}
+    args.load = f"1-minute load average during the run: mean {np.mean(loads):.1f}, max {np.max(loads):.1f} ({os.cpu_count()} cores)"
+    text = (pose_report if args.poses else report)(args, results, goals)
+    marker = "pose" if args.poses else "workspace"
+    write_section(Path(args.out), marker, text)
+    if args.readme:
+        write_section(Path(args.readme), marker, text)
+    print(text)
+    return 1 if failed else 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--goals", type=int, default=200, help="consecutive goals per controller (default: %(default)s)")
+    parser.add_argument("--poses", action="store_true", help="the pose suite: pose goals, orientation 'track', its own entries")
+    parser.add_argument("--goal-seconds", type=float, default=3.0, help="real time per goal (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the goal sequence (default: %(default)s)")
+    parser.add_argument("--controllers", nargs="*", help=f"entries to run (default: all of {list(ENTRIES)})")
+    parser.add_argument("--parallel", type=int, default=2, help="stacks running at once (default: %(default)s)")
+    parser.add_argument("--domain-base", type=int, default=120, help="ROS_DOMAIN_ID of the first entry; the others count up (clear of the tests' 140..191)")
+    parser.add_argument("--out", default="docs/benchmark.md", help="report; its workspace section is replaced (default: %(default)s)")
+    parser.add_argument("--readme", default="README.md", help="also replace the workspace section of this file ('' for none)")
+    parser.add_argument("--log-dir", default="out/bench-workspace", help="node logs, goals and per-entry results (default: %(default)s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Child mode (``--entry``): run one controller on the saved goals and write its result.json."""
+    parser = argparse.ArgumentParser(prog="ikrl bench reach --suite workspace", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    parser.add_argument("--entry", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.entry is None:
+        args.command = " ".join(["ikrl bench reach --suite workspace", *(argv or [])])
+        return run_suite(args)
+    log_dir = Path(args.log_dir)
+    goals = np.load(log_dir / "goals.npy")
+    rotations = np.load(log_dir / "rotations.npy") if args.poses else None
+    result = run_entry(args.entry, goals, args.goal_seconds, log_dir / args.entry, rotations)
+    (log_dir / args.entry / "result.json").write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
