@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import os
 
-from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from ikrl_ros.nodes.launch_support import LaunchArgumentError, required_node_handlers
+from launch import LaunchContext, LaunchDescription
 
 PACKAGE = "ikrl_ros"
 # (package, executable) that rviz:=true starts besides this package's nodes: checked before anything starts.
@@ -142,12 +142,34 @@ def generate_launch_description() -> LaunchDescription:
             default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "reach.yaml"]),
             description="parameters YAML for panda_bridge and reach_controller",
         ),
-        DeclareLaunchArgument("controller", default_value="", description="reach controller: sac, td3, ddpg (learned), hybrid, cartesian_p, ik or pybullet_ik; empty = params_file's (sac in config/reach.yaml)"),
-        DeclareLaunchArgument("policy_path", default_value="", description="checkpoint or shipped policy name for the learned controllers; empty = params_file's (empty there = the shipped workspace policy of that algorithm)"),
-        DeclareLaunchArgument("use_sim_time", default_value="", description="true: the controller follows /clock and the bridge publishes it; empty = params_file's use_sim_time/publish_clock"),
-        DeclareLaunchArgument("sync_mode", default_value="", description="realtime or lockstep, for both nodes; empty = params_file's"),
-        DeclareLaunchArgument("namespace", default_value="", description="namespace for all nodes (topics are relative)"),
-        DeclareLaunchArgument("start_bridge", default_value="true", description="start the PyBullet bridge (false: drive your own robot driver)"),
-        DeclareLaunchArgument("rviz", default_value="false", description="also start robot_state_publisher and RViz with the goal tools"),
+        DeclareLaunchArgument(
+            "controller",
+            default_value="",
+            description="reach controller: sac, td3, ddpg (learned), hybrid, cartesian_p, ik or pybullet_ik; empty = params_file's (sac in config/reach.yaml)",
+        ),
+        DeclareLaunchArgument(
+            "policy_path",
+            default_value="",
+            description="checkpoint or shipped policy name for the learned controllers; empty = params_file's (empty there = the shipped workspace policy of that algorithm)",
+        ),
+        DeclareLaunchArgument(
+            "use_sim_time",
+            default_value="",
+            description="true: the controller follows /clock and the bridge publishes it; empty = params_file's use_sim_time/publish_clock",
+        ),
+        DeclareLaunchArgument(
+            "sync_mode", default_value="", description="realtime or lockstep, for both nodes; empty = params_file's"
+        ),
+        DeclareLaunchArgument(
+            "namespace", default_value="", description="namespace for all nodes (topics are relative)"
+        ),
+        DeclareLaunchArgument(
+            "start_bridge",
+            default_value="true",
+            description="start the PyBullet bridge (false: drive your own robot driver)",
+        ),
+        DeclareLaunchArgument(
+            "rviz", default_value="false", description="also start robot_state_publisher and RViz with the goal tools"
+        ),
     ]
     return LaunchDescription([*arguments, OpaqueFunction(function=launch_setup)])

@@ -25,13 +25,13 @@ code (a bad parameter, a training error) `ros2 launch` exits with code 1.
 
 from __future__ import annotations
 
-from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from ikrl_ros.nodes.launch_support import LaunchArgumentError, required_node_handlers
+from launch import LaunchContext, LaunchDescription
 
 PACKAGE = "ikrl_ros"
 STRING_ARGUMENTS = ("algo", "env_id", "her_strategy", "out_dir")
@@ -65,9 +65,17 @@ def generate_launch_description() -> LaunchDescription:
             description="parameters YAML for train_node",
         ),
         DeclareLaunchArgument("algo", default_value="", description="ddpg, td3 or sac; empty = params_file's"),
-        DeclareLaunchArgument("env_id", default_value="", description="panda-gym reach environment id; empty = params_file's"),
-        DeclareLaunchArgument("her_strategy", default_value="", description="future, final, episode or none; empty = params_file's"),
+        DeclareLaunchArgument(
+            "env_id", default_value="", description="panda-gym reach environment id; empty = params_file's"
+        ),
+        DeclareLaunchArgument(
+            "her_strategy", default_value="", description="future, final, episode or none; empty = params_file's"
+        ),
         DeclareLaunchArgument("steps", default_value="", description="total environment steps; empty = params_file's"),
-        DeclareLaunchArgument("out_dir", default_value="", description="output directory (resumed if it holds a checkpoint); empty = params_file's"),
+        DeclareLaunchArgument(
+            "out_dir",
+            default_value="",
+            description="output directory (resumed if it holds a checkpoint); empty = params_file's",
+        ),
     ]
     return LaunchDescription([*arguments, OpaqueFunction(function=launch_setup)])

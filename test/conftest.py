@@ -22,7 +22,7 @@ os.environ["RCUTILS_LOGGING_BUFFERED_STREAM"] = "0"
 
 
 @pytest.fixture
-def ros_node() -> Iterator["rclpy.node.Node"]:
+def ros_node() -> Iterator[rclpy.node.Node]:
     """A plain rclpy node in this test process, torn down with its context."""
     import rclpy
 
@@ -35,7 +35,7 @@ def ros_node() -> Iterator["rclpy.node.Node"]:
         rclpy.try_shutdown()
 
 
-def spin_until(node: "rclpy.node.Node", condition: Callable[[], bool], timeout: float) -> bool:
+def spin_until(node: rclpy.node.Node, condition: Callable[[], bool], timeout: float) -> bool:
     """Spin ``node`` until ``condition()`` holds or ``timeout`` seconds pass; returns the condition."""
     import rclpy
 
@@ -47,7 +47,7 @@ def spin_until(node: "rclpy.node.Node", condition: Callable[[], bool], timeout: 
     return condition()
 
 
-def wait_for_log(path: "os.PathLike[str]", text: str, timeout: float = 10.0) -> bool:
+def wait_for_log(path: os.PathLike[str], text: str, timeout: float = 10.0) -> bool:
     """True once ``text`` appears in the node log at ``path``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -62,9 +62,9 @@ def test_imports_only_go_downward(path: Path) -> None:
             assert target in ALLOWED[layer], f"{relative} ({layer}) imports {module} ({target})"
     if layer in ("core", "rl"):
         ros = sorted(m for m in modules if m.split(".")[0] in ROS_MODULES)
-        assert layer == "core" and ros == ["ament_index_python.packages"] and relative.name == "resources.py" or not ros, (
-            f"{relative}: the {layer} layer is ROS-free, but it imports {ros}"
-        )
+        assert (
+            layer == "core" and ros == ["ament_index_python.packages"] and relative.name == "resources.py" or not ros
+        ), f"{relative}: the {layer} layer is ROS-free, but it imports {ros}"
 
 
 @pytest.mark.parametrize("path", package_files(), ids=lambda p: str(p.relative_to(PACKAGE)))
@@ -76,8 +76,13 @@ def test_package_does_not_reach_into_the_checkout(path: Path) -> None:
 
 UNIT_TESTS = {
     "core": ("test_kinematics.py", "test_rotations.py", "test_safety.py", "test_validation.py", "test_controllers.py"),
-    "rl": ("test_rl_algorithms.py", "test_rl_checkpoint.py", "test_rl_replay.py", "test_rl_training.py",
-           "test_workspace_env.py"),
+    "rl": (
+        "test_rl_algorithms.py",
+        "test_rl_checkpoint.py",
+        "test_rl_replay.py",
+        "test_rl_training.py",
+        "test_workspace_env.py",
+    ),
 }
 """Tests of the ROS-free layers; the others run nodes (and the tools that start them) over DDS."""
 

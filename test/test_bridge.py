@@ -8,12 +8,18 @@ import gymnasium as gym
 import numpy as np
 import panda_gym  # noqa: F401  (registers the environments)
 import pytest
+from conftest import spin_until, wait_for_log
 from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
-from conftest import spin_until, wait_for_log
-from ikrl_ros.core.panda_model import ARM_JOINT_NAMES, MAX_CARTESIAN_SPEED, NEUTRAL_JOINT_POSITIONS, base_to_world, world_to_base
+from ikrl_ros.core.panda_model import (
+    ARM_JOINT_NAMES,
+    MAX_CARTESIAN_SPEED,
+    NEUTRAL_JOINT_POSITIONS,
+    base_to_world,
+    world_to_base,
+)
 from ikrl_ros.nodes.ros_common import ns_from_time, xyz
 from ikrl_ros.tools.stack import start_node, stop_node
 
@@ -24,7 +30,12 @@ class BridgeProbe:
     def __init__(self, node) -> None:
         self.node = node
         self.poses: list[tuple[int, np.ndarray]] = []
-        node.create_subscription(PoseStamped, "ee_pose", lambda m: self.poses.append((ns_from_time(m.header.stamp), np.array(xyz(m.pose.position)))), 100)
+        node.create_subscription(
+            PoseStamped,
+            "ee_pose",
+            lambda m: self.poses.append((ns_from_time(m.header.stamp), np.array(xyz(m.pose.position)))),
+            100,
+        )
         self.twist_pub = node.create_publisher(TwistStamped, "cartesian_cmd", 10)
         self.joint_pub = node.create_publisher(JointState, "joint_command", 10)
 
@@ -44,14 +55,20 @@ class BridgeProbe:
         return self.poses[-1][1]
 
     def wait_ready(self) -> None:
-        assert spin_until(self.node, lambda: bool(self.poses) and self.twist_pub.get_subscription_count() > 0, 30), "bridge did not come up"
+        assert spin_until(self.node, lambda: bool(self.poses) and self.twist_pub.get_subscription_count() > 0, 30), (
+            "bridge did not come up"
+        )
 
 
 @pytest.fixture
 def lockstep_bridge(tmp_path: Path, request: pytest.FixtureRequest):
     """A lockstep bridge; ``@pytest.mark.parametrize("lockstep_bridge", [...], indirect=True)`` picks its Cartesian execution."""
     execution = getattr(request, "param", "dls_ik")
-    process = start_node("ikrl_ros.nodes.bridge_node", {"sync_mode": "lockstep", "lockstep_timeout": 0.2, "cartesian_execution": execution}, tmp_path / "bridge.log")
+    process = start_node(
+        "ikrl_ros.nodes.bridge_node",
+        {"sync_mode": "lockstep", "lockstep_timeout": 0.2, "cartesian_execution": execution},
+        tmp_path / "bridge.log",
+    )
     yield tmp_path / "bridge.log"
     assert stop_node(process) == 0
 
@@ -144,11 +161,20 @@ def test_realtime_bridge_runs_at_25_hz_and_holds_after_command_timeout(realtime_
         (lambda p: p.twist([0.0, float("inf"), 0.0]), "cartesian command velocity contains non-finite values"),
         (lambda p: p.twist([0.2, 0.0, 0.0], frame="map"), "cartesian command frame 'map' is not supported"),
         (lambda p: p.twist([0.2, 0.0, 0.0], frame=""), "cartesian command frame '<empty>' is not supported"),
-        (lambda p: p.twist([0.2, 0.0, 0.0], stamp_ns=p.node.get_clock().now().nanoseconds + 30_000_000_000), "s in the future: the publisher's clock and this node's disagree"),
-        (lambda p: p.joints(ARM_JOINT_NAMES[:6], NEUTRAL_JOINT_POSITIONS[:6]), "joint command is missing arm joints ['panda_joint7']"),
+        (
+            lambda p: p.twist([0.2, 0.0, 0.0], stamp_ns=p.node.get_clock().now().nanoseconds + 30_000_000_000),
+            "s in the future: the publisher's clock and this node's disagree",
+        ),
+        (
+            lambda p: p.joints(ARM_JOINT_NAMES[:6], NEUTRAL_JOINT_POSITIONS[:6]),
+            "joint command is missing arm joints ['panda_joint7']",
+        ),
         (lambda p: p.joints(ARM_JOINT_NAMES, NEUTRAL_JOINT_POSITIONS[:5]), "joint command has 7 names but 5 positions"),
         (lambda p: p.joints(ARM_JOINT_NAMES, [float("nan")] * 7), "joint command positions contains non-finite values"),
-        (lambda p: p.joints(list(ARM_JOINT_NAMES[:6]) + ["elbow"], NEUTRAL_JOINT_POSITIONS), "not arm joints: ['elbow']"),
+        (
+            lambda p: p.joints(list(ARM_JOINT_NAMES[:6]) + ["elbow"], NEUTRAL_JOINT_POSITIONS),
+            "not arm joints: ['elbow']",
+        ),
     ],
 )
 def test_bad_commands_are_refused_and_never_move_the_arm(realtime_bridge: Path, ros_node, send, warning: str) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ikrl_ros.core.sim import observe
 from ikrl_ros.core.controllers import CartesianAction, CartesianPController, NumericalIKController, ReachController
 from ikrl_ros.core.kinematics import PandaKinematics
 from ikrl_ros.core.panda_model import EPISODE_STEPS, base_to_world, sample_goals_world, world_to_base
 from ikrl_ros.core.safety import CartesianLimits, JointLimits, limit_joint_targets
-from ikrl_ros.core.sim import PandaReachSim
+from ikrl_ros.core.sim import PandaReachSim, observe
 from ikrl_ros.core.validation import DEFAULT_WORKSPACE
 
 
@@ -83,7 +82,9 @@ def test_ik_moves_along_safe_paths_between_consecutive_goals(kinematics: PandaKi
         state = observe(sim, kinematics, goal)
         controller.set_goal(goal, state)
         for _ in range(EPISODE_STEPS):
-            targets, notes = limit_joint_targets(controller.compute(state).positions, state.joint_positions, limits, kinematics, box)
+            targets, notes = limit_joint_targets(
+                controller.compute(state).positions, state.joint_positions, limits, kinematics, box
+            )
             interventions += notes
             sim.apply_joint_targets(targets)
             sim.step()

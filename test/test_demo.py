@@ -12,8 +12,21 @@ import imageio.v2 as imageio
 def test_demo_reaches_its_goals_and_writes_table_plot_and_animation(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     run = subprocess.run(
-        [sys.executable, "-m", "ikrl_ros.tools.cli", "demo", "--goals", "3", "--sync-mode", "lockstep", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "ikrl_ros.tools.cli",
+            "demo",
+            "--goals",
+            "3",
+            "--sync-mode",
+            "lockstep",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "controller sac" in run.stdout and "3/3 consecutive workspace goals reached" in run.stdout

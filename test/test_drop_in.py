@@ -10,21 +10,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rclpy
+from conftest import spin_until, wait_for_log
 from geometry_msgs.msg import TwistStamped
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, Int8
 from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from conftest import spin_until, wait_for_log
-from ikrl_ros.tools.goal_runner import GOAL_TOPICS, GoalRunner, connected_runner
 from ikrl_ros.core.kinematics import PandaKinematics
 from ikrl_ros.core.panda_model import ARM_JOINT_NAMES, JOINT_NAMES, NEUTRAL_JOINT_POSITIONS
-from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
 from ikrl_ros.core.workspace import sample_reachable_goals
+from ikrl_ros.tools.goal_runner import GOAL_TOPICS, GoalRunner, connected_runner
+from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
 
 LOCKSTEP = {"sync_mode": "lockstep"}
-JOINT_TOPICS = {"joint_state": (JointState, "joint_command"), "joint_trajectory": (JointTrajectory, "joint_trajectory"), "float64_multi_array": (Float64MultiArray, "commands")}
+JOINT_TOPICS = {
+    "joint_state": (JointState, "joint_command"),
+    "joint_trajectory": (JointTrajectory, "joint_trajectory"),
+    "float64_multi_array": (Float64MultiArray, "commands"),
+}
 
 
 def record(node, message_type, topic: str) -> list:
@@ -34,14 +38,19 @@ def record(node, message_type, topic: str) -> list:
 
 
 @pytest.mark.parametrize("joint_command_type", ["joint_trajectory", "float64_multi_array"])
-def test_ik_reaches_goals_to_a_millimetre_on_each_ros2_control_interface(tmp_path: Path, joint_command_type: str) -> None:
+def test_ik_reaches_goals_to_a_millimetre_on_each_ros2_control_interface(
+    tmp_path: Path, joint_command_type: str
+) -> None:
     """``ik`` through the bridge in lockstep, its targets sent as JointTrajectory or Float64MultiArray only."""
     goals = sample_reachable_goals(6, 31, PandaKinematics())
     controller = {"controller": "ik", "orientation": "ignore", "joint_command_type": joint_command_type, **LOCKSTEP}
     with reach_stack(tmp_path, bridge=LOCKSTEP, controller=controller) as processes, connected_runner() as runner:
         used = record(runner, *JOINT_TOPICS[joint_command_type])
         others = [record(runner, *JOINT_TOPICS[other]) for other in JOINT_TOPICS if other != joint_command_type]
-        outcomes = [runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=60, stop_error=2e-4) for index, goal in enumerate(goals)]
+        outcomes = [
+            runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=60, stop_error=2e-4)
+            for index, goal in enumerate(goals)
+        ]
         assert all(process.poll() is None for process in processes), "a node died during the run"
     errors = np.array([outcome.final_error for outcome in outcomes])
     assert np.all(errors < 1e-3), f"final errors (mm): {np.round(errors * 1000, 3)}"
@@ -58,11 +67,22 @@ def test_ik_reaches_goals_to_a_millimetre_on_each_ros2_control_interface(tmp_pat
 def test_a_learned_cartesian_policy_runs_on_a_joint_interface(tmp_path: Path) -> None:
     """``cartesian_output: joint``: the shipped Cartesian workspace policy reaches goals with no ``cartesian_cmd`` at all."""
     goals = sample_reachable_goals(6, 32, PandaKinematics())
-    controller = {"controller": "sac", "policy_path": "sac_workspace", "cartesian_output": "joint", "joint_command_type": "joint_trajectory", **LOCKSTEP}
+    controller = {
+        "controller": "sac",
+        "policy_path": "sac_workspace",
+        "cartesian_output": "joint",
+        "joint_command_type": "joint_trajectory",
+        **LOCKSTEP,
+    }
     with reach_stack(tmp_path, bridge=LOCKSTEP, controller=controller) as processes, connected_runner() as runner:
         twists = record(runner, TwistStamped, "cartesian_cmd")
         trajectories = record(runner, JointTrajectory, "joint_trajectory")
-        errors = np.array([runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=75).final_error for index, goal in enumerate(goals)])
+        errors = np.array(
+            [
+                runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=75).final_error
+                for index, goal in enumerate(goals)
+            ]
+        )
         assert all(process.poll() is None for process in processes), "a node died during the run"
     assert np.all(errors < 0.05), f"final errors (mm): {np.round(errors * 1000, 1)}"
     assert trajectories and not twists
@@ -117,8 +137,13 @@ def test_status_codes_follow_moveit_servo(tmp_path: Path, ros_node) -> None:
     """
     probe = StatusProbe(ros_node)
     parameters = {
-        "controller": "cartesian_p", "orientation": "ignore", "cartesian_output": "joint", "joint_command_type": "float64_multi_array",
-        "singularity_slowdown": 3.0, "singularity_stop": 3.5, "joint_limit_margin": 0.3,
+        "controller": "cartesian_p",
+        "orientation": "ignore",
+        "cartesian_output": "joint",
+        "joint_command_type": "float64_multi_array",
+        "singularity_slowdown": 3.0,
+        "singularity_stop": 3.5,
+        "joint_limit_margin": 0.3,
     }
     log = tmp_path / "controller.log"
     process = start_node("ikrl_ros.nodes.reach_controller_node", parameters, log)
@@ -173,7 +198,13 @@ def test_pause_holds_and_resume_tracks_again(tmp_path: Path) -> None:
     """Lockstep, cartesian_p on Float64MultiArray: paused, the controller still answers every state (so the
     lockstep bridge steps) with a hold and keeps publishing status 0; resumed, it reaches the goal."""
     goal = np.array([0.45, 0.25, 0.35])
-    controller = {"controller": "cartesian_p", "orientation": "ignore", "cartesian_output": "joint", "joint_command_type": "float64_multi_array", **LOCKSTEP}
+    controller = {
+        "controller": "cartesian_p",
+        "orientation": "ignore",
+        "cartesian_output": "joint",
+        "joint_command_type": "float64_multi_array",
+        **LOCKSTEP,
+    }
     with reach_stack(tmp_path, bridge=LOCKSTEP, controller=controller) as processes, connected_runner() as runner:
         codes: list[int] = []
         runner.create_subscription(Int8, "reach_controller/status", lambda m: codes.append(m.data), 100)
@@ -188,7 +219,9 @@ def test_pause_holds_and_resume_tracks_again(tmp_path: Path) -> None:
         answer = call_pause(runner, False)
         assert answer.success and "resumed" in answer.message
         moving = next_states(runner, 40)
-        assert np.linalg.norm(moving[-1] - goal) < 1e-3, f"resumed: {np.linalg.norm(moving[-1] - goal) * 1000:.2f} mm from the goal"
+        assert np.linalg.norm(moving[-1] - goal) < 1e-3, (
+            f"resumed: {np.linalg.norm(moving[-1] - goal) * 1000:.2f} mm from the goal"
+        )
         assert call_pause(runner, True).success
         paused_again = next_states(runner, 15)
         assert np.abs(paused_again - paused_again[0]).max() < 1e-3
@@ -202,22 +235,44 @@ def test_the_bridge_validates_trajectory_and_array_commands(tmp_path: Path, ros_
     poses: list[np.ndarray] = []
     from geometry_msgs.msg import PoseStamped
 
-    ros_node.create_subscription(PoseStamped, "ee_pose", lambda m: poses.append(np.array([m.pose.position.x, m.pose.position.y, m.pose.position.z])), 100)
+    ros_node.create_subscription(
+        PoseStamped,
+        "ee_pose",
+        lambda m: poses.append(np.array([m.pose.position.x, m.pose.position.y, m.pose.position.z])),
+        100,
+    )
     trajectory_pub = ros_node.create_publisher(JointTrajectory, "joint_trajectory", 10)
     array_pub = ros_node.create_publisher(Float64MultiArray, "commands", 10)
     neutral = [float(v) for v in NEUTRAL_JOINT_POSITIONS[:7]]
     bad_trajectories = [
         (JointTrajectory(joint_names=list(ARM_JOINT_NAMES)), "joint_trajectory: joint trajectory has no points"),
-        (JointTrajectory(joint_names=list(ARM_JOINT_NAMES[:6]), points=[JointTrajectoryPoint(positions=neutral[:6])]), "joint command is missing arm joints ['panda_joint7']"),
-        (JointTrajectory(joint_names=list(ARM_JOINT_NAMES), points=[JointTrajectoryPoint(positions=[float("nan")] * 7)]), "joint command positions contains non-finite values"),
+        (
+            JointTrajectory(
+                joint_names=list(ARM_JOINT_NAMES[:6]), points=[JointTrajectoryPoint(positions=neutral[:6])]
+            ),
+            "joint command is missing arm joints ['panda_joint7']",
+        ),
+        (
+            JointTrajectory(
+                joint_names=list(ARM_JOINT_NAMES), points=[JointTrajectoryPoint(positions=[float("nan")] * 7)]
+            ),
+            "joint command positions contains non-finite values",
+        ),
     ]
     bad_arrays = [
-        (Float64MultiArray(data=neutral[:6]), "commands has 6 values, expected 7 (positions of panda_joint1..7, in that order)"),
+        (
+            Float64MultiArray(data=neutral[:6]),
+            "commands has 6 values, expected 7 (positions of panda_joint1..7, in that order)",
+        ),
         (Float64MultiArray(data=neutral + [0.0, 0.0]), "commands has 9 values, expected 7"),
         (Float64MultiArray(data=[float("inf")] * 7), "commands positions contains non-finite values"),
     ]
     try:
-        assert spin_until(ros_node, lambda: len(poses) > 5 and trajectory_pub.get_subscription_count() and array_pub.get_subscription_count(), 30)
+        assert spin_until(
+            ros_node,
+            lambda: len(poses) > 5 and trajectory_pub.get_subscription_count() and array_pub.get_subscription_count(),
+            30,
+        )
         spin_until(ros_node, lambda: False, 0.5)
         start = len(poses)
         for message, warning in bad_trajectories + bad_arrays:
@@ -232,7 +287,9 @@ def test_the_bridge_validates_trajectory_and_array_commands(tmp_path: Path, ros_
         for _ in range(25):
             array_pub.publish(Float64MultiArray(data=moved))
             spin_until(ros_node, lambda: False, 0.04)
-        assert np.abs(poses[-1] - poses[start]).max() > 0.01, "a valid Float64MultiArray must move the arm (so the check above can fail)"
+        assert np.abs(poses[-1] - poses[start]).max() > 0.01, (
+            "a valid Float64MultiArray must move the arm (so the check above can fail)"
+        )
     finally:
         assert stop_node(bridge) == 0
 
@@ -250,7 +307,9 @@ def transition(node, transition_id: int) -> bool:
     from lifecycle_msgs.msg import Transition
     from lifecycle_msgs.srv import ChangeState
 
-    return lifecycle_call(node, ChangeState, "change_state", ChangeState.Request(transition=Transition(id=transition_id))).success
+    return lifecycle_call(
+        node, ChangeState, "change_state", ChangeState.Request(transition=Transition(id=transition_id))
+    ).success
 
 
 def lifecycle_state(node) -> str:
@@ -266,7 +325,11 @@ def test_a_bad_policy_fails_configure_cleanly_and_the_node_waits_unconfigured(tm
 
     log = tmp_path / "controller.log"
     twists = record(ros_node, TwistStamped, "cartesian_cmd")
-    process = start_node("ikrl_ros.nodes.reach_controller_node", {"controller": "sac", "policy_path": str(tmp_path / "missing.pt"), "autostart": False}, log)
+    process = start_node(
+        "ikrl_ros.nodes.reach_controller_node",
+        {"controller": "sac", "policy_path": str(tmp_path / "missing.pt"), "autostart": False},
+        log,
+    )
     try:
         assert lifecycle_state(ros_node) == "unconfigured"
         assert not transition(ros_node, Transition.TRANSITION_CONFIGURE), "configure must fail on a missing policy"
@@ -308,12 +371,18 @@ def test_lifecycle_configure_activate_deactivate_hold_and_resume(tmp_path: Path)
             runner._confirm_acceptance(goal, "clicked_point")  # goals are taken while inactive, tracked once active
             count, stopped_at = len(holds), runner.poses[-1][1]
             runner.spin_for(1.5)
-            assert len(holds) == count and np.linalg.norm(runner.poses[-1][1] - stopped_at) < 1e-4, "inactive: no commands, the arm stays"
+            assert len(holds) == count and np.linalg.norm(runner.poses[-1][1] - stopped_at) < 1e-4, (
+                "inactive: no commands, the arm stays"
+            )
             assert np.linalg.norm(stopped_at - goal) > 0.05
             assert transition(runner, Transition.TRANSITION_ACTIVATE)
             reached = next_states(runner, 40)
-            assert np.linalg.norm(reached[-1] - goal) < 1e-3, f"active again: {np.linalg.norm(reached[-1] - goal) * 1000:.2f} mm from the goal"
-            assert transition(runner, Transition.TRANSITION_DEACTIVATE) and transition(runner, Transition.TRANSITION_CLEANUP)
+            assert np.linalg.norm(reached[-1] - goal) < 1e-3, (
+                f"active again: {np.linalg.norm(reached[-1] - goal) * 1000:.2f} mm from the goal"
+            )
+            assert transition(runner, Transition.TRANSITION_DEACTIVATE) and transition(
+                runner, Transition.TRANSITION_CLEANUP
+            )
             assert lifecycle_state(runner) == "unconfigured"
             assert all(process.poll() is None for process in processes)
         finally:

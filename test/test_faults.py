@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import spin_until
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
 from sensor_msgs.msg import JointState
 
-from conftest import spin_until
-from ikrl_ros.nodes.ros_common import publish_at_rate, xyz
 from ikrl_ros.core.timing import rss_mib
+from ikrl_ros.nodes.ros_common import publish_at_rate, xyz
 from ikrl_ros.tools.stack import start_node, stop_node
 
 PERIOD = 0.04  # 25 Hz controller and bridge
@@ -30,11 +30,20 @@ class Observer:
         self.poses: list[tuple[float, np.ndarray]] = []
         self.diagnostics: list[tuple[float, DiagnosticStatus]] = []
         self.markers: list[np.ndarray] = []
-        node.create_subscription(TwistStamped, "cartesian_cmd", lambda m: self.commands.append((time.monotonic(), np.array(xyz(m.twist.linear)))), 100)
+        node.create_subscription(
+            TwistStamped,
+            "cartesian_cmd",
+            lambda m: self.commands.append((time.monotonic(), np.array(xyz(m.twist.linear)))),
+            100,
+        )
         node.create_subscription(JointState, "joint_states", lambda m: self.states.append(time.monotonic()), 100)
-        node.create_subscription(PoseStamped, "ee_pose", lambda m: self.poses.append((time.monotonic(), np.array(xyz(m.pose.position)))), 100)
+        node.create_subscription(
+            PoseStamped, "ee_pose", lambda m: self.poses.append((time.monotonic(), np.array(xyz(m.pose.position)))), 100
+        )
         node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 100)
-        node.create_subscription(PointStamped, "goal_marker", lambda m: self.markers.append(np.array(xyz(m.point))), 100)
+        node.create_subscription(
+            PointStamped, "goal_marker", lambda m: self.markers.append(np.array(xyz(m.point))), 100
+        )
         self.goal_pub = node.create_publisher(PoseStamped, "goal_pose", 10)
 
     def _on_diagnostics(self, message: DiagnosticArray) -> None:
@@ -84,10 +93,14 @@ def stack(tmp_path: Path, observer: Observer):
     """Bridge (real time, 25 Hz) and cartesian_p controller, up and moving the arm; tests may replace either."""
     processes = {
         "bridge": start_node("ikrl_ros.nodes.bridge_node", {"command_timeout": 0.1}, tmp_path / "bridge.log"),
-        "controller": start_node("ikrl_ros.nodes.reach_controller_node", {"controller": "cartesian_p"}, tmp_path / "controller.log"),
+        "controller": start_node(
+            "ikrl_ros.nodes.reach_controller_node", {"controller": "cartesian_p"}, tmp_path / "controller.log"
+        ),
     }
     try:
-        assert spin_until(observer.node, lambda: bool(observer.poses) and observer.goal_pub.get_subscription_count() > 0, 30)
+        assert spin_until(
+            observer.node, lambda: bool(observer.poses) and observer.goal_pub.get_subscription_count() > 0, 30
+        )
         observer.spin(0.5)
         assert observer.reach([0.5, 0.15, 0.3]), "the stack is up and moving"
         yield processes
@@ -96,7 +109,9 @@ def stack(tmp_path: Path, observer: Observer):
             stop_node(process)
 
 
-def test_killed_bridge_gives_zero_commands_and_the_controller_resumes_after_restart(tmp_path: Path, observer: Observer, stack: dict) -> None:
+def test_killed_bridge_gives_zero_commands_and_the_controller_resumes_after_restart(
+    tmp_path: Path, observer: Observer, stack: dict
+) -> None:
     bridge = stack["bridge"]
     observer.command_goal([0.45, -0.15, 0.1])  # a far goal: the controller is commanding motion when the bridge dies
     observer.spin(0.04)
@@ -109,7 +124,9 @@ def test_killed_bridge_gives_zero_commands_and_the_controller_resumes_after_rest
     zero_times = [t for t, c in observer.commands if t > last_state and np.all(c == 0.0)]
     assert zero_times, "no zero command after the bridge died"
     # Watchdog: stale after two control periods without a state, zero at the next tick of the 25 Hz loop.
-    assert zero_times[0] - last_state <= 3 * PERIOD + 0.03, f"zero command {zero_times[0] - last_state:.3f} s after the last state"
+    assert zero_times[0] - last_state <= 3 * PERIOD + 0.03, (
+        f"zero command {zero_times[0] - last_state:.3f} s after the last state"
+    )
     assert all(np.all(c == 0.0) for t, c in observer.commands if t >= zero_times[0])
     stale = [s for t, s in observer.diagnostics if t > last_state and s.name.endswith("reach_controller")]
     assert stale and stale[0].level == DiagnosticStatus.ERROR and "joint states stale" in stale[0].message
@@ -140,14 +157,18 @@ def test_killed_controller_leaves_the_arm_held_by_the_bridge(tmp_path: Path, obs
     assert any("holding position" in status.message for status in holding), [status.message for status in holding]
 
 
-def test_goal_flood_keeps_the_rate_follows_the_latest_goal_and_bounded_memory(tmp_path: Path, observer: Observer, stack: dict) -> None:
+def test_goal_flood_keeps_the_rate_follows_the_latest_goal_and_bounded_memory(
+    tmp_path: Path, observer: Observer, stack: dict
+) -> None:
     controller = stack["controller"]
     observer.spin(1.2)
     before = [s for _, s in observer.diagnostics if s.name.endswith("reach_controller")][-1]
     memory_before = rss_mib(controller.pid)
 
     rng = np.random.default_rng(0)
-    sent = publish_at_rate(lambda _: observer.send_goal(rng.uniform([0.45, -0.15, 0.05], [0.75, 0.15, 0.3])), 1000.0, 5.0)
+    sent = publish_at_rate(
+        lambda _: observer.send_goal(rng.uniform([0.45, -0.15, 0.05], [0.75, 0.15, 0.3])), 1000.0, 5.0
+    )
     final_goal = np.array([0.62, 0.12, 0.22])
     observer.send_goal(final_goal)
     assert sent >= 4500, f"the flood only reached {sent / 5:.0f} Hz"

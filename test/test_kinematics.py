@@ -8,10 +8,10 @@ import numpy as np
 import pybullet
 import pytest
 
-from ikrl_ros.core.rotations import angle_between, top_down
-from ikrl_ros.core.workspace import sample_reachable_poses
 from ikrl_ros.core.kinematics import PANDA_URDF, PandaKinematics
 from ikrl_ros.core.panda_model import sample_goals_world, world_to_base
+from ikrl_ros.core.rotations import angle_between, top_down
+from ikrl_ros.core.workspace import sample_reachable_poses
 
 ARM_JOINTS = range(7)
 EE_LINK = 11
@@ -39,7 +39,9 @@ def test_forward_kinematics_and_velocity_match_pybullet(kinematics: PandaKinemat
         dq = rng.uniform(-2.0, 2.0, size=7)
         for joint in ARM_JOINTS:
             pybullet.resetJointState(body, joint, q[joint], dq[joint], physicsClientId=client)
-        link = pybullet.getLinkState(body, EE_LINK, computeLinkVelocity=True, computeForwardKinematics=True, physicsClientId=client)
+        link = pybullet.getLinkState(
+            body, EE_LINK, computeLinkVelocity=True, computeForwardKinematics=True, physicsClientId=client
+        )
         worst_position = max(worst_position, float(np.abs(kinematics.ee_position(q) - np.array(link[4])).max()))
         worst_velocity = max(worst_velocity, float(np.abs(kinematics.ee_velocity(q, dq) - np.array(link[6])).max()))
     assert worst_position < 1e-6
@@ -61,7 +63,9 @@ def test_ik_reaches_panda_gym_goals_to_a_tenth_of_a_millimetre(kinematics: Panda
 
 def test_ik_reaches_goals_sampled_anywhere_in_joint_space(kinematics: PandaKinematics) -> None:
     rng = np.random.default_rng(7)
-    goals = [kinematics.ee_position(q) for q in rng.uniform(kinematics.lower_limits, kinematics.upper_limits, size=(300, 7))]
+    goals = [
+        kinematics.ee_position(q) for q in rng.uniform(kinematics.lower_limits, kinematics.upper_limits, size=(300, 7))
+    ]
     errors = np.array([kinematics.solve_ik(goal).error for goal in goals])
     assert np.mean(errors < 1e-4) >= 0.99
 
@@ -72,7 +76,9 @@ def test_ik_reports_unreachable_goals_instead_of_pretending(kinematics: PandaKin
     assert result.error > 0.9
 
 
-def test_pose_ik_reaches_random_reachable_poses_to_a_hundredth_of_a_millimetre_and_a_ten_thousandth_of_a_radian() -> None:
+def test_pose_ik_reaches_random_reachable_poses_to_a_hundredth_of_a_millimetre_and_a_ten_thousandth_of_a_radian() -> (
+    None
+):
     """6-D IK on 100 pose goals sampled as the pose benchmark samples them (each reachable by construction)."""
     kinematics = PandaKinematics()
     for position, rotation in sample_reachable_poses(100, seed=41, kinematics=kinematics):
@@ -81,7 +87,9 @@ def test_pose_ik_reaches_random_reachable_poses_to_a_hundredth_of_a_millimetre_a
         assert result.converged
         assert np.linalg.norm(reached_position - position) < 1e-5
         assert angle_between(reached_rotation, rotation) < 1e-4
-        assert np.all(result.joint_positions >= kinematics.lower_limits) and np.all(result.joint_positions <= kinematics.upper_limits)
+        assert np.all(result.joint_positions >= kinematics.lower_limits) and np.all(
+            result.joint_positions <= kinematics.upper_limits
+        )
 
 
 def test_position_stays_exact_when_the_orientation_is_unreachable() -> None:

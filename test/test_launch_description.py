@@ -31,7 +31,11 @@ def parse(launch_file: str) -> ast.Module:
 
 
 def calls(tree: ast.AST, name: str) -> list[ast.Call]:
-    return [node for node in ast.walk(tree) if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == name]
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == name
+    ]
 
 
 def keyword(call: ast.Call, name: str) -> ast.expr | None:
@@ -74,7 +78,10 @@ def console_scripts() -> set[str]:
 
 
 def params_file_keys(config: str) -> dict[str, set[str]]:
-    return {node: set(section["ros__parameters"]) for node, section in yaml.safe_load((ROOT / "config" / config).read_text()).items()}
+    return {
+        node: set(section["ros__parameters"])
+        for node, section in yaml.safe_load((ROOT / "config" / config).read_text()).items()
+    }
 
 
 @pytest.mark.parametrize("launch_file", sorted(LAUNCH_FILES))
@@ -97,13 +104,18 @@ def test_this_packages_nodes_are_console_scripts_named_as_in_the_params_file(lau
         assert executable in console_scripts(), f"{executable} is not a console_script in setup.py"
         # Without a fixed node name matching a section of the params file, its parameters would not apply.
         assert name in sections, f"node name {name!r} has no section in config/{LAUNCH_FILES[launch_file]}"
-    assert {constant(tree, keyword(node, "name")) for node in nodes} == set(sections), "a params file section no node uses"
+    assert {constant(tree, keyword(node, "name")) for node in nodes} == set(sections), (
+        "a params file section no node uses"
+    )
 
 
 @pytest.mark.parametrize("launch_file", sorted(LAUNCH_FILES))
 def test_the_files_the_launch_file_names_exist(launch_file: str) -> None:
     tree = parse(launch_file)
-    named = {"/".join(e.value for e in call.args[0].elts if isinstance(e, ast.Constant)) for call in calls(tree, "PathJoinSubstitution")}
+    named = {
+        "/".join(e.value for e in call.args[0].elts if isinstance(e, ast.Constant))
+        for call in calls(tree, "PathJoinSubstitution")
+    }
     assert f"config/{LAUNCH_FILES[launch_file]}" in named, "params_file should default to the installed config file"
     for relative in named:
         assert (ROOT / relative).is_file(), relative
@@ -116,7 +128,9 @@ def test_arguments_for_params_file_keys_default_to_empty_so_the_params_file_deci
     overriding = {name: default for name, default in declared_arguments(tree).items() if name in keys}
     assert len(overriding) >= 3, "expected launch arguments that override params-file keys"
     for name, default in overriding.items():
-        assert isinstance(default, ast.Constant) and default.value == "", f"{name} must default to '' (its default would override the params file)"
+        assert isinstance(default, ast.Constant) and default.value == "", (
+            f"{name} must default to '' (its default would override the params file)"
+        )
 
 
 @pytest.mark.parametrize("launch_file", sorted(LAUNCH_FILES))
@@ -132,7 +146,9 @@ def test_nodes_are_made_at_launch_time_from_the_given_arguments(launch_file: str
 
 def test_nodes_of_other_packages_are_checked_before_anything_starts() -> None:
     tree = parse("reach.launch.py")
-    others = {(constant(tree, keyword(c, "package")), constant(tree, keyword(c, "executable"))) for c in calls(tree, "Node")} - {(PACKAGE, e) for e in console_scripts()}
+    others = {
+        (constant(tree, keyword(c, "package")), constant(tree, keyword(c, "executable"))) for c in calls(tree, "Node")
+    } - {(PACKAGE, e) for e in console_scripts()}
     assert others == {("robot_state_publisher", "robot_state_publisher"), ("rviz2", "rviz2")}
     assert set(constant(tree, ast.Name(id="RVIZ_EXECUTABLES"))) == others
 
@@ -158,8 +174,9 @@ def load_launch_file():
 
 def generate(module, **arguments: str):
     """The launch file's entities for ``arguments`` (as `ros2 launch ... name:=value` gives them)."""
-    from launch import LaunchContext
     from launch.actions import DeclareLaunchArgument, OpaqueFunction
+
+    from launch import LaunchContext
 
     context = LaunchContext()
     context.launch_configurations.update(arguments)
@@ -181,7 +198,10 @@ def started_with(context, entities) -> dict[str, tuple[list[str], dict]]:
     result = {}
     for node in (e for e in entities if isinstance(e, Node)):
         node._perform_substitutions(context)  # what Node.execute does before starting the process
-        parts = [perform_substitutions(context, part) if all(isinstance(s, TextSubstitution) for s in part) else None for part in node.cmd]
+        parts = [
+            perform_substitutions(context, part) if all(isinstance(s, TextSubstitution) for s in part) else None
+            for part in node.cmd
+        ]
         files = [parts[i + 1] for i, part in enumerate(parts[:-1]) if part == "--params-file"]
         overrides: dict = {}
         for path in files[1:]:
@@ -213,18 +233,25 @@ def test_without_arguments_the_params_file_decides(load_launch_file, reach_param
 
 def test_given_arguments_override_the_params_file(load_launch_file, reach_params: Path) -> None:
     module = load_launch_file("reach.launch.py")
-    nodes = started_with(*generate(module, params_file=str(reach_params), controller="cartesian_p", policy_path="sac_workspace"))
+    nodes = started_with(
+        *generate(module, params_file=str(reach_params), controller="cartesian_p", policy_path="sac_workspace")
+    )
     files, overrides = nodes["reach_controller"]
     assert files[0] == str(reach_params) and len(files) == 2, "the overrides come after the params file"
     assert overrides == {"controller": "cartesian_p", "policy_path": "sac_workspace"}
     assert nodes["panda_bridge"][1] == {}
     nodes = started_with(*generate(module, params_file=str(reach_params), use_sim_time="True", sync_mode="realtime"))
     assert nodes["reach_controller"][1] == {"use_sim_time": True, "sync_mode": "realtime"}
-    assert nodes["panda_bridge"][1] == {"publish_clock": True, "sync_mode": "realtime"}  # the bridge is the /clock source
+    assert nodes["panda_bridge"][1] == {
+        "publish_clock": True,
+        "sync_mode": "realtime",
+    }  # the bridge is the /clock source
     assert nodes["reach_controller"][1]["use_sim_time"] is True, "a real boolean, not the string 'True'"
 
 
-def test_bad_arguments_and_missing_rviz_fail_before_any_node(load_launch_file, reach_params: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_arguments_and_missing_rviz_fail_before_any_node(
+    load_launch_file, reach_params: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     module = load_launch_file("reach.launch.py")
     with pytest.raises(module.LaunchArgumentError, match="use_sim_time"):
         generate(module, params_file=str(reach_params), use_sim_time="maybe")
@@ -248,16 +275,21 @@ def test_train_arguments_override_only_when_given(load_launch_file, tmp_path: Pa
 
 @pytest.mark.parametrize("launch_file", sorted(LAUNCH_FILES))
 @pytest.mark.parametrize(("code", "launch_return_code"), [(3, 1), (0, 0)])
-def test_a_required_process_exit_ends_the_launch_with_its_verdict(load_launch_file, launch_file: str, code: int, launch_return_code: int) -> None:
+def test_a_required_process_exit_ends_the_launch_with_its_verdict(
+    load_launch_file, launch_file: str, code: int, launch_return_code: int
+) -> None:
     """A real LaunchService: the required process exits, the other (sleeping 60 s) is stopped, and the
     launch returns 1 for a non-zero exit code, 0 otherwise."""
     import time
 
-    from launch import LaunchDescription, LaunchService
     from launch.actions import ExecuteProcess
 
+    from launch import LaunchDescription, LaunchService
+
     module = load_launch_file(launch_file)
-    failing = ExecuteProcess(cmd=[sys.executable, "-c", f"import time; time.sleep(0.5); raise SystemExit({code})"], name="required")
+    failing = ExecuteProcess(
+        cmd=[sys.executable, "-c", f"import time; time.sleep(0.5); raise SystemExit({code})"], name="required"
+    )
     bystander = ExecuteProcess(cmd=[sys.executable, "-c", "import time; time.sleep(60)"], name="bystander")
     service = LaunchService()
     service.include_launch_description(LaunchDescription([*module.required_node_handlers(failing), failing, bystander]))

@@ -28,7 +28,9 @@ def installed_share(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in PACKAGE_FILES:
         target = ROOT / name
         (shutil.copytree if target.is_dir() else shutil.copy)(target, source / name)
-    build = subprocess.run([colcon, "build", "--base-paths", "src"], cwd=workspace, capture_output=True, text=True, timeout=600)
+    build = subprocess.run(
+        [colcon, "build", "--base-paths", "src"], cwd=workspace, capture_output=True, text=True, timeout=600
+    )
     assert build.returncode == 0, build.stdout + build.stderr
     query = (
         f". {workspace}/install/setup.bash && {sys.executable} -c "
@@ -46,7 +48,9 @@ def test_colcon_installs_package_xml_launch_and_config(installed_share: Path) ->
     assert (installed_share / "config" / "train.yaml").is_file()
     assert (installed_share / "config" / "ikrl.rviz").is_file()
     assert (installed_share / "launch" / "train.launch.py").is_file()
-    assert list((installed_share.parent.parent).glob("lib/python*/site-packages/ikrl_ros/policies/sac_panda_reach.pt")), "shipped policies are package data"
+    assert list(
+        (installed_share.parent.parent).glob("lib/python*/site-packages/ikrl_ros/policies/sac_panda_reach.pt")
+    ), "shipped policies are package data"
     prefix = installed_share.parent.parent
     for executable in ("panda_bridge", "reach_controller", "ikrl"):
         assert os.access(prefix / "lib" / "ikrl_ros" / executable, os.X_OK), f"lib/ikrl_ros/{executable} missing"
@@ -73,7 +77,13 @@ def launch_file_names(path: Path) -> tuple[set[str], set[str]]:
 @pytest.mark.parametrize("launch_file", ["reach.launch.py", "train.launch.py"])
 def test_everything_the_launch_file_names_is_installed(installed_share: Path, launch_file: str) -> None:
     executables, files = launch_file_names(installed_share / "launch" / launch_file)
-    assert executables and executables <= {"panda_bridge", "reach_controller", "train_node", "robot_state_publisher", "rviz2"}
+    assert executables and executables <= {
+        "panda_bridge",
+        "reach_controller",
+        "train_node",
+        "robot_state_publisher",
+        "rviz2",
+    }
     prefix = installed_share.parent.parent
     for executable in executables - {"robot_state_publisher", "rviz2"}:  # those two come from ROS 2 itself
         assert os.access(prefix / "lib" / "ikrl_ros" / executable, os.X_OK)
@@ -89,7 +99,7 @@ def test_urdf_for_rviz_points_at_existing_meshes() -> None:
 
     meshes = re.findall(r'filename="file://([^"]+)"', panda_urdf_for_rviz())
     assert meshes and all(Path(mesh).is_file() for mesh in meshes)
-    assert 'package://' not in panda_urdf_for_rviz()
+    assert "package://" not in panda_urdf_for_rviz()
 
 
 def test_config_declares_only_parameters_the_nodes_know() -> None:

@@ -9,12 +9,12 @@ import numpy as np
 import panda_gym  # noqa: F401  (registers the environments)
 import pytest
 import torch
-
 from conftest import wait_for_log
-from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
+
 from ikrl_ros.core.panda_model import DISTANCE_THRESHOLD, EPISODE_STEPS, world_to_base
-from ikrl_ros.rl.controller_factory import resolve_policy_path, shipped_policy_path
 from ikrl_ros.rl.checkpoint import load_policy
+from ikrl_ros.rl.controller_factory import resolve_policy_path, shipped_policy_path
+from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
 from ikrl_ros.tools.stack import reach_stack, start_node
 
 EPISODES = 20
@@ -43,17 +43,32 @@ def gym_episodes(policy_path: Path, seeds: range) -> tuple[np.ndarray, list[int 
 
 @pytest.mark.parametrize(
     ("algo", "policy"),
-    [("ddpg", "ddpg_panda_reach"), ("td3", "td3_panda_reach"), ("sac", "sac_panda_reach"), ("sac", "sac_panda_reach_joints")],
+    [
+        ("ddpg", "ddpg_panda_reach"),
+        ("td3", "td3_panda_reach"),
+        ("sac", "sac_panda_reach"),
+        ("sac", "sac_panda_reach_joints"),
+    ],
     ids=["ddpg", "td3", "sac", "sac-joint-space"],
 )
 def test_shipped_policy_through_ros_equals_the_gym_result(tmp_path: Path, algo: str, policy: str) -> None:
     goals, gym_steps = gym_episodes(resolve_policy_path(policy, algo), range(EPISODES))
     # The gym task has goals down to table height: mirror it exactly (no 1 cm workspace floor here).
-    controller = {"controller": algo, "policy_path": policy, "sync_mode": "lockstep", "workspace_min": "[0.2, -0.5, 0.0]"}
+    controller = {
+        "controller": algo,
+        "policy_path": policy,
+        "sync_mode": "lockstep",
+        "workspace_min": "[0.2, -0.5, 0.0]",
+    }
     # panda-gym's own Cartesian execution (PyBullet IK each step) makes the bridge step exactly as gym does.
     bridge = {"sync_mode": "lockstep", "cartesian_execution": "pybullet_ik"}
     with reach_stack(tmp_path, bridge=bridge, controller=controller), connected_runner() as runner:
-        outcomes = [runner.run_episode(goal, GOAL_TOPICS[i % 2], EPISODE_STEPS, DISTANCE_THRESHOLD, stop_error=DISTANCE_THRESHOLD) for i, goal in enumerate(goals)]
+        outcomes = [
+            runner.run_episode(
+                goal, GOAL_TOPICS[i % 2], EPISODE_STEPS, DISTANCE_THRESHOLD, stop_error=DISTANCE_THRESHOLD
+            )
+            for i, goal in enumerate(goals)
+        ]
     ros_steps = [outcome.steps_to_reach for outcome in outcomes]
     assert sum(step is not None for step in ros_steps) >= 0.95 * EPISODES
     # Lockstep makes the ROS run deterministic: same successes, and even the same step of success.
@@ -75,7 +90,10 @@ def write_checkpoint_with_wrong_observation_size(path: Path) -> None:
     ("parameters", "message"),
     [
         ({"controller": "sac", "policy_path": "/nonexistent/policy.pt"}, "no such checkpoint file"),
-        ({"controller": "td3", "policy_path": str(shipped_policy_path("sac"))}, "holds a sac policy, but the controller is 'td3'"),
+        (
+            {"controller": "td3", "policy_path": str(shipped_policy_path("sac"))},
+            "holds a sac policy, but the controller is 'td3'",
+        ),
         ({"controller": "sac", "policy_path": "TRUNCATED"}, "corrupt or truncated checkpoint"),
         ({"controller": "sac", "policy_path": "WRONG_SIZE"}, "cannot load policy"),
     ],

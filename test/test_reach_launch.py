@@ -18,12 +18,15 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("launch_testing", reason="launch_testing/launch_ros come only with a ROS 2 installation, not from PyPI")
+pytest.importorskip(
+    "launch_testing", reason="launch_testing/launch_ros come only with a ROS 2 installation, not from PyPI"
+)
 
-import launch  # noqa: E402
 import launch_testing.actions  # noqa: E402
 import launch_testing.asserts  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
+
+import launch  # noqa: E402
 
 # Under pytest (launch_testing's plugin disabled in pytest.ini), these unittest classes would be called
 # without proc_output/proc_info: skip them. `launch_test` ignores pytest marks.
@@ -80,10 +83,17 @@ class TestReachLaunch(unittest.TestCase):
         proc_output.assertWaitFor("reach controller 'sac' up", timeout=START_TIMEOUT)
         reached: list[bool] = []
         distances: list[float] = []
-        self.node.create_subscription(Bool, "/reach_controller/goal_reached", lambda message: reached.append(message.data), 10)
-        self.node.create_subscription(Float64, "/reach_controller/goal_distance", lambda message: distances.append(message.data), 10)
+        self.node.create_subscription(
+            Bool, "/reach_controller/goal_reached", lambda message: reached.append(message.data), 10
+        )
+        self.node.create_subscription(
+            Float64, "/reach_controller/goal_distance", lambda message: distances.append(message.data), 10
+        )
         publisher = self.node.create_publisher(PointStamped, "/clicked_point", 10)
-        self.assertTrue(self.spin_until(lambda: publisher.get_subscription_count() > 0, 30.0), "reach_controller does not subscribe to /clicked_point")
+        self.assertTrue(
+            self.spin_until(lambda: publisher.get_subscription_count() > 0, 30.0),
+            "reach_controller does not subscribe to /clicked_point",
+        )
 
         goal = PointStamped()
         goal.header.frame_id = "panda_link0"
@@ -95,7 +105,10 @@ class TestReachLaunch(unittest.TestCase):
             self.spin_until(lambda: bool(reached) and reached[-1], 1.0)
         self.assertTrue(distances, "no ~/goal_distance: the controller never took the goal")
         self.assertGreater(distances[0], 0.1, "the arm started at the goal: the test proves nothing")
-        self.assertTrue(reached and reached[-1], f"goal {GOAL} not reached in {REACH_TIMEOUT} s; last distance {distances[-1]:.3f} m")
+        self.assertTrue(
+            reached and reached[-1],
+            f"goal {GOAL} not reached in {REACH_TIMEOUT} s; last distance {distances[-1]:.3f} m",
+        )
         self.spin_until(lambda: False, 1.0)  # the arm stays there (and queued older distances are drained)
         self.assertTrue(reached[-1])
         self.assertLess(distances[-1], 0.05)

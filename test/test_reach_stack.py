@@ -9,32 +9,53 @@ import numpy as np
 import pytest
 import rclpy
 import rclpy.duration
+from conftest import spin_until, wait_for_log
 from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
 from sensor_msgs.msg import JointState
 
-from conftest import spin_until, wait_for_log
-from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
-from ikrl_ros.core.panda_model import EPISODE_STEPS, JOINT_NAMES, NEUTRAL_JOINT_POSITIONS, sample_goals_world, world_to_base
-from ikrl_ros.nodes.ros_common import xyz
-from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
+from ikrl_ros.core.panda_model import (
+    EPISODE_STEPS,
+    JOINT_NAMES,
+    NEUTRAL_JOINT_POSITIONS,
+    sample_goals_world,
+    world_to_base,
+)
 from ikrl_ros.core.validation import DEFAULT_WORKSPACE
+from ikrl_ros.nodes.ros_common import xyz
+from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
+from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
 
 
 @pytest.mark.parametrize(("controller", "max_final_error"), [("cartesian_p", 5e-3), ("ik", 1e-3)])
-def test_each_controller_reaches_50_panda_gym_goals_in_lockstep(tmp_path: Path, controller: str, max_final_error: float) -> None:
+def test_each_controller_reaches_50_panda_gym_goals_in_lockstep(
+    tmp_path: Path, controller: str, max_final_error: float
+) -> None:
     goals = world_to_base(sample_goals_world(50, seed=123))
-    stack = reach_stack(tmp_path, bridge={"sync_mode": "lockstep"}, controller={"controller": controller, "sync_mode": "lockstep"})
+    stack = reach_stack(
+        tmp_path, bridge={"sync_mode": "lockstep"}, controller={"controller": controller, "sync_mode": "lockstep"}
+    )
     with stack as processes:
         with connected_runner() as runner:
             # The controller tracks the goal clamped into its workspace (z >= 1 cm keeps the fingertips off the table).
             outcomes = [
-                runner.run_goal(goal, GOAL_TOPICS[index % 2], EPISODE_STEPS, tolerance=0.05, stop_error=max_final_error / 5, expected=DEFAULT_WORKSPACE.clamp(goal))
+                runner.run_goal(
+                    goal,
+                    GOAL_TOPICS[index % 2],
+                    EPISODE_STEPS,
+                    tolerance=0.05,
+                    stop_error=max_final_error / 5,
+                    expected=DEFAULT_WORKSPACE.clamp(goal),
+                )
                 for index, goal in enumerate(goals)
             ]
         assert all(process.poll() is None for process in processes), "a node died during the run"
     for outcome in outcomes:
-        assert outcome.reached and outcome.steps_to_reach <= EPISODE_STEPS, f"{controller} missed {outcome.goal}: {outcome.final_error}, {len(outcome.path)} states, index {outcomes.index(outcome)}"
-        assert outcome.final_error < max_final_error, f"{controller}: {outcome.final_error * 1000:.2f} mm at {outcome.goal}"
+        assert outcome.reached and outcome.steps_to_reach <= EPISODE_STEPS, (
+            f"{controller} missed {outcome.goal}: {outcome.final_error}, {len(outcome.path)} states, index {outcomes.index(outcome)}"
+        )
+        assert outcome.final_error < max_final_error, (
+            f"{controller}: {outcome.final_error * 1000:.2f} mm at {outcome.goal}"
+        )
     assert np.linalg.norm(outcomes[-1].path[-1] - outcomes[-1].goal) < 0.05
 
 
@@ -44,7 +65,9 @@ class ControllerProbe:
     def __init__(self, node) -> None:
         self.node = node
         self.commands: list[np.ndarray] = []
-        node.create_subscription(TwistStamped, "cartesian_cmd", lambda m: self.commands.append(np.array(xyz(m.twist.linear))), 100)
+        node.create_subscription(
+            TwistStamped, "cartesian_cmd", lambda m: self.commands.append(np.array(xyz(m.twist.linear))), 100
+        )
         self.joint_pub = node.create_publisher(JointState, "joint_states", 10)
         self.goal_pose_pub = node.create_publisher(PoseStamped, "goal_pose", 10)
         self.clicked_point_pub = node.create_publisher(PointStamped, "clicked_point", 10)
@@ -53,9 +76,13 @@ class ControllerProbe:
         """A joint state stamped now + ``stamp_offset`` seconds (None: unstamped)."""
         message = JointState()
         if stamp_offset is not None:
-            message.header.stamp = (self.node.get_clock().now() + rclpy.duration.Duration(seconds=stamp_offset)).to_msg()
+            message.header.stamp = (
+                self.node.get_clock().now() + rclpy.duration.Duration(seconds=stamp_offset)
+            ).to_msg()
         message.name = list(names)
-        message.position = [float(v) for v in (list(NEUTRAL_JOINT_POSITIONS) + [0.0, 0.0] if position is None else position)]
+        message.position = [
+            float(v) for v in (list(NEUTRAL_JOINT_POSITIONS) + [0.0, 0.0] if position is None else position)
+        ]
         message.velocity = [0.0] * len(message.name) if velocity is None else [float(v) for v in velocity]
         self.joint_pub.publish(message)
 
@@ -72,7 +99,11 @@ class ControllerProbe:
 
     def wait_ready(self) -> None:
         """Until the controller listens to us and commands (zero), plus time for its side of discovery."""
-        ready = lambda: bool(self.commands) and self.goal_pose_pub.get_subscription_count() > 0 and self.clicked_point_pub.get_subscription_count() > 0
+        ready = lambda: (
+            bool(self.commands)
+            and self.goal_pose_pub.get_subscription_count() > 0
+            and self.clicked_point_pub.get_subscription_count() > 0
+        )
         assert spin_until(self.node, ready, 30), "controller did not come up"
         self.run(0.5)
 
@@ -89,7 +120,9 @@ class ControllerProbe:
 @pytest.fixture(scope="module")
 def controller_log(tmp_path_factory: pytest.TempPathFactory):
     log = tmp_path_factory.mktemp("controller") / "reach_controller.log"
-    process = start_node("ikrl_ros.nodes.reach_controller_node", {"controller": "cartesian_p", "out_of_workspace": "reject"}, log)
+    process = start_node(
+        "ikrl_ros.nodes.reach_controller_node", {"controller": "cartesian_p", "out_of_workspace": "reject"}, log
+    )
     yield log
     assert stop_node(process) == 0
 
@@ -111,18 +144,28 @@ def test_bad_goals_are_refused_with_a_warning_and_never_commanded(controller_log
         probe.goal(point, frame, GOAL_TOPICS[index % 2])
         commands = probe.run(0.4)
         assert wait_for_log(controller_log, warning), f"expected warning '{warning}'"
-        assert commands and all(np.all(c == 0.0) for c in commands), f"a command moved after the bad goal {point} in '{frame}'"
+        assert commands and all(np.all(c == 0.0) for c in commands), (
+            f"a command moved after the bad goal {point} in '{frame}'"
+        )
     probe.goal([0.45, 0.1, 0.3], "panda_link0", "clicked_point")
     commands = probe.run(0.4)
-    assert any(np.linalg.norm(c) > 0.1 for c in commands), "a valid goal must be commanded (so the checks above can fail)"
+    assert any(np.linalg.norm(c) > 0.1 for c in commands), (
+        "a valid goal must be commanded (so the checks above can fail)"
+    )
 
 
 BAD_JOINT_STATES = [
     (dict(names=JOINT_NAMES[1:], position=[0.0] * 8, velocity=[0.0] * 8), "missing arm joints ['panda_joint1']"),
-    (dict(names=list(JOINT_NAMES) + ["wheel_joint"], position=[0.0] * 10, velocity=[0.0] * 10), "unknown joint names ['wheel_joint']"),
+    (
+        dict(names=list(JOINT_NAMES) + ["wheel_joint"], position=[0.0] * 10, velocity=[0.0] * 10),
+        "unknown joint names ['wheel_joint']",
+    ),
     (dict(names=JOINT_NAMES, position=[0.0] * 8, velocity=[0.0] * 9), "9 names but 8 positions"),
     (dict(names=JOINT_NAMES, position=[0.0] * 9, velocity=[0.0] * 3), "9 names but 3 velocities"),
-    (dict(names=JOINT_NAMES, position=[float("nan")] * 9, velocity=[0.0] * 9), "joint positions contains non-finite values"),
+    (
+        dict(names=JOINT_NAMES, position=[float("nan")] * 9, velocity=[0.0] * 9),
+        "joint positions contains non-finite values",
+    ),
     (dict(names=list(JOINT_NAMES[:8]) + ["panda_joint1"], position=[0.0] * 9, velocity=[0.0] * 9), "duplicated"),
     (dict(stamp_offset=30.0), "s in the future: the publisher's clock and this node's disagree"),
 ]
@@ -154,7 +197,9 @@ def test_states_faster_than_the_control_rate_are_thinned_to_it(controller_log: P
     commands = probe.run(2.0)
     elapsed = time.monotonic() - started
     assert 100 / elapsed > 30, "the probe must feed states faster than the control rate for this test to mean anything"
-    assert 0.8 * 25 * elapsed <= len(commands) <= 1.1 * 25 * elapsed, f"{len(commands)} commands in {elapsed:.2f} s at 25 Hz"
+    assert 0.8 * 25 * elapsed <= len(commands) <= 1.1 * 25 * elapsed, (
+        f"{len(commands)} commands in {elapsed:.2f} s at 25 Hz"
+    )
 
 
 def test_unstamped_joint_states_are_used_with_a_warning(controller_log: Path, ros_node) -> None:
@@ -165,7 +210,9 @@ def test_unstamped_joint_states_are_used_with_a_warning(controller_log: Path, ro
     for _ in range(20):
         probe.joint_state(stamp_offset=None)
         commands += probe.run(0.02, feed_valid_states=False)
-    assert wait_for_log(controller_log, "joint_states: message is unstamped (stamp 0); its age is judged by arrival time")
+    assert wait_for_log(
+        controller_log, "joint_states: message is unstamped (stamp 0); its age is judged by arrival time"
+    )
     assert any(np.linalg.norm(c) > 0.1 for c in commands), "an unstamped but fresh state still drives the arm"
 
 

@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from ikrl_ros.rl.algorithms import make_agent
-from ikrl_ros.rl.checkpoint import CheckpointError, export_policy, load_checkpoint, load_policy, make_meta, save_checkpoint
+from ikrl_ros.rl.checkpoint import (
+    CheckpointError,
+    export_policy,
+    load_checkpoint,
+    load_policy,
+    make_meta,
+    save_checkpoint,
+)
 from ikrl_ros.rl.config import make_config
 from ikrl_ros.rl.envs import EnvInfo
 
@@ -21,9 +28,13 @@ def trained_looking_agent(algo: str, seed: int = 0):
     agent = make_agent(make_config(algo), INFO.input_dim, INFO.act_dim, np.ones(3, np.float32))
     rng = np.random.default_rng(seed)
     agent.normalizer.update(rng.normal(0.3, 0.2, (500, INFO.input_dim)).astype(np.float32))
-    batch = {"x": rng.normal(size=(64, 12)).astype(np.float32), "x_next": rng.normal(size=(64, 12)).astype(np.float32),
-             "a": rng.uniform(-1, 1, (64, 3)).astype(np.float32), "r": -np.ones(64, np.float32),
-             "done": np.zeros(64, np.float32)}
+    batch = {
+        "x": rng.normal(size=(64, 12)).astype(np.float32),
+        "x_next": rng.normal(size=(64, 12)).astype(np.float32),
+        "a": rng.uniform(-1, 1, (64, 3)).astype(np.float32),
+        "r": -np.ones(64, np.float32),
+        "done": np.zeros(64, np.float32),
+    }
     for _ in range(5):
         agent.update(batch)
     return agent
@@ -48,7 +59,13 @@ def test_save_load_identical_actions(tmp_path, algo):
     np.testing.assert_allclose(policy.act(x[0]), expected[0], atol=1e-6)
     obs = {"observation": x[0, :6], "achieved_goal": x[0, 6:9], "desired_goal": x[0, 9:]}
     np.testing.assert_array_equal(policy.act(obs), policy.act(x[0]))  # dict observation
-    assert (policy.algo, policy.env_id, policy.obs_dim, policy.goal_dim, policy.act_dim) == (algo, "PandaReach-v3", 6, 3, 3)
+    assert (policy.algo, policy.env_id, policy.obs_dim, policy.goal_dim, policy.act_dim) == (
+        algo,
+        "PandaReach-v3",
+        6,
+        3,
+        3,
+    )
     np.testing.assert_array_equal(policy.action_scale, np.ones(3))
     assert [e["key"] for e in policy.observation_layout] == ["observation", "achieved_goal", "desired_goal"]
     with pytest.raises(ValueError, match="expects 12"):

@@ -17,8 +17,22 @@ POLICIES = Path(__file__).resolve().parents[1] / "ikrl_ros" / "policies"
 def test_subcommands_register_on_a_foreign_parser():
     parser = argparse.ArgumentParser(prog="ikrl")
     commands.add_subcommands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["train", "--algo", "td3", "--no-her", "--steps", "10", "--out", "x",
-                              "--set", "hidden_sizes=[32,32]", "--reward", "dense"])
+    args = parser.parse_args(
+        [
+            "train",
+            "--algo",
+            "td3",
+            "--no-her",
+            "--steps",
+            "10",
+            "--out",
+            "x",
+            "--set",
+            "hidden_sizes=[32,32]",
+            "--reward",
+            "dense",
+        ]
+    )
     assert args.func is commands.cmd_train and not args.her and args.set == [("hidden_sizes", [32, 32])]
     assert parser.parse_args(["eval", "p.pt"]).episodes == 100
 
@@ -31,9 +45,30 @@ def test_reward_switch():
 
 def test_train_eval_plot_cli(tmp_path, capsys):
     out = tmp_path / "run"
-    assert commands.main(["train", "--algo", "sac", "--steps", "200", "--out", str(out), "--eval-every", "100",
-                          "--eval-episodes", "2", "--no-progress", "--no-tensorboard",
-                          "--set", "learning_starts=50", "--set", "batch_size=32"]) == 0
+    assert (
+        commands.main(
+            [
+                "train",
+                "--algo",
+                "sac",
+                "--steps",
+                "200",
+                "--out",
+                str(out),
+                "--eval-every",
+                "100",
+                "--eval-episodes",
+                "2",
+                "--no-progress",
+                "--no-tensorboard",
+                "--set",
+                "learning_starts=50",
+                "--set",
+                "batch_size=32",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["step"] == 200 and Path(summary["policy"]).is_file()
     assert commands.main(["eval", summary["policy"], "--episodes", "3"]) == 0

@@ -45,7 +45,9 @@ def test_relabelled_goals_come_from_the_same_episode(goal_fns, strategy):
     her = batch["relabelled"]
     assert 0.75 < her.mean() < 0.85  # k = 4 -> 80 % relabelled
     # Un-relabelled transitions keep the episode's own goal.
-    np.testing.assert_array_equal(goal[~her], np.stack([ep[~her], np.full((~her).sum(), 5.0), np.full((~her).sum(), 5.0)], 1))
+    np.testing.assert_array_equal(
+        goal[~her], np.stack([ep[~her], np.full((~her).sum(), 5.0), np.full((~her).sum(), 5.0)], 1)
+    )
     # Relabelled goals are achieved goals of the same episode; recover their time index j.
     assert np.all(goal[her, 0] == ep[her]) and np.all(goal[her, 2] == 0)
     j = np.rint(goal[her, 1] / 0.03).astype(int)

@@ -19,7 +19,11 @@ from ikrl_ros.core.rotations import (
 )
 
 unit = st.floats(-1.0, 1.0, allow_nan=False)
-quaternions = st.tuples(unit, unit, unit, unit).filter(lambda q: np.linalg.norm(q) > 0.1).map(lambda q: np.array(q) / np.linalg.norm(q))
+quaternions = (
+    st.tuples(unit, unit, unit, unit)
+    .filter(lambda q: np.linalg.norm(q) > 0.1)
+    .map(lambda q: np.array(q) / np.linalg.norm(q))
+)
 rotation_vectors = st.tuples(unit, unit, unit).map(lambda v: np.array(v) * np.pi / np.sqrt(3))
 
 
@@ -39,7 +43,10 @@ def test_log_inverts_exp_up_to_a_half_turn(v: np.ndarray) -> None:
     assert abs(angle_between(np.eye(3), rotation) - min(np.linalg.norm(v), np.pi)) < 1e-6
 
 
-@given(st.tuples(unit, unit, unit).filter(lambda v: np.linalg.norm(v) > 0.1), st.sampled_from([0.0, 1e-7, 1e-5, 1e-4, 1e-3]))
+@given(
+    st.tuples(unit, unit, unit).filter(lambda v: np.linalg.norm(v) > 0.1),
+    st.sampled_from([0.0, 1e-7, 1e-5, 1e-4, 1e-3]),
+)
 def test_log_is_exact_at_and_near_a_half_turn(axis: tuple[float, float, float], below_pi: float) -> None:
     rotation = exp_map(np.array(axis) / np.linalg.norm(axis) * (np.pi - below_pi))
     np.testing.assert_allclose(exp_map(log_map(rotation)), rotation, atol=1e-7)  # arccos near −1: ~√ε

@@ -46,7 +46,9 @@ def test_joint_targets_are_clamped_inside_the_margin_and_step_limited() -> None:
     targets[6] = 3.1  # beyond panda_joint7's 2.9671 rad (the wrist turns about the end effector's axis)
     clamped, notes = limit_joint_targets(targets, NEUTRAL_JOINT_POSITIONS, limits, kinematics, LIMITS)
     assert clamped[6] == pytest.approx(limits.upper[6]) and "panda_joint7" in notes[0]
-    unchanged, notes = limit_joint_targets(NEUTRAL_JOINT_POSITIONS + 0.01, NEUTRAL_JOINT_POSITIONS, limits, kinematics, LIMITS)
+    unchanged, notes = limit_joint_targets(
+        NEUTRAL_JOINT_POSITIONS + 0.01, NEUTRAL_JOINT_POSITIONS, limits, kinematics, LIMITS
+    )
     assert notes == [] and np.array_equal(unchanged, NEUTRAL_JOINT_POSITIONS + 0.01)
 
     jump = NEUTRAL_JOINT_POSITIONS.copy()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import spin_until
 from diagnostic_msgs.msg import DiagnosticStatus
 
-from conftest import spin_until
 from ikrl_ros.rl.checkpoint import load_checkpoint
 from ikrl_ros.tools.stack import start_node, stop_node
 
@@ -17,7 +17,14 @@ def progress_values(message: DiagnosticStatus) -> dict[str, str]:
 
 def test_train_node_publishes_progress_and_checkpoints_on_shutdown(tmp_path: Path, ros_node) -> None:
     out_dir = tmp_path / "run"
-    parameters = {"algo": "ddpg", "steps": 100_000, "eval_every": 200, "eval_episodes": 3, "checkpoint_every": 100_000, "out_dir": str(out_dir)}
+    parameters = {
+        "algo": "ddpg",
+        "steps": 100_000,
+        "eval_every": 200,
+        "eval_episodes": 3,
+        "checkpoint_every": 100_000,
+        "out_dir": str(out_dir),
+    }
     process = start_node("ikrl_ros.nodes.train_node", parameters, tmp_path / "train.log")
     progress: list[DiagnosticStatus] = []
     ros_node.create_subscription(DiagnosticStatus, "train_node/progress", progress.append, 10)
@@ -32,7 +39,9 @@ def test_train_node_publishes_progress_and_checkpoints_on_shutdown(tmp_path: Pat
     meta, _ = load_checkpoint(out_dir / "checkpoint.pt")
     assert meta["step"] >= int(values["step"]), "the final checkpoint is written at shutdown, not at checkpoint_every"
 
-    resumed = start_node("ikrl_ros.nodes.train_node", {**parameters, "steps": meta["step"] + 200}, tmp_path / "resume.log")
+    resumed = start_node(
+        "ikrl_ros.nodes.train_node", {**parameters, "steps": meta["step"] + 200}, tmp_path / "resume.log"
+    )
     assert resumed.wait(120) == 0, (tmp_path / "resume.log").read_text()
     meta_after, _ = load_checkpoint(out_dir / "checkpoint.pt")
     assert meta_after["step"] == meta["step"] + 200

@@ -20,9 +20,26 @@ STEPS = 2_000
 
 def train_command(out: Path) -> list[str]:
     return [
-        sys.executable, "-m", "ikrl_ros.tools.learning_commands", "train", "--algo", "ddpg", "--steps", str(STEPS), "--seed", "0",
-        "--out", str(out), "--checkpoint-every", "250", "--eval-every", str(STEPS), "--eval-episodes", "5",
-        "--no-tensorboard", "--no-progress",
+        sys.executable,
+        "-m",
+        "ikrl_ros.tools.learning_commands",
+        "train",
+        "--algo",
+        "ddpg",
+        "--steps",
+        str(STEPS),
+        "--seed",
+        "0",
+        "--out",
+        str(out),
+        "--checkpoint-every",
+        "250",
+        "--eval-every",
+        str(STEPS),
+        "--eval-episodes",
+        "5",
+        "--no-tensorboard",
+        "--no-progress",
     ]
 
 
@@ -48,7 +65,9 @@ def test_training_killed_at_a_random_moment_resumes_and_still_learns(tmp_path: P
     env = make_env("PandaReach-v3")
     success = evaluate(load_policy(out / "policy.pt").act, env, 50).success_rate
     env.close()
-    assert success >= 0.8, f"killed {delay:.2f} s after the first checkpoint, resumed from step {killed_at}: {success:.0%} success"
+    assert success >= 0.8, (
+        f"killed {delay:.2f} s after the first checkpoint, resumed from step {killed_at}: {success:.0%} success"
+    )
 
 
 KILL_DURING_WRITE = """
@@ -69,7 +88,9 @@ def test_checkpoint_write_killed_half_way_never_replaces_the_last_good_one(tmp_p
     target.write_bytes(good.read_bytes())
     newer = tmp_path / "newer.pt"
     newer.write_bytes(good.read_bytes() * 2)
-    run = subprocess.run([sys.executable, "-c", KILL_DURING_WRITE, str(target), str(newer)], capture_output=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", KILL_DURING_WRITE, str(target), str(newer)], capture_output=True, timeout=120
+    )
     assert run.returncode == -signal.SIGKILL
     assert target.read_bytes() == good.read_bytes(), "the good checkpoint was replaced by a partial one"
     assert load_checkpoint(target)[0]["algo"] == "sac"

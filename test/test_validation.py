@@ -81,7 +81,9 @@ def test_malformed_joint_states_are_refused_with_the_reason(names, position, vel
 
 
 def test_extra_joints_are_accepted_when_allowed() -> None:
-    state = validation.arm_state_from_joint_state(list(JOINT_NAMES) + ["wheel"], NEUTRAL + [3.0], [0.0] * 10, allow_extra_joints=True)
+    state = validation.arm_state_from_joint_state(
+        list(JOINT_NAMES) + ["wheel"], NEUTRAL + [3.0], [0.0] * 10, allow_extra_joints=True
+    )
     np.testing.assert_allclose(state.position, NEUTRAL[:7])
 
 
@@ -135,7 +137,11 @@ def test_goal_quaternions_are_unit_rotations_or_refused(quaternion: list[float])
 
 @pytest.mark.parametrize(
     ("quaternion", "message"),
-    [([0.0, 0.0, 0.0, 0.0], "is zero"), ([float("nan"), 0.0, 0.0, 1.0], "non-finite"), ([0.0, 0.0, 0.0, 2.0], "length 2, not 1")],
+    [
+        ([0.0, 0.0, 0.0, 0.0], "is zero"),
+        ([float("nan"), 0.0, 0.0, 1.0], "non-finite"),
+        ([0.0, 0.0, 0.0, 2.0], "length 2, not 1"),
+    ],
 )
 def test_invalid_goal_quaternions_are_named(quaternion: list[float], message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
@@ -162,7 +168,9 @@ def test_odd_frame_names_are_quoted_back_exactly() -> None:
         assert f"'{frame}'" in str(error.value)
 
 
-@pytest.mark.parametrize(("position", "velocity"), [(NEUTRAL[:3] + [40.0] + NEUTRAL[4:], [0.0] * 9), (NEUTRAL, [1e39] + [0.0] * 8)])
+@pytest.mark.parametrize(
+    ("position", "velocity"), [(NEUTRAL[:3] + [40.0] + NEUTRAL[4:], [0.0] * 9), (NEUTRAL, [1e39] + [0.0] * 8)]
+)
 def test_implausible_joint_readings_are_refused(position: list[float], velocity: list[float]) -> None:
     with pytest.raises(InvalidInput, match="implausible"):
         validation.arm_state_from_joint_state(list(JOINT_NAMES), position, velocity)
@@ -184,6 +192,10 @@ def test_position_arrays_are_seven_finite_values_or_refused(data: list[float]) -
     try:
         targets = validation.arm_targets_from_array(data)
     except InvalidInput as error:
-        assert len(data) != 7 and f"commands has {len(data)} values, expected 7" in str(error) or "non-finite" in str(error)
+        assert (
+            len(data) != 7
+            and f"commands has {len(data)} values, expected 7" in str(error)
+            or "non-finite" in str(error)
+        )
         return
     assert len(data) == 7 and np.all(np.isfinite(targets))

@@ -7,11 +7,11 @@ import pytest
 
 from ikrl_ros.core.kinematics import PandaKinematics
 from ikrl_ros.core.panda_model import CONTROL_PERIOD, SAFETY_BOX_MAX, SAFETY_BOX_MIN
-from ikrl_ros.rl.envs import env_info, goal_functions, make_env
-from ikrl_ros.rl.workspace_env import SUCCESS_THRESHOLD, WorkspaceReachEnv, reach_reward
 from ikrl_ros.core.safety import cartesian_joint_targets
 from ikrl_ros.core.validation import DEFAULT_WORKSPACE
 from ikrl_ros.core.workspace import sample_start_posture
+from ikrl_ros.rl.envs import env_info, goal_functions, make_env
+from ikrl_ros.rl.workspace_env import SUCCESS_THRESHOLD, WorkspaceReachEnv, reach_reward
 
 
 def exact_cartesian_action(observation: dict[str, np.ndarray]) -> np.ndarray:
@@ -96,9 +96,13 @@ def test_cartesian_actions_execute_as_the_bridge_does() -> None:
     q = env.q.copy()
     action = np.array([0.3, -0.5, 0.2])
     env.step(action)
-    expected, _ = cartesian_joint_targets(action * 1.25, q, CONTROL_PERIOD, env.kinematics, env.joint_limits, env.cartesian_limits)
+    expected, _ = cartesian_joint_targets(
+        action * 1.25, q, CONTROL_PERIOD, env.kinematics, env.joint_limits, env.cartesian_limits
+    )
     np.testing.assert_array_equal(env.q, expected)
-    np.testing.assert_allclose(env.kinematics.ee_position(env.q) - env.kinematics.ee_position(q), action * 0.05, atol=1e-5)
+    np.testing.assert_allclose(
+        env.kinematics.ee_position(env.q) - env.kinematics.ee_position(q), action * 0.05, atol=1e-5
+    )
 
 
 def test_joint_actions_respect_the_deployed_joint_limits() -> None:

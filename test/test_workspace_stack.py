@@ -7,37 +7,51 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import spin_until
 from geometry_msgs.msg import TwistStamped
 from sensor_msgs.msg import JointState
 
-from conftest import spin_until
-from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
 from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
 from ikrl_ros.core.workspace import sample_reachable_goals
+from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
+from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
 
 LOCKSTEP = {"sync_mode": "lockstep"}
 
 
-def consecutive_final_errors(tmp_path: Path, controller: dict[str, object], goal_count: int, seed: int, steps: int = 50) -> np.ndarray:
+def consecutive_final_errors(
+    tmp_path: Path, controller: dict[str, object], goal_count: int, seed: int, steps: int = 50
+) -> np.ndarray:
     """Final error of each goal, sent one after another without reset, ``steps`` control periods each (lockstep)."""
     goals = sample_reachable_goals(goal_count, seed, PandaKinematics())
-    with reach_stack(tmp_path, bridge=LOCKSTEP, controller={**controller, **LOCKSTEP}) as processes, connected_runner() as runner:
-        errors = [runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=steps).final_error for index, goal in enumerate(goals)]
+    with (
+        reach_stack(tmp_path, bridge=LOCKSTEP, controller={**controller, **LOCKSTEP}) as processes,
+        connected_runner() as runner,
+    ):
+        errors = [
+            runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=steps).final_error
+            for index, goal in enumerate(goals)
+        ]
         assert all(process.poll() is None for process in processes), "a node died during the run"
     return np.array(errors)
 
 
-def test_cartesian_p_through_the_dls_bridge_reaches_50_consecutive_workspace_goals_to_a_millimetre(tmp_path: Path) -> None:
+def test_cartesian_p_through_the_dls_bridge_reaches_50_consecutive_workspace_goals_to_a_millimetre(
+    tmp_path: Path,
+) -> None:
     """Position goals (issue 8): the bridge's DLS execution over consecutive goals. Turning the gripper as well
     (orientation auto → top_down) is test_pose_stack.py's subject; with it, a goal needing a large wrist turn
     can take longer than these 50 steps (the workspace benchmark gives 75)."""
     errors = consecutive_final_errors(tmp_path, {"controller": "cartesian_p", "orientation": "ignore"}, 50, seed=21)
-    assert np.all(errors < 1e-3), f"{np.sum(errors >= 1e-3)} goals beyond 1 mm: {np.round(errors[errors >= 1e-3] * 1000, 2)} mm"
+    assert np.all(errors < 1e-3), (
+        f"{np.sum(errors >= 1e-3)} goals beyond 1 mm: {np.round(errors[errors >= 1e-3] * 1000, 2)} mm"
+    )
 
 
 def test_the_shipped_workspace_policy_reaches_consecutive_workspace_goals(tmp_path: Path) -> None:
-    errors = consecutive_final_errors(tmp_path, {"controller": "sac", "policy_path": "sac_workspace"}, 30, seed=22, steps=75)
+    errors = consecutive_final_errors(
+        tmp_path, {"controller": "sac", "policy_path": "sac_workspace"}, 30, seed=22, steps=75
+    )
     assert np.sum(errors <= 0.01) >= 29, f"final errors (mm): {np.round(errors * 1000, 1)}"
 
 
@@ -73,4 +87,6 @@ def test_the_hold_goes_out_on_the_interface_the_controller_commands(tmp_path: Pa
         assert not twists, "a joint-space controller must not command the Cartesian interface"
         np.testing.assert_allclose(joint_commands[-1].position, [0.00, 0.41, 0.00, -1.85, 0.00, 2.26, 0.79], atol=0.02)
     else:
-        assert not joint_commands and all(t.twist.linear.x == t.twist.linear.y == t.twist.linear.z == 0.0 for t in twists)
+        assert not joint_commands and all(
+            t.twist.linear.x == t.twist.linear.y == t.twist.linear.z == 0.0 for t in twists
+        )

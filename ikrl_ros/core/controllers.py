@@ -70,7 +70,15 @@ class ArmObservation:
     def reach_state(self, goal: np.ndarray, goal_rotation: np.ndarray | None = None) -> ReachState:
         """The controller's view: end-effector velocity J·q̇, as PyBullet reports it, and the goal."""
         velocity = self.jacobian @ self.joint_velocities
-        return ReachState(self.joint_positions, self.joint_velocities, self.ee_position, velocity, goal, self.ee_rotation, goal_rotation)
+        return ReachState(
+            self.joint_positions,
+            self.joint_velocities,
+            self.ee_position,
+            velocity,
+            goal,
+            self.ee_rotation,
+            goal_rotation,
+        )
 
 
 @dataclass(frozen=True)
@@ -129,7 +137,9 @@ class CartesianPController:
         action = self.gain * (state.goal - state.ee_position) / EE_STEP_PER_ACTION
         angular = None
         if state.goal_rotation is not None:
-            angular = np.clip(self.gain * rotation_error(state.ee_rotation, state.goal_rotation) / ROTATION_STEP_PER_ACTION, -1.0, 1.0)
+            angular = np.clip(
+                self.gain * rotation_error(state.ee_rotation, state.goal_rotation) / ROTATION_STEP_PER_ACTION, -1.0, 1.0
+            )
         return CartesianAction(np.clip(action, -1.0, 1.0), angular)
 
 
@@ -168,7 +178,9 @@ class NumericalIKController:
         return self.kinematics.solve_ik(target, q_init=q_seed, restarts=0, goal_rotation=rotation).joint_positions
 
     def compute(self, state: ReachState) -> JointTargets:
-        waypoint = state.ee_position + np.clip(state.goal - state.ee_position, -self.max_cartesian_step, self.max_cartesian_step)
+        waypoint = state.ee_position + np.clip(
+            state.goal - state.ee_position, -self.max_cartesian_step, self.max_cartesian_step
+        )
         waypoint_rotation = None
         if state.goal_rotation is not None:
             turn = rotation_error(state.ee_rotation, state.goal_rotation)
@@ -230,22 +242,32 @@ class LearnedPolicyController:
     def __init__(self, policy: ActorPolicy) -> None:
         self.workspace_task = policy.env_id.startswith(WORKSPACE_ENV_PREFIX)
         if not (policy.env_id.startswith("PandaReach") or self.workspace_task):
-            raise PolicyError(f"policy was trained on {policy.env_id}; only PandaReach and IkrlReach variants drive the reach controller")
+            raise PolicyError(
+                f"policy was trained on {policy.env_id}; only PandaReach and IkrlReach variants drive the reach controller"
+            )
         self.commands_joints = policy.control_type == "joints"
         """Joint-space policy: actions move the joints, not the end effector."""
         self.reaches_orientation = policy.control_type == "pose"
         """Pose policy: twist actions toward a position and an orientation."""
         if self.workspace_task:
-            expected_obs, expected_goal, expected_actions = {"ee": (3, 3, 3), "joints": (7, 3, 7), "pose": (9, 9, 6)}[policy.control_type]
+            expected_obs, expected_goal, expected_actions = {"ee": (3, 3, 3), "joints": (7, 3, 7), "pose": (9, 9, 6)}[
+                policy.control_type
+            ]
         else:
-            expected_obs, expected_goal, expected_actions = REACH_OBSERVATION_SIZE, GOAL_SIZE, 7 if self.commands_joints else 3
+            expected_obs, expected_goal, expected_actions = (
+                REACH_OBSERVATION_SIZE,
+                GOAL_SIZE,
+                7 if self.commands_joints else 3,
+            )
         if policy.obs_dim != expected_obs or policy.goal_dim != expected_goal:
             raise PolicyError(
                 f"policy expects observation {policy.obs_dim} + goal {policy.goal_dim} values; for {policy.env_id} the "
                 f"reach controller builds {expected_obs} + {expected_goal}"
             )
         if policy.act_dim != expected_actions:
-            raise PolicyError(f"policy for {policy.env_id} outputs {policy.act_dim} actions, expected {expected_actions}")
+            raise PolicyError(
+                f"policy for {policy.env_id} outputs {policy.act_dim} actions, expected {expected_actions}"
+            )
         self.policy = policy
         self.name = policy.algo
 
@@ -257,7 +279,9 @@ class LearnedPolicyController:
             observation = state.workspace_observation(self.policy.control_type)
         else:
             observation = state.gym_observation()
-        fraction = action_to_displacement_fraction(self.policy.act(observation) / self.policy.action_scale, self.policy.action_map)
+        fraction = action_to_displacement_fraction(
+            self.policy.act(observation) / self.policy.action_scale, self.policy.action_map
+        )
         if self.commands_joints:
             return JointTargets(state.joint_positions + JOINT_STEP_PER_ACTION * fraction)
         if self.reaches_orientation:
@@ -316,6 +340,12 @@ class PyBulletIKController(NumericalIKController):
         # PyBullet's null-space options trade away accuracy (0.3 mm median here).
         orientation = {} if rotation is None else {"targetOrientation": matrix_to_quaternion(rotation).tolist()}
         solution = self._pybullet.calculateInverseKinematics(
-            self._body, PANDA_EE_LINK, target.tolist(), maxNumIterations=self._iterations, residualThreshold=1e-6, physicsClientId=self._client, **orientation
+            self._body,
+            PANDA_EE_LINK,
+            target.tolist(),
+            maxNumIterations=self._iterations,
+            residualThreshold=1e-6,
+            physicsClientId=self._client,
+            **orientation,
         )
         return self.kinematics.clamp_to_limits(np.array(solution[:7]))

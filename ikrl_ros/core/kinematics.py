@@ -116,7 +116,13 @@ class PandaKinematics:
         for _ in range(restarts):
             if best.converged:
                 break
-            attempt = self._solve_from(goal, rng.uniform(self.lower_limits, self.upper_limits), tolerance, goal_rotation=goal_rotation, **options)
+            attempt = self._solve_from(
+                goal,
+                rng.uniform(self.lower_limits, self.upper_limits),
+                tolerance,
+                goal_rotation=goal_rotation,
+                **options,
+            )
             if (attempt.error, attempt.angle_error) < (best.error, best.angle_error):
                 best = attempt
         return best
@@ -156,9 +162,13 @@ class PandaKinematics:
         position, rotation = self.ee_pose(q)
         error = float(np.linalg.norm(goal - position))
         angle_error = 0.0 if goal_rotation is None else angle_between(rotation, goal_rotation)
-        return IKResult(q, error, max_iterations, error < tolerance and angle_error < ORIENTATION_TOLERANCE, angle_error)
+        return IKResult(
+            q, error, max_iterations, error < tolerance and angle_error < ORIENTATION_TOLERANCE, angle_error
+        )
 
-    def cartesian_step(self, q: np.ndarray, displacement: np.ndarray, rotation: np.ndarray | None = None, iterations: int = 10) -> np.ndarray:
+    def cartesian_step(
+        self, q: np.ndarray, displacement: np.ndarray, rotation: np.ndarray | None = None, iterations: int = 10
+    ) -> np.ndarray:
         """Joint targets that move the end effector by ``displacement`` (and turn it by the rotation
         vector ``rotation``, in the base frame) from posture ``q``.
 
@@ -174,8 +184,12 @@ class PandaKinematics:
         goal_rotation = None if rotation is None else exp_map(rotation) @ current_rotation
         # The posture pull once per period (5 % of the way to neutral in the null space); repeated in
         # every iteration its second-order effect on the end effector keeps the solve from converging.
-        pulled = self._solve_from(target, q, tolerance=0.0, max_iterations=1, goal_rotation=goal_rotation).joint_positions
-        return self._solve_from(target, pulled, tolerance=1e-6, max_iterations=iterations, posture_gain=0.0, goal_rotation=goal_rotation).joint_positions
+        pulled = self._solve_from(
+            target, q, tolerance=0.0, max_iterations=1, goal_rotation=goal_rotation
+        ).joint_positions
+        return self._solve_from(
+            target, pulled, tolerance=1e-6, max_iterations=iterations, posture_gain=0.0, goal_rotation=goal_rotation
+        ).joint_positions
 
     def joint_origins(self, q: np.ndarray) -> np.ndarray:
         """Positions (7×3, ``panda_link0``) of the seven arm joints' frames: where the links are."""

@@ -33,7 +33,9 @@ class CartesianLimits:
             raise ValueError(f"safety box min {self.box_min.tolist()} must be below max {self.box_max.tolist()}")
 
 
-def limit_cartesian(velocity: np.ndarray, ee_position: np.ndarray, period: float, limits: CartesianLimits) -> tuple[np.ndarray, list[str]]:
+def limit_cartesian(
+    velocity: np.ndarray, ee_position: np.ndarray, period: float, limits: CartesianLimits
+) -> tuple[np.ndarray, list[str]]:
     """The velocity clipped to the speed limit and so that ``ee + v·period`` stays in the box.
 
     From outside the box only motion back toward it remains. The input array is returned
@@ -61,7 +63,9 @@ def limit_angular(angular_velocity: np.ndarray, limits: CartesianLimits) -> tupl
     limited = np.clip(angular_velocity, -limits.max_angular_speed, limits.max_angular_speed)
     if np.array_equal(limited, angular_velocity):
         return angular_velocity, []
-    return limited, [f"angular speed {np.abs(angular_velocity).max():.3g} rad/s above {limits.max_angular_speed:g} rad/s"]
+    return limited, [
+        f"angular speed {np.abs(angular_velocity).max():.3g} rad/s above {limits.max_angular_speed:g} rad/s"
+    ]
 
 
 JOINT_LIMIT_NOTE = "joint targets beyond the limits (with margin)"
@@ -125,7 +129,9 @@ def cartesian_joint_targets(
     notes = []
     largest = float(np.abs(targets - current).max())
     if largest > limits.max_step:
-        notes.append(f"Cartesian step needs {largest:.3g} rad on one joint, above {limits.max_step:g} rad per period: slowed down")
+        notes.append(
+            f"Cartesian step needs {largest:.3g} rad on one joint, above {limits.max_step:g} rad per period: slowed down"
+        )
         targets = current + (targets - current) * (limits.max_step / largest)
     targets, more = limit_joint_targets(targets, current, limits, kinematics, box)
     return targets, notes + more
@@ -147,7 +153,9 @@ def limits_from_parameters(
 ) -> tuple[CartesianLimits, JointLimits]:
     """The limits both nodes enforce, built from their parameters; a bad value is a ``ValueError`` naming it."""
     if not 0.0 < max_angular_speed <= 2 * MAX_ANGULAR_SPEED:
-        raise ValueError(f"parameter 'max_angular_speed' must be in (0, {2 * MAX_ANGULAR_SPEED:g}] rad/s, got {max_angular_speed}")
+        raise ValueError(
+            f"parameter 'max_angular_speed' must be in (0, {2 * MAX_ANGULAR_SPEED:g}] rad/s, got {max_angular_speed}"
+        )
     if max_cartesian_speed > MAX_CARTESIAN_SPEED:
         raise ValueError(f"parameter 'max_cartesian_speed' may not exceed panda-gym's {MAX_CARTESIAN_SPEED} m/s")
     if not 0.0 <= joint_limit_margin < 0.5:

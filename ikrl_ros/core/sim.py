@@ -98,7 +98,9 @@ class PandaReachSim:
 
     def render(self, width: int = 480, height: int = 360) -> np.ndarray:
         """RGB frame from PyBullet's headless TinyRenderer."""
-        frame = self.pybullet.render(width=width, height=height, target_position=np.zeros(3), distance=1.2, yaw=45, pitch=-30)
+        frame = self.pybullet.render(
+            width=width, height=height, target_position=np.zeros(3), distance=1.2, yaw=45, pitch=-30
+        )
         return np.asarray(frame)[..., :3]
 
     def close(self) -> None:

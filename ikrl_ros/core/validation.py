@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ikrl_ros.core.rotations import quaternion_to_matrix
 from ikrl_ros.core.panda_model import (
     ARM_JOINT_NAMES,
     BASE_FRAME,
@@ -23,7 +22,7 @@ from ikrl_ros.core.panda_model import (
     WORKSPACE_MIN,
     WORLD_FRAME,
 )
-
+from ikrl_ros.core.rotations import quaternion_to_matrix
 
 MAX_PLAUSIBLE_JOINT_POSITION = 2 * np.pi
 """No Panda joint turns further than ±2.97 rad: beyond a full turn a reading is garbage."""
@@ -154,7 +153,10 @@ def arm_state_from_joint_state(
     order = [names.index(name) for name in ARM_JOINT_NAMES]
     arm_position = finite_vector([position[i] for i in order], "joint positions")
     arm_velocity = finite_vector([velocity[i] for i in order], "joint velocities")
-    if np.abs(arm_position).max() > MAX_PLAUSIBLE_JOINT_POSITION or np.abs(arm_velocity).max() > MAX_PLAUSIBLE_JOINT_SPEED:
+    if (
+        np.abs(arm_position).max() > MAX_PLAUSIBLE_JOINT_POSITION
+        or np.abs(arm_velocity).max() > MAX_PLAUSIBLE_JOINT_SPEED
+    ):
         raise InvalidInput(
             f"joint state is implausible (|position| > {MAX_PLAUSIBLE_JOINT_POSITION:.3g} rad or "
             f"|velocity| > {MAX_PLAUSIBLE_JOINT_SPEED:g} rad/s): {format_point(arm_position)}, {format_point(arm_velocity)}"
@@ -190,7 +192,9 @@ def arm_targets_from_array(data: Sequence[float]) -> np.ndarray:
     """Seven arm position targets from a ``std_msgs/Float64MultiArray`` (ros2_control's forward_position_controller
     layout): exactly one value per arm joint, in ``panda_joint1..7`` order."""
     if len(data) != len(ARM_JOINT_NAMES):
-        raise InvalidInput(f"commands has {len(data)} values, expected {len(ARM_JOINT_NAMES)} (positions of panda_joint1..7, in that order)")
+        raise InvalidInput(
+            f"commands has {len(data)} values, expected {len(ARM_JOINT_NAMES)} (positions of panda_joint1..7, in that order)"
+        )
     return finite_vector(list(data), "commands positions")
 
 
@@ -202,7 +206,9 @@ def cartesian_twist(linear: Sequence[float], angular: Sequence[float], frame_id:
     if frame_id not in (BASE_FRAME, WORLD_FRAME):
         shown = frame_id if frame_id else "<empty>"
         raise InvalidInput(f"cartesian command frame '{shown}' is not supported: use '{BASE_FRAME}'")
-    return finite_vector(linear, "cartesian command velocity"), finite_vector(angular, "cartesian command angular velocity")
+    return finite_vector(linear, "cartesian command velocity"), finite_vector(
+        angular, "cartesian command angular velocity"
+    )
 
 
 QUATERNION_NORM_TOLERANCE = 0.01
@@ -215,7 +221,9 @@ def goal_orientation(quaternion_xyzw: Sequence[float]) -> np.ndarray:
     quaternion = finite_vector(quaternion_xyzw, "goal orientation quaternion")
     length = float(np.linalg.norm(quaternion))
     if length < 1e-9:
-        raise InvalidInput("goal orientation quaternion is zero (an unset orientation): send a unit quaternion, e.g. w = 1, or set 'orientation' to 'ignore'")
+        raise InvalidInput(
+            "goal orientation quaternion is zero (an unset orientation): send a unit quaternion, e.g. w = 1, or set 'orientation' to 'ignore'"
+        )
     if abs(length - 1.0) > QUATERNION_NORM_TOLERANCE:
         raise InvalidInput(f"goal orientation quaternion has length {length:.4g}, not 1: not a rotation")
     return quaternion_to_matrix(quaternion / length)
@@ -233,7 +241,9 @@ def check_stamp(stamp_ns: int, now_ns: int, max_future_ns: int) -> str | None:
     if stamp_ns == 0:
         return "is unstamped (stamp 0); its age is judged by arrival time"
     if now_ns > 0 and stamp_ns - now_ns > max_future_ns:
-        raise InvalidInput(f"is stamped {(stamp_ns - now_ns) / 1e9:.3f} s in the future: the publisher's clock and this node's disagree")
+        raise InvalidInput(
+            f"is stamped {(stamp_ns - now_ns) / 1e9:.3f} s in the future: the publisher's clock and this node's disagree"
+        )
     return None
 
 

@@ -35,7 +35,9 @@ START_EE_MIN_HEIGHT = 0.03
 """... and the grasp target this high, so the fingertips start clear of the table."""
 
 
-def sample_reachable_goal(rng: np.random.Generator, kinematics: PandaKinematics, workspace: Workspace = DEFAULT_WORKSPACE) -> np.ndarray:
+def sample_reachable_goal(
+    rng: np.random.Generator, kinematics: PandaKinematics, workspace: Workspace = DEFAULT_WORKSPACE
+) -> np.ndarray:
     """A goal uniform over the admitted workspace (box ∩ reach sphere) for which IK converges."""
     while True:
         goal = rng.uniform(workspace.box_min, workspace.box_max)
@@ -43,7 +45,9 @@ def sample_reachable_goal(rng: np.random.Generator, kinematics: PandaKinematics,
             return goal
 
 
-def sample_reachable_goals(count: int, seed: int, kinematics: PandaKinematics, workspace: Workspace = DEFAULT_WORKSPACE) -> np.ndarray:
+def sample_reachable_goals(
+    count: int, seed: int, kinematics: PandaKinematics, workspace: Workspace = DEFAULT_WORKSPACE
+) -> np.ndarray:
     """``count`` reproducible goals across the workspace (the workspace benchmark's goal sequence)."""
     rng = np.random.default_rng(seed)
     return np.array([sample_reachable_goal(rng, kinematics, workspace) for _ in range(count)])
@@ -56,11 +60,18 @@ def sample_goal_rotation(rng: np.random.Generator) -> np.ndarray:
     return exp_map(tilt) @ top_down(rng.uniform(-POSE_GOAL_YAW, POSE_GOAL_YAW))
 
 
-def sample_reachable_pose(rng: np.random.Generator, kinematics: PandaKinematics, workspace: Workspace = DEFAULT_WORKSPACE) -> tuple[np.ndarray, np.ndarray]:
+def sample_reachable_pose(
+    rng: np.random.Generator, kinematics: PandaKinematics, workspace: Workspace = DEFAULT_WORKSPACE
+) -> tuple[np.ndarray, np.ndarray]:
     """A pose goal (position, rotation) across the workspace that 6-D IK reaches exactly."""
     while True:
         position, rotation = rng.uniform(workspace.box_min, workspace.box_max), sample_goal_rotation(rng)
-        if workspace.contains(position) and kinematics.solve_ik(position, restarts=2, seed=int(rng.integers(2**31)), goal_rotation=rotation).converged:
+        if (
+            workspace.contains(position)
+            and kinematics.solve_ik(
+                position, restarts=2, seed=int(rng.integers(2**31)), goal_rotation=rotation
+            ).converged
+        ):
             return position, rotation
 
 
@@ -70,14 +81,18 @@ def sample_reachable_poses(count: int, seed: int, kinematics: PandaKinematics) -
     return [sample_reachable_pose(rng, kinematics) for _ in range(count)]
 
 
-def orientation_reachable(kinematics: PandaKinematics, position: np.ndarray, rotation: np.ndarray, q_seed: np.ndarray) -> bool:
+def orientation_reachable(
+    kinematics: PandaKinematics, position: np.ndarray, rotation: np.ndarray, q_seed: np.ndarray
+) -> bool:
     """Whether IK from the current posture ``q_seed`` reaches ``rotation`` at ``position``.
 
     Position comes first: a controller chasing an orientation the arm cannot take at the goal (or not
     from its current posture, for local controllers) runs its wrist into the joint limits and then
     misses the position too. Such goals are reached as positions, the orientation left free.
     """
-    return kinematics.solve_ik(position, q_init=q_seed, restarts=0, goal_rotation=rotation, max_iterations=100).converged
+    return kinematics.solve_ik(
+        position, q_init=q_seed, restarts=0, goal_rotation=rotation, max_iterations=100
+    ).converged
 
 
 def rotation_features(rotation: np.ndarray) -> np.ndarray:
@@ -120,7 +135,9 @@ def action_to_displacement_fraction(action: np.ndarray, action_map: str) -> np.n
     raise ValueError(f"action map must be one of {ACTION_MAPS}, got {action_map!r}")
 
 
-def policy_observation(control_type: str, joint_positions: np.ndarray, ee_position: np.ndarray, ee_rotation: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def policy_observation(
+    control_type: str, joint_positions: np.ndarray, ee_position: np.ndarray, ee_rotation: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """The workspace policies' observation, goal excluded (``panda_link0``, float32).
 
     Cartesian policies see the end-effector position; joint-space policies the seven joint angles

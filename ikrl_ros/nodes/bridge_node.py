@@ -47,10 +47,34 @@ from trajectory_msgs.msg import JointTrajectory
 from ikrl_ros.core import validation
 from ikrl_ros.core.controllers import JointTargets
 from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.core.panda_model import BASE_FRAME, BASE_POSITION_IN_WORLD, CONTROL_PERIOD, JOINT_NAMES, MAX_ANGULAR_SPEED, MAX_CARTESIAN_SPEED, base_to_world
-from ikrl_ros.nodes.ros_common import CONTROL_PERIOD_NS, ThrottledWarnings, declare, diagnostics, ns_from_time, reset_message, run_node, time_from_ns, xyz
-from ikrl_ros.core.safety import cartesian_joint_targets, limit_angular, limit_cartesian, limit_joint_targets, limits_from_parameters
+from ikrl_ros.core.panda_model import (
+    BASE_FRAME,
+    BASE_POSITION_IN_WORLD,
+    CONTROL_PERIOD,
+    JOINT_NAMES,
+    MAX_ANGULAR_SPEED,
+    MAX_CARTESIAN_SPEED,
+    base_to_world,
+)
+from ikrl_ros.core.safety import (
+    cartesian_joint_targets,
+    limit_angular,
+    limit_cartesian,
+    limit_joint_targets,
+    limits_from_parameters,
+)
 from ikrl_ros.core.sim import PandaReachSim
+from ikrl_ros.nodes.ros_common import (
+    CONTROL_PERIOD_NS,
+    ThrottledWarnings,
+    declare,
+    diagnostics,
+    ns_from_time,
+    reset_message,
+    run_node,
+    time_from_ns,
+    xyz,
+)
 
 SYNC_MODES = ("realtime", "lockstep")
 CARTESIAN_EXECUTIONS = ("dls_ik", "pybullet_ik")
@@ -75,23 +99,90 @@ class PandaBridge(Node):
 
     def __init__(self) -> None:
         super().__init__("panda_bridge")
-        self.sync_mode = declare(self, "sync_mode", "realtime", "'realtime' (wall-clock paced) or 'lockstep' (steps when the controller answers)")
-        self.cartesian_execution = declare(self, "cartesian_execution", "dls_ik", "how cartesian_cmd is executed: 'dls_ik' (damped least squares with a posture term, no drift) or 'pybullet_ik' (panda-gym's per-step PyBullet IK, bit-identical to panda-gym)")
+        self.sync_mode = declare(
+            self,
+            "sync_mode",
+            "realtime",
+            "'realtime' (wall-clock paced) or 'lockstep' (steps when the controller answers)",
+        )
+        self.cartesian_execution = declare(
+            self,
+            "cartesian_execution",
+            "dls_ik",
+            "how cartesian_cmd is executed: 'dls_ik' (damped least squares with a posture term, no drift) or 'pybullet_ik' (panda-gym's per-step PyBullet IK, bit-identical to panda-gym)",
+        )
         self.real_time_factor = declare(self, "real_time_factor", 1.0, "realtime mode: sim seconds per wall second")
-        self.command_timeout = declare(self, "command_timeout", 0.1, "realtime mode: commands older than this (s, wall clock) are ignored and the arm holds")
-        self.lockstep_timeout = declare(self, "lockstep_timeout", 0.5, "lockstep mode: republish the state if no answer came within this (s, wall clock)")
-        self.publish_clock = declare(self, "publish_clock", False, "publish sim time on /clock (for nodes with use_sim_time)")
-        self.max_cartesian_speed = declare(self, "max_cartesian_speed", MAX_CARTESIAN_SPEED, "safety: per-axis limit on cartesian_cmd (m/s); panda-gym's action limit is 1.25")
-        self.max_angular_speed = declare(self, "max_angular_speed", MAX_ANGULAR_SPEED, "safety: per-axis limit on cartesian_cmd's angular velocity (rad/s)")
-        self.safety_box_min = np.array(declare(self, "safety_box_min", [-0.9, -0.9, -0.01], "safety: lower corner (m, panda_link0) the end-effector target may not leave; panda-gym itself keeps Cartesian targets at z >= 0"))
-        self.safety_box_max = np.array(declare(self, "safety_box_max", [0.9, 0.9, 1.2], "safety: upper corner (m, panda_link0) of the end-effector target box"))
-        self.max_stamp_future = declare(self, "max_stamp_future", 0.5, "realtime mode: commands stamped further than this (s) ahead of this node's clock are refused")
-        self.joint_limit_margin = declare(self, "joint_limit_margin", 0.01, "safety: joint_command targets are clamped this far (rad) inside the URDF limits")
-        self.max_joint_step = declare(self, "max_joint_step", 0.1, "safety: joint_command targets move at most this far (rad) from the current position per control period")
+        self.command_timeout = declare(
+            self,
+            "command_timeout",
+            0.1,
+            "realtime mode: commands older than this (s, wall clock) are ignored and the arm holds",
+        )
+        self.lockstep_timeout = declare(
+            self,
+            "lockstep_timeout",
+            0.5,
+            "lockstep mode: republish the state if no answer came within this (s, wall clock)",
+        )
+        self.publish_clock = declare(
+            self, "publish_clock", False, "publish sim time on /clock (for nodes with use_sim_time)"
+        )
+        self.max_cartesian_speed = declare(
+            self,
+            "max_cartesian_speed",
+            MAX_CARTESIAN_SPEED,
+            "safety: per-axis limit on cartesian_cmd (m/s); panda-gym's action limit is 1.25",
+        )
+        self.max_angular_speed = declare(
+            self,
+            "max_angular_speed",
+            MAX_ANGULAR_SPEED,
+            "safety: per-axis limit on cartesian_cmd's angular velocity (rad/s)",
+        )
+        self.safety_box_min = np.array(
+            declare(
+                self,
+                "safety_box_min",
+                [-0.9, -0.9, -0.01],
+                "safety: lower corner (m, panda_link0) the end-effector target may not leave; panda-gym itself keeps Cartesian targets at z >= 0",
+            )
+        )
+        self.safety_box_max = np.array(
+            declare(
+                self,
+                "safety_box_max",
+                [0.9, 0.9, 1.2],
+                "safety: upper corner (m, panda_link0) of the end-effector target box",
+            )
+        )
+        self.max_stamp_future = declare(
+            self,
+            "max_stamp_future",
+            0.5,
+            "realtime mode: commands stamped further than this (s) ahead of this node's clock are refused",
+        )
+        self.joint_limit_margin = declare(
+            self,
+            "joint_limit_margin",
+            0.01,
+            "safety: joint_command targets are clamped this far (rad) inside the URDF limits",
+        )
+        self.max_joint_step = declare(
+            self,
+            "max_joint_step",
+            0.1,
+            "safety: joint_command targets move at most this far (rad) from the current position per control period",
+        )
         self._validate_parameters()
         self.kinematics = PandaKinematics()
         self.cartesian_limits, self.joint_limits = limits_from_parameters(
-            self.kinematics, self.max_cartesian_speed, self.safety_box_min, self.safety_box_max, self.joint_limit_margin, self.max_joint_step, self.max_angular_speed
+            self.kinematics,
+            self.max_cartesian_speed,
+            self.safety_box_min,
+            self.safety_box_max,
+            self.joint_limit_margin,
+            self.max_joint_step,
+            self.max_angular_speed,
         )
 
         self.sim = PandaReachSim()
@@ -132,14 +223,18 @@ class PandaBridge(Node):
         if self.sync_mode not in SYNC_MODES:
             raise ValueError(f"parameter 'sync_mode' must be one of {SYNC_MODES}, got '{self.sync_mode}'")
         if self.cartesian_execution not in CARTESIAN_EXECUTIONS:
-            raise ValueError(f"parameter 'cartesian_execution' must be one of {CARTESIAN_EXECUTIONS}, got '{self.cartesian_execution}'")
+            raise ValueError(
+                f"parameter 'cartesian_execution' must be one of {CARTESIAN_EXECUTIONS}, got '{self.cartesian_execution}'"
+            )
         for name in ("real_time_factor", "command_timeout", "lockstep_timeout", "max_stamp_future"):
             validation.positive(getattr(self, name), name)
 
     # --- commands in -------------------------------------------------------------------------
     def on_cartesian_cmd(self, message: TwistStamped) -> None:
         try:
-            velocity, angular = validation.cartesian_twist(xyz(message.twist.linear), xyz(message.twist.angular), message.header.frame_id)
+            velocity, angular = validation.cartesian_twist(
+                xyz(message.twist.linear), xyz(message.twist.angular), message.header.frame_id
+            )
         except validation.InvalidInput as error:
             self.reject(str(error))
             return
@@ -156,7 +251,9 @@ class PandaBridge(Node):
     def on_joint_trajectory(self, message: JointTrajectory) -> None:
         """ros2_control's JointTrajectoryController interface: the first point's positions, one control period."""
         try:
-            targets = validation.arm_targets_from_joint_trajectory(message.joint_names, [point.positions for point in message.points])
+            targets = validation.arm_targets_from_joint_trajectory(
+                message.joint_names, [point.positions for point in message.points]
+            )
         except validation.InvalidInput as error:
             self.reject(f"joint_trajectory: {error}")
             return
@@ -194,7 +291,9 @@ class PandaBridge(Node):
                 self.advance(command)
         elif self.sync_mode == "realtime":
             try:
-                warning = validation.check_stamp(ns_from_time(stamp), self.get_clock().now().nanoseconds, round(self.max_stamp_future * 1e9))
+                warning = validation.check_stamp(
+                    ns_from_time(stamp), self.get_clock().now().nanoseconds, round(self.max_stamp_future * 1e9)
+                )
             except validation.InvalidInput as error:
                 self.reject(f"command {error}")
                 return
@@ -212,22 +311,36 @@ class PandaBridge(Node):
 
     def lockstep_watchdog(self) -> None:
         if time.monotonic() - self.awaiting_answer_since > self.lockstep_timeout:
-            self.get_logger().warning("lockstep: no command answered the last state; publishing it again", throttle_duration_sec=5.0)
+            self.get_logger().warning(
+                "lockstep: no command answered the last state; publishing it again", throttle_duration_sec=5.0
+            )
             self.publish_state()
 
     def advance(self, command: BridgeCommand | None) -> None:
         """Apply one command (or hold) within the safety limits, step one control period, publish the new state."""
         if isinstance(command, CartesianVelocity) and not command.is_zero():
-            velocity, notes = limit_cartesian(command.velocity, self.sim.ee_position_base(), CONTROL_PERIOD, self.cartesian_limits)
+            velocity, notes = limit_cartesian(
+                command.velocity, self.sim.ee_position_base(), CONTROL_PERIOD, self.cartesian_limits
+            )
             angular, angular_notes = limit_angular(command.angular, self.cartesian_limits)
             notes += angular_notes
             if self.cartesian_execution == "dls_ik":
-                targets, step_notes = cartesian_joint_targets(velocity, self.sim.arm_positions(), CONTROL_PERIOD, self.kinematics, self.joint_limits, self.cartesian_limits, angular)
+                targets, step_notes = cartesian_joint_targets(
+                    velocity,
+                    self.sim.arm_positions(),
+                    CONTROL_PERIOD,
+                    self.kinematics,
+                    self.joint_limits,
+                    self.cartesian_limits,
+                    angular,
+                )
                 notes += step_notes
                 self.sim.apply_joint_targets(targets)
             else:
                 if np.any(angular != 0.0):
-                    self.warnings.warn("cartesian_cmd: angular velocity is ignored with cartesian_execution 'pybullet_ik' (panda-gym's position-only control)")
+                    self.warnings.warn(
+                        "cartesian_cmd: angular velocity is ignored with cartesian_execution 'pybullet_ik' (panda-gym's position-only control)"
+                    )
                 # panda-gym action = displacement / 0.05 m = velocity / 1.25 m/s; dividing by exactly 1.25
                 # returns a float32 policy action bit for bit, so the bridge reproduces gym trajectories.
                 self.sim.apply_ee_action(velocity / MAX_CARTESIAN_SPEED)
@@ -235,7 +348,9 @@ class PandaBridge(Node):
             self.hold_positions = self.hold_reason = None
         elif isinstance(command, JointTargets):
             current = self.sim.arm_positions()
-            targets, notes = limit_joint_targets(command.positions, current, self.joint_limits, self.kinematics, self.cartesian_limits)
+            targets, notes = limit_joint_targets(
+                command.positions, current, self.joint_limits, self.kinematics, self.cartesian_limits
+            )
             self.safety_interventions += self.warnings.safety(notes)
             self.sim.apply_joint_targets(targets)
             self.hold_positions = self.hold_reason = None
@@ -243,12 +358,18 @@ class PandaBridge(Node):
             # No fresh command, or an explicit zero twist: hold the joints where they were when holding began.
             if self.hold_positions is None:
                 self.hold_positions = self.sim.arm_positions()
-            self.hold_reason = "zero command" if command is not None else f"no command within command_timeout ({self.command_timeout} s)"
+            self.hold_reason = (
+                "zero command"
+                if command is not None
+                else f"no command within command_timeout ({self.command_timeout} s)"
+            )
             self.sim.apply_joint_targets(self.hold_positions)
         self.sim.step()
         self.sim_time_ns += CONTROL_PERIOD_NS
         self.publish_state()
-        if self.hold_reason != self.reported_hold_reason:  # report the watchdog's change at once, not at the next 1 Hz tick
+        if (
+            self.hold_reason != self.reported_hold_reason
+        ):  # report the watchdog's change at once, not at the next 1 Hz tick
             self.reported_hold_reason = self.hold_reason
             self.publish_diagnostics()
 
@@ -288,26 +409,30 @@ class PandaBridge(Node):
         pose.header.frame_id = BASE_FRAME
         position, orientation = self.sim.ee_position_base(), self.sim.ee_orientation_xyzw()
         pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = position.tolist()
-        (pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w) = orientation.tolist()
+        (pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w) = (
+            orientation.tolist()
+        )
         self.ee_pose_pub.publish(pose)
         self.awaiting_answer_since = time.monotonic()
 
     def publish_diagnostics(self) -> None:
         timed_out = self.hold_reason is not None and self.hold_reason != "zero command"
-        self.diagnostics_pub.publish(diagnostics(
-            self,
-            "warn" if timed_out else "ok",
-            f"holding position: {self.hold_reason}" if self.hold_reason else "following commands",
-            {
-                "sync_mode": self.sync_mode,
-                "cartesian_execution": self.cartesian_execution,
-                "sim_time": f"{self.sim_time_ns / 1e9:.3f}",
-                "steps": self.sim.steps,
-                "rejected_commands": self.rejected_commands,
-                "warnings": self.warnings.count,
-                "safety_interventions": self.safety_interventions,
-            },
-        ))
+        self.diagnostics_pub.publish(
+            diagnostics(
+                self,
+                "warn" if timed_out else "ok",
+                f"holding position: {self.hold_reason}" if self.hold_reason else "following commands",
+                {
+                    "sync_mode": self.sync_mode,
+                    "cartesian_execution": self.cartesian_execution,
+                    "sim_time": f"{self.sim_time_ns / 1e9:.3f}",
+                    "steps": self.sim.steps,
+                    "rejected_commands": self.rejected_commands,
+                    "warnings": self.warnings.count,
+                    "safety_interventions": self.safety_interventions,
+                },
+            )
+        )
 
     def on_shutdown(self) -> None:
         self.sim.close()

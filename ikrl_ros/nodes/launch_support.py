@@ -6,11 +6,12 @@ installation, not from PyPI).
 
 from __future__ import annotations
 
-from launch import Event, EventHandler, LaunchContext
 from launch.actions import EmitEvent, OpaqueFunction, RegisterEventHandler, Shutdown
 from launch.event_handlers import OnProcessExit
 from launch.events.process import ProcessExited
 from launch_ros.actions import Node
+
+from launch import Event, EventHandler, LaunchContext
 
 
 class LaunchArgumentError(ValueError):
@@ -38,7 +39,13 @@ def on_required_exit(event: ProcessExited, context: LaunchContext):
     name, code = event.action.name, event.returncode
     if code == 0:
         return [Shutdown(reason=f"required node {name} exited")]
-    return [EmitEvent(event=RequiredNodeExited(event.action, f"required node {name} exited with code {code}: shutting the launch down"))]
+    return [
+        EmitEvent(
+            event=RequiredNodeExited(
+                event.action, f"required node {name} exited with code {code}: shutting the launch down"
+            )
+        )
+    ]
 
 
 def fail_launch(context: LaunchContext) -> None:
@@ -55,5 +62,10 @@ def required_node_handlers(node: Node) -> list:
     """Event handlers making ``node`` required: its exit ends the launch, failing it for a non-zero code."""
     return [
         RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_required_exit)),
-        RegisterEventHandler(EventHandler(matcher=lambda event: isinstance(event, RequiredNodeExited) and event.node is node, entities=[OpaqueFunction(function=fail_launch)])),
+        RegisterEventHandler(
+            EventHandler(
+                matcher=lambda event: isinstance(event, RequiredNodeExited) and event.node is node,
+                entities=[OpaqueFunction(function=fail_launch)],
+            )
+        ),
     ]

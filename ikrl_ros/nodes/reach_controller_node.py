@@ -38,7 +38,6 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from visualization_msgs.msg import Marker, MarkerArray
 
 from ikrl_ros.core import validation
-from ikrl_ros.rl.controller_factory import CLASSICAL_CONTROLLERS, CONTROLLERS, LEARNED_CONTROLLERS, ControllerSettings, make_controller
 from ikrl_ros.core.controllers import ArmObservation, CartesianAction, LearnedPolicyController, ReachState
 from ikrl_ros.core.kinematics import PandaKinematics
 from ikrl_ros.core.panda_model import (
@@ -53,15 +52,34 @@ from ikrl_ros.core.panda_model import (
     WORKSPACE_MAX,
     WORKSPACE_MIN,
 )
-from ikrl_ros.nodes.ros_common import ThrottledWarnings, declare, diagnostics, ns_from_time, run_node, xyz
 from ikrl_ros.core.rotations import GRIPPER_DOWN, angle_between, top_down, yaw_of
-from ikrl_ros.core.safety import JOINT_LIMIT_NOTE, SingularityGuard, cartesian_joint_targets, limit_angular, limit_cartesian, limit_joint_targets, limits_from_parameters
+from ikrl_ros.core.safety import (
+    JOINT_LIMIT_NOTE,
+    SingularityGuard,
+    cartesian_joint_targets,
+    limit_angular,
+    limit_cartesian,
+    limit_joint_targets,
+    limits_from_parameters,
+)
 from ikrl_ros.core.timing import LoopTiming
 from ikrl_ros.core.workspace import orientation_reachable
+from ikrl_ros.nodes.ros_common import ThrottledWarnings, declare, diagnostics, ns_from_time, run_node, xyz
+from ikrl_ros.rl.controller_factory import (
+    CLASSICAL_CONTROLLERS,
+    CONTROLLERS,
+    LEARNED_CONTROLLERS,
+    ControllerSettings,
+    make_controller,
+)
 
 SYNC_MODES = ("realtime", "lockstep")
 ORIENTATION_MODES = ("auto", "top_down", "track", "ignore")
-JOINT_COMMAND_TYPES = {"joint_state": (JointState, "joint_command"), "joint_trajectory": (JointTrajectory, "joint_trajectory"), "float64_multi_array": (Float64MultiArray, "commands")}
+JOINT_COMMAND_TYPES = {
+    "joint_state": (JointState, "joint_command"),
+    "joint_trajectory": (JointTrajectory, "joint_trajectory"),
+    "float64_multi_array": (Float64MultiArray, "commands"),
+}
 """joint_command_type → (message type, topic): ours, ros2_control's JointTrajectoryController, its forward_position_controller."""
 CARTESIAN_OUTPUTS = ("twist", "joint")
 # ~/status codes: MoveIt Servo's StatusCode values (4 and 5, collisions, are not checked here).
@@ -71,7 +89,14 @@ STATUS_DECELERATE_FOR_SINGULARITY = 1
 STATUS_HALT_FOR_SINGULARITY = 2
 STATUS_LEAVING_SINGULARITY = 3
 STATUS_JOINT_BOUND = 6
-STATUS_PRIORITY = (STATUS_NO_WARNING, STATUS_LEAVING_SINGULARITY, STATUS_DECELERATE_FOR_SINGULARITY, STATUS_JOINT_BOUND, STATUS_HALT_FOR_SINGULARITY, STATUS_INVALID)
+STATUS_PRIORITY = (
+    STATUS_NO_WARNING,
+    STATUS_LEAVING_SINGULARITY,
+    STATUS_DECELERATE_FOR_SINGULARITY,
+    STATUS_JOINT_BOUND,
+    STATUS_HALT_FOR_SINGULARITY,
+    STATUS_INVALID,
+)
 """When one step has several, the later in this tuple is reported."""
 MARKER_PERIOD = 0.1
 GOAL_AXIS_LENGTH = 0.08
@@ -95,36 +120,179 @@ class ReachControllerNode(LifecycleNode):
     def __init__(self) -> None:
         super().__init__("reach_controller")
         self.controller_name = declare(self, "controller", "sac", f"reach controller: one of {CONTROLLERS}")
-        self.control_rate = declare(self, "control_rate", 25.0, "realtime: the most joint states answered per second (Hz); states arriving faster are decimated, slower ones set the rate")
-        self.sync_mode = declare(self, "sync_mode", "realtime", "'realtime' (answer each joint state as it arrives, at most control_rate per second, watchdog on) or 'lockstep' (answer every state, stamped with its stamp, for a lockstep bridge)")
-        self.goal_tolerance = declare(self, "goal_tolerance", 0.05, "distance (m) under which ~/goal_reached is true; panda-gym's success threshold is 0.05")
-        self.orientation = declare(self, "orientation", "auto", "goal orientation: 'top_down' (gripper down, the yaw of goal_pose's quaternion: what RViz's 2D Goal Pose means; clicked_point keeps the current yaw), 'track' (goal_pose's full orientation, as MoveIt; clicked_point keeps the current orientation), 'ignore' (position only), or 'auto': top_down for controllers that turn the gripper, ignore for position-only policies")
-        self.goal_angle_tolerance = declare(self, "goal_angle_tolerance", 0.05, "angle (rad) under which, with the distance, ~/goal_reached is true for goals with an orientation")
-        self.joint_state_timeout = declare(self, "joint_state_timeout", 0.0, "watchdog: joint states older than this (s, wall clock) are stale and the node commands zero motion; 0 = two control periods (of this loop or of the bridge's 0.04 s, whichever is longer)")
-        self.base_position_in_world = np.array(declare(self, "base_position_in_world", BASE_POSITION_IN_WORLD.tolist(), "static position of panda_link0 in the 'world' frame (m), used for goals stamped 'world'"))
-        self.workspace_min = np.array(declare(self, "workspace_min", WORKSPACE_MIN.tolist(), "goal box lower corner in panda_link0 (m); z >= 0.01 keeps the fingertips (6 mm below the grasp target) off the table"))
-        self.workspace_max = np.array(declare(self, "workspace_max", WORKSPACE_MAX.tolist(), "goal box upper corner in panda_link0 (m)"))
-        self.reach_radius = declare(self, "reach_radius", REACH_RADIUS, "goals must also lie within this distance (m) of the shoulder (0, 0, 0.333)")
-        self.out_of_workspace = declare(self, "out_of_workspace", "clamp", "'clamp' goals outside the workspace to a nearby admissible point, or 'reject' them")
-        self.max_stamp_future = declare(self, "max_stamp_future", 0.5, "joint states stamped further than this (s) ahead of this node's clock are refused (clocks disagree)")
-        self.allow_extra_joints = declare(self, "allow_extra_joints", False, "accept joint states that also name joints outside the Panda (larger robots)")
-        self.gain = declare(self, "cartesian_p_gain", 1.0, "cartesian_p: fraction of the remaining displacement commanded per step")
-        self.ik_max_joint_step = declare(self, "ik_max_joint_step", 0.08, "ik, pybullet_ik: largest joint target change per control step (rad)")
-        self.policy_path = declare(self, "policy_path", "", "ddpg/td3/sac/hybrid: checkpoint file, or the name of a shipped policy (e.g. sac_panda_reach_joints); empty = the shipped PandaReach policy of that algorithm")
-        self.hybrid_policy = declare(self, "hybrid_policy", "sac", f"hybrid: learned controller used far from the goal, one of {LEARNED_CONTROLLERS}")
-        self.hybrid_near = declare(self, "hybrid_near", "cartesian_p", f"hybrid: classical controller used near the goal, one of {CLASSICAL_CONTROLLERS}")
-        self.hybrid_switch_radius = declare(self, "hybrid_switch_radius", 0.05, "hybrid: distance to the goal (m) under which the classical controller takes over")
-        self.max_cartesian_speed = declare(self, "max_cartesian_speed", MAX_CARTESIAN_SPEED, "safety: per-axis limit on commanded Cartesian speed (m/s)")
-        self.max_angular_speed = declare(self, "max_angular_speed", MAX_ANGULAR_SPEED, "safety: per-axis limit on commanded angular speed (rad/s)")
-        self.safety_box_min = np.array(declare(self, "safety_box_min", [0.1, -0.6, 0.0], "safety: lower corner (m, panda_link0) that commanded end-effector targets may not leave"))
-        self.safety_box_max = np.array(declare(self, "safety_box_max", [0.95, 0.6, 0.8], "safety: upper corner (m, panda_link0) of the commanded target box"))
-        self.joint_limit_margin = declare(self, "joint_limit_margin", 0.01, "safety: joint targets are clamped this far (rad) inside the URDF limits")
-        self.max_joint_step = declare(self, "max_joint_step", 0.1, "safety: joint targets move at most this far (rad) from the current position per step")
-        self.singularity_slowdown = declare(self, "singularity_slowdown", 17.0, "safety: numerical controllers slow down when the Jacobian condition number exceeds this and grows")
-        self.singularity_stop = declare(self, "singularity_stop", 30.0, "safety: ... and stop moving toward the singularity at this condition number")
-        self.joint_command_type = declare(self, "joint_command_type", "joint_state", f"interface of joint position targets (and their hold): one of {tuple(JOINT_COMMAND_TYPES)} = sensor_msgs/JointState on joint_command, trajectory_msgs/JointTrajectory on joint_trajectory (one point, time_from_start one control period), std_msgs/Float64MultiArray on commands (panda_joint1..7 order)")
-        self.cartesian_output = declare(self, "cartesian_output", "twist", "Cartesian controllers' output: 'twist' (cartesian_cmd, for the bridge or MoveIt Servo) or 'joint' (the safety-limited twist turned into joint targets by the DLS step, sent on the joint_command_type interface, for ros2_control)")
-        self.autostart = declare(self, "autostart", True, "configure and activate at start (as an unmanaged node; bad parameters exit with code 2); false: wait unconfigured for lifecycle transitions on ~/change_state")
+        self.control_rate = declare(
+            self,
+            "control_rate",
+            25.0,
+            "realtime: the most joint states answered per second (Hz); states arriving faster are decimated, slower ones set the rate",
+        )
+        self.sync_mode = declare(
+            self,
+            "sync_mode",
+            "realtime",
+            "'realtime' (answer each joint state as it arrives, at most control_rate per second, watchdog on) or 'lockstep' (answer every state, stamped with its stamp, for a lockstep bridge)",
+        )
+        self.goal_tolerance = declare(
+            self,
+            "goal_tolerance",
+            0.05,
+            "distance (m) under which ~/goal_reached is true; panda-gym's success threshold is 0.05",
+        )
+        self.orientation = declare(
+            self,
+            "orientation",
+            "auto",
+            "goal orientation: 'top_down' (gripper down, the yaw of goal_pose's quaternion: what RViz's 2D Goal Pose means; clicked_point keeps the current yaw), 'track' (goal_pose's full orientation, as MoveIt; clicked_point keeps the current orientation), 'ignore' (position only), or 'auto': top_down for controllers that turn the gripper, ignore for position-only policies",
+        )
+        self.goal_angle_tolerance = declare(
+            self,
+            "goal_angle_tolerance",
+            0.05,
+            "angle (rad) under which, with the distance, ~/goal_reached is true for goals with an orientation",
+        )
+        self.joint_state_timeout = declare(
+            self,
+            "joint_state_timeout",
+            0.0,
+            "watchdog: joint states older than this (s, wall clock) are stale and the node commands zero motion; 0 = two control periods (of this loop or of the bridge's 0.04 s, whichever is longer)",
+        )
+        self.base_position_in_world = np.array(
+            declare(
+                self,
+                "base_position_in_world",
+                BASE_POSITION_IN_WORLD.tolist(),
+                "static position of panda_link0 in the 'world' frame (m), used for goals stamped 'world'",
+            )
+        )
+        self.workspace_min = np.array(
+            declare(
+                self,
+                "workspace_min",
+                WORKSPACE_MIN.tolist(),
+                "goal box lower corner in panda_link0 (m); z >= 0.01 keeps the fingertips (6 mm below the grasp target) off the table",
+            )
+        )
+        self.workspace_max = np.array(
+            declare(self, "workspace_max", WORKSPACE_MAX.tolist(), "goal box upper corner in panda_link0 (m)")
+        )
+        self.reach_radius = declare(
+            self,
+            "reach_radius",
+            REACH_RADIUS,
+            "goals must also lie within this distance (m) of the shoulder (0, 0, 0.333)",
+        )
+        self.out_of_workspace = declare(
+            self,
+            "out_of_workspace",
+            "clamp",
+            "'clamp' goals outside the workspace to a nearby admissible point, or 'reject' them",
+        )
+        self.max_stamp_future = declare(
+            self,
+            "max_stamp_future",
+            0.5,
+            "joint states stamped further than this (s) ahead of this node's clock are refused (clocks disagree)",
+        )
+        self.allow_extra_joints = declare(
+            self,
+            "allow_extra_joints",
+            False,
+            "accept joint states that also name joints outside the Panda (larger robots)",
+        )
+        self.gain = declare(
+            self, "cartesian_p_gain", 1.0, "cartesian_p: fraction of the remaining displacement commanded per step"
+        )
+        self.ik_max_joint_step = declare(
+            self, "ik_max_joint_step", 0.08, "ik, pybullet_ik: largest joint target change per control step (rad)"
+        )
+        self.policy_path = declare(
+            self,
+            "policy_path",
+            "",
+            "ddpg/td3/sac/hybrid: checkpoint file, or the name of a shipped policy (e.g. sac_panda_reach_joints); empty = the shipped PandaReach policy of that algorithm",
+        )
+        self.hybrid_policy = declare(
+            self,
+            "hybrid_policy",
+            "sac",
+            f"hybrid: learned controller used far from the goal, one of {LEARNED_CONTROLLERS}",
+        )
+        self.hybrid_near = declare(
+            self,
+            "hybrid_near",
+            "cartesian_p",
+            f"hybrid: classical controller used near the goal, one of {CLASSICAL_CONTROLLERS}",
+        )
+        self.hybrid_switch_radius = declare(
+            self,
+            "hybrid_switch_radius",
+            0.05,
+            "hybrid: distance to the goal (m) under which the classical controller takes over",
+        )
+        self.max_cartesian_speed = declare(
+            self,
+            "max_cartesian_speed",
+            MAX_CARTESIAN_SPEED,
+            "safety: per-axis limit on commanded Cartesian speed (m/s)",
+        )
+        self.max_angular_speed = declare(
+            self, "max_angular_speed", MAX_ANGULAR_SPEED, "safety: per-axis limit on commanded angular speed (rad/s)"
+        )
+        self.safety_box_min = np.array(
+            declare(
+                self,
+                "safety_box_min",
+                [0.1, -0.6, 0.0],
+                "safety: lower corner (m, panda_link0) that commanded end-effector targets may not leave",
+            )
+        )
+        self.safety_box_max = np.array(
+            declare(
+                self,
+                "safety_box_max",
+                [0.95, 0.6, 0.8],
+                "safety: upper corner (m, panda_link0) of the commanded target box",
+            )
+        )
+        self.joint_limit_margin = declare(
+            self, "joint_limit_margin", 0.01, "safety: joint targets are clamped this far (rad) inside the URDF limits"
+        )
+        self.max_joint_step = declare(
+            self,
+            "max_joint_step",
+            0.1,
+            "safety: joint targets move at most this far (rad) from the current position per step",
+        )
+        self.singularity_slowdown = declare(
+            self,
+            "singularity_slowdown",
+            17.0,
+            "safety: numerical controllers slow down when the Jacobian condition number exceeds this and grows",
+        )
+        self.singularity_stop = declare(
+            self,
+            "singularity_stop",
+            30.0,
+            "safety: ... and stop moving toward the singularity at this condition number",
+        )
+        self.joint_command_type = declare(
+            self,
+            "joint_command_type",
+            "joint_state",
+            f"interface of joint position targets (and their hold): one of {tuple(JOINT_COMMAND_TYPES)} = sensor_msgs/JointState on joint_command, trajectory_msgs/JointTrajectory on joint_trajectory (one point, time_from_start one control period), std_msgs/Float64MultiArray on commands (panda_joint1..7 order)",
+        )
+        self.cartesian_output = declare(
+            self,
+            "cartesian_output",
+            "twist",
+            "Cartesian controllers' output: 'twist' (cartesian_cmd, for the bridge or MoveIt Servo) or 'joint' (the safety-limited twist turned into joint targets by the DLS step, sent on the joint_command_type interface, for ros2_control)",
+        )
+        self.autostart = declare(
+            self,
+            "autostart",
+            True,
+            "configure and activate at start (as an unmanaged node; bad parameters exit with code 2); false: wait unconfigured for lifecycle transitions on ~/change_state",
+        )
         self.configured = self.active = self.finished = False
         self.configure_error: str | None = None
         # What exists before configure (parameter and lifecycle services...) survives cleanup; the rest is torn down.
@@ -135,7 +303,9 @@ class ReachControllerNode(LifecycleNode):
             if self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
                 raise RuntimeError("activate transition failed")
         else:
-            self.get_logger().info("reach controller unconfigured: waiting for lifecycle transitions (reach_controller/change_state)")
+            self.get_logger().info(
+                "reach controller unconfigured: waiting for lifecycle transitions (reach_controller/change_state)"
+            )
 
     def entity_sets(self) -> tuple[set, set, set, set]:
         return set(self.publishers), set(self.subscriptions), set(self.timers), set(self.services)
@@ -149,7 +319,13 @@ class ReachControllerNode(LifecycleNode):
 
         self.kinematics = PandaKinematics()
         self.cartesian_limits, self.joint_limits = limits_from_parameters(
-            self.kinematics, self.max_cartesian_speed, self.safety_box_min, self.safety_box_max, self.joint_limit_margin, self.max_joint_step, self.max_angular_speed
+            self.kinematics,
+            self.max_cartesian_speed,
+            self.safety_box_min,
+            self.safety_box_max,
+            self.joint_limit_margin,
+            self.max_joint_step,
+            self.max_angular_speed,
         )
         self.singularity_guard = SingularityGuard(self.kinematics, self.singularity_slowdown, self.singularity_stop)
         # Cartesian commands only: near a singularity a twist turns into fast joint motion. Joint-target
@@ -275,16 +451,26 @@ class ReachControllerNode(LifecycleNode):
 
     def _validate_parameters(self) -> validation.Workspace:
         self.controller_settings = ControllerSettings(
-            self.controller_name, self.policy_path, self.hybrid_policy, self.hybrid_near, self.hybrid_switch_radius, self.gain, self.ik_max_joint_step
+            self.controller_name,
+            self.policy_path,
+            self.hybrid_policy,
+            self.hybrid_near,
+            self.hybrid_switch_radius,
+            self.gain,
+            self.ik_max_joint_step,
         )
         if self.sync_mode not in SYNC_MODES:
             raise ValueError(f"parameter 'sync_mode' must be one of {SYNC_MODES}, got '{self.sync_mode}'")
         if self.orientation not in ORIENTATION_MODES:
             raise ValueError(f"parameter 'orientation' must be one of {ORIENTATION_MODES}, got '{self.orientation}'")
         if self.joint_command_type not in JOINT_COMMAND_TYPES:
-            raise ValueError(f"parameter 'joint_command_type' must be one of {tuple(JOINT_COMMAND_TYPES)}, got '{self.joint_command_type}'")
+            raise ValueError(
+                f"parameter 'joint_command_type' must be one of {tuple(JOINT_COMMAND_TYPES)}, got '{self.joint_command_type}'"
+            )
         if self.cartesian_output not in CARTESIAN_OUTPUTS:
-            raise ValueError(f"parameter 'cartesian_output' must be one of {CARTESIAN_OUTPUTS}, got '{self.cartesian_output}'")
+            raise ValueError(
+                f"parameter 'cartesian_output' must be one of {CARTESIAN_OUTPUTS}, got '{self.cartesian_output}'"
+            )
         if self.out_of_workspace not in ("clamp", "reject"):
             raise ValueError(f"parameter 'out_of_workspace' must be 'clamp' or 'reject', got '{self.out_of_workspace}'")
         for name, value in {
@@ -352,17 +538,27 @@ class ReachControllerNode(LifecycleNode):
         marker.header.stamp, marker.header.frame_id = self.get_clock().now().to_msg(), BASE_FRAME
         marker.point.x, marker.point.y, marker.point.z = (float(v) for v in goal)
         self.goal_marker_pub.publish(marker)
-        self.get_logger().info(f"new goal from {topic}: {np.round(goal, 4).tolist()} in {BASE_FRAME}", throttle_duration_sec=1.0)
+        self.get_logger().info(
+            f"new goal from {topic}: {np.round(goal, 4).tolist()} in {BASE_FRAME}", throttle_duration_sec=1.0
+        )
 
     def on_joint_state(self, message: JointState) -> None:
         try:
-            arm = validation.arm_state_from_joint_state(message.name, message.position, message.velocity, self.allow_extra_joints)
-            stamp_warning = validation.check_stamp(ns_from_time(message.header.stamp), self.get_clock().now().nanoseconds, round(self.max_stamp_future * 1e9))
+            arm = validation.arm_state_from_joint_state(
+                message.name, message.position, message.velocity, self.allow_extra_joints
+            )
+            stamp_warning = validation.check_stamp(
+                ns_from_time(message.header.stamp),
+                self.get_clock().now().nanoseconds,
+                round(self.max_stamp_future * 1e9),
+            )
         except validation.InvalidInput as error:
             self.warnings.warn(f"joint_states: {error}")
             self.publish_status(STATUS_INVALID)
             return
-        if stamp_warning and self.sync_mode == "realtime":  # in lockstep, stamps are sim time and 0 is its first instant
+        if (
+            stamp_warning and self.sync_mode == "realtime"
+        ):  # in lockstep, stamps are sim time and 0 is its first instant
             self.warnings.warn(f"joint_states: message {stamp_warning}")
         self.arm = ArmObservation.from_joints(self.kinematics, arm.position, arm.velocity)
         self.state_stamp = message.header.stamp
@@ -370,7 +566,9 @@ class ReachControllerNode(LifecycleNode):
         # Answer the state at once, so the command acts on the state it was computed from; in realtime
         # at most control_rate times per second on average (states from a faster driver are thinned).
         if self.sync_mode == "realtime":
-            self.answer_credit = min(self.answer_credit + (self.state_received - previous) * self.control_rate, MAX_ANSWER_CREDIT)
+            self.answer_credit = min(
+                self.answer_credit + (self.state_received - previous) * self.control_rate, MAX_ANSWER_CREDIT
+            )
             if self.answer_credit < 0.5:
                 return
             self.answer_credit -= 1.0
@@ -390,7 +588,11 @@ class ReachControllerNode(LifecycleNode):
             return
         age = time.monotonic() - self.state_received
         if age > self.joint_state_timeout:
-            self.set_status("error", f"joint states stale ({age:.2f} s old, timeout {self.joint_state_timeout:.3f} s): holding", "stale")
+            self.set_status(
+                "error",
+                f"joint states stale ({age:.2f} s old, timeout {self.joint_state_timeout:.3f} s): holding",
+                "stale",
+            )
             self.publish_hold()
 
     def control_step(self) -> None:
@@ -434,7 +636,11 @@ class ReachControllerNode(LifecycleNode):
         command = self.controller.compute(state)
         if isinstance(command, CartesianAction):
             velocity = self.safe_velocity(state, np.clip(command.action, -1.0, 1.0) * MAX_CARTESIAN_SPEED)
-            angular = np.zeros(3) if command.angular is None else self.safe_angular(np.clip(command.angular, -1.0, 1.0) * MAX_ANGULAR_SPEED)
+            angular = (
+                np.zeros(3)
+                if command.angular is None
+                else self.safe_angular(np.clip(command.angular, -1.0, 1.0) * MAX_ANGULAR_SPEED)
+            )
             if self.finite_or_zero(velocity, "velocity") and self.finite_or_zero(angular, "angular velocity"):
                 if self.cartesian_output == "joint":
                     self.publish_twist_as_joint_targets(state, velocity, angular)
@@ -451,7 +657,15 @@ class ReachControllerNode(LifecycleNode):
         if not (np.any(velocity != 0.0) or np.any(angular != 0.0)):
             self.hold_in_place(state)
             return
-        targets, notes = cartesian_joint_targets(velocity, state.joint_positions, CONTROL_PERIOD, self.kinematics, self.joint_limits, self.cartesian_limits, angular)
+        targets, notes = cartesian_joint_targets(
+            velocity,
+            state.joint_positions,
+            CONTROL_PERIOD,
+            self.kinematics,
+            self.joint_limits,
+            self.cartesian_limits,
+            angular,
+        )
         self.note_joint_limits(notes)
         self.safety_interventions += self.warnings.safety(notes)
         if self.finite_or_zero(targets, "joint targets"):
@@ -483,7 +697,11 @@ class ReachControllerNode(LifecycleNode):
         """MoveIt Servo's ~/pause_servo: true holds and stops tracking (the goal is kept), false resumes."""
         was_paused, self.paused = self.paused, bool(request.data)
         if self.paused:
-            response.message = "already paused: holding" if was_paused else "paused: holding, goal tracking stopped until ~/pause false"
+            response.message = (
+                "already paused: holding"
+                if was_paused
+                else "paused: holding, goal tracking stopped until ~/pause false"
+            )
             if not was_paused:
                 self.latched_hold = None
                 self.get_logger().info("paused through ~/pause: holding")
@@ -500,8 +718,12 @@ class ReachControllerNode(LifecycleNode):
         """Position first: an orientation IK cannot reach at the goal from the current posture is dropped for
         this goal. Checked here, once per new goal at the control rate, not in the goal callback: a flood of
         goals must not cost an IK solve each."""
-        if self.goal_rotation is not None and not orientation_reachable(self.kinematics, self.goal, self.goal_rotation, self.arm.joint_positions):
-            self.warnings.warn(f"{self.goal_topic}: the arm cannot take that orientation at this position from its posture; reaching the position, orientation free")
+        if self.goal_rotation is not None and not orientation_reachable(
+            self.kinematics, self.goal, self.goal_rotation, self.arm.joint_positions
+        ):
+            self.warnings.warn(
+                f"{self.goal_topic}: the arm cannot take that orientation at this position from its posture; reaching the position, orientation free"
+            )
             self.goal_rotation = None
 
     def finite_or_zero(self, command: np.ndarray, what: str) -> bool:
@@ -535,7 +757,9 @@ class ReachControllerNode(LifecycleNode):
 
     def safe_joint_targets(self, state: ReachState, targets: np.ndarray) -> np.ndarray:
         """Joint limits, step size and safety box."""
-        targets, notes = limit_joint_targets(targets, state.joint_positions, self.joint_limits, self.kinematics, self.cartesian_limits)
+        targets, notes = limit_joint_targets(
+            targets, state.joint_positions, self.joint_limits, self.kinematics, self.cartesian_limits
+        )
         self.note_joint_limits(notes)
         self.safety_interventions += self.warnings.safety(notes)
         return targets
@@ -575,7 +799,10 @@ class ReachControllerNode(LifecycleNode):
             message.header.stamp = self.command_stamp()
             message.joint_names = list(ARM_JOINT_NAMES)
             period_ns = round(1e9 / self.control_rate)
-            point = JointTrajectoryPoint(positions=[float(v) for v in positions], time_from_start=Duration(sec=period_ns // 1_000_000_000, nanosec=period_ns % 1_000_000_000))
+            point = JointTrajectoryPoint(
+                positions=[float(v) for v in positions],
+                time_from_start=Duration(sec=period_ns // 1_000_000_000, nanosec=period_ns % 1_000_000_000),
+            )
             message.points = [point]
         else:
             message = JointState()
@@ -636,7 +863,23 @@ class ReachControllerNode(LifecycleNode):
     def publish_diagnostics(self) -> None:
         level, message = self.status
         goal = "none" if self.goal is None else str(np.round(self.goal, 4).tolist())
-        self.diagnostics_pub.publish(diagnostics(self, level, message, {"controller": self.controller_name, "orientation": self.orientation_mode, "sync_mode": self.sync_mode, "paused": self.paused, "goal": goal, "safety_interventions": self.safety_interventions, "warnings": self.warnings.count, **self.timing.summary()}))
+        self.diagnostics_pub.publish(
+            diagnostics(
+                self,
+                level,
+                message,
+                {
+                    "controller": self.controller_name,
+                    "orientation": self.orientation_mode,
+                    "sync_mode": self.sync_mode,
+                    "paused": self.paused,
+                    "goal": goal,
+                    "safety_interventions": self.safety_interventions,
+                    "warnings": self.warnings.count,
+                    **self.timing.summary(),
+                },
+            )
+        )
 
 
 def main(args: list[str] | None = None) -> None:

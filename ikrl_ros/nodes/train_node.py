@@ -16,9 +16,9 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
+from ikrl_ros.nodes.ros_common import declare, diagnostics, run_node
 from ikrl_ros.rl.config import CONFIGS, HER_STRATEGIES, make_config
 from ikrl_ros.rl.trainer import Progress, TrainResult, train
-from ikrl_ros.nodes.ros_common import declare, diagnostics, run_node
 
 NO_TARGET = 0.0
 
@@ -29,16 +29,38 @@ class TrainNode(Node):
     def __init__(self) -> None:
         super().__init__("train_node")
         self.algo = declare(self, "algo", "sac", f"algorithm: one of {sorted(CONFIGS)}")
-        self.env_id = declare(self, "env_id", "PandaReach-v3", "gymnasium id (PandaReach-v3, PandaReachDense-v3, PandaReachJoints-v3, ...)")
-        self.her_strategy = declare(self, "her_strategy", "future", f"hindsight relabelling: one of {list(HER_STRATEGIES)} ('none' = plain replay)")
+        self.env_id = declare(
+            self,
+            "env_id",
+            "PandaReach-v3",
+            "gymnasium id (PandaReach-v3, PandaReachDense-v3, PandaReachJoints-v3, ...)",
+        )
+        self.her_strategy = declare(
+            self,
+            "her_strategy",
+            "future",
+            f"hindsight relabelling: one of {list(HER_STRATEGIES)} ('none' = plain replay)",
+        )
         self.steps = declare(self, "steps", 20_000, "total environment steps")
         self.seed = declare(self, "seed", 0, "random seed")
-        self.out_dir = declare(self, "out_dir", "runs/train_node", "output directory: checkpoints, progress.csv, TensorBoard; resumed if it holds a checkpoint")
+        self.out_dir = declare(
+            self,
+            "out_dir",
+            "runs/train_node",
+            "output directory: checkpoints, progress.csv, TensorBoard; resumed if it holds a checkpoint",
+        )
         self.n_envs = declare(self, "n_envs", 2, "environments stepped in parallel")
-        self.eval_every = declare(self, "eval_every", 1_000, "environment steps between evaluations (and ~/progress messages)")
+        self.eval_every = declare(
+            self, "eval_every", 1_000, "environment steps between evaluations (and ~/progress messages)"
+        )
         self.eval_episodes = declare(self, "eval_episodes", 50, "seeded goals per evaluation")
         self.checkpoint_every = declare(self, "checkpoint_every", 1_000, "environment steps between atomic checkpoints")
-        self.target_success = declare(self, "target_success", NO_TARGET, "stop at the first evaluation with this success rate (0: train all steps)")
+        self.target_success = declare(
+            self,
+            "target_success",
+            NO_TARGET,
+            "stop at the first evaluation with this success rate (0: train all steps)",
+        )
         self.resume = declare(self, "resume", True, "continue from out_dir's checkpoint when there is one")
         self.config = self._validate_parameters()
 
@@ -51,13 +73,17 @@ class TrainNode(Node):
         self.error: BaseException | None = None
         self.worker = threading.Thread(target=self._run, name="ikrl-trainer", daemon=True)
         self.worker.start()
-        self.get_logger().info(f"training {self.algo} on {self.env_id} (HER: {self.her_strategy}) for {self.steps} steps into {self.out_dir}")
+        self.get_logger().info(
+            f"training {self.algo} on {self.env_id} (HER: {self.her_strategy}) for {self.steps} steps into {self.out_dir}"
+        )
 
     def _validate_parameters(self):
         if self.algo not in CONFIGS:
             raise ValueError(f"parameter 'algo' must be one of {sorted(CONFIGS)}, got '{self.algo}'")
         if self.her_strategy not in HER_STRATEGIES:
-            raise ValueError(f"parameter 'her_strategy' must be one of {list(HER_STRATEGIES)}, got '{self.her_strategy}'")
+            raise ValueError(
+                f"parameter 'her_strategy' must be one of {list(HER_STRATEGIES)}, got '{self.her_strategy}'"
+            )
         for name in ("steps", "n_envs", "eval_every", "eval_episodes", "checkpoint_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"parameter '{name}' must be positive, got {getattr(self, name)}")

@@ -12,9 +12,16 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "train": "trainer", "TrainResult": "trainer", "Progress": "trainer",
-    "load_policy": "checkpoint", "Policy": "checkpoint", "CheckpointError": "checkpoint",
-    "evaluate": "evaluation", "make_config": "config", "DDPGConfig": "config", "TD3Config": "config",
+    "train": "trainer",
+    "TrainResult": "trainer",
+    "Progress": "trainer",
+    "load_policy": "checkpoint",
+    "Policy": "checkpoint",
+    "CheckpointError": "checkpoint",
+    "evaluate": "evaluation",
+    "make_config": "config",
+    "DDPGConfig": "config",
+    "TD3Config": "config",
     "SACConfig": "config",
 }
 

@@ -38,7 +38,9 @@ class OffPolicyAgent:
 
     algo = ""
 
-    def __init__(self, config: BaseConfig, in_dim: int, act_dim: int, action_scale: np.ndarray, goal_dim: int = 3) -> None:
+    def __init__(
+        self, config: BaseConfig, in_dim: int, act_dim: int, action_scale: np.ndarray, goal_dim: int = 3
+    ) -> None:
         self.config, self.act_dim = config, act_dim
         self.action_scale = np.asarray(action_scale, np.float32)
         self.normalizer = make_normalizer(config, in_dim, goal_dim)
@@ -75,8 +77,9 @@ class OffPolicyAgent:
         self.n_updates += 1
         return losses
 
-    def _update(self, x: torch.Tensor, a: torch.Tensor, r: torch.Tensor, done: torch.Tensor,
-                x_next: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _update(
+        self, x: torch.Tensor, a: torch.Tensor, r: torch.Tensor, done: torch.Tensor, x_next: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
     def _critic_step(self, x: torch.Tensor, a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -120,7 +123,9 @@ class TD3(OffPolicyAgent):
     algo = "td3"
     config: TD3Config
 
-    def __init__(self, config: TD3Config, in_dim: int, act_dim: int, action_scale: np.ndarray, goal_dim: int = 3) -> None:
+    def __init__(
+        self, config: TD3Config, in_dim: int, act_dim: int, action_scale: np.ndarray, goal_dim: int = 3
+    ) -> None:
         super().__init__(config, in_dim, act_dim, action_scale, goal_dim)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
         self._actor_params = list(self.actor.parameters())
@@ -136,8 +141,9 @@ class TD3(OffPolicyAgent):
             a = (a + self.config.action_noise * self._scale * torch.randn_like(a)).clamp(-self._scale, self._scale)
         return a
 
-    def _update(self, x: torch.Tensor, a: torch.Tensor, r: torch.Tensor, done: torch.Tensor,
-                x_next: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _update(
+        self, x: torch.Tensor, a: torch.Tensor, r: torch.Tensor, done: torch.Tensor, x_next: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         c = self.config
         with torch.no_grad():
             a_next = self.actor_target(x_next)
@@ -175,7 +181,9 @@ class SAC(OffPolicyAgent):
     algo = "sac"
     config: SACConfig
 
-    def __init__(self, config: SACConfig, in_dim: int, act_dim: int, action_scale: np.ndarray, goal_dim: int = 3) -> None:
+    def __init__(
+        self, config: SACConfig, in_dim: int, act_dim: int, action_scale: np.ndarray, goal_dim: int = 3
+    ) -> None:
         super().__init__(config, in_dim, act_dim, action_scale, goal_dim)
         self.log_alpha = torch.tensor(float(np.log(config.init_alpha)), requires_grad=True)
         self.alpha_opt = _adam([self.log_alpha], config.alpha_lr)
@@ -187,8 +195,9 @@ class SAC(OffPolicyAgent):
     def _act(self, x: torch.Tensor, explore: bool) -> torch.Tensor:
         return self.actor(x)[0] if explore else self.actor.deterministic(x)
 
-    def _update(self, x: torch.Tensor, a: torch.Tensor, r: torch.Tensor, done: torch.Tensor,
-                x_next: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _update(
+        self, x: torch.Tensor, a: torch.Tensor, r: torch.Tensor, done: torch.Tensor, x_next: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         c = self.config
         alpha = self.log_alpha.detach().exp()
         with torch.no_grad():
@@ -211,8 +220,11 @@ class SAC(OffPolicyAgent):
         return {"critic_loss": critic_loss, "actor_loss": actor_loss.detach(), "alpha": alpha}
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "log_alpha": self.log_alpha.detach().clone(),
-                "alpha_opt": self.alpha_opt.state_dict()}
+        return {
+            **super().state_dict(),
+            "log_alpha": self.log_alpha.detach().clone(),
+            "alpha_opt": self.alpha_opt.state_dict(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
@@ -224,12 +236,18 @@ class SAC(OffPolicyAgent):
 AGENTS: dict[str, type[OffPolicyAgent]] = {"ddpg": DDPG, "td3": TD3, "sac": SAC}
 
 
-def make_agent(config: BaseConfig, in_dim: int, act_dim: int, action_scale: np.ndarray, goal_dim: int = 3) -> OffPolicyAgent:
+def make_agent(
+    config: BaseConfig, in_dim: int, act_dim: int, action_scale: np.ndarray, goal_dim: int = 3
+) -> OffPolicyAgent:
     """Instantiate the agent class matching `config.algo`; `in_dim` = observation + 2 × `goal_dim`."""
     return AGENTS[config.algo](config, in_dim, act_dim, action_scale, goal_dim)  # type: ignore[arg-type]
 
 
 def make_normalizer(config: BaseConfig, in_dim: int, goal_dim: int) -> Normalizer:
     """The input features and normaliser that `config` asks for (shared by training and deployment)."""
-    return Normalizer(in_dim, clip=config.obs_clip, enabled=config.normalize_obs,
-                      goal_relative_dim=goal_dim if config.goal_relative_inputs else 0)
+    return Normalizer(
+        in_dim,
+        clip=config.obs_clip,
+        enabled=config.normalize_obs,
+        goal_relative_dim=goal_dim if config.goal_relative_inputs else 0,
+    )

@@ -25,15 +25,26 @@ import numpy as np
 import torch
 from torch import nn
 
-from ikrl_ros.rl.config import BaseConfig, CONFIGS, config_from_dict
-from ikrl_ros.rl.envs import KEYS, EnvInfo
 from ikrl_ros.rl.algorithms import make_normalizer
+from ikrl_ros.rl.config import CONFIGS, BaseConfig, config_from_dict
+from ikrl_ros.rl.envs import KEYS, EnvInfo
 from ikrl_ros.rl.networks import DeterministicActor, Normalizer, SquashedGaussianActor
 
 FORMAT = "ikrl_ros.rl.checkpoint"
 VERSION = 1
-REQUIRED_META = ("format", "version", "algo", "env_id", "config", "obs_dim", "goal_dim", "act_dim",
-                 "action_scale", "max_episode_steps", "step")
+REQUIRED_META = (
+    "format",
+    "version",
+    "algo",
+    "env_id",
+    "config",
+    "obs_dim",
+    "goal_dim",
+    "act_dim",
+    "action_scale",
+    "max_episode_steps",
+    "step",
+)
 
 
 class CheckpointError(Exception):
@@ -68,17 +79,32 @@ def atomic_write(path: str | os.PathLike[str], write: Any) -> None:
 def make_meta(algo: str, config: BaseConfig, info: EnvInfo, step: int, **extra: Any) -> dict[str, Any]:
     """Metadata dict (JSON-serialisable) describing a checkpoint."""
     return {
-        "format": FORMAT, "version": VERSION, "algo": algo, "env_id": info.env_id,
-        "config": config.to_dict(), "obs_dim": info.obs_dim, "goal_dim": info.goal_dim,
-        "act_dim": info.act_dim, "action_scale": list(info.action_scale), "control_type": info.control_type,
-        "action_map": info.action_map, "env_kwargs": info.env_kwargs,
-        "max_episode_steps": info.max_episode_steps, "observation_layout": info.layout(),
-        "observation_notes": info.notes(), "step": int(step), **extra,
+        "format": FORMAT,
+        "version": VERSION,
+        "algo": algo,
+        "env_id": info.env_id,
+        "config": config.to_dict(),
+        "obs_dim": info.obs_dim,
+        "goal_dim": info.goal_dim,
+        "act_dim": info.act_dim,
+        "action_scale": list(info.action_scale),
+        "control_type": info.control_type,
+        "action_map": info.action_map,
+        "env_kwargs": info.env_kwargs,
+        "max_episode_steps": info.max_episode_steps,
+        "observation_layout": info.layout(),
+        "observation_notes": info.notes(),
+        "step": int(step),
+        **extra,
     }
 
 
-def save_checkpoint(path: str | os.PathLike[str], meta: dict[str, Any], policy_state: dict[str, Any],
-                    training_state: dict[str, Any] | None = None) -> None:
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    meta: dict[str, Any],
+    policy_state: dict[str, Any],
+    training_state: dict[str, Any] | None = None,
+) -> None:
     """Atomically write a checkpoint; omit `training_state` for a small deployable policy file."""
     payload: dict[str, Any] = {"meta": json.dumps(meta), "policy": policy_state}
     if training_state is not None:
@@ -97,9 +123,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         detail = next((ln.strip() for ln in str(e).splitlines() if "nsupported" in ln), "")
-        raise CheckpointError(f"{path}: refused, the file contains objects other than tensors and plain "
-                              f"containers (possibly code); only weights-only checkpoints are loaded. {detail}"
-                              ) from None
+        raise CheckpointError(
+            f"{path}: refused, the file contains objects other than tensors and plain "
+            f"containers (possibly code); only weights-only checkpoints are loaded. {detail}"
+        ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(e).__name__}: {e})") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("meta"), str) or "policy" not in payload:
@@ -112,8 +139,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     if missing:
         raise CheckpointError(f"{path}: metadata lacks required keys {missing}")
     if meta["format"] != FORMAT or meta["version"] != VERSION:
-        raise CheckpointError(f"{path}: unsupported format {meta['format']!r} version {meta['version']!r} "
-                              f"(this code reads {FORMAT!r} version {VERSION})")
+        raise CheckpointError(
+            f"{path}: unsupported format {meta['format']!r} version {meta['version']!r} "
+            f"(this code reads {FORMAT!r} version {VERSION})"
+        )
     if meta["algo"] not in CONFIGS:
         raise CheckpointError(f"{path}: unknown algorithm {meta['algo']!r}; expected one of {sorted(CONFIGS)}")
     policy = payload["policy"]
@@ -126,8 +155,10 @@ def check_compatible(meta: dict[str, Any], info: EnvInfo, path: str | os.PathLik
     """Refuse a checkpoint whose environment sizes differ from `info`."""
     for name in ("obs_dim", "goal_dim", "act_dim"):
         if int(meta[name]) != getattr(info, name):
-            raise CheckpointError(f"{path}: {name} is {meta[name]} in the checkpoint but {getattr(info, name)} "
-                                  f"in {info.env_id} (checkpoint trained on {meta['env_id']})")
+            raise CheckpointError(
+                f"{path}: {name} is {meta[name]} in the checkpoint but {getattr(info, name)} "
+                f"in {info.env_id} (checkpoint trained on {meta['env_id']})"
+            )
 
 
 def build_actor(algo: str, config: BaseConfig, in_dim: int, act_dim: int, action_scale: np.ndarray) -> nn.Module:
@@ -164,8 +195,10 @@ class Policy:
         else:
             flat = np.asarray(observation, np.float32)
         if flat.shape[-1] != self.input_dim:
-            raise ValueError(f"observation has {flat.shape[-1]} values, the policy expects {self.input_dim} "
-                             f"(observation {self.obs_dim} + achieved_goal {self.goal_dim} + desired_goal {self.goal_dim})")
+            raise ValueError(
+                f"observation has {flat.shape[-1]} values, the policy expects {self.input_dim} "
+                f"(observation {self.obs_dim} + achieved_goal {self.goal_dim} + desired_goal {self.goal_dim})"
+            )
         return flat
 
     def act(self, observation: dict[str, np.ndarray] | np.ndarray) -> np.ndarray:
@@ -182,19 +215,24 @@ def policy_from_payload(meta: dict[str, Any], payload: dict[str, Any], path: str
         raise CheckpointError(f"{path}: invalid hyperparameters for {meta['algo']}: {e}") from None
     in_dim = int(meta["obs_dim"]) + 2 * int(meta["goal_dim"])
     normalizer = make_normalizer(config, in_dim, int(meta["goal_dim"]))
-    actor = build_actor(meta["algo"], config, normalizer.out_dim, int(meta["act_dim"]), np.asarray(meta["action_scale"]))
+    actor = build_actor(
+        meta["algo"], config, normalizer.out_dim, int(meta["act_dim"]), np.asarray(meta["action_scale"])
+    )
     try:
         normalizer.load_state_dict(payload["policy"]["normalizer"])
         actor.load_state_dict(payload["policy"]["actor"])
     except (RuntimeError, KeyError, TypeError, AttributeError) as e:
-        raise CheckpointError(f"{path}: weights do not match the declared sizes (input {in_dim} = obs "
-                              f"{meta['obs_dim']} + 2 x goal {meta['goal_dim']}, action {meta['act_dim']}, "
-                              f"hidden {list(config.hidden_sizes)}): {str(e).splitlines()[0]}") from None
+        raise CheckpointError(
+            f"{path}: weights do not match the declared sizes (input {in_dim} = obs "
+            f"{meta['obs_dim']} + 2 x goal {meta['goal_dim']}, action {meta['act_dim']}, "
+            f"hidden {list(config.hidden_sizes)}): {str(e).splitlines()[0]}"
+        ) from None
     return Policy(meta, normalizer, actor)
 
 
-def load_policy(path: str | os.PathLike[str], env_id: str | None = None, obs_dim: int | None = None,
-                goal_dim: int | None = None) -> Policy:
+def load_policy(
+    path: str | os.PathLike[str], env_id: str | None = None, obs_dim: int | None = None, goal_dim: int | None = None
+) -> Policy:
     """Load a policy (or full checkpoint) for inference; optional expectations are checked."""
     meta, payload = load_checkpoint(path)
     if env_id is not None and meta["env_id"] != env_id:

@@ -130,5 +130,13 @@ def config_from_dict(algo: str, values: dict[str, Any]) -> BaseConfig:
     return make_config(algo, **values)
 
 
-__all__ = ["BaseConfig", "TD3Config", "DDPGConfig", "SACConfig", "CONFIGS", "HER_STRATEGIES",
-           "make_config", "config_from_dict"]
+__all__ = [
+    "BaseConfig",
+    "TD3Config",
+    "DDPGConfig",
+    "SACConfig",
+    "CONFIGS",
+    "HER_STRATEGIES",
+    "make_config",
+    "config_from_dict",
+]

@@ -52,9 +52,13 @@ class ControllerSettings:
         if self.name not in CONTROLLERS:
             raise ValueError(f"parameter 'controller' must be one of {CONTROLLERS}, got '{self.name}'")
         if self.hybrid_policy not in LEARNED_CONTROLLERS:
-            raise ValueError(f"parameter 'hybrid_policy' must be one of {LEARNED_CONTROLLERS}, got '{self.hybrid_policy}'")
+            raise ValueError(
+                f"parameter 'hybrid_policy' must be one of {LEARNED_CONTROLLERS}, got '{self.hybrid_policy}'"
+            )
         if self.hybrid_near not in CLASSICAL_CONTROLLERS:
-            raise ValueError(f"parameter 'hybrid_near' must be one of {CLASSICAL_CONTROLLERS}, got '{self.hybrid_near}'")
+            raise ValueError(
+                f"parameter 'hybrid_near' must be one of {CLASSICAL_CONTROLLERS}, got '{self.hybrid_near}'"
+            )
 
 
 def make_controller(settings: ControllerSettings, kinematics: PandaKinematics) -> ReachController:
@@ -62,8 +66,12 @@ def make_controller(settings: ControllerSettings, kinematics: PandaKinematics) -
     if settings.name in LEARNED_CONTROLLERS:
         return load_policy_controller(resolve_policy_path(settings.policy_path, settings.name), settings.name)
     if settings.name == "hybrid":
-        far = load_policy_controller(resolve_policy_path(settings.policy_path, settings.hybrid_policy), settings.hybrid_policy)
-        return HybridController(far, make_classical(settings.hybrid_near, settings, kinematics), settings.hybrid_switch_radius)
+        far = load_policy_controller(
+            resolve_policy_path(settings.policy_path, settings.hybrid_policy), settings.hybrid_policy
+        )
+        return HybridController(
+            far, make_classical(settings.hybrid_near, settings, kinematics), settings.hybrid_switch_radius
+        )
     return make_classical(settings.name, settings, kinematics)
 
 

@@ -23,12 +23,17 @@ class EvalResult:
     successes: list[bool] = field(default_factory=list)
 
     def summary(self) -> dict[str, float]:
-        return {"success_rate": self.success_rate, "mean_reward": self.mean_reward,
-                "median_final_distance": self.median_final_distance, "episodes": len(self.successes)}
+        return {
+            "success_rate": self.success_rate,
+            "mean_reward": self.mean_reward,
+            "median_final_distance": self.median_final_distance,
+            "episodes": len(self.successes),
+        }
 
 
-def evaluate(act: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int = 50,
-             first_seed: int = 0) -> EvalResult:
+def evaluate(
+    act: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: int = 50, first_seed: int = 0
+) -> EvalResult:
     """Run `episodes` episodes with the deterministic action function `act(flat_obs[1, D]) -> action[1, A]`."""
     distances, successes, returns = [], [], []
     for i in range(episodes):
@@ -42,5 +47,6 @@ def evaluate(act: Callable[[np.ndarray], np.ndarray], env: gym.Env, episodes: in
         distances.append(float(np.linalg.norm(obs["achieved_goal"] - obs["desired_goal"])))
         successes.append(bool(info.get("is_success", terminated)))
         returns.append(ret)
-    return EvalResult(float(np.mean(successes)), float(np.mean(returns)), float(np.median(distances)),
-                      distances, successes)
+    return EvalResult(
+        float(np.mean(successes)), float(np.mean(returns)), float(np.median(distances)), distances, successes
+    )

@@ -39,14 +39,24 @@ def goal_relative_features(x: torch.Tensor, goal_dim: int) -> torch.Tensor:
     for the position, then the relative rotation R_goal·R_achievedᵀ (9), its sin(angle)·axis vector and
     that vector's tanh per angle scale.
     """
-    achieved, goal = x[..., -2 * goal_dim: -goal_dim], x[..., -goal_dim:]
+    achieved, goal = x[..., -2 * goal_dim : -goal_dim], x[..., -goal_dim:]
     delta = goal[..., :3] - achieved[..., :3]
     features = [x, delta, *(torch.tanh(delta / scale) for scale in GOAL_RELATIVE_SCALES)]
     if goal_dim == 9:
         relative = _rotation_from_6d(goal[..., 3:]) @ _rotation_from_6d(achieved[..., 3:]).transpose(-1, -2)
-        axis_sine = 0.5 * torch.stack([relative[..., 2, 1] - relative[..., 1, 2], relative[..., 0, 2] - relative[..., 2, 0],
-                                       relative[..., 1, 0] - relative[..., 0, 1]], dim=-1)
-        features += [relative.flatten(-2), axis_sine, *(torch.tanh(axis_sine / scale) for scale in ANGLE_RELATIVE_SCALES)]
+        axis_sine = 0.5 * torch.stack(
+            [
+                relative[..., 2, 1] - relative[..., 1, 2],
+                relative[..., 0, 2] - relative[..., 2, 0],
+                relative[..., 1, 0] - relative[..., 0, 1],
+            ],
+            dim=-1,
+        )
+        features += [
+            relative.flatten(-2),
+            axis_sine,
+            *(torch.tanh(axis_sine / scale) for scale in ANGLE_RELATIVE_SCALES),
+        ]
     return torch.cat(features, dim=-1)
 
 
@@ -74,7 +84,9 @@ class Normalizer(nn.Module):
     the forward pass. With `enabled=False` the normalisation is the identity.
     """
 
-    def __init__(self, input_dim: int, clip: float = 5.0, enabled: bool = True, eps: float = 1e-2, goal_relative_dim: int = 0) -> None:
+    def __init__(
+        self, input_dim: int, clip: float = 5.0, enabled: bool = True, eps: float = 1e-2, goal_relative_dim: int = 0
+    ) -> None:
         super().__init__()
         self.clip, self.enabled, self.eps = clip, enabled, eps
         self.goal_relative_dim = goal_relative_dim

@@ -33,8 +33,9 @@ def run_label(run_dir: str | Path) -> str:
     return Path(run_dir).name
 
 
-def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, labels: Sequence[str] | None = None,
-              title: str | None = None) -> Path:
+def plot_runs(
+    run_dirs: Sequence[str | Path], out: str | Path, labels: Sequence[str] | None = None, title: str | None = None
+) -> Path:
     """Two panels, one line per run; returns the PNG path."""
     fig, (ax_s, ax_r) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     for i, run in enumerate(run_dirs):

@@ -76,7 +76,9 @@ class HerReplayBuffer:
         """Store one episode of length L: obs/ag have L+1 rows (incl. the last state), goal/actions L rows."""
         L = len(actions)
         if not 1 <= L <= self.T or len(obs) != L + 1 or len(ag) != L + 1 or len(goal) != L:
-            raise ValueError(f"inconsistent episode: {L} actions, {len(obs)} obs, {len(ag)} achieved, {len(goal)} goals")
+            raise ValueError(
+                f"inconsistent episode: {L} actions, {len(obs)} obs, {len(ag)} achieved, {len(goal)} goals"
+            )
         e = self.ptr
         self.obs[e, : L + 1] = obs
         self.ag[e, : L + 1] = ag
@@ -123,13 +125,21 @@ class HerReplayBuffer:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Arrays needed to restore the buffer exactly (saved with np.savez, loaded without pickle)."""
-        return {"obs": self.obs, "ag": self.ag, "goal": self.goal, "actions": self.actions,
-                "lengths": self.lengths, "ptr": np.asarray(self.ptr)}
+        return {
+            "obs": self.obs,
+            "ag": self.ag,
+            "goal": self.goal,
+            "actions": self.actions,
+            "lengths": self.lengths,
+            "ptr": np.asarray(self.ptr),
+        }
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         for name in ("obs", "ag", "goal", "actions", "lengths"):
             if state[name].shape != getattr(self, name).shape:
-                raise ValueError(f"replay array {name!r} has shape {state[name].shape}, expected {getattr(self, name).shape}")
+                raise ValueError(
+                    f"replay array {name!r} has shape {state[name].shape}, expected {getattr(self, name).shape}"
+                )
             getattr(self, name)[...] = state[name]
         self.ptr = int(state["ptr"])
         np.cumsum(self.lengths, out=self._cum)

@@ -28,8 +28,14 @@ import numpy as np
 import torch
 
 from ikrl_ros.rl.algorithms import OffPolicyAgent, make_agent
-from ikrl_ros.rl.checkpoint import (CheckpointError, atomic_write, check_compatible, load_checkpoint, make_meta,
-                         save_checkpoint)
+from ikrl_ros.rl.checkpoint import (
+    CheckpointError,
+    atomic_write,
+    check_compatible,
+    load_checkpoint,
+    make_meta,
+    save_checkpoint,
+)
 from ikrl_ros.rl.config import BaseConfig, config_from_dict
 from ikrl_ros.rl.envs import EnvInfo, env_info, goal_functions, make_env
 from ikrl_ros.rl.evaluation import EvalResult, evaluate
@@ -40,8 +46,17 @@ log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
 REPLAY = "replay.npz"
 POLICY = "policy.pt"
-CSV_FIELDS = ("step", "wall_time", "train_time", "episodes", "success_rate", "mean_reward",
-              "median_final_distance", "actor_loss", "critic_loss")
+CSV_FIELDS = (
+    "step",
+    "wall_time",
+    "train_time",
+    "episodes",
+    "success_rate",
+    "mean_reward",
+    "median_final_distance",
+    "actor_loss",
+    "critic_loss",
+)
 
 
 @dataclass
@@ -126,8 +141,10 @@ def _restore(out: Path, config: BaseConfig, info: EnvInfo) -> tuple[dict[str, An
     path = out / CHECKPOINT
     meta, payload = load_checkpoint(path)
     if meta["algo"] != config.algo or meta["env_id"] != info.env_id:
-        raise CheckpointError(f"{path}: holds a {meta['algo']} run on {meta['env_id']}, cannot resume it as "
-                              f"{config.algo} on {info.env_id}; choose another output directory")
+        raise CheckpointError(
+            f"{path}: holds a {meta['algo']} run on {meta['env_id']}, cannot resume it as "
+            f"{config.algo} on {info.env_id}; choose another output directory"
+        )
     check_compatible(meta, info, path)
     if "training" not in payload:
         raise CheckpointError(f"{path}: is a policy-only file, it lacks the training state needed to resume")
@@ -137,8 +154,14 @@ def _restore(out: Path, config: BaseConfig, info: EnvInfo) -> tuple[dict[str, An
     return meta, payload, saved
 
 
-def _save(out: Path, agent: OffPolicyAgent, buffer: HerReplayBuffer | None, info: EnvInfo,
-          counters: dict[str, Any], rng: np.random.Generator) -> None:
+def _save(
+    out: Path,
+    agent: OffPolicyAgent,
+    buffer: HerReplayBuffer | None,
+    info: EnvInfo,
+    counters: dict[str, Any],
+    rng: np.random.Generator,
+) -> None:
     """Replay first, then the checkpoint: the checkpoint names the step the replay must match."""
     step = counters["step"]
     if buffer is not None:
@@ -147,8 +170,14 @@ def _save(out: Path, agent: OffPolicyAgent, buffer: HerReplayBuffer | None, info
     state = agent.state_dict()
     policy = {"normalizer": state.pop("normalizer"), "actor": state.pop("actor")}
     training = {**state, "torch_rng": torch.get_rng_state()}
-    meta = make_meta(agent.algo, agent.config, info, step, numpy_rng=rng.bit_generator.state,
-                     **{k: v for k, v in counters.items() if k != "step"})
+    meta = make_meta(
+        agent.algo,
+        agent.config,
+        info,
+        step,
+        numpy_rng=rng.bit_generator.state,
+        **{k: v for k, v in counters.items() if k != "step"},
+    )
     save_checkpoint(out / CHECKPOINT, meta, policy, training)
 
 
@@ -159,7 +188,9 @@ def _load_replay(path: Path, buffer: HerReplayBuffer, step: int) -> None:
     try:
         with np.load(path, allow_pickle=False) as z:
             if int(z["step"]) != step:
-                log.warning("%s is from step %d, not %d; resuming with an empty replay buffer", path, int(z["step"]), step)
+                log.warning(
+                    "%s is from step %d, not %d; resuming with an empty replay buffer", path, int(z["step"]), step
+                )
                 return
             buffer.load_state_dict(dict(z))
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
@@ -211,11 +242,27 @@ def train(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     agent = make_agent(config, info.input_dim, info.act_dim, np.asarray(info.action_scale, np.float32), info.goal_dim)
-    buffer = HerReplayBuffer(info.obs_dim, info.goal_dim, info.act_dim, info.max_episode_steps,
-                             config.buffer_size, compute_reward, is_success, config.her_strategy,
-                             config.her_k, rng, info.terminal_on_success)
-    counters: dict[str, Any] = {"step": 0, "episodes": 0, "wall_time": 0.0, "train_time": 0.0, "seed": seed,
-                                "update_credit": 0.0}
+    buffer = HerReplayBuffer(
+        info.obs_dim,
+        info.goal_dim,
+        info.act_dim,
+        info.max_episode_steps,
+        config.buffer_size,
+        compute_reward,
+        is_success,
+        config.her_strategy,
+        config.her_k,
+        rng,
+        info.terminal_on_success,
+    )
+    counters: dict[str, Any] = {
+        "step": 0,
+        "episodes": 0,
+        "wall_time": 0.0,
+        "train_time": 0.0,
+        "seed": seed,
+        "update_credit": 0.0,
+    }
     if meta:
         agent.load_state_dict({**payload["policy"], **payload["training"]})
         torch.set_rng_state(payload["training"]["torch_rng"])
@@ -252,8 +299,9 @@ def train(
     if progress_bar:
         from tqdm import tqdm
 
-        bar = tqdm(total=steps, initial=start_step, unit="step", dynamic_ncols=True,
-                   desc=f"{config.algo} {info.env_id}")
+        bar = tqdm(
+            total=steps, initial=start_step, unit="step", dynamic_ncols=True, desc=f"{config.algo} {info.env_id}"
+        )
 
     def report() -> Progress:
         """Evaluate, log, call back; runs outside the timed training section."""
@@ -261,9 +309,18 @@ def train(
         ev: EvalResult = evaluate(lambda xx: agent.act(xx, explore=False), eval_env, eval_episodes)
         losses = {k: float(v) / loss_count for k, v in loss_sums.items()} if loss_count else {}
         loss_sums, loss_count = {}, 0
-        p = Progress(step, steps, counters["wall_time"], counters["train_time"], counters["episodes"],
-                     ev.success_rate, ev.mean_reward, ev.median_final_distance,
-                     losses.get("actor_loss"), losses.get("critic_loss"))
+        p = Progress(
+            step,
+            steps,
+            counters["wall_time"],
+            counters["train_time"],
+            counters["episodes"],
+            ev.success_rate,
+            ev.mean_reward,
+            ev.median_final_distance,
+            losses.get("actor_loss"),
+            losses.get("critic_loss"),
+        )
         logger.write(p)
         result.history.append(p)
         if bar is not None:
@@ -295,7 +352,7 @@ def train(
                     counters["episodes"] += 1
                     start_episode(i, env.reset()[0])
                 else:
-                    x[i, :od], x[i, od: od + gd] = obs["observation"], obs["achieved_goal"]
+                    x[i, :od], x[i, od : od + gd] = obs["observation"], obs["achieved_goal"]
             step += n
             if step >= config.learning_starts and len(buffer) >= config.batch_size:
                 counters["update_credit"] += n * config.updates_per_step
@@ -344,7 +401,12 @@ def train(
 def _export(out: Path, agent: OffPolicyAgent, info: EnvInfo, counters: dict[str, Any]) -> None:
     """Small deployable policy file next to the checkpoint."""
     state = agent.state_dict()
-    meta = make_meta(agent.algo, agent.config, info, counters["step"],
-                     **{k: counters[k] for k in ("seed", "wall_time", "train_time")})
+    meta = make_meta(
+        agent.algo,
+        agent.config,
+        info,
+        counters["step"],
+        **{k: counters[k] for k in ("seed", "wall_time", "train_time")},
+    )
     save_checkpoint(out / POLICY, meta, {"normalizer": state["normalizer"], "actor": state["actor"]})
     (out / "config.json").write_text(json.dumps(meta, indent=2))

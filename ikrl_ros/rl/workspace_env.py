@@ -35,7 +35,14 @@ from ikrl_ros.core.panda_model import (
     SAFETY_BOX_MAX,
     SAFETY_BOX_MIN,
 )
-from ikrl_ros.core.safety import CartesianLimits, JointLimits, cartesian_joint_targets, limit_angular, limit_cartesian, limit_joint_targets
+from ikrl_ros.core.safety import (
+    CartesianLimits,
+    JointLimits,
+    cartesian_joint_targets,
+    limit_angular,
+    limit_cartesian,
+    limit_joint_targets,
+)
 from ikrl_ros.core.workspace import (
     ACTION_MAPS,
     CONTROL_TYPES,
@@ -108,7 +115,9 @@ class WorkspaceReachTask:
     terminal_on_success = False
     """Relabelled successes are not terminal: the episode goes on and the policy must stay."""
 
-    def __init__(self, distance_threshold: float = SUCCESS_THRESHOLD, angle_threshold: float = ANGLE_SUCCESS_THRESHOLD) -> None:
+    def __init__(
+        self, distance_threshold: float = SUCCESS_THRESHOLD, angle_threshold: float = ANGLE_SUCCESS_THRESHOLD
+    ) -> None:
         self.distance_threshold, self.angle_threshold = distance_threshold, angle_threshold
 
     def errors(self, achieved: np.ndarray, desired: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -148,11 +157,13 @@ class WorkspaceReachEnv(gym.Env):
         self.joint_limits = JointLimits(*self.kinematics.limits_with_margin(JOINT_LIMIT_MARGIN), MAX_JOINT_STEP)
         obs_dim, goal_dim, act_dim = {"ee": (3, 3, 3), "joints": (7, 3, 7), "pose": (9, 9, 6)}[control_type]
         goal_space = gym.spaces.Box(-10.0, 10.0, (goal_dim,), np.float32)
-        self.observation_space = gym.spaces.Dict({
-            "observation": gym.spaces.Box(-10.0, 10.0, (obs_dim,), np.float32),
-            "achieved_goal": goal_space,
-            "desired_goal": goal_space,
-        })
+        self.observation_space = gym.spaces.Dict(
+            {
+                "observation": gym.spaces.Box(-10.0, 10.0, (obs_dim,), np.float32),
+                "achieved_goal": goal_space,
+                "desired_goal": goal_space,
+            }
+        )
         self.action_space = gym.spaces.Box(-1.0, 1.0, (act_dim,), np.float32)
         self.q: np.ndarray | None = None
         self.goal = np.zeros(goal_dim, np.float32)
@@ -160,7 +171,9 @@ class WorkspaceReachEnv(gym.Env):
     def compute_reward(self, achieved: np.ndarray, desired: np.ndarray, info: Any = None) -> np.ndarray:
         return self.task.compute_reward(achieved, desired, info)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """A new goal; the arm stays where it is unless this is a seeded reset or a random restart."""
         super().reset(seed=seed)
         if seed is not None or self.q is None or self.np_random.random() >= self.continue_probability:
@@ -178,7 +191,9 @@ class WorkspaceReachEnv(gym.Env):
         if self.control_type != "pose":
             return sample_start_posture(self.np_random, self.kinematics)
         position, rotation = sample_reachable_pose(self.np_random, self.kinematics)
-        return self.kinematics.solve_ik(position, goal_rotation=rotation, seed=int(self.np_random.integers(2**31))).joint_positions
+        return self.kinematics.solve_ik(
+            position, goal_rotation=rotation, seed=int(self.np_random.integers(2**31))
+        ).joint_positions
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         assert self.q is not None, "call reset() first"
@@ -188,7 +203,13 @@ class WorkspaceReachEnv(gym.Env):
         elif self.control_type == "pose":
             self.q = self._execute_cartesian(action[:3] * MAX_CARTESIAN_SPEED, action[3:] * MAX_ANGULAR_SPEED)
         else:
-            targets, _ = limit_joint_targets(self.q + JOINT_STEP_PER_ACTION * action, self.q, self.joint_limits, self.kinematics, self.cartesian_limits)
+            targets, _ = limit_joint_targets(
+                self.q + JOINT_STEP_PER_ACTION * action,
+                self.q,
+                self.joint_limits,
+                self.kinematics,
+                self.cartesian_limits,
+            )
             self.q = targets
         observation = self._observation()
         reward = float(self.compute_reward(observation["achieved_goal"], self.goal))
@@ -197,12 +218,22 @@ class WorkspaceReachEnv(gym.Env):
 
     def _execute_cartesian(self, velocity: np.ndarray, angular_velocity: np.ndarray | None = None) -> np.ndarray:
         """The controller's speed and box limits, then the bridge's Cartesian step; a zero twist holds."""
-        velocity, _ = limit_cartesian(velocity, self.kinematics.ee_position(self.q), CONTROL_PERIOD, self.cartesian_limits)
+        velocity, _ = limit_cartesian(
+            velocity, self.kinematics.ee_position(self.q), CONTROL_PERIOD, self.cartesian_limits
+        )
         if angular_velocity is not None:
             angular_velocity, _ = limit_angular(angular_velocity, self.cartesian_limits)
         if not np.any(velocity != 0.0) and (angular_velocity is None or not np.any(angular_velocity != 0.0)):
             return self.q
-        targets, _ = cartesian_joint_targets(velocity, self.q, CONTROL_PERIOD, self.kinematics, self.joint_limits, self.cartesian_limits, angular_velocity)
+        targets, _ = cartesian_joint_targets(
+            velocity,
+            self.q,
+            CONTROL_PERIOD,
+            self.kinematics,
+            self.joint_limits,
+            self.cartesian_limits,
+            angular_velocity,
+        )
         return targets
 
     def _observation(self) -> dict[str, np.ndarray]:

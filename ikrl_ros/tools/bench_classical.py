@@ -65,10 +65,16 @@ def stack_rows(goal_count: int, seed: int, log_dir: Path) -> list[str]:
     ]
     for controller in ("cartesian_p", "ik"):
         started = time.monotonic()
-        stack = reach_stack(log_dir / controller, bridge={"sync_mode": "lockstep"}, controller={"controller": controller, "sync_mode": "lockstep"})
+        stack = reach_stack(
+            log_dir / controller,
+            bridge={"sync_mode": "lockstep"},
+            controller={"controller": controller, "sync_mode": "lockstep"},
+        )
         with stack, connected_runner() as runner:
             outcomes = [
-                runner.run_goal(goal, GOAL_TOPICS[i % 2], EPISODE_STEPS, DISTANCE_THRESHOLD, expected=DEFAULT_WORKSPACE.clamp(goal))
+                runner.run_goal(
+                    goal, GOAL_TOPICS[i % 2], EPISODE_STEPS, DISTANCE_THRESHOLD, expected=DEFAULT_WORKSPACE.clamp(goal)
+                )
                 for i, goal in enumerate(goals)
             ]
         steps = [o.steps_to_reach for o in outcomes if o.reached] or [float("nan")]
@@ -81,11 +87,22 @@ def stack_rows(goal_count: int, seed: int, log_dir: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ikrl bench classical", description="time kinematics and IK, run the classical controllers through ROS")
-    parser.add_argument("--samples", type=int, default=1000, help="configurations/goals for the kinematics timings (default: %(default)s)")
-    parser.add_argument("--goals", type=int, default=100, help="goals per controller through ROS (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="ikrl bench classical", description="time kinematics and IK, run the classical controllers through ROS"
+    )
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=1000,
+        help="configurations/goals for the kinematics timings (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--goals", type=int, default=100, help="goals per controller through ROS (default: %(default)s)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=Path("docs/classical.md"), help="markdown report (default: %(default)s)")
+    parser.add_argument(
+        "--out", type=Path, default=Path("docs/classical.md"), help="markdown report (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     command = " ".join(["ikrl bench classical", *(argv or [])])

@@ -18,9 +18,30 @@ from pathlib import Path
 
 RUNS = Path("runs/design")
 DOC = Path("docs/training.md")
-COMMON = ["--seed", "0", "--eval-every", "5000", "--checkpoint-every", "5000", "--no-progress", "--no-tensorboard", "--no-resume"]
+COMMON = [
+    "--seed",
+    "0",
+    "--eval-every",
+    "5000",
+    "--checkpoint-every",
+    "5000",
+    "--no-progress",
+    "--no-tensorboard",
+    "--no-resume",
+]
 CARTESIAN = ["--algo", "sac", "--env", "IkrlReach-v0", "--steps", "30000", "--set", "hidden_sizes=[64,64]"]
-JOINTS = ["--algo", "sac", "--env", "IkrlReachJoints-v0", "--steps", "20000", "--set", "hidden_sizes=[256,256]", "--set", "goal_relative_inputs=true"]
+JOINTS = [
+    "--algo",
+    "sac",
+    "--env",
+    "IkrlReachJoints-v0",
+    "--steps",
+    "20000",
+    "--set",
+    "hidden_sizes=[256,256]",
+    "--set",
+    "goal_relative_inputs=true",
+]
 RUNS_BY_NAME = {
     "sac_relative": ("goal-relative inputs", "IkrlReach-v0", [*CARTESIAN, "--set", "goal_relative_inputs=true"]),
     "sac_no_relative": ("raw inputs only", "IkrlReach-v0", CARTESIAN),
@@ -48,8 +69,15 @@ def main(argv: list[str] | None = None) -> int:
         steps = int(args[args.index("--steps") + 1])
         row = last_row(name)
         if row is None or int(row["step"]) < steps:
-            subprocess.run([sys.executable, "-m", "ikrl_ros.tools.learning_commands", *command(name)[1:]], check=True, stdout=subprocess.DEVNULL)
-    lines = ["| choice | task | steps | success within 5 mm | median final distance | training s | command |", "|---|---|---|---|---|---|---|"]
+            subprocess.run(
+                [sys.executable, "-m", "ikrl_ros.tools.learning_commands", *command(name)[1:]],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+    lines = [
+        "| choice | task | steps | success within 5 mm | median final distance | training s | command |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, (choice, env_id, _) in RUNS_BY_NAME.items():
         row = last_row(name)
         lines.append(

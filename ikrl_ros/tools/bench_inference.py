@@ -1,6 +1,6 @@
 """Single-observation inference latency of the shipped policies (what the 25-100 Hz reach controller pays).
 
-    ikrl bench inference [--calls 20000]   # or: ikrl bench inference
+ikrl bench inference [--calls 20000]   # or: ikrl bench inference
 """
 
 from __future__ import annotations
@@ -43,15 +43,25 @@ def main(argv: list[str] | None = None) -> int:
         policy = load_policy(path)
         rng = np.random.default_rng(0)
         flat = rng.normal(0, 0.2, policy.input_dim).astype(np.float32)
-        as_dict = {e["key"]: flat[e["start"]: e["start"] + e["size"]] for e in policy.observation_layout}
+        as_dict = {e["key"]: flat[e["start"] : e["start"] + e["size"]] for e in policy.observation_layout}
         for kind, obs in (("dict", as_dict), ("flat", flat)):
             t = latency_us(policy.act, obs, a.calls)
-            rows.append(f"| {path.name} | {kind} | {np.percentile(t, 50):.0f} | {np.percentile(t, 99):.0f} | {t.max():.0f} |")
+            rows.append(
+                f"| {path.name} | {kind} | {np.percentile(t, 50):.0f} | {np.percentile(t, 99):.0f} | {t.max():.0f} |"
+            )
     print("\n".join(rows))
     if a.doc.exists() and MARK_BEGIN in a.doc.read_text():
         head, rest = a.doc.read_text().split(MARK_BEGIN, 1)
         cmd = "ikrl bench inference " + " ".join(argv if argv is not None else sys.argv[1:])
-        block = [MARK_BEGIN, "", f"`{cmd.strip()}` ({a.calls:,} calls each, one torch thread):", "", *rows, "", MARK_END]
+        block = [
+            MARK_BEGIN,
+            "",
+            f"`{cmd.strip()}` ({a.calls:,} calls each, one torch thread):",
+            "",
+            *rows,
+            "",
+            MARK_END,
+        ]
         a.doc.write_text(head + "\n".join(block) + rest.split(MARK_END, 1)[1])
     return 0
 

@@ -26,12 +26,17 @@ import gymnasium as gym
 import numpy as np
 import panda_gym  # noqa: F401  (registers the environments)
 
-from ikrl_ros.rl.controller_factory import CLASSICAL_CONTROLLERS, LEARNED_CONTROLLERS, ControllerSettings, make_controller
-from ikrl_ros.core.controllers import ArmObservation, CartesianAction, ReachState
+from ikrl_ros.core.controllers import CartesianAction
 from ikrl_ros.core.kinematics import PandaKinematics
 from ikrl_ros.core.panda_model import CONTROL_PERIOD, EPISODE_STEPS, base_to_world, world_to_base
-from ikrl_ros.tools.report import write_section
 from ikrl_ros.core.sim import PandaReachSim, observe
+from ikrl_ros.rl.controller_factory import (
+    CLASSICAL_CONTROLLERS,
+    LEARNED_CONTROLLERS,
+    ControllerSettings,
+    make_controller,
+)
+from ikrl_ros.tools.report import write_section
 
 THRESHOLDS = (0.05, 0.01, 0.001)
 
@@ -121,7 +126,11 @@ def ros_episodes(name: str, goals: np.ndarray, log_dir: Path) -> Episodes:
 
     result = Episodes()
     # panda-gym's own Cartesian execution: this suite reproduces the study, step for step as in gym.
-    stack = reach_stack(log_dir, bridge={"sync_mode": "lockstep", "cartesian_execution": "pybullet_ik"}, controller={**node_parameters(name), "sync_mode": "lockstep"})
+    stack = reach_stack(
+        log_dir,
+        bridge={"sync_mode": "lockstep", "cartesian_execution": "pybullet_ik"},
+        controller={**node_parameters(name), "sync_mode": "lockstep"},
+    )
     with stack, connected_runner() as runner:
         for index, goal in enumerate(goals):
             outcome = runner.run_episode(goal, GOAL_TOPICS[index % 2], EPISODE_STEPS, THRESHOLDS[0])
@@ -135,8 +144,17 @@ def realtime_timing(name: str, rate: float, goals: np.ndarray, seconds: float, l
     from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
     from ikrl_ros.tools.stack import reach_stack
 
-    bridge = {"sync_mode": "realtime", "real_time_factor": rate * CONTROL_PERIOD, "command_timeout": max(0.1, 3.0 / rate)}
-    controller = {**node_parameters(name), "sync_mode": "realtime", "control_rate": rate, "joint_state_timeout": max(0.1, 3.0 / rate)}
+    bridge = {
+        "sync_mode": "realtime",
+        "real_time_factor": rate * CONTROL_PERIOD,
+        "command_timeout": max(0.1, 3.0 / rate),
+    }
+    controller = {
+        **node_parameters(name),
+        "sync_mode": "realtime",
+        "control_rate": rate,
+        "joint_state_timeout": max(0.1, 3.0 / rate),
+    }
     with reach_stack(log_dir, bridge=bridge, controller=controller), connected_runner() as runner:
         latest = runner.controller_diagnostics()
         deadline = time.monotonic() + seconds
@@ -164,7 +182,8 @@ def run_benchmark(args: argparse.Namespace) -> str:
         chart[name] = direct
         compute = np.array(direct.compute_ms)
         rows_direct.append(
-            f"| {name} | {direct.reached() * 100:.0f} % | " + " | ".join(f"{direct.success(t) * 100:.0f} %" for t in THRESHOLDS)
+            f"| {name} | {direct.reached() * 100:.0f} % | "
+            + " | ".join(f"{direct.success(t) * 100:.0f} %" for t in THRESHOLDS)
             + f" | {np.median(direct.final) * 1e3:.2f} | {np.percentile(direct.final, 95) * 1e3:.2f} | {direct.steps_median():.0f}"
             + f" | {np.median(compute):.3f} / {np.percentile(compute, 99):.3f} |"
         )
@@ -176,7 +195,8 @@ def run_benchmark(args: argparse.Namespace) -> str:
                 for a, b, da, db in zip(direct.steps, ros.steps, direct.final, ros.final)
             )
             rows_ros.append(
-                f"| {name} | {ros.reached() * 100:.0f} % | " + " | ".join(f"{ros.success(t) * 100:.0f} %" for t in THRESHOLDS)
+                f"| {name} | {ros.reached() * 100:.0f} % | "
+                + " | ".join(f"{ros.success(t) * 100:.0f} %" for t in THRESHOLDS)
                 + f" | {np.median(ros.final) * 1e3:.2f} | {np.percentile(ros.final, 95) * 1e3:.2f} | {ros.steps_median():.0f}"
                 + f" | {same}/{len(goals)} |"
             )
@@ -191,15 +211,17 @@ def run_benchmark(args: argparse.Namespace) -> str:
                 )
             rows_timing.append(f"| {name} | " + " | ".join(cells) + " |")
 
-    header = "reached 5 cm | " + " | ".join(f"final ≤ {t * 100:g} cm" if t >= 0.01 else f"final ≤ {t * 1000:g} mm" for t in THRESHOLDS)
+    header = "reached 5 cm | " + " | ".join(
+        f"final ≤ {t * 100:g} cm" if t >= 0.01 else f"final ≤ {t * 1000:g} mm" for t in THRESHOLDS
+    )
     lines = [
         "## The study's reproduction: panda-gym's cube, each goal from the neutral pose",
         "",
         f"Measured by `{args.command}` on {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, torch on CPU with one thread. Goals: `env.reset(seed=i)` of PandaReach-v3, "
         f"i = 0..{args.goals - 1}. Every episode starts at the neutral pose and runs {EPISODE_STEPS} steps (0.04 s each) "
-        "without early termination. \"Reached 5 cm\" is panda-gym's success (within 5 cm at some step; v3 ends the "
-        "episode there); the \"final\" columns are the distance after all 50 steps, i.e. whether the controller also "
+        'without early termination. "Reached 5 cm" is panda-gym\'s success (within 5 cm at some step; v3 ends the '
+        'episode there); the "final" columns are the distance after all 50 steps, i.e. whether the controller also '
         "stays there and how precisely. Direct runs use no safety layer; through ROS the controller's safety limits apply.",
         "",
         "Controllers: `ddpg`, `td3`, `sac` — the shipped policies (PandaReach-v3 + HER); "
@@ -221,12 +243,21 @@ def run_benchmark(args: argparse.Namespace) -> str:
             "|---|---|---|---|---|---|---|---|---|",
             *rows_ros,
         ]
-        lines += ["", "### Through ROS 2 (bridge and controller as separate processes, Fast DDS, lockstep)", "", *ros_table]
-        args.readme_text = "\n".join([
-            f"`{args.command}` (full report: [docs/benchmark.md](docs/benchmark.md)): panda-gym's {args.goals} seeded "
-            "PandaReach-v3 goals, each episode from the neutral pose, 50 steps of 0.04 s, through ROS 2 in lockstep with "
-            "panda-gym's own Cartesian execution; learned entries are the PandaReach-v3 policies of the study's reproduction.",
-            "", *ros_table])
+        lines += [
+            "",
+            "### Through ROS 2 (bridge and controller as separate processes, Fast DDS, lockstep)",
+            "",
+            *ros_table,
+        ]
+        args.readme_text = "\n".join(
+            [
+                f"`{args.command}` (full report: [docs/benchmark.md](docs/benchmark.md)): panda-gym's {args.goals} seeded "
+                "PandaReach-v3 goals, each episode from the neutral pose, 50 steps of 0.04 s, through ROS 2 in lockstep with "
+                "panda-gym's own Cartesian execution; learned entries are the PandaReach-v3 policies of the study's reproduction.",
+                "",
+                *ros_table,
+            ]
+        )
     if rows_timing:
         lines += [
             "",
@@ -257,7 +288,12 @@ def plot_chart(results: dict[str, Episodes], path: Path) -> None:
     width = 0.25
     for offset, threshold in enumerate(THRESHOLDS):
         label = f"≤ {threshold * 100:g} cm" if threshold >= 0.01 else f"≤ {threshold * 1000:g} mm"
-        left.bar(np.arange(len(names)) + (offset - 1) * width, [results[n].success(threshold) * 100 for n in names], width, label=label)
+        left.bar(
+            np.arange(len(names)) + (offset - 1) * width,
+            [results[n].success(threshold) * 100 for n in names],
+            width,
+            label=label,
+        )
     left.set_xticks(range(len(names)), names, rotation=30)
     left.set_ylabel("success (%)")
     left.legend()
@@ -278,11 +314,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--controllers", nargs="*", help="subset to run (default: all)")
     parser.add_argument("--skip-ros", action="store_true", help="only the direct episodes")
     parser.add_argument("--skip-timing", action="store_true", help="no real-time latency/jitter runs")
-    parser.add_argument("--timing-seconds", type=float, default=8.0, help="length of each real-time run (default: %(default)s)")
+    parser.add_argument(
+        "--timing-seconds", type=float, default=8.0, help="length of each real-time run (default: %(default)s)"
+    )
     parser.add_argument("--out", default="docs/benchmark.md", help="markdown report (default: %(default)s)")
     parser.add_argument("--figure", default="docs/figures/benchmark.png", help="chart (default: %(default)s)")
     parser.add_argument("--log-dir", default="out/bench-reach", help="node logs (default: %(default)s)")
-    parser.add_argument("--readme", default="README.md", help="also replace the cube section of this file ('' for none)")
+    parser.add_argument(
+        "--readme", default="README.md", help="also replace the cube section of this file ('' for none)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -294,7 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join(["ikrl bench reach", *argv])
     if argv[:2] == ["--suite", "cube"]:
         argv = argv[2:]
-    parser = argparse.ArgumentParser(prog="ikrl bench reach [--suite cube|workspace]", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="ikrl bench reach [--suite cube|workspace]", description=__doc__.splitlines()[0]
+    )
     add_arguments(parser)
     args = parser.parse_args(argv)
     args.command = command

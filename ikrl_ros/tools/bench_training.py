@@ -47,13 +47,32 @@ def worker_ours(a: argparse.Namespace) -> dict[str, Any]:
 
     config = make_config(a.algo, her_strategy="future" if a.her else "none", **json.loads(a.overrides))
     t0 = time.perf_counter()
-    r = train(config, env_id=a.env, steps=a.max_steps, seed=a.seed, out_dir=a.out, n_envs=2,
-              eval_every=a.eval_every, eval_episodes=EVAL_EPISODES, checkpoint_every=0, resume=False,
-              target_success=TARGET if a.stop else None, save_replay=False, tensorboard=False, progress_bar=False)
-    return {"target_step": r.target_step, "target_time": r.target_train_time, "steps": r.step,
-            "train_time": r.train_time, "wall_time": time.perf_counter() - t0,
-            "final_success": r.history[-1].success_rate, "best_success": max(p.success_rate for p in r.history),
-            "final_median_distance": r.history[-1].median_final_distance}
+    r = train(
+        config,
+        env_id=a.env,
+        steps=a.max_steps,
+        seed=a.seed,
+        out_dir=a.out,
+        n_envs=2,
+        eval_every=a.eval_every,
+        eval_episodes=EVAL_EPISODES,
+        checkpoint_every=0,
+        resume=False,
+        target_success=TARGET if a.stop else None,
+        save_replay=False,
+        tensorboard=False,
+        progress_bar=False,
+    )
+    return {
+        "target_step": r.target_step,
+        "target_time": r.target_train_time,
+        "steps": r.step,
+        "train_time": r.train_time,
+        "wall_time": time.perf_counter() - t0,
+        "final_success": r.history[-1].success_rate,
+        "best_success": max(p.success_rate for p in r.history),
+        "final_median_distance": r.history[-1].median_final_distance,
+    }
 
 
 def worker_sb3(a: argparse.Namespace) -> dict[str, Any]:
@@ -73,11 +92,20 @@ def worker_sb3(a: argparse.Namespace) -> dict[str, Any]:
     cls = {"ddpg": DDPG, "td3": TD3, "sac": SAC}[a.algo]
     kwargs: dict[str, Any] = dict(seed=a.seed)
     if not a.sb3_defaults:  # the reference measurement's settings (REFERENCE.md)
-        kwargs.update(batch_size=256, gamma=0.95, learning_rate=1e-3, tau=0.05, buffer_size=100_000,
-                      learning_starts=1_000, policy_kwargs=dict(net_arch=[256, 256, 256]))
+        kwargs.update(
+            batch_size=256,
+            gamma=0.95,
+            learning_rate=1e-3,
+            tau=0.05,
+            buffer_size=100_000,
+            learning_starts=1_000,
+            policy_kwargs=dict(net_arch=[256, 256, 256]),
+        )
     if a.her:
-        kwargs.update(replay_buffer_class=HerReplayBuffer,
-                      replay_buffer_kwargs=dict(n_sampled_goal=4, goal_selection_strategy="future"))
+        kwargs.update(
+            replay_buffer_class=HerReplayBuffer,
+            replay_buffer_kwargs=dict(n_sampled_goal=4, goal_selection_strategy="future"),
+        )
     model = cls("MultiInputPolicy", env, **kwargs)
 
     def act(x: np.ndarray) -> np.ndarray:
@@ -99,9 +127,16 @@ def worker_sb3(a: argparse.Namespace) -> dict[str, Any]:
             t = time.perf_counter()
             train_time = t - state["t0"] - state["eval_time"]
             ev = evaluate(act, eval_env, EVAL_EPISODES)
-            rows.append({"step": self.num_timesteps, "wall_time": t - state["t0"], "train_time": train_time,
-                         "success_rate": ev.success_rate, "mean_reward": ev.mean_reward,
-                         "median_final_distance": ev.median_final_distance})
+            rows.append(
+                {
+                    "step": self.num_timesteps,
+                    "wall_time": t - state["t0"],
+                    "train_time": train_time,
+                    "success_rate": ev.success_rate,
+                    "mean_reward": ev.mean_reward,
+                    "median_final_distance": ev.median_final_distance,
+                }
+            )
             state["eval_time"] += time.perf_counter() - t
             if ev.success_rate >= TARGET and state["target_step"] is None:
                 state["target_step"], state["target_time"] = self.num_timesteps, train_time
@@ -114,10 +149,16 @@ def worker_sb3(a: argparse.Namespace) -> dict[str, Any]:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    return {"target_step": state["target_step"], "target_time": state["target_time"], "steps": rows[-1]["step"],
-            "train_time": rows[-1]["train_time"], "wall_time": time.perf_counter() - t0,
-            "final_success": rows[-1]["success_rate"], "best_success": max(r["success_rate"] for r in rows),
-            "final_median_distance": rows[-1]["median_final_distance"]}
+    return {
+        "target_step": state["target_step"],
+        "target_time": state["target_time"],
+        "steps": rows[-1]["step"],
+        "train_time": rows[-1]["train_time"],
+        "wall_time": time.perf_counter() - t0,
+        "final_success": rows[-1]["success_rate"],
+        "best_success": max(r["success_rate"] for r in rows),
+        "final_median_distance": rows[-1]["median_final_distance"],
+    }
 
 
 def random_baseline(env_id: str, episodes: int = EVAL_EPISODES) -> float:
@@ -135,21 +176,65 @@ def random_baseline(env_id: str, episodes: int = EVAL_EPISODES) -> float:
 
 
 # ----------------------------------------------------------------------------- driver
-def run(impl: str, algo: str, env: str, her: bool, seed: int, max_steps: int, stop: bool, runs: Path,
-        sb3_python: str, eval_every: int = EVAL_EVERY, overrides: dict[str, Any] | None = None,
-        sb3_defaults: bool = False) -> dict[str, Any]:
+def run(
+    impl: str,
+    algo: str,
+    env: str,
+    her: bool,
+    seed: int,
+    max_steps: int,
+    stop: bool,
+    runs: Path,
+    sb3_python: str,
+    eval_every: int = EVAL_EVERY,
+    overrides: dict[str, Any] | None = None,
+    sb3_defaults: bool = False,
+) -> dict[str, Any]:
     tag = f"{impl}_{algo}_{env}_{'her' if her else 'noher'}_s{seed}"
     python = sb3_python if impl == "sb3" else sys.executable
-    cmd = [python, "-m", "ikrl_ros.tools.bench_training", "--worker", impl, "--algo", algo, "--env", env,
-           "--seed", str(seed), "--max-steps", str(max_steps), "--out", str(runs / tag),
-           "--her" if her else "--no-her", "--stop" if stop else "--no-stop", "--eval-every", str(eval_every),
-           "--overrides", json.dumps(overrides or {}), "--sb3-defaults" if sb3_defaults else "--no-sb3-defaults"]
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env={"PYTHONPATH": str(IMPORT_ROOT),
-                          "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"})
+    cmd = [
+        python,
+        "-m",
+        "ikrl_ros.tools.bench_training",
+        "--worker",
+        impl,
+        "--algo",
+        algo,
+        "--env",
+        env,
+        "--seed",
+        str(seed),
+        "--max-steps",
+        str(max_steps),
+        "--out",
+        str(runs / tag),
+        "--her" if her else "--no-her",
+        "--stop" if stop else "--no-stop",
+        "--eval-every",
+        str(eval_every),
+        "--overrides",
+        json.dumps(overrides or {}),
+        "--sb3-defaults" if sb3_defaults else "--no-sb3-defaults",
+    ]
+    proc = subprocess.run(
+        cmd,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={"PYTHONPATH": str(IMPORT_ROOT), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"},
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{tag} failed (exit {proc.returncode})")
-    res = fill_target({"impl": impl, "algo": algo, "env": env, "her": her, "seed": seed, "run_dir": str(runs / tag),
-                       **json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1])})
+    res = fill_target(
+        {
+            "impl": impl,
+            "algo": algo,
+            "env": env,
+            "her": her,
+            "seed": seed,
+            "run_dir": str(runs / tag),
+            **json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("{")][-1]),
+        }
+    )
     print(json.dumps(res), flush=True)
     return res
 
@@ -176,26 +261,37 @@ def fmt_target(rs: list[dict[str, Any]]) -> tuple[str, str]:
     miss = "" if len(hit) == len(rs) else f" ({len(rs) - len(hit)}/{len(rs)} never)"
     if len(rs) == 1:
         return f"{steps[0]:,}", f"{secs[0]:.1f}"
-    return (f"{statistics.median(steps):,.0f} ({min(steps):,}-{max(steps):,}){miss}",
-            f"{statistics.median(secs):.1f} ({min(secs):.1f}-{max(secs):.1f})")
+    return (
+        f"{statistics.median(steps):,.0f} ({min(steps):,}-{max(steps):,}){miss}",
+        f"{statistics.median(secs):.1f} ({min(secs):.1f}-{max(secs):.1f})",
+    )
 
 
-def write_docs(results: list[dict[str, Any]], baselines: dict[str, float], command: str, doc: Path,
-               figures: Path) -> None:
+def write_docs(
+    results: list[dict[str, Any]], baselines: dict[str, float], command: str, doc: Path, figures: Path
+) -> None:
     from ikrl_ros.rl.plotting import plot_runs
 
     def group(**kw: Any) -> list[dict[str, Any]]:
         return [r for r in results if all(r[k] == v for k, v in kw.items())]
 
-    lines = [MARK_BEGIN, "", f"Produced by `{command}` on {time.strftime('%Y-%m-%d')} "
-             "(2 CPU cores, one torch thread; median over seeds, range in parentheses; seconds are training "
-             "seconds to the first evaluation at >= 95 %, evaluation excluded).", "",
-             "### PandaReach-v3, sparse reward, HER (future, k = 4): ours vs Stable-Baselines3", "",
-             "| algorithm | ours: steps | ours: seconds | SB3: steps | SB3: seconds | speed-up (time) |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        MARK_BEGIN,
+        "",
+        f"Produced by `{command}` on {time.strftime('%Y-%m-%d')} "
+        "(2 CPU cores, one torch thread; median over seeds, range in parentheses; seconds are training "
+        "seconds to the first evaluation at >= 95 %, evaluation excluded).",
+        "",
+        "### PandaReach-v3, sparse reward, HER (future, k = 4): ours vs Stable-Baselines3",
+        "",
+        "| algorithm | ours: steps | ours: seconds | SB3: steps | SB3: seconds | speed-up (time) |",
+        "|---|---|---|---|---|---|",
+    ]
     for algo in ("ddpg", "td3", "sac"):
-        ours, sb3 = group(impl="ours", algo=algo, env="PandaReach-v3", her=True), group(
-            impl="sb3", algo=algo, env="PandaReach-v3", her=True)
+        ours, sb3 = (
+            group(impl="ours", algo=algo, env="PandaReach-v3", her=True),
+            group(impl="sb3", algo=algo, env="PandaReach-v3", her=True),
+        )
         if not ours:
             continue
         o_steps, o_secs = fmt_target(ours)
@@ -204,11 +300,19 @@ def write_docs(results: list[dict[str, Any]], baselines: dict[str, float], comma
         s_t = [r["target_time"] for r in sb3 if r["target_time"]]
         speed = f"{statistics.median(s_t) / statistics.median(o_t):.1f}x" if o_t and s_t else "-"
         lines.append(f"| {algo.upper()} | {o_steps} | {o_secs} | {s_steps} | {s_secs} | {speed} |")
-    lines += ["", "### Other settings (ours)", "",
-              "| environment | HER | algorithm | steps to 95 % | seconds to 95 % | success at the end (per seed) |",
-              "|---|---|---|---|---|---|"]
-    for env, her in (("PandaReach-v3", False), ("PandaReachDense-v3", True), ("PandaReachDense-v3", False),
-                     ("PandaReachJoints-v3", True)):
+    lines += [
+        "",
+        "### Other settings (ours)",
+        "",
+        "| environment | HER | algorithm | steps to 95 % | seconds to 95 % | success at the end (per seed) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for env, her in (
+        ("PandaReach-v3", False),
+        ("PandaReachDense-v3", True),
+        ("PandaReachDense-v3", False),
+        ("PandaReachJoints-v3", True),
+    ):
         for algo in ("ddpg", "td3", "sac"):
             rs = group(impl="ours", algo=algo, env=env, her=her)
             if rs:
@@ -218,10 +322,15 @@ def write_docs(results: list[dict[str, Any]], baselines: dict[str, float], comma
     sb3_noher = [r for r in results if r["impl"] == "sb3" and not r["her"]]
     for r in sb3_noher:
         steps, secs = fmt_target([r])
-        lines.append(f"| {r['env']} (SB3) | no | {r['algo'].upper()} | {steps} | {secs} | "
-                     f"{r['final_success']:.0%} at {r['steps']:,} (best {r['best_success']:.0%}) |")
-    lines += ["", "Random actions on the same 50 goals: " + ", ".join(f"{k} {v:.0%}" for k, v in baselines.items())
-              + ".", ""]
+        lines.append(
+            f"| {r['env']} (SB3) | no | {r['algo'].upper()} | {steps} | {secs} | "
+            f"{r['final_success']:.0%} at {r['steps']:,} (best {r['best_success']:.0%}) |"
+        )
+    lines += [
+        "",
+        "Random actions on the same 50 goals: " + ", ".join(f"{k} {v:.0%}" for k, v in baselines.items()) + ".",
+        "",
+    ]
 
     figures.mkdir(parents=True, exist_ok=True)
     for name, sel, title in (
@@ -252,8 +361,22 @@ def run_workspace_suite(a: argparse.Namespace, argv: list[str] | None) -> int:
         results = []
         for impl in ("ours", "sb3"):
             for seed in a.seeds if impl == "ours" else (a.sb3_seeds or a.seeds):
-                results.append(run(impl, "sac", WORKSPACE_ENV, True, seed, WORKSPACE_MAX_STEPS, True, a.runs, a.sb3_python,
-                                   WORKSPACE_EVAL_EVERY, WORKSPACE_OURS if impl == "ours" else None, sb3_defaults=True))
+                results.append(
+                    run(
+                        impl,
+                        "sac",
+                        WORKSPACE_ENV,
+                        True,
+                        seed,
+                        WORKSPACE_MAX_STEPS,
+                        True,
+                        a.runs,
+                        a.sb3_python,
+                        WORKSPACE_EVAL_EVERY,
+                        WORKSPACE_OURS if impl == "ours" else None,
+                        sb3_defaults=True,
+                    )
+                )
                 results_path.write_text(json.dumps({"results": results, "command": command}, indent=1))
     saved = json.loads(results_path.read_text())
     write_workspace_docs(saved["results"], saved["command"], a.doc, a.figures)
@@ -263,21 +386,32 @@ def run_workspace_suite(a: argparse.Namespace, argv: list[str] | None) -> int:
 def write_workspace_docs(results: list[dict[str, Any]], command: str, doc: Path, figures: Path) -> None:
     from ikrl_ros.rl.plotting import plot_runs
 
-    lines = [WORKSPACE_BEGIN, "", f"Produced by `{command}` on {time.strftime('%Y-%m-%d')} (2 CPU cores, one torch "
-             "thread). SAC + HER (future, k = 4) on IkrlReach-v0; evaluation every 2,000 steps on the same 50 seeded "
-             "goals (random start posture, 2 s); target: >= 95 % of goals within 5 mm. Ours: the shipped workspace "
-             f"settings ({WORKSPACE_OURS}, other fields at our defaults). SB3 2.9: `SAC('MultiInputPolicy', env, "
-             "replay_buffer_class=HerReplayBuffer, replay_buffer_kwargs=dict(n_sampled_goal=4, "
-             "goal_selection_strategy='future'))`, everything else at SB3's defaults.", "",
-             "| implementation | seed | steps to target | training seconds to target | success at the end | median final distance at the end | steps run |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        WORKSPACE_BEGIN,
+        "",
+        f"Produced by `{command}` on {time.strftime('%Y-%m-%d')} (2 CPU cores, one torch "
+        "thread). SAC + HER (future, k = 4) on IkrlReach-v0; evaluation every 2,000 steps on the same 50 seeded "
+        "goals (random start posture, 2 s); target: >= 95 % of goals within 5 mm. Ours: the shipped workspace "
+        f"settings ({WORKSPACE_OURS}, other fields at our defaults). SB3 2.9: `SAC('MultiInputPolicy', env, "
+        "replay_buffer_class=HerReplayBuffer, replay_buffer_kwargs=dict(n_sampled_goal=4, "
+        "goal_selection_strategy='future'))`, everything else at SB3's defaults.",
+        "",
+        "| implementation | seed | steps to target | training seconds to target | success at the end | median final distance at the end | steps run |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         steps, secs = fmt_target([r])
-        lines.append(f"| {r['impl']} | {r['seed']} | {steps} | {secs} | {r['final_success']:.0%} | "
-                     f"{r['final_median_distance'] * 1000:.2f} mm | {r['steps']:,} |")
+        lines.append(
+            f"| {r['impl']} | {r['seed']} | {steps} | {secs} | {r['final_success']:.0%} | "
+            f"{r['final_median_distance'] * 1000:.2f} mm | {r['steps']:,} |"
+        )
     figures.mkdir(parents=True, exist_ok=True)
-    plot_runs([r["run_dir"] for r in results], figures / "workspace_ours_vs_sb3.png",
-              [f"{r['impl']} SAC + HER, seed {r['seed']}" for r in results], "IkrlReach-v0: success within 5 mm")
+    plot_runs(
+        [r["run_dir"] for r in results],
+        figures / "workspace_ours_vs_sb3.png",
+        [f"{r['impl']} SAC + HER, seed {r['seed']}" for r in results],
+        "IkrlReach-v0: success within 5 mm",
+    )
     lines += ["", "![IkrlReach-v0, ours vs SB3](figures/workspace_ours_vs_sb3.png)", "", WORKSPACE_END]
     text = doc.read_text()
     if WORKSPACE_BEGIN not in text:
@@ -292,9 +426,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--algos", nargs="+", default=["ddpg", "td3", "sac"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--sb3-seeds", nargs="+", type=int, help="default: --seeds")
-    p.add_argument("--suites", nargs="+", default=["her", "noher", "dense", "joints"],
-                   choices=["her", "noher", "dense", "joints", "workspace"],
-                   help="'workspace' runs alone: IkrlReach-v0, ours vs SB3 at its defaults")
+    p.add_argument(
+        "--suites",
+        nargs="+",
+        default=["her", "noher", "dense", "joints"],
+        choices=["her", "noher", "dense", "joints", "workspace"],
+        help="'workspace' runs alone: IkrlReach-v0, ours vs SB3 at its defaults",
+    )
     p.add_argument("--runs", type=Path, default=Path("runs/bench"))
     p.add_argument("--doc", type=Path, default=Path("docs/training.md"))
     p.add_argument("--figures", type=Path, default=Path("docs/figures"))

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ikrl_ros.rl.controller_factory import ControllerSettings
 from ikrl_ros.core.kinematics import PandaKinematics
 from ikrl_ros.core.panda_model import CONTROL_PERIOD
-from ikrl_ros.tools.report import write_section
 from ikrl_ros.core.rotations import angle_between, matrix_to_quaternion, quaternion_to_matrix
 from ikrl_ros.core.workspace import sample_reachable_goals, sample_reachable_poses
+from ikrl_ros.rl.controller_factory import ControllerSettings
+from ikrl_ros.tools.report import write_section
 
 THRESHOLDS = (0.05, 0.01, 0.005, 0.001)
 REACHED = 0.005
@@ -89,17 +89,26 @@ def record(goal: np.ndarray, path: np.ndarray) -> GoalRecord:
 
 def pose_record(goal: np.ndarray, rotation: np.ndarray, path: np.ndarray, orientations: np.ndarray) -> dict[str, float]:
     """Final position (m) and angle (rad) error of one pose goal."""
-    return {"final_error": float(np.linalg.norm(path[-1] - goal)), "final_angle": angle_between(quaternion_to_matrix(orientations[-1]), rotation)}
+    return {
+        "final_error": float(np.linalg.norm(path[-1] - goal)),
+        "final_angle": angle_between(quaternion_to_matrix(orientations[-1]), rotation),
+    }
 
 
-def run_entry(name: str, goals: np.ndarray, goal_seconds: float, log_dir: Path, rotations: np.ndarray | None = None) -> dict[str, object]:
+def run_entry(
+    name: str, goals: np.ndarray, goal_seconds: float, log_dir: Path, rotations: np.ndarray | None = None
+) -> dict[str, object]:
     """One controller on all goals (poses when ``rotations`` are given), in real time through ROS;
     returns the records and its diagnostics."""
     from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
     from ikrl_ros.tools.stack import reach_stack
 
     settings = (ENTRIES if rotations is None else POSE_ENTRIES)[name]
-    controller = {"controller": settings.name, "policy_path": settings.policy_path, **({} if rotations is None else {"orientation": "track"})}
+    controller = {
+        "controller": settings.name,
+        "policy_path": settings.policy_path,
+        **({} if rotations is None else {"orientation": "track"}),
+    }
     steps = round(goal_seconds / CONTROL_PERIOD)
     records = []
     with reach_stack(log_dir, controller=controller), connected_runner() as runner:
@@ -109,7 +118,13 @@ def run_entry(name: str, goals: np.ndarray, goal_seconds: float, log_dir: Path, 
                 outcome = runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=steps, tolerance=REACHED)
                 records.append(asdict(record(goal, outcome.path)))
             else:
-                outcome = runner.run_goal(goal, "goal_pose", budget_steps=steps, tolerance=REACHED, quaternion=matrix_to_quaternion(rotations[index]))
+                outcome = runner.run_goal(
+                    goal,
+                    "goal_pose",
+                    budget_steps=steps,
+                    tolerance=REACHED,
+                    quaternion=matrix_to_quaternion(rotations[index]),
+                )
                 records.append(pose_record(goal, rotations[index], outcome.path, outcome.orientations))
         runner.spin_for(1.2)  # one more diagnostics message, covering the whole run
     return {"name": name, "records": records, "diagnostics": dict(latest)}
@@ -123,7 +138,8 @@ def summary_row(name: str, result: dict[str, object]) -> str:
     diagnostics = result["diagnostics"]
     cells = [f"{np.mean(final <= t) * 100:.1f} %" for t in THRESHOLDS]
     return (
-        f"| {name} | " + " | ".join(cells)
+        f"| {name} | "
+        + " | ".join(cells)
         + f" | {np.median(final) * 1e3:.2f} | {np.percentile(final, 95) * 1e3:.1f}"
         + f" | {np.median(stays) * 1e3 if stays else float('nan'):.2f} / {np.max(stays) * 1e3 if stays else float('nan'):.1f}"
         + f" | {np.median(reach_times) if reach_times else float('nan'):.2f}"
@@ -137,7 +153,8 @@ def pose_row(name: str, result: dict[str, object]) -> str:
     angle = np.array([r["final_angle"] for r in records])
     cells = [f"{np.mean((final <= d) & (angle <= a)) * 100:.1f} %" for d, a in POSE_THRESHOLDS]
     return (
-        f"| {name} | " + " | ".join(cells)
+        f"| {name} | "
+        + " | ".join(cells)
         + f" | {np.median(final) * 1e3:.2f} / {np.percentile(final, 95) * 1e3:.1f} | {np.median(angle):.4f} / {np.percentile(angle, 95):.3f}"
         + f" | {result['diagnostics'].get('missed_periods', 'n/a')} of {result['diagnostics'].get('control_steps', 'n/a')} |"
     )
@@ -209,8 +226,22 @@ def run_suite(args: argparse.Namespace) -> int:
     while pending or running:
         while pending and len(running) < args.parallel:
             index, name = pending.pop(0)
-            env = {**os.environ, "ROS_DOMAIN_ID": str(args.domain_base + index), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
-            command = [sys.executable, "-m", "ikrl_ros.tools.bench_workspace", "--entry", name, "--goal-seconds", str(args.goal_seconds), "--log-dir", str(out_dir)]
+            env = {
+                **os.environ,
+                "ROS_DOMAIN_ID": str(args.domain_base + index),
+                "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
+            }
+            command = [
+                sys.executable,
+                "-m",
+                "ikrl_ros.tools.bench_workspace",
+                "--entry",
+                name,
+                "--goal-seconds",
+                str(args.goal_seconds),
+                "--log-dir",
+                str(out_dir),
+            ]
             command += ["--poses"] if args.poses else []
             print(f"[bench workspace] {name}: started", flush=True)
             running.append((name, subprocess.Popen(command, env=env)))
@@ -234,16 +265,31 @@ def run_suite(args: argparse.Namespace) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--goals", type=int, default=200, help="consecutive goals per controller (default: %(default)s)")
-    parser.add_argument("--poses", action="store_true", help="the pose suite: pose goals, orientation 'track', its own entries")
+    parser.add_argument(
+        "--goals", type=int, default=200, help="consecutive goals per controller (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--poses", action="store_true", help="the pose suite: pose goals, orientation 'track', its own entries"
+    )
     parser.add_argument("--goal-seconds", type=float, default=3.0, help="real time per goal (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the goal sequence (default: %(default)s)")
     parser.add_argument("--controllers", nargs="*", help=f"entries to run (default: all of {list(ENTRIES)})")
     parser.add_argument("--parallel", type=int, default=2, help="stacks running at once (default: %(default)s)")
-    parser.add_argument("--domain-base", type=int, default=120, help="ROS_DOMAIN_ID of the first entry; the others count up (clear of the tests' 140..191)")
-    parser.add_argument("--out", default="docs/benchmark.md", help="report; its workspace section is replaced (default: %(default)s)")
-    parser.add_argument("--readme", default="README.md", help="also replace the workspace section of this file ('' for none)")
-    parser.add_argument("--log-dir", default="out/bench-workspace", help="node logs, goals and per-entry results (default: %(default)s)")
+    parser.add_argument(
+        "--domain-base",
+        type=int,
+        default=120,
+        help="ROS_DOMAIN_ID of the first entry; the others count up (clear of the tests' 140..191)",
+    )
+    parser.add_argument(
+        "--out", default="docs/benchmark.md", help="report; its workspace section is replaced (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--readme", default="README.md", help="also replace the workspace section of this file ('' for none)"
+    )
+    parser.add_argument(
+        "--log-dir", default="out/bench-workspace", help="node logs, goals and per-entry results (default: %(default)s)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,9 @@ from ikrl_ros.tools import demo, learning_commands, soak
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ikrl", description="Learned and classical inverse kinematics for the Panda, over ROS 2.")
+    parser = argparse.ArgumentParser(
+        prog="ikrl", description="Learned and classical inverse kinematics for the Panda, over ROS 2."
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     demo.add_subcommand(subparsers)
     soak.add_subcommand(subparsers)

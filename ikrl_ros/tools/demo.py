@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ikrl_ros.tools.goal_runner import GOAL_TOPICS, GoalOutcome, connected_runner, format_table
 from ikrl_ros.core.kinematics import PandaKinematics
 from ikrl_ros.core.panda_model import CONTROL_PERIOD
+from ikrl_ros.core.workspace import sample_reachable_goals
+from ikrl_ros.tools.goal_runner import GOAL_TOPICS, GoalOutcome, connected_runner, format_table
 from ikrl_ros.tools.render import plot_paths, render_animation
 from ikrl_ros.tools.stack import reach_stack
-from ikrl_ros.core.workspace import sample_reachable_goals
 
 GOAL_SECONDS = 3.0
 """Each goal gets 3 s, then the next is sent from wherever the arm is (as a user clicking in RViz)."""
@@ -28,18 +28,23 @@ ANIMATION_FRAME_STRIDE = 2
 """Every second control period: a 12.5 fps GIF of real time, small enough to view anywhere."""
 
 
-def run_demo(controller: str, goal_count: int, seed: int, out_dir: Path, sync_mode: str) -> tuple[list[GoalOutcome], list[tuple[int, np.ndarray]]]:
+def run_demo(
+    controller: str, goal_count: int, seed: int, out_dir: Path, sync_mode: str
+) -> tuple[list[GoalOutcome], list[tuple[int, np.ndarray]]]:
     """Bring the stack up, send ``goal_count`` workspace goals one after another, alternating RViz's two goal topics.
 
     Returns each goal's outcome and the arm states the bridge published (for the animation).
     """
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     goals = sample_reachable_goals(goal_count, seed, PandaKinematics())
-    with reach_stack(
-        out_dir / "logs",
-        bridge={"sync_mode": sync_mode},
-        controller={"controller": controller, "sync_mode": sync_mode},
-    ), connected_runner() as runner:
+    with (
+        reach_stack(
+            out_dir / "logs",
+            bridge={"sync_mode": sync_mode},
+            controller={"controller": controller, "sync_mode": sync_mode},
+        ),
+        connected_runner() as runner,
+    ):
         outcomes = [
             runner.run_goal(goal, GOAL_TOPICS[index % 2], round(GOAL_SECONDS / CONTROL_PERIOD), REACHED)
             for index, goal in enumerate(goals)
@@ -47,7 +52,9 @@ def run_demo(controller: str, goal_count: int, seed: int, out_dir: Path, sync_mo
         return outcomes, list(runner.arm_states)
 
 
-def animation_frames(outcomes: list[GoalOutcome], arm_states: list[tuple[int, np.ndarray]]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def animation_frames(
+    outcomes: list[GoalOutcome], arm_states: list[tuple[int, np.ndarray]]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The recorded arm states inside each goal's window, with that goal, thinned to the animation rate."""
     joints, goals = [], []
     for outcome in outcomes:
@@ -59,11 +66,22 @@ def animation_frames(outcomes: list[GoalOutcome], arm_states: list[tuple[int, np
 
 
 def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="run the reach demo: bridge + controller over DDS, goals as RViz sends them")
-    parser.add_argument("--controller", default="sac", help="cartesian_p, ik, pybullet_ik, ddpg, td3, sac or hybrid (default: %(default)s, the shipped workspace policy)")
+    parser = subparsers.add_parser(
+        "demo", help="run the reach demo: bridge + controller over DDS, goals as RViz sends them"
+    )
+    parser.add_argument(
+        "--controller",
+        default="sac",
+        help="cartesian_p, ik, pybullet_ik, ddpg, td3, sac or hybrid (default: %(default)s, the shipped workspace policy)",
+    )
     parser.add_argument("--goals", type=int, default=8, help="number of goals (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the goal sequence (default: %(default)s)")
-    parser.add_argument("--sync-mode", choices=("realtime", "lockstep"), default="realtime", help="bridge and controller synchronisation (default: %(default)s)")
+    parser.add_argument(
+        "--sync-mode",
+        choices=("realtime", "lockstep"),
+        default="realtime",
+        help="bridge and controller synchronisation (default: %(default)s)",
+    )
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default: %(default)s)")
     parser.add_argument("--no-animation", action="store_true", help="skip the GIF (rendering takes a few seconds)")
     parser.set_defaults(func=demo_command)
@@ -84,7 +102,10 @@ def demo_command(args: argparse.Namespace) -> int:
     )
     (out_dir / "goals.md").write_text(f"{table}\n\n{summary}\n")
     plot_paths(
-        [o.path for o in outcomes], [o.goal for o in outcomes], [o.reached for o in outcomes], out_dir / "paths.png",
+        [o.path for o in outcomes],
+        [o.goal for o in outcomes],
+        [o.reached for o in outcomes],
+        out_dir / "paths.png",
         f"End-effector paths, controller {args.controller} ({reached}/{len(outcomes)} goals reached)",
     )
     if not args.no_animation:

@@ -22,8 +22,8 @@ from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
 from ikrl_ros.core.panda_model import BASE_FRAME
-from ikrl_ros.nodes.ros_common import CONTROL_PERIOD_NS, ns_from_time, parse_reset_time_ns, xyz
 from ikrl_ros.core.validation import InvalidInput, arm_state_from_joint_state
+from ikrl_ros.nodes.ros_common import CONTROL_PERIOD_NS, ns_from_time, parse_reset_time_ns, xyz
 
 GOAL_TOPICS = ("goal_pose", "clicked_point")
 
@@ -61,14 +61,25 @@ class GoalRunner(Node):
         self.accepted_goals: list[np.ndarray] = []
         self.arm_states: list[tuple[int, np.ndarray]] = []
         """(stamp, arm joint positions) as the bridge published them, for replay and rendering."""
-        self.create_subscription(JointState, "joint_states", self._on_joint_state, QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE))
-        self.create_subscription(PoseStamped, "ee_pose", self._on_ee_pose, QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE))
+        self.create_subscription(
+            JointState,
+            "joint_states",
+            self._on_joint_state,
+            QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE),
+        )
+        self.create_subscription(
+            PoseStamped, "ee_pose", self._on_ee_pose, QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE)
+        )
         self.reset_client = self.create_client(Trigger, "panda_bridge/reset")
-        self.create_subscription(PointStamped, "goal_marker", lambda m: self.accepted_goals.append(np.array(xyz(m.point))), reliable)
+        self.create_subscription(
+            PointStamped, "goal_marker", lambda m: self.accepted_goals.append(np.array(xyz(m.point))), reliable
+        )
 
     def _on_ee_pose(self, message: PoseStamped) -> None:
         q = message.pose.orientation
-        self.poses.append((ns_from_time(message.header.stamp), np.array(xyz(message.pose.position)), np.array([q.x, q.y, q.z, q.w])))
+        self.poses.append(
+            (ns_from_time(message.header.stamp), np.array(xyz(message.pose.position)), np.array([q.x, q.y, q.z, q.w]))
+        )
 
     def _on_joint_state(self, message: JointState) -> None:
         try:
@@ -100,13 +111,19 @@ class GoalRunner(Node):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             rclpy.spin_once(self, timeout_sec=0.05)
-            if self.poses and self.goal_pose_pub.get_subscription_count() and self.clicked_point_pub.get_subscription_count():
+            if (
+                self.poses
+                and self.goal_pose_pub.get_subscription_count()
+                and self.clicked_point_pub.get_subscription_count()
+            ):
                 # Matching is seen from our side first; give the controller's side a moment, or the first goal can be lost.
                 self.spin_for(0.5)
                 return
         raise TimeoutError("the reach stack did not come up: no ee_pose, or nobody subscribes to the goal topics")
 
-    def publish_goal(self, goal: np.ndarray, topic: str, frame_id: str = BASE_FRAME, quaternion: np.ndarray | None = None) -> None:
+    def publish_goal(
+        self, goal: np.ndarray, topic: str, frame_id: str = BASE_FRAME, quaternion: np.ndarray | None = None
+    ) -> None:
         """A goal as RViz sends it; ``goal_pose`` carries ``quaternion`` (x, y, z, w), by default yaw 0."""
         if topic == "goal_pose":
             message = PoseStamped()
@@ -142,9 +159,13 @@ class GoalRunner(Node):
         start_ns = self.poses[-1][0]
         self.publish_goal(goal, topic, quaternion=quaternion)
         self._confirm_acceptance(goal, topic, quaternion)
-        return self._follow(goal, topic, start_ns, budget_steps, tolerance, stop_error, goal if expected is None else expected)
+        return self._follow(
+            goal, topic, start_ns, budget_steps, tolerance, stop_error, goal if expected is None else expected
+        )
 
-    def run_episode(self, goal: np.ndarray, topic: str, budget_steps: int = 50, tolerance: float = 0.05, stop_error: float = 0.0) -> GoalOutcome:
+    def run_episode(
+        self, goal: np.ndarray, topic: str, budget_steps: int = 50, tolerance: float = 0.05, stop_error: float = 0.0
+    ) -> GoalOutcome:
         """A panda-gym episode through ROS: goal accepted, arm reset to neutral, ``budget_steps`` from there.
 
         With a lockstep bridge this reproduces ``env.reset(); env.step(...)`` of the gym environment.
@@ -167,7 +188,15 @@ class GoalRunner(Node):
         return parse_reset_time_ns(future.result().message)
 
     def _follow(
-        self, goal: np.ndarray, topic: str, start_ns: int, budget_steps: int, tolerance: float, stop_error: float, target: np.ndarray, timeout: float = 30.0
+        self,
+        goal: np.ndarray,
+        topic: str,
+        start_ns: int,
+        budget_steps: int,
+        tolerance: float,
+        stop_error: float,
+        target: np.ndarray,
+        timeout: float = 30.0,
     ) -> GoalOutcome:
         end_ns = start_ns + budget_steps * CONTROL_PERIOD_NS
         steps_to_reach: int | None = None
@@ -182,18 +211,24 @@ class GoalRunner(Node):
                 if stamp_ns <= start_ns:
                     continue
                 if stamp_ns > end_ns:
-                    return GoalOutcome(goal, topic, steps_to_reach, error, np.array(path), np.array(orientations), start_ns, stamp_ns)
+                    return GoalOutcome(
+                        goal, topic, steps_to_reach, error, np.array(path), np.array(orientations), start_ns, stamp_ns
+                    )
                 path.append(position)
                 orientations.append(orientation)
                 error = float(np.linalg.norm(position - target))
                 if steps_to_reach is None and error <= tolerance:
                     steps_to_reach = round((stamp_ns - start_ns) / CONTROL_PERIOD_NS)
                 if stop_error > 0 and error <= stop_error:
-                    return GoalOutcome(goal, topic, steps_to_reach, error, np.array(path), np.array(orientations), start_ns, stamp_ns)
+                    return GoalOutcome(
+                        goal, topic, steps_to_reach, error, np.array(path), np.array(orientations), start_ns, stamp_ns
+                    )
             index = len(self.poses)
         raise TimeoutError(f"goal {goal.tolist()}: the bridge stopped publishing ee_pose")
 
-    def _confirm_acceptance(self, goal: np.ndarray, topic: str, quaternion: np.ndarray | None = None, timeout: float = 2.0) -> None:
+    def _confirm_acceptance(
+        self, goal: np.ndarray, topic: str, quaternion: np.ndarray | None = None, timeout: float = 2.0
+    ) -> None:
         """Wait for the controller's ``goal_marker`` echo; resend once if the goal got lost in discovery."""
         count = len(self.accepted_goals)
         for attempt in range(2):
@@ -229,5 +264,7 @@ def format_table(outcomes: list[GoalOutcome], tolerance: float) -> str:
     for index, outcome in enumerate(outcomes, 1):
         goal = ", ".join(f"{v:.3f}" for v in outcome.goal)
         steps = "-" if outcome.steps_to_reach is None else str(outcome.steps_to_reach)
-        lines.append(f"| {index} | ({goal}) | {outcome.topic} | {'yes' if outcome.reached else 'NO'} | {steps} | {outcome.final_error * 1000:.2f} |")
+        lines.append(
+            f"| {index} | ({goal}) | {outcome.topic} | {'yes' if outcome.reached else 'NO'} | {steps} | {outcome.final_error * 1000:.2f} |"
+        )
     return "\n".join(lines)

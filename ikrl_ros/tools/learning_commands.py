@@ -40,20 +40,39 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides["her_k"] = args.her_k
     config = make_config(args.algo, **overrides)
     result = train(
-        config, env_id=resolve_env_id(args.env, args.reward), steps=args.steps, seed=args.seed,
-        out_dir=args.out, n_envs=args.n_envs, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
-        checkpoint_every=args.checkpoint_every, resume=not args.no_resume, target_success=args.target_success,
-        save_replay=not args.no_replay, tensorboard=not args.no_tensorboard, progress_bar=not args.no_progress,
+        config,
+        env_id=resolve_env_id(args.env, args.reward),
+        steps=args.steps,
+        seed=args.seed,
+        out_dir=args.out,
+        n_envs=args.n_envs,
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        checkpoint_every=args.checkpoint_every,
+        resume=not args.no_resume,
+        target_success=args.target_success,
+        save_replay=not args.no_replay,
+        tensorboard=not args.no_tensorboard,
+        progress_bar=not args.no_progress,
         env_kwargs=dict(args.env_kwarg or []),
     )
     last = result.history[-1] if result.history else None
-    print(json.dumps({
-        "out": str(result.out_dir), "start_step": result.start_step, "step": result.step,
-        "wall_time": round(result.wall_time, 2), "train_time": round(result.train_time, 2),
-        "target_step": result.target_step, "success_rate": last.success_rate if last else None,
-        "median_final_distance": last.median_final_distance if last else None,
-        "checkpoint": str(result.checkpoint), "policy": str(result.policy),
-    }))
+    print(
+        json.dumps(
+            {
+                "out": str(result.out_dir),
+                "start_step": result.start_step,
+                "step": result.step,
+                "wall_time": round(result.wall_time, 2),
+                "train_time": round(result.train_time, 2),
+                "target_step": result.target_step,
+                "success_rate": last.success_rate if last else None,
+                "median_final_distance": last.median_final_distance if last else None,
+                "checkpoint": str(result.checkpoint),
+                "policy": str(result.policy),
+            }
+        )
+    )
     return 0
 
 
@@ -72,8 +91,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         res = evaluate(policy.act, env, args.episodes, args.first_seed)
     finally:
         env.close()
-    print(json.dumps({"checkpoint": args.checkpoint, "env_id": args.env or policy.env_id, "algo": policy.algo,
-                      "trained_steps": policy.step, "first_seed": args.first_seed, **res.summary()}))
+    print(
+        json.dumps(
+            {
+                "checkpoint": args.checkpoint,
+                "env_id": args.env or policy.env_id,
+                "algo": policy.algo,
+                "trained_steps": policy.step,
+                "first_seed": args.first_seed,
+                **res.summary(),
+            }
+        )
+    )
     return 0
 
 
@@ -95,8 +124,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def add_subcommands(subparsers: Any) -> None:
     """Register train/eval/plot/bench on an `argparse` subparsers object."""
-    p = subparsers.add_parser("train", help="train DDPG/TD3/SAC (+HER) on a panda-gym reach task",
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = subparsers.add_parser(
+        "train",
+        help="train DDPG/TD3/SAC (+HER) on a panda-gym reach task",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--algo", choices=sorted(CONFIGS), required=True)
     p.add_argument("--env", default="PandaReach-v3", help="gymnasium id of a goal-conditioned environment")
     p.add_argument("--reward", choices=("sparse", "dense"), help="switch the panda-gym id's reward type")
@@ -111,10 +143,20 @@ def add_subcommands(subparsers: Any) -> None:
     p.add_argument("--eval-episodes", type=int, default=50)
     p.add_argument("--checkpoint-every", type=int, default=1_000)
     p.add_argument("--target-success", type=float, help="stop at the first evaluation reaching this rate")
-    p.add_argument("--set", type=_parse_override, action="append", metavar="KEY=VALUE",
-                   help="override a hyperparameter, e.g. --set batch_size=256 --set hidden_sizes=[64,64]")
-    p.add_argument("--env-kwarg", type=_parse_override, action="append", metavar="KEY=VALUE",
-                   help="environment keyword argument, e.g. --env-kwarg action_map=linear (recorded in the checkpoint)")
+    p.add_argument(
+        "--set",
+        type=_parse_override,
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a hyperparameter, e.g. --set batch_size=256 --set hidden_sizes=[64,64]",
+    )
+    p.add_argument(
+        "--env-kwarg",
+        type=_parse_override,
+        action="append",
+        metavar="KEY=VALUE",
+        help="environment keyword argument, e.g. --env-kwarg action_map=linear (recorded in the checkpoint)",
+    )
     p.add_argument("--no-resume", action="store_true", help="start afresh even if OUT has a checkpoint")
     p.add_argument("--no-replay", action="store_true", help="do not save the replay buffer with checkpoints")
     p.add_argument("--no-tensorboard", action="store_true")
@@ -126,8 +168,13 @@ def add_subcommands(subparsers: Any) -> None:
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--first-seed", type=int, default=0, help="goal i uses env seed first_seed + i")
     p.add_argument("--env", help="evaluate on another environment id than the one trained on")
-    p.add_argument("--env-kwarg", type=_parse_override, action="append", metavar="KEY=VALUE",
-                   help="with --env: its keyword arguments (without --env, the checkpoint's own are used)")
+    p.add_argument(
+        "--env-kwarg",
+        type=_parse_override,
+        action="append",
+        metavar="KEY=VALUE",
+        help="with --env: its keyword arguments (without --env, the checkpoint's own are used)",
+    )
     p.set_defaults(func=cmd_eval)
 
     p = subparsers.add_parser("plot", help="learning curves of training runs to a PNG")
@@ -137,7 +184,9 @@ def add_subcommands(subparsers: Any) -> None:
     p.add_argument("--title")
     p.set_defaults(func=cmd_plot)
 
-    p = subparsers.add_parser("bench", help="benchmarks: reach (learned vs classical), classical, training (vs SB3), inference")
+    p = subparsers.add_parser(
+        "bench", help="benchmarks: reach (learned vs classical), classical, training (vs SB3), inference"
+    )
     p.add_argument("what", choices=BENCHMARKS)
     p.add_argument("bench_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)

@@ -17,7 +17,12 @@ from ikrl_ros.core.sim import PandaReachSim  # noqa: E402
 
 
 def render_animation(
-    joint_positions: Sequence[np.ndarray], goals: Sequence[np.ndarray], path: Path, fps: int = 25, width: int = 320, height: int = 240
+    joint_positions: Sequence[np.ndarray],
+    goals: Sequence[np.ndarray],
+    path: Path,
+    fps: int = 25,
+    width: int = 320,
+    height: int = 240,
 ) -> Path:
     """Replay recorded arm joint positions (with the goal of each frame, in ``panda_link0``) as a GIF.
 
@@ -37,7 +42,9 @@ def render_animation(
     return path
 
 
-def plot_paths(paths: Sequence[np.ndarray], goals: Sequence[np.ndarray], reached: Sequence[bool], path: Path, title: str) -> Path:
+def plot_paths(
+    paths: Sequence[np.ndarray], goals: Sequence[np.ndarray], reached: Sequence[bool], path: Path, title: str
+) -> Path:
     """End-effector paths (one colour per goal) with their goals, in three views of ``panda_link0``."""
     figure, axes = plt.subplots(1, 3, figsize=(13, 4.2))
     views = (("x", "y", 0, 1), ("x", "z", 0, 2), ("y", "z", 1, 2))

@@ -18,25 +18,55 @@ from pathlib import Path
 
 from ikrl_ros.rl.controller_factory import POLICY_DIR as POLICIES
 
-SUFFIX = {"PandaReach-v3": "panda_reach", "PandaReachJoints-v3": "panda_reach_joints",
-          "IkrlReach-v0": "workspace", "IkrlReachJoints-v0": "workspace_joints", "IkrlReachPose-v0": "workspace_pose"}
+SUFFIX = {
+    "PandaReach-v3": "panda_reach",
+    "PandaReachJoints-v3": "panda_reach_joints",
+    "IkrlReach-v0": "workspace",
+    "IkrlReachJoints-v0": "workspace_joints",
+    "IkrlReachPose-v0": "workspace_pose",
+}
 
 
 def run_cli(args: list[str]) -> dict:
     """Run `python -m ikrl_ros.tools.learning_commands ARGS` and parse its final JSON line."""
-    out = subprocess.run([sys.executable, "-m", "ikrl_ros.tools.learning_commands", *args], check=True,
-                         stdout=subprocess.PIPE, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "ikrl_ros.tools.learning_commands", *args], check=True, stdout=subprocess.PIPE, text=True
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def ship(algo: str, env_id: str, steps: int, seed: int, runs: Path, overrides: list[str], eval_every: int,
-         resume: bool = False) -> dict:
+def ship(
+    algo: str,
+    env_id: str,
+    steps: int,
+    seed: int,
+    runs: Path,
+    overrides: list[str],
+    eval_every: int,
+    resume: bool = False,
+) -> dict:
     out = runs / f"{algo}_{SUFFIX[env_id]}_s{seed}"  # commands run in the repository root
     name = f"{algo}_{SUFFIX[env_id]}"
     earlier = json.loads((POLICIES / f"{name}.json").read_text()) if resume else None
-    train_args = ["train", "--algo", algo, "--env", env_id, "--her", "--steps", str(steps), "--seed", str(seed),
-                  "--out", str(out), *([] if resume else ["--no-resume"]), "--no-progress", "--eval-every", str(eval_every),
-                  *(f"--set={o}" for o in overrides)]
+    train_args = [
+        "train",
+        "--algo",
+        algo,
+        "--env",
+        env_id,
+        "--her",
+        "--steps",
+        str(steps),
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        *([] if resume else ["--no-resume"]),
+        "--no-progress",
+        "--eval-every",
+        str(eval_every),
+        *(f"--set={o}" for o in overrides),
+    ]
     t0 = time.perf_counter()
     trained = run_cli(train_args)
     elapsed = time.perf_counter() - t0
@@ -45,15 +75,26 @@ def ship(algo: str, env_id: str, steps: int, seed: int, runs: Path, overrides: l
     shutil.copyfile(trained["policy"], target)
     evaluation = run_cli(["eval", str(target), "--episodes", "100"])
     manifest = {
-        "policy": target.name, "algo": algo, "env_id": env_id, "her": "future (k=4)", "seed": seed, "overrides": overrides,
-        "steps": trained["step"], "command": "ikrl " + " ".join(train_args),
+        "policy": target.name,
+        "algo": algo,
+        "env_id": env_id,
+        "her": "future (k=4)",
+        "seed": seed,
+        "overrides": overrides,
+        "steps": trained["step"],
+        "command": "ikrl " + " ".join(train_args),
         "equivalent_command": "python -m ikrl_ros.tools.learning_commands " + " ".join(train_args),
-        "train_time_s": trained["train_time"], "wall_time_s": round(elapsed + (earlier["wall_time_s"] if earlier else 0.0), 1),
+        "train_time_s": trained["train_time"],
+        "wall_time_s": round(elapsed + (earlier["wall_time_s"] if earlier else 0.0), 1),
         **({"resumed_from": {"steps": earlier["steps"], "command": earlier["command"]}} if earlier else {}),
-        "evaluation": {"episodes": 100, "goal_seeds": "0..99", "success_rate": evaluation["success_rate"],
-                       "median_final_distance_m": round(evaluation["median_final_distance"], 4),
-                       "mean_reward": round(evaluation["mean_reward"], 3),
-                       "command": f"ikrl eval ikrl_ros/policies/{target.name} --episodes 100"},
+        "evaluation": {
+            "episodes": 100,
+            "goal_seeds": "0..99",
+            "success_rate": evaluation["success_rate"],
+            "median_final_distance_m": round(evaluation["median_final_distance"], 4),
+            "mean_reward": round(evaluation["mean_reward"], 3),
+            "command": f"ikrl eval ikrl_ros/policies/{target.name} --episodes 100",
+        },
         "size_bytes": target.stat().st_size,
         "machine": f"{platform.processor() or platform.machine()}, torch threads 1",
     }
@@ -66,14 +107,18 @@ def write_table(doc: Path) -> None:
     begin, end = "<!-- ship:begin -->", "<!-- ship:end -->"
     if not doc.exists() or begin not in doc.read_text():
         return
-    rows = ["| policy | env | steps | training s | success (100 goals) | median final distance | size |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| policy | env | steps | training s | success (100 goals) | median final distance | size |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for path in sorted(POLICIES.glob("*.json")):
         m = json.loads(path.read_text())
         e = m["evaluation"]
-        rows.append(f"| `{m['policy']}` | {m['env_id']} | {m['steps']:,} | {m['train_time_s']:.0f} | "
-                    f"{e['success_rate']:.0%} | {e['median_final_distance_m'] * 1000:.1f} mm | "
-                    f"{m['size_bytes'] / 1024:.0f} kB |")
+        rows.append(
+            f"| `{m['policy']}` | {m['env_id']} | {m['steps']:,} | {m['train_time_s']:.0f} | "
+            f"{e['success_rate']:.0%} | {e['median_final_distance_m'] * 1000:.1f} mm | "
+            f"{m['size_bytes'] / 1024:.0f} kB |"
+        )
     head, rest = doc.read_text().split(begin, 1)
     doc.write_text(head + "\n".join([begin, *rows, end]) + rest.split(end, 1)[1])
 
@@ -85,14 +130,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=20_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--runs", type=Path, default=Path("runs") / "shipped", help="relative to the repository")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter override passed to ikrl train")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter override passed to ikrl train"
+    )
     p.add_argument("--eval-every", type=int, default=1_000, help="steps between the training run's evaluations")
-    p.add_argument("--resume", action="store_true", help="continue the earlier run in RUNS to --steps (its manifest notes both commands)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the earlier run in RUNS to --steps (its manifest notes both commands)",
+    )
     args = p.parse_args(argv)
     for algo in args.algos:
         m = ship(algo, args.env, args.steps, args.seed, args.runs, args.set, args.eval_every, args.resume)
-        print(f"{m['policy']}: success {m['evaluation']['success_rate']:.2%}, median final distance "
-              f"{m['evaluation']['median_final_distance_m'] * 1000:.1f} mm, {m['train_time_s']} s", flush=True)
+        print(
+            f"{m['policy']}: success {m['evaluation']['success_rate']:.2%}, median final distance "
+            f"{m['evaluation']['median_final_distance_m'] * 1000:.1f} mm, {m['train_time_s']} s",
+            flush=True,
+        )
     write_table(Path("docs/training.md"))
     return 0
 

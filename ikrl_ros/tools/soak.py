@@ -24,10 +24,10 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TwistStamped
 from sensor_msgs.msg import JointState
 
-from ikrl_ros.tools.goal_runner import GoalRunner
-from ikrl_ros.core.timing import rss_mib
 from ikrl_ros.core.panda_model import CONTROL_PERIOD, DISTANCE_THRESHOLD, JOINT_NAMES, sample_goals_world, world_to_base
+from ikrl_ros.core.timing import rss_mib
 from ikrl_ros.nodes.ros_common import publish_at_rate
+from ikrl_ros.tools.goal_runner import GoalRunner
 from ikrl_ros.tools.stack import start_node, stop_node
 
 FAULTS = ("kill_bridge", "kill_controller", "goal_flood", "malformed_burst")
@@ -63,7 +63,18 @@ class Soak:
         for status in message.status:
             values = {pair.key: pair.value for pair in status.values}
             if status.name.endswith("reach_controller") and values.get("period_p50_ms", "nan") != "nan":
-                self.timing.append({key: float(values[key]) for key in ("period_p50_ms", "jitter_p99_ms", "jitter_max_ms", "missed_periods", "control_steps")})
+                self.timing.append(
+                    {
+                        key: float(values[key])
+                        for key in (
+                            "period_p50_ms",
+                            "jitter_p99_ms",
+                            "jitter_max_ms",
+                            "missed_periods",
+                            "control_steps",
+                        )
+                    }
+                )
 
     def start(self, name: str) -> None:
         parameters = self.controller_parameters if name == "reach_controller" else {}
@@ -98,7 +109,11 @@ class Soak:
 
     def goal_flood(self, seconds: float = 3.0) -> None:
         rng = np.random.default_rng()
-        publish_at_rate(lambda _: self.runner.publish_goal(rng.uniform([0.45, -0.15, 0.05], [0.75, 0.15, 0.3]), "goal_pose"), 1000.0, seconds)
+        publish_at_rate(
+            lambda _: self.runner.publish_goal(rng.uniform([0.45, -0.15, 0.05], [0.75, 0.15, 0.3]), "goal_pose"),
+            1000.0,
+            seconds,
+        )
 
     def malformed_burst(self) -> None:
         nan, inf = float("nan"), float("inf")
@@ -221,7 +236,9 @@ def run_soak(args: argparse.Namespace) -> str:
     ]
     counts: Counter[str] = Counter()
     for incarnation in soak.incarnations:
-        lines.append(f"| {incarnation.name} | {counts[incarnation.name]} | {incarnation.memory_start:.1f} | {incarnation.memory_end:.1f} |")
+        lines.append(
+            f"| {incarnation.name} | {counts[incarnation.name]} | {incarnation.memory_start:.1f} | {incarnation.memory_end:.1f} |"
+        )
         counts[incarnation.name] += 1
     return "\n".join(lines) + "\n"
 
@@ -231,7 +248,9 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--duration", type=float, default=1800.0, help="seconds (default: %(default)s)")
     parser.add_argument("--fault-every", type=float, default=60.0, help="seconds between faults (default: %(default)s)")
     parser.add_argument("--goal-seconds", type=float, default=3.0, help="seconds per goal (default: %(default)s)")
-    parser.add_argument("--controller", default="sac", help="reach controller (default: %(default)s, the shipped policy)")
+    parser.add_argument(
+        "--controller", default="sac", help="reach controller (default: %(default)s, the shipped policy)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="goal sequence seed (default: %(default)s)")
     parser.add_argument("--out", default="docs/soak.md", help="report (default: %(default)s)")
     parser.add_argument("--log-dir", default="out/soak", help="node logs (default: %(default)s)")

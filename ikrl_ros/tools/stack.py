@@ -32,7 +32,9 @@ def ros_args(parameters: dict[str, Any], params_file: Path | None) -> list[str]:
     return args
 
 
-def start_node(module: str, parameters: dict[str, Any], log_path: Path, params_file: Path | None = None) -> subprocess.Popen:
+def start_node(
+    module: str, parameters: dict[str, Any], log_path: Path, params_file: Path | None = None
+) -> subprocess.Popen:
     """One node as ``python -m <module>``, its output in ``log_path``."""
     with open(log_path, "w") as log:  # the child keeps its own descriptor
         return subprocess.Popen(
@@ -67,7 +69,9 @@ def reach_stack(
     log_dir.mkdir(parents=True, exist_ok=True)
     processes = (
         start_node("ikrl_ros.nodes.bridge_node", bridge or {}, log_dir / "panda_bridge.log", params_file),
-        start_node("ikrl_ros.nodes.reach_controller_node", controller or {}, log_dir / "reach_controller.log", params_file),
+        start_node(
+            "ikrl_ros.nodes.reach_controller_node", controller or {}, log_dir / "reach_controller.log", params_file
+        ),
     )
     try:
         yield processes
