@@ -1,4 +1,4 @@
-"""The `ikrl` train/eval/plot subcommands and the shipped policies."""
+"""The `ikrl` train/eval/plot/bench subcommands (tools layer) and the shipped policies."""
 
 import argparse
 import json
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ikrl_ros.rl import commands
+from ikrl_ros.tools import learning_commands as commands
 from ikrl_ros.rl.checkpoint import load_policy
 from ikrl_ros.rl.envs import make_env, resolve_env_id
 from ikrl_ros.rl.evaluation import evaluate
