@@ -82,7 +82,8 @@ def launch_setup(context: LaunchContext) -> list:
     if rviz and (missing := missing_executables(RVIZ_EXECUTABLES)):
         raise LaunchArgumentError(
             f"rviz:=true needs robot_state_publisher and rviz2, but {'; '.join(missing)} (AMENT_PREFIX_PATH); "
-            "install them (ros-$ROS_DISTRO-robot-state-publisher, ros-$ROS_DISTRO-rviz2) or launch with rviz:=false. No node was started."
+            "install them (ros-$ROS_DISTRO-robot-state-publisher, ros-$ROS_DISTRO-rviz2) or launch with rviz:=false. "
+            "No node was started."
         )
     params_file = context.launch_configurations["params_file"]
 
@@ -145,17 +146,20 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             "controller",
             default_value="",
-            description="reach controller: sac, td3, ddpg (learned), hybrid, cartesian_p, ik or pybullet_ik; empty = params_file's (sac in config/reach.yaml)",
+            description="reach controller: sac, td3, ddpg (learned), hybrid, cartesian_p, ik or pybullet_ik; "
+            "empty = params_file's (sac in config/reach.yaml)",
         ),
         DeclareLaunchArgument(
             "policy_path",
             default_value="",
-            description="checkpoint or shipped policy name for the learned controllers; empty = params_file's (empty there = the shipped workspace policy of that algorithm)",
+            description="checkpoint or shipped policy name for the learned controllers; empty = params_file's "
+            "(empty there = the shipped workspace policy of that algorithm)",
         ),
         DeclareLaunchArgument(
             "use_sim_time",
             default_value="",
-            description="true: the controller follows /clock and the bridge publishes it; empty = params_file's use_sim_time/publish_clock",
+            description="true: the controller follows /clock and the bridge publishes it; "
+            "empty = params_file's use_sim_time/publish_clock",
         ),
         DeclareLaunchArgument(
             "sync_mode", default_value="", description="realtime or lockstep, for both nodes; empty = params_file's"

@@ -3,4 +3,5 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh"
 cd "$IKRL_ROOT"
+ruff check --quiet .   # lint first: ruff.toml (line length 120)
 exec python -m pytest test "$@"

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 # Each pytest process (xdist worker) gets its own DDS domain so parallel tests never hear each other.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 _worker_index = int(_worker[2:]) if _worker.startswith("gw") and _worker[2:].isdigit() else 0
-# Domains 140..191: clear of the default 0, the demo's 42 and the benchmarks' (60..69 cube/earlier runs, 120+ workspace suites).
+# Domains 140..191: clear of the default 0, the demo's 42 and the benchmarks' (60..69 cube/earlier runs,
+# 120+ workspace suites).
 os.environ["ROS_DOMAIN_ID"] = str(140 + 4 * (os.getppid() % 13) + _worker_index % 4)
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ["RCUTILS_LOGGING_BUFFERED_STREAM"] = "0"

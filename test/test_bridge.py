@@ -62,7 +62,8 @@ class BridgeProbe:
 
 @pytest.fixture
 def lockstep_bridge(tmp_path: Path, request: pytest.FixtureRequest):
-    """A lockstep bridge; ``@pytest.mark.parametrize("lockstep_bridge", [...], indirect=True)`` picks its Cartesian execution."""
+    """A lockstep bridge; ``@pytest.mark.parametrize("lockstep_bridge", [...], indirect=True)`` picks its Cartesian
+    execution."""
     execution = getattr(request, "param", "dls_ik")
     process = start_node(
         "ikrl_ros.nodes.bridge_node",
@@ -106,7 +107,7 @@ def test_bridge_reproduces_panda_gym_trajectories(lockstep_bridge: Path, ros_nod
     answered = probe.poses[-1][0]
     for action in actions:
         probe.twist(action * MAX_CARTESIAN_SPEED, stamp_ns=answered)
-        assert spin_until(ros_node, lambda: probe.poses[-1][0] > answered, 5.0), "bridge did not step on the answer"
+        assert spin_until(ros_node, lambda answered=answered: probe.poses[-1][0] > answered, 5.0), "no step"
         answered = probe.poses[-1][0]
         bridge_path.append(base_to_world(probe.latest()))
 

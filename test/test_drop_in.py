@@ -65,7 +65,7 @@ def test_ik_reaches_goals_to_a_millimetre_on_each_ros2_control_interface(
 
 
 def test_a_learned_cartesian_policy_runs_on_a_joint_interface(tmp_path: Path) -> None:
-    """``cartesian_output: joint``: the shipped Cartesian workspace policy reaches goals with no ``cartesian_cmd`` at all."""
+    """``cartesian_output: joint``: the shipped Cartesian workspace policy reaches goals with no ``cartesian_cmd``."""
     goals = sample_reachable_goals(6, 32, PandaKinematics())
     controller = {
         "controller": "sac",
@@ -127,10 +127,11 @@ class StatusProbe:
 def test_status_codes_follow_moveit_servo(tmp_path: Path, ros_node) -> None:
     """Deterministic: no simulator, the probe feeds fixed joint states, so every step sees the same posture.
 
-    The singularity guard's thresholds are set around the neutral posture's condition number (3.35):
-    slowdown 3.0, stop 3.5. At neutral, moving out toward (0.7, 0, 0.2) raises the condition number,
-    so the twist is slowed (scale 0.29, code 1); moving in toward (0.3, 0, 0.2) lowers it (code 3,
-    leaving). With the elbow opened (joint 4 at -1.6, condition 3.86 > stop) moving out halts (2).
+    The singularity guard's thresholds are set around the neutral posture's condition number (10.87, 6×7
+    Jacobian): slowdown 10.0, stop 12.0. At neutral, moving out toward (0.7, 0, 0.2) raises the condition
+    number (to 11.6 after one step), so the twist is slowed (scale 0.56, code 1); moving in toward
+    (0.3, 0, 0.2) lowers it (code 3, leaving). With the elbow opened (joint 4 at -1.6, condition 12.9 > stop)
+    moving out halts (2).
     ``joint_limit_margin`` 0.3 with joint 7 fed at 2.8 rad (URDF limit 2.967, so 2.667 with the margin):
     the DLS step's joint 7 target stays beyond 2.667 and is clamped (6, which outranks 3). A goal in
     an unknown frame is refused (-1). Without a goal the controller holds with no warning (0).
@@ -141,15 +142,18 @@ def test_status_codes_follow_moveit_servo(tmp_path: Path, ros_node) -> None:
         "orientation": "ignore",
         "cartesian_output": "joint",
         "joint_command_type": "float64_multi_array",
-        "singularity_slowdown": 3.0,
-        "singularity_stop": 3.5,
+        "singularity_slowdown": 10.0,
+        "singularity_stop": 12.0,
         "joint_limit_margin": 0.3,
     }
     log = tmp_path / "controller.log"
     process = start_node("ikrl_ros.nodes.reach_controller_node", parameters, log)
     neutral = np.array(NEUTRAL_JOINT_POSITIONS[:7], dtype=float)
     try:
-        ready = lambda: bool(probe.codes) and probe.goal_pub.get_subscription_count() > 0
+
+        def ready() -> bool:
+            return bool(probe.codes) and probe.goal_pub.get_subscription_count() > 0
+
         deadline = time.monotonic() + 30
         while not ready() and time.monotonic() < deadline:
             probe.codes_for(neutral, 0.2)
@@ -229,7 +233,7 @@ def test_pause_holds_and_resume_tracks_again(tmp_path: Path) -> None:
 
 
 def test_the_bridge_validates_trajectory_and_array_commands(tmp_path: Path, ros_node) -> None:
-    """Malformed commands on ``joint_trajectory`` and ``commands`` are refused with a specific warning; the arm holds."""
+    """Malformed commands on ``joint_trajectory`` and ``commands`` are refused with a specific warning; arm held."""
     log = tmp_path / "bridge.log"
     bridge = start_node("ikrl_ros.nodes.bridge_node", {}, log)
     poses: list[np.ndarray] = []

@@ -54,7 +54,7 @@ def test_ik_reaches_panda_gym_goals_to_a_tenth_of_a_millimetre(kinematics: Panda
     results = [kinematics.solve_ik(goal) for goal in goals]
     per_solve_ms = (time.perf_counter() - started) / len(goals) * 1e3
     print(f"IK: {per_solve_ms:.3f} ms per solve from the neutral pose")
-    for goal, result in zip(goals, results):
+    for goal, result in zip(goals, results, strict=True):
         assert result.converged, f"IK did not converge for {goal}"
         assert np.linalg.norm(kinematics.ee_position(result.joint_positions) - goal) < 1e-4
         assert np.all(result.joint_positions >= kinematics.lower_limits)

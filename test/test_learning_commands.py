@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ikrl_ros.tools import learning_commands as commands
 from ikrl_ros.rl.checkpoint import load_policy
 from ikrl_ros.rl.envs import make_env, resolve_env_id
 from ikrl_ros.rl.evaluation import evaluate
+from ikrl_ros.tools import learning_commands as commands
 
 POLICIES = Path(__file__).resolve().parents[1] / "ikrl_ros" / "policies"
 

@@ -7,10 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 import yaml
+
+from ikrl_ros.nodes.parameters import BridgeParameters, ReachControllerParameters, TrainNodeParameters, check
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_FILES = ["package.xml", "setup.py", "setup.cfg", "resource", "ikrl_ros", "launch", "config"]
@@ -103,13 +106,16 @@ def test_urdf_for_rviz_points_at_existing_meshes() -> None:
 
 
 def test_config_declares_only_parameters_the_nodes_know() -> None:
-    """Every key in the config files is a parameter the node declares (a typo would be silently ignored)."""
-    for config_file, node_name, module in (
-        ("reach.yaml", "panda_bridge", "bridge_node.py"),
-        ("reach.yaml", "reach_controller", "reach_controller_node.py"),
-        ("train.yaml", "train_node", "train_node.py"),
+    """Every key in the config files is a field of the node's parameter set (a typo would be silently ignored),
+    and every value has the field's type and passes its checks."""
+    for config_file, node_name, parameter_set in (
+        ("reach.yaml", "panda_bridge", BridgeParameters),
+        ("reach.yaml", "reach_controller", ReachControllerParameters),
+        ("train.yaml", "train_node", TrainNodeParameters),
     ):
-        config = yaml.safe_load((ROOT / "config" / config_file).read_text())
-        source = (ROOT / "ikrl_ros" / "nodes" / module).read_text()
-        for key in config[node_name]["ros__parameters"]:
-            assert f'"{key}"' in source, f"{node_name} does not declare '{key}'"
+        config = yaml.safe_load((ROOT / "config" / config_file).read_text())[node_name]["ros__parameters"]
+        specs = {item.name: item for item in fields(parameter_set)}
+        for key, value in config.items():
+            assert key in specs, f"{node_name} does not declare '{key}'"
+            spec = specs[key].metadata["parameter"]
+            check(key, spec, float(value) if isinstance(value, int) and specs[key].type == "float" else value)

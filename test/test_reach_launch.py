@@ -32,7 +32,8 @@ import launch  # noqa: E402
 # without proc_output/proc_info: skip them. `launch_test` ignores pytest marks.
 pytestmark = pytest.mark.skipif(
     "not config.pluginmanager.hasplugin('launch_testing')",
-    reason="a launch_testing test: run it with `launch_test test/test_reach_launch.py` (launch_testing's pytest plugin is disabled in pytest.ini: it breaks pytest 9, ros2/launch#979)",
+    reason="a launch_testing test: run it with `launch_test test/test_reach_launch.py` (launch_testing's pytest "
+    "plugin is disabled in pytest.ini: it breaks pytest 9, ros2/launch#979)",
 )
 
 LAUNCH_FILE = Path(__file__).resolve().parent.parent / "launch" / "reach.launch.py"

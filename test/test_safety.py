@@ -68,16 +68,34 @@ def test_joint_targets_that_leave_the_safety_box_hold_the_arm() -> None:
     assert np.array_equal(held, NEUTRAL_JOINT_POSITIONS) and "out of the safety box" in notes[-1]
 
 
-def test_singularity_guard_slows_motion_toward_a_singularity_but_not_away() -> None:
+def stretched_posture(elbow: float) -> np.ndarray:
+    """The arm reaching far out and up (x ≈ 0.84–0.88 m): the elbow (joint 4) nearly straight."""
+    q = NEUTRAL_JOINT_POSITIONS.copy()
+    q[1], q[3], q[5] = 1.0, elbow, 2.26
+    return q
+
+
+def test_singularity_guard_with_moveit_servos_thresholds_on_the_6x7_jacobian() -> None:
+    """The shipped thresholds (17, 30) act across the workspace: neutral is well below, a stretched arm above."""
     kinematics = PandaKinematics()
-    guard = SingularityGuard(kinematics, slowdown=4.0, stop=6.0)
-    stretched = NEUTRAL_JOINT_POSITIONS.copy()
-    stretched[1], stretched[3], stretched[5] = 1.0, -0.3, 2.26
-    more_stretched = stretched.copy()
-    more_stretched[3] = -0.07
-    assert kinematics.condition_number(more_stretched) > kinematics.condition_number(stretched) > 6.0
-    assert guard.scale(stretched, more_stretched)[0] == 0.0
-    assert guard.scale(more_stretched, stretched)[0] == 1.0, "leaving the singularity is never blocked"
+    guard = SingularityGuard(kinematics, slowdown=17.0, stop=30.0)
+    assert 10.0 < kinematics.condition_number(NEUTRAL_JOINT_POSITIONS) < 12.0
     assert guard.scale(NEUTRAL_JOINT_POSITIONS, NEUTRAL_JOINT_POSITIONS + 0.01)[0] == 1.0
+    worse, better = stretched_posture(-0.3), stretched_posture(-0.07)
+    assert kinematics.condition_number(worse) > kinematics.condition_number(better) > 30.0
+    assert guard.scale(better, worse)[0] == 0.0, "beyond the stop threshold, motion toward the singularity halts"
+    assert guard.scale(worse, better)[0] == 1.0, "leaving the singularity is never blocked"
     with pytest.raises(ValueError):
         SingularityGuard(kinematics, slowdown=30.0, stop=17.0)
+
+
+def test_singularity_guard_ramps_linearly_between_the_thresholds() -> None:
+    kinematics = PandaKinematics()
+    q = stretched_posture(-0.07)
+    condition = kinematics.condition_number(q)
+    toward = stretched_posture(-0.3)
+    for slowdown, stop in ((condition - 10.0, condition + 10.0), (condition - 1.0, condition + 3.0)):
+        scale, now = SingularityGuard(kinematics, slowdown, stop).scale(q, toward)
+        assert now == pytest.approx(condition)
+        assert scale == pytest.approx((stop - condition) / (stop - slowdown))
+    assert SingularityGuard(kinematics, condition + 1.0, condition + 2.0).scale(q, toward)[0] == 1.0, "below: full"

@@ -243,7 +243,8 @@ class LearnedPolicyController:
         self.workspace_task = policy.env_id.startswith(WORKSPACE_ENV_PREFIX)
         if not (policy.env_id.startswith("PandaReach") or self.workspace_task):
             raise PolicyError(
-                f"policy was trained on {policy.env_id}; only PandaReach and IkrlReach variants drive the reach controller"
+                f"policy was trained on {policy.env_id}; only PandaReach and IkrlReach variants drive the reach "
+                "controller"
             )
         self.commands_joints = policy.control_type == "joints"
         """Joint-space policy: actions move the joints, not the end effector."""

@@ -197,8 +197,9 @@ class PandaKinematics:
         return np.array([self.data.oMi[j].translation for j in range(1, self.model.njoints)])
 
     def condition_number(self, q: np.ndarray) -> float:
-        """Condition number of the linear Jacobian: large near singular postures."""
-        singular_values = np.linalg.svd(self.jacobian(q), compute_uv=False)
+        """Condition number of the 6×7 Jacobian, as MoveIt Servo computes it (its thresholds 17 and 30 are for this
+        one; the 3×7 linear Jacobian's stays below 7 across the workspace): large near singular postures."""
+        singular_values = np.linalg.svd(self.full_jacobian(q), compute_uv=False)
         return float(singular_values[0] / max(singular_values[-1], 1e-12))
 
 

@@ -130,7 +130,8 @@ def cartesian_joint_targets(
     largest = float(np.abs(targets - current).max())
     if largest > limits.max_step:
         notes.append(
-            f"Cartesian step needs {largest:.3g} rad on one joint, above {limits.max_step:g} rad per period: slowed down"
+            f"Cartesian step needs {largest:.3g} rad on one joint, above {limits.max_step:g} rad per period: slowed "
+            "down"
         )
         targets = current + (targets - current) * (limits.max_step / largest)
     targets, more = limit_joint_targets(targets, current, limits, kinematics, box)

@@ -159,7 +159,8 @@ def arm_state_from_joint_state(
     ):
         raise InvalidInput(
             f"joint state is implausible (|position| > {MAX_PLAUSIBLE_JOINT_POSITION:.3g} rad or "
-            f"|velocity| > {MAX_PLAUSIBLE_JOINT_SPEED:g} rad/s): {format_point(arm_position)}, {format_point(arm_velocity)}"
+            f"|velocity| > {MAX_PLAUSIBLE_JOINT_SPEED:g} rad/s): {format_point(arm_position)}, "
+            f"{format_point(arm_velocity)}"
         )
     return ArmState(arm_position, arm_velocity)
 
@@ -193,7 +194,8 @@ def arm_targets_from_array(data: Sequence[float]) -> np.ndarray:
     layout): exactly one value per arm joint, in ``panda_joint1..7`` order."""
     if len(data) != len(ARM_JOINT_NAMES):
         raise InvalidInput(
-            f"commands has {len(data)} values, expected {len(ARM_JOINT_NAMES)} (positions of panda_joint1..7, in that order)"
+            f"commands has {len(data)} values, expected {len(ARM_JOINT_NAMES)} (positions of panda_joint1..7, in that "
+            "order)"
         )
     return finite_vector(list(data), "commands positions")
 
@@ -222,7 +224,8 @@ def goal_orientation(quaternion_xyzw: Sequence[float]) -> np.ndarray:
     length = float(np.linalg.norm(quaternion))
     if length < 1e-9:
         raise InvalidInput(
-            "goal orientation quaternion is zero (an unset orientation): send a unit quaternion, e.g. w = 1, or set 'orientation' to 'ignore'"
+            "goal orientation quaternion is zero (an unset orientation): send a unit quaternion, e.g. w = 1, or set "
+            "'orientation' to 'ignore'"
         )
     if abs(length - 1.0) > QUATERNION_NORM_TOLERANCE:
         raise InvalidInput(f"goal orientation quaternion has length {length:.4g}, not 1: not a rotation")
@@ -242,7 +245,8 @@ def check_stamp(stamp_ns: int, now_ns: int, max_future_ns: int) -> str | None:
         return "is unstamped (stamp 0); its age is judged by arrival time"
     if now_ns > 0 and stamp_ns - now_ns > max_future_ns:
         raise InvalidInput(
-            f"is stamped {(stamp_ns - now_ns) / 1e9:.3f} s in the future: the publisher's clock and this node's disagree"
+            f"is stamped {(stamp_ns - now_ns) / 1e9:.3f} s in the future: the publisher's clock and this node's "
+            "disagree"
         )
     return None
 

@@ -107,7 +107,7 @@ def sample_start_posture(
     box_max: np.ndarray = SAFETY_BOX_MAX,
     spread: float = START_SPREAD,
 ) -> np.ndarray:
-    """Joint positions uniform around the neutral posture whose end effector lies in the safety box, links above the table.
+    """Joint positions uniform around neutral, end effector in the safety box, links above the table.
 
     Each joint is drawn within ``spread`` × half its range of neutral (clipped to the limits). Wider
     draws include "flipped" postures (joints 1 and 3 both near ±170°) from which a straight

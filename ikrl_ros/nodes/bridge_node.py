@@ -5,7 +5,8 @@ Publishes ``joint_states`` and ``ee_pose`` once per control period (0.04 s of si
 positions), ``joint_trajectory``
 (trajectory_msgs/JointTrajectory, ros2_control's JointTrajectoryController input: the first point's
 positions) or ``commands`` (std_msgs/Float64MultiArray, forward_position_controller's input: the 7
-positions in ``panda_joint1..7`` order), and holds the arm where it is when commands stop. ``goal_marker`` (PointStamped)
+positions in ``panda_joint1..7`` order), and holds the arm where it is when commands stop.
+``goal_marker`` (PointStamped)
 places panda-gym's goal sphere, as the reach controller publishes each goal it accepts.
 
 Cartesian commands are executed by ``cartesian_execution``:
@@ -37,10 +38,10 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMessage
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
+from std_msgs.msg import Float64MultiArray, Header
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
@@ -52,7 +53,6 @@ from ikrl_ros.core.panda_model import (
     BASE_POSITION_IN_WORLD,
     CONTROL_PERIOD,
     JOINT_NAMES,
-    MAX_ANGULAR_SPEED,
     MAX_CARTESIAN_SPEED,
     base_to_world,
 )
@@ -64,20 +64,16 @@ from ikrl_ros.core.safety import (
     limits_from_parameters,
 )
 from ikrl_ros.core.sim import PandaReachSim
+from ikrl_ros.nodes.parameters import BridgeParameters, declare_parameters
 from ikrl_ros.nodes.ros_common import (
     CONTROL_PERIOD_NS,
     ThrottledWarnings,
-    declare,
     diagnostics,
     ns_from_time,
-    reset_message,
     run_node,
     time_from_ns,
     xyz,
 )
-
-SYNC_MODES = ("realtime", "lockstep")
-CARTESIAN_EXECUTIONS = ("dls_ik", "pybullet_ik")
 
 
 @dataclass(frozen=True)
@@ -99,90 +95,16 @@ class PandaBridge(Node):
 
     def __init__(self) -> None:
         super().__init__("panda_bridge")
-        self.sync_mode = declare(
-            self,
-            "sync_mode",
-            "realtime",
-            "'realtime' (wall-clock paced) or 'lockstep' (steps when the controller answers)",
-        )
-        self.cartesian_execution = declare(
-            self,
-            "cartesian_execution",
-            "dls_ik",
-            "how cartesian_cmd is executed: 'dls_ik' (damped least squares with a posture term, no drift) or 'pybullet_ik' (panda-gym's per-step PyBullet IK, bit-identical to panda-gym)",
-        )
-        self.real_time_factor = declare(self, "real_time_factor", 1.0, "realtime mode: sim seconds per wall second")
-        self.command_timeout = declare(
-            self,
-            "command_timeout",
-            0.1,
-            "realtime mode: commands older than this (s, wall clock) are ignored and the arm holds",
-        )
-        self.lockstep_timeout = declare(
-            self,
-            "lockstep_timeout",
-            0.5,
-            "lockstep mode: republish the state if no answer came within this (s, wall clock)",
-        )
-        self.publish_clock = declare(
-            self, "publish_clock", False, "publish sim time on /clock (for nodes with use_sim_time)"
-        )
-        self.max_cartesian_speed = declare(
-            self,
-            "max_cartesian_speed",
-            MAX_CARTESIAN_SPEED,
-            "safety: per-axis limit on cartesian_cmd (m/s); panda-gym's action limit is 1.25",
-        )
-        self.max_angular_speed = declare(
-            self,
-            "max_angular_speed",
-            MAX_ANGULAR_SPEED,
-            "safety: per-axis limit on cartesian_cmd's angular velocity (rad/s)",
-        )
-        self.safety_box_min = np.array(
-            declare(
-                self,
-                "safety_box_min",
-                [-0.9, -0.9, -0.01],
-                "safety: lower corner (m, panda_link0) the end-effector target may not leave; panda-gym itself keeps Cartesian targets at z >= 0",
-            )
-        )
-        self.safety_box_max = np.array(
-            declare(
-                self,
-                "safety_box_max",
-                [0.9, 0.9, 1.2],
-                "safety: upper corner (m, panda_link0) of the end-effector target box",
-            )
-        )
-        self.max_stamp_future = declare(
-            self,
-            "max_stamp_future",
-            0.5,
-            "realtime mode: commands stamped further than this (s) ahead of this node's clock are refused",
-        )
-        self.joint_limit_margin = declare(
-            self,
-            "joint_limit_margin",
-            0.01,
-            "safety: joint_command targets are clamped this far (rad) inside the URDF limits",
-        )
-        self.max_joint_step = declare(
-            self,
-            "max_joint_step",
-            0.1,
-            "safety: joint_command targets move at most this far (rad) from the current position per control period",
-        )
-        self._validate_parameters()
+        self.params = declare_parameters(self, BridgeParameters)
         self.kinematics = PandaKinematics()
         self.cartesian_limits, self.joint_limits = limits_from_parameters(
             self.kinematics,
-            self.max_cartesian_speed,
-            self.safety_box_min,
-            self.safety_box_max,
-            self.joint_limit_margin,
-            self.max_joint_step,
-            self.max_angular_speed,
+            self.params.max_cartesian_speed,
+            np.array(self.params.safety_box_min),
+            np.array(self.params.safety_box_max),
+            self.params.joint_limit_margin,
+            self.params.max_joint_step,
+            self.params.max_angular_speed,
         )
 
         self.sim = PandaReachSim()
@@ -202,7 +124,7 @@ class PandaBridge(Node):
         # Reliable publishers are compatible with both reliable and best-effort (sensor data) subscribers.
         self.joint_state_pub = self.create_publisher(JointState, "joint_states", reliable)
         self.ee_pose_pub = self.create_publisher(PoseStamped, "ee_pose", reliable)
-        self.clock_pub = self.create_publisher(ClockMessage, "/clock", reliable) if self.publish_clock else None
+        self.clock_pub = self.create_publisher(ClockMessage, "/clock", reliable) if self.uses_sim_time() else None
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
         self.create_subscription(TwistStamped, "cartesian_cmd", self.on_cartesian_cmd, reliable)
         self.create_subscription(JointState, "joint_command", self.on_joint_command, reliable)
@@ -210,24 +132,18 @@ class PandaBridge(Node):
         self.create_subscription(Float64MultiArray, "commands", self.on_commands, reliable)
         self.create_subscription(PointStamped, "goal_marker", self.on_goal_marker, reliable)
         self.create_service(Trigger, "~/reset", self.on_reset)
+        latched = QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+        )
+        self.reset_stamp_pub = self.create_publisher(Header, "~/reset_stamp", latched)
 
-        if self.sync_mode == "realtime":
-            self.create_timer(CONTROL_PERIOD / self.real_time_factor, self.realtime_tick, clock=self.steady)
+        if self.params.sync_mode == "realtime":
+            self.create_timer(CONTROL_PERIOD / self.params.real_time_factor, self.realtime_tick, clock=self.steady)
         else:
-            self.create_timer(self.lockstep_timeout / 4, self.lockstep_watchdog, clock=self.steady)
+            self.create_timer(self.params.lockstep_timeout / 4, self.lockstep_watchdog, clock=self.steady)
         self.create_timer(1.0, self.publish_diagnostics, clock=self.steady)
         self.publish_state()
-        self.get_logger().info(f"Panda bridge up: {self.sync_mode} timing, control period {CONTROL_PERIOD} s")
-
-    def _validate_parameters(self) -> None:
-        if self.sync_mode not in SYNC_MODES:
-            raise ValueError(f"parameter 'sync_mode' must be one of {SYNC_MODES}, got '{self.sync_mode}'")
-        if self.cartesian_execution not in CARTESIAN_EXECUTIONS:
-            raise ValueError(
-                f"parameter 'cartesian_execution' must be one of {CARTESIAN_EXECUTIONS}, got '{self.cartesian_execution}'"
-            )
-        for name in ("real_time_factor", "command_timeout", "lockstep_timeout", "max_stamp_future"):
-            validation.positive(getattr(self, name), name)
+        self.get_logger().info(f"Panda bridge up: {self.params.sync_mode} timing, control period {CONTROL_PERIOD} s")
 
     # --- commands in -------------------------------------------------------------------------
     def on_cartesian_cmd(self, message: TwistStamped) -> None:
@@ -285,14 +201,14 @@ class PandaBridge(Node):
         """``stamp`` None: a message type without a header (``commands``), fresh when it arrives and, in
         lockstep, the answer to the current state."""
         if stamp is None:
-            if self.sync_mode == "realtime":
+            if self.params.sync_mode == "realtime":
                 self.pending, self.pending_received = command, time.monotonic()
             else:
                 self.advance(command)
-        elif self.sync_mode == "realtime":
+        elif self.params.sync_mode == "realtime":
             try:
                 warning = validation.check_stamp(
-                    ns_from_time(stamp), self.get_clock().now().nanoseconds, round(self.max_stamp_future * 1e9)
+                    ns_from_time(stamp), self.get_clock().now().nanoseconds, round(self.params.max_stamp_future * 1e9)
                 )
             except validation.InvalidInput as error:
                 self.reject(f"command {error}")
@@ -306,11 +222,11 @@ class PandaBridge(Node):
 
     # --- stepping ----------------------------------------------------------------------------
     def realtime_tick(self) -> None:
-        fresh = time.monotonic() - self.pending_received <= self.command_timeout
+        fresh = time.monotonic() - self.pending_received <= self.params.command_timeout
         self.advance(self.pending if fresh else None)
 
     def lockstep_watchdog(self) -> None:
-        if time.monotonic() - self.awaiting_answer_since > self.lockstep_timeout:
+        if time.monotonic() - self.awaiting_answer_since > self.params.lockstep_timeout:
             self.get_logger().warning(
                 "lockstep: no command answered the last state; publishing it again", throttle_duration_sec=5.0
             )
@@ -324,7 +240,7 @@ class PandaBridge(Node):
             )
             angular, angular_notes = limit_angular(command.angular, self.cartesian_limits)
             notes += angular_notes
-            if self.cartesian_execution == "dls_ik":
+            if self.params.cartesian_execution == "dls_ik":
                 targets, step_notes = cartesian_joint_targets(
                     velocity,
                     self.sim.arm_positions(),
@@ -339,7 +255,8 @@ class PandaBridge(Node):
             else:
                 if np.any(angular != 0.0):
                     self.warnings.warn(
-                        "cartesian_cmd: angular velocity is ignored with cartesian_execution 'pybullet_ik' (panda-gym's position-only control)"
+                        "cartesian_cmd: angular velocity is ignored with cartesian_execution 'pybullet_ik' "
+                        "(panda-gym's position-only control)"
                     )
                 # panda-gym action = displacement / 0.05 m = velocity / 1.25 m/s; dividing by exactly 1.25
                 # returns a float32 policy action bit for bit, so the bridge reproduces gym trajectories.
@@ -361,7 +278,7 @@ class PandaBridge(Node):
             self.hold_reason = (
                 "zero command"
                 if command is not None
-                else f"no command within command_timeout ({self.command_timeout} s)"
+                else f"no command within command_timeout ({self.params.command_timeout} s)"
             )
             self.sim.apply_joint_targets(self.hold_positions)
         self.sim.step()
@@ -379,18 +296,27 @@ class PandaBridge(Node):
         self.pending, self.pending_received = None, -np.inf
         self.hold_positions = None
         self.sim_time_ns += CONTROL_PERIOD_NS
-        self.publish_state()
+        stamp = self.publish_state()
+        # The neutral state's stamp, typed, for clients that count control periods from it; it is published
+        # before the answer, and its stamp is later than every state before the reset.
+        self.reset_stamp_pub.publish(Header(stamp=stamp, frame_id=BASE_FRAME))
         response.success = True
-        response.message = reset_message(self.sim_time_ns)
+        response.message = f"Panda reset to the neutral pose; its state is stamped {ns_from_time(stamp) / 1e9:.3f} s"
         return response
 
     # --- state out ---------------------------------------------------------------------------
+    def uses_sim_time(self) -> bool:
+        """Lockstep has one time base, the simulation's: every stamp, and /clock. Realtime stamps wall time unless
+        ``publish_clock`` makes the bridge the /clock source for nodes with use_sim_time."""
+        return self.params.sync_mode == "lockstep" or self.params.publish_clock
+
     def stamp(self) -> Time:
-        if self.sync_mode == "lockstep" or self.publish_clock:
+        if self.uses_sim_time():
             return time_from_ns(self.sim_time_ns)
         return self.get_clock().now().to_msg()
 
-    def publish_state(self) -> None:
+    def publish_state(self) -> Time:
+        """Joint states and the end-effector pose, one stamp; returns it."""
         stamp = self.stamp()
         if self.clock_pub is not None:
             self.clock_pub.publish(ClockMessage(clock=time_from_ns(self.sim_time_ns)))
@@ -414,6 +340,7 @@ class PandaBridge(Node):
         )
         self.ee_pose_pub.publish(pose)
         self.awaiting_answer_since = time.monotonic()
+        return stamp
 
     def publish_diagnostics(self) -> None:
         timed_out = self.hold_reason is not None and self.hold_reason != "zero command"
@@ -423,14 +350,15 @@ class PandaBridge(Node):
                 "warn" if timed_out else "ok",
                 f"holding position: {self.hold_reason}" if self.hold_reason else "following commands",
                 {
-                    "sync_mode": self.sync_mode,
-                    "cartesian_execution": self.cartesian_execution,
+                    "sync_mode": self.params.sync_mode,
+                    "cartesian_execution": self.params.cartesian_execution,
                     "sim_time": f"{self.sim_time_ns / 1e9:.3f}",
                     "steps": self.sim.steps,
                     "rejected_commands": self.rejected_commands,
                     "warnings": self.warnings.count,
                     "safety_interventions": self.safety_interventions,
                 },
+                self.stamp(),
             )
         )
 

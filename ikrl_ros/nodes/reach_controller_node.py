@@ -43,14 +43,10 @@ from ikrl_ros.core.kinematics import PandaKinematics
 from ikrl_ros.core.panda_model import (
     ARM_JOINT_NAMES,
     BASE_FRAME,
-    BASE_POSITION_IN_WORLD,
     CONTROL_PERIOD,
     MAX_ANGULAR_SPEED,
     MAX_CARTESIAN_SPEED,
-    REACH_RADIUS,
     SHOULDER_POSITION,
-    WORKSPACE_MAX,
-    WORKSPACE_MIN,
 )
 from ikrl_ros.core.rotations import GRIPPER_DOWN, angle_between, top_down, yaw_of
 from ikrl_ros.core.safety import (
@@ -64,24 +60,17 @@ from ikrl_ros.core.safety import (
 )
 from ikrl_ros.core.timing import LoopTiming
 from ikrl_ros.core.workspace import orientation_reachable
-from ikrl_ros.nodes.ros_common import ThrottledWarnings, declare, diagnostics, ns_from_time, run_node, xyz
-from ikrl_ros.rl.controller_factory import (
-    CLASSICAL_CONTROLLERS,
-    CONTROLLERS,
-    LEARNED_CONTROLLERS,
-    ControllerSettings,
-    make_controller,
-)
+from ikrl_ros.nodes.parameters import ReachControllerParameters, declare_parameters
+from ikrl_ros.nodes.ros_common import ThrottledWarnings, diagnostics, ns_from_time, run_node, xyz
+from ikrl_ros.rl.controller_factory import ControllerSettings, make_controller
 
-SYNC_MODES = ("realtime", "lockstep")
-ORIENTATION_MODES = ("auto", "top_down", "track", "ignore")
 JOINT_COMMAND_TYPES = {
     "joint_state": (JointState, "joint_command"),
     "joint_trajectory": (JointTrajectory, "joint_trajectory"),
     "float64_multi_array": (Float64MultiArray, "commands"),
 }
-"""joint_command_type → (message type, topic): ours, ros2_control's JointTrajectoryController, its forward_position_controller."""
-CARTESIAN_OUTPUTS = ("twist", "joint")
+"""joint_command_type → (message type, topic): ours, ros2_control's JointTrajectoryController, its
+forward_position_controller."""
 # ~/status codes: MoveIt Servo's StatusCode values (4 and 5, collisions, are not checked here).
 STATUS_INVALID = -1
 STATUS_NO_WARNING = 0
@@ -119,185 +108,12 @@ class ReachControllerNode(LifecycleNode):
 
     def __init__(self) -> None:
         super().__init__("reach_controller")
-        self.controller_name = declare(self, "controller", "sac", f"reach controller: one of {CONTROLLERS}")
-        self.control_rate = declare(
-            self,
-            "control_rate",
-            25.0,
-            "realtime: the most joint states answered per second (Hz); states arriving faster are decimated, slower ones set the rate",
-        )
-        self.sync_mode = declare(
-            self,
-            "sync_mode",
-            "realtime",
-            "'realtime' (answer each joint state as it arrives, at most control_rate per second, watchdog on) or 'lockstep' (answer every state, stamped with its stamp, for a lockstep bridge)",
-        )
-        self.goal_tolerance = declare(
-            self,
-            "goal_tolerance",
-            0.05,
-            "distance (m) under which ~/goal_reached is true; panda-gym's success threshold is 0.05",
-        )
-        self.orientation = declare(
-            self,
-            "orientation",
-            "auto",
-            "goal orientation: 'top_down' (gripper down, the yaw of goal_pose's quaternion: what RViz's 2D Goal Pose means; clicked_point keeps the current yaw), 'track' (goal_pose's full orientation, as MoveIt; clicked_point keeps the current orientation), 'ignore' (position only), or 'auto': top_down for controllers that turn the gripper, ignore for position-only policies",
-        )
-        self.goal_angle_tolerance = declare(
-            self,
-            "goal_angle_tolerance",
-            0.05,
-            "angle (rad) under which, with the distance, ~/goal_reached is true for goals with an orientation",
-        )
-        self.joint_state_timeout = declare(
-            self,
-            "joint_state_timeout",
-            0.0,
-            "watchdog: joint states older than this (s, wall clock) are stale and the node commands zero motion; 0 = two control periods (of this loop or of the bridge's 0.04 s, whichever is longer)",
-        )
-        self.base_position_in_world = np.array(
-            declare(
-                self,
-                "base_position_in_world",
-                BASE_POSITION_IN_WORLD.tolist(),
-                "static position of panda_link0 in the 'world' frame (m), used for goals stamped 'world'",
-            )
-        )
-        self.workspace_min = np.array(
-            declare(
-                self,
-                "workspace_min",
-                WORKSPACE_MIN.tolist(),
-                "goal box lower corner in panda_link0 (m); z >= 0.01 keeps the fingertips (6 mm below the grasp target) off the table",
-            )
-        )
-        self.workspace_max = np.array(
-            declare(self, "workspace_max", WORKSPACE_MAX.tolist(), "goal box upper corner in panda_link0 (m)")
-        )
-        self.reach_radius = declare(
-            self,
-            "reach_radius",
-            REACH_RADIUS,
-            "goals must also lie within this distance (m) of the shoulder (0, 0, 0.333)",
-        )
-        self.out_of_workspace = declare(
-            self,
-            "out_of_workspace",
-            "clamp",
-            "'clamp' goals outside the workspace to a nearby admissible point, or 'reject' them",
-        )
-        self.max_stamp_future = declare(
-            self,
-            "max_stamp_future",
-            0.5,
-            "joint states stamped further than this (s) ahead of this node's clock are refused (clocks disagree)",
-        )
-        self.allow_extra_joints = declare(
-            self,
-            "allow_extra_joints",
-            False,
-            "accept joint states that also name joints outside the Panda (larger robots)",
-        )
-        self.gain = declare(
-            self, "cartesian_p_gain", 1.0, "cartesian_p: fraction of the remaining displacement commanded per step"
-        )
-        self.ik_max_joint_step = declare(
-            self, "ik_max_joint_step", 0.08, "ik, pybullet_ik: largest joint target change per control step (rad)"
-        )
-        self.policy_path = declare(
-            self,
-            "policy_path",
-            "",
-            "ddpg/td3/sac/hybrid: checkpoint file, or the name of a shipped policy (e.g. sac_panda_reach_joints); empty = the shipped PandaReach policy of that algorithm",
-        )
-        self.hybrid_policy = declare(
-            self,
-            "hybrid_policy",
-            "sac",
-            f"hybrid: learned controller used far from the goal, one of {LEARNED_CONTROLLERS}",
-        )
-        self.hybrid_near = declare(
-            self,
-            "hybrid_near",
-            "cartesian_p",
-            f"hybrid: classical controller used near the goal, one of {CLASSICAL_CONTROLLERS}",
-        )
-        self.hybrid_switch_radius = declare(
-            self,
-            "hybrid_switch_radius",
-            0.05,
-            "hybrid: distance to the goal (m) under which the classical controller takes over",
-        )
-        self.max_cartesian_speed = declare(
-            self,
-            "max_cartesian_speed",
-            MAX_CARTESIAN_SPEED,
-            "safety: per-axis limit on commanded Cartesian speed (m/s)",
-        )
-        self.max_angular_speed = declare(
-            self, "max_angular_speed", MAX_ANGULAR_SPEED, "safety: per-axis limit on commanded angular speed (rad/s)"
-        )
-        self.safety_box_min = np.array(
-            declare(
-                self,
-                "safety_box_min",
-                [0.1, -0.6, 0.0],
-                "safety: lower corner (m, panda_link0) that commanded end-effector targets may not leave",
-            )
-        )
-        self.safety_box_max = np.array(
-            declare(
-                self,
-                "safety_box_max",
-                [0.95, 0.6, 0.8],
-                "safety: upper corner (m, panda_link0) of the commanded target box",
-            )
-        )
-        self.joint_limit_margin = declare(
-            self, "joint_limit_margin", 0.01, "safety: joint targets are clamped this far (rad) inside the URDF limits"
-        )
-        self.max_joint_step = declare(
-            self,
-            "max_joint_step",
-            0.1,
-            "safety: joint targets move at most this far (rad) from the current position per step",
-        )
-        self.singularity_slowdown = declare(
-            self,
-            "singularity_slowdown",
-            17.0,
-            "safety: numerical controllers slow down when the Jacobian condition number exceeds this and grows",
-        )
-        self.singularity_stop = declare(
-            self,
-            "singularity_stop",
-            30.0,
-            "safety: ... and stop moving toward the singularity at this condition number",
-        )
-        self.joint_command_type = declare(
-            self,
-            "joint_command_type",
-            "joint_state",
-            f"interface of joint position targets (and their hold): one of {tuple(JOINT_COMMAND_TYPES)} = sensor_msgs/JointState on joint_command, trajectory_msgs/JointTrajectory on joint_trajectory (one point, time_from_start one control period), std_msgs/Float64MultiArray on commands (panda_joint1..7 order)",
-        )
-        self.cartesian_output = declare(
-            self,
-            "cartesian_output",
-            "twist",
-            "Cartesian controllers' output: 'twist' (cartesian_cmd, for the bridge or MoveIt Servo) or 'joint' (the safety-limited twist turned into joint targets by the DLS step, sent on the joint_command_type interface, for ros2_control)",
-        )
-        self.autostart = declare(
-            self,
-            "autostart",
-            True,
-            "configure and activate at start (as an unmanaged node; bad parameters exit with code 2); false: wait unconfigured for lifecycle transitions on ~/change_state",
-        )
+        self.params = declare_parameters(self, ReachControllerParameters)
         self.configured = self.active = self.finished = False
         self.configure_error: str | None = None
         # What exists before configure (parameter and lifecycle services...) survives cleanup; the rest is torn down.
         self.base_entities = self.entity_sets()
-        if self.autostart:
+        if self.params.autostart:
             if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
                 raise ValueError(self.configure_error or "configure transition failed")
             if self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
@@ -312,27 +128,32 @@ class ReachControllerNode(LifecycleNode):
 
     def setup(self) -> None:
         """The configure transition: validate parameters, load the controller, create topics, services and timers."""
-        if self.joint_state_timeout == 0.0:
-            # Two control periods of whichever loop is slower: ours, or the bridge's 0.04 s states.
-            self.joint_state_timeout = 2.0 * max(1.0 / self.control_rate, CONTROL_PERIOD)
-        self.workspace = self._validate_parameters()
+        self.workspace = validation.Workspace(
+            np.array(self.params.workspace_min),
+            np.array(self.params.workspace_max),
+            SHOULDER_POSITION,
+            self.params.reach_radius,
+        )
 
         self.kinematics = PandaKinematics()
         self.cartesian_limits, self.joint_limits = limits_from_parameters(
             self.kinematics,
-            self.max_cartesian_speed,
-            self.safety_box_min,
-            self.safety_box_max,
-            self.joint_limit_margin,
-            self.max_joint_step,
-            self.max_angular_speed,
+            self.params.max_cartesian_speed,
+            np.array(self.params.safety_box_min),
+            np.array(self.params.safety_box_max),
+            self.params.joint_limit_margin,
+            self.params.max_joint_step,
+            self.params.max_angular_speed,
         )
-        self.singularity_guard = SingularityGuard(self.kinematics, self.singularity_slowdown, self.singularity_stop)
-        # Cartesian commands only: near a singularity a twist turns into fast joint motion. Joint-target
-        # controllers bound every joint step instead, and a guard there would freeze them whenever the
-        # way to the goal passes a badly conditioned posture (it did, re-orienting the wrist).
-        self.guard_singularities = self.controller_name == "cartesian_p"
-        self.controller = make_controller(self.controller_settings, self.kinematics)
+        self.singularity_guard = SingularityGuard(
+            self.kinematics, self.params.singularity_slowdown, self.params.singularity_stop
+        )
+        self.controller = make_controller(self.controller_settings(), self.kinematics)
+        # Every Cartesian command (cartesian_p, Cartesian policies, both halves of hybrid), as MoveIt Servo guards
+        # every twist: near a singularity a twist turns into fast joint motion. Joint-target controllers bound
+        # every joint step instead, and a guard there would freeze them whenever the way to the goal passes a
+        # badly conditioned posture (it did, re-orienting the wrist).
+        self.guard_singularities = not self.controller.commands_joints
         if isinstance(self.controller, LearnedPolicyController):
             policy = self.controller.policy
             self.get_logger().info(f"loaded {policy.algo} policy (trained {policy.step} steps on {policy.env_id})")
@@ -347,20 +168,21 @@ class ReachControllerNode(LifecycleNode):
         self.last_marker_time = -np.inf
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
         self.warnings = ThrottledWarnings(self)
-        self.timing = LoopTiming(1.0 / self.control_rate)
+        self.timing = LoopTiming(1.0 / self.params.control_rate)
         self.safety_interventions = 0
         self.status = ("warn", "waiting for joint states and a goal")
         self.status_kind = "starting"
-        # Everything goes out as joint targets: joint-space controllers, and Cartesian ones with cartesian_output 'joint'.
-        self.publishes_joints = self.controller.commands_joints or self.cartesian_output == "joint"
+        # Everything goes out as joint targets: joint-space controllers, and Cartesian ones with
+        # cartesian_output 'joint'.
+        self.publishes_joints = self.controller.commands_joints or self.params.cartesian_output == "joint"
         self.step_code = STATUS_NO_WARNING
         self.paused = False
         self.latched_hold: np.ndarray | None = None
-        """Joint positions held while paused (or on a zero twist with cartesian_output 'joint'), so the hold does not creep."""
+        """Joint positions held while paused (or on a zero twist with cartesian_output 'joint'): no creeping hold."""
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.cartesian_pub = self.create_publisher(TwistStamped, "cartesian_cmd", reliable)
-        joint_type, joint_topic = JOINT_COMMAND_TYPES[self.joint_command_type]
+        joint_type, joint_topic = JOINT_COMMAND_TYPES[self.params.joint_command_type]
         self.joint_pub = self.create_publisher(joint_type, joint_topic, reliable)
         self.status_pub = self.create_publisher(Int8, "~/status", reliable)
         self.create_service(SetBool, "~/pause", self.on_pause)
@@ -372,15 +194,15 @@ class ReachControllerNode(LifecycleNode):
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
         # Joint states are sensor data: only the newest matters, and best effort also matches reliable publishers.
         # In lockstep every state must be answered, so there they are received reliably.
-        joint_state_qos = reliable if self.sync_mode == "lockstep" else qos_profile_sensor_data
+        joint_state_qos = reliable if self.params.sync_mode == "lockstep" else qos_profile_sensor_data
         self.create_subscription(JointState, "joint_states", self.on_joint_state, joint_state_qos)
         self.create_subscription(PoseStamped, "goal_pose", self.on_goal_pose, reliable)
         self.create_subscription(PointStamped, "clicked_point", self.on_clicked_point, reliable)
         self.answer_credit = MAX_ANSWER_CREDIT
-        if self.sync_mode == "realtime":
-            self.create_timer(1.0 / self.control_rate, self.watchdog, clock=self.steady)
+        if self.params.sync_mode == "realtime":
+            self.create_timer(1.0 / self.params.control_rate, self.watchdog, clock=self.steady)
         self.create_timer(1.0, self.publish_diagnostics, clock=self.steady)
-        self.get_logger().info(f"reach controller '{self.controller_name}' up, {self.sync_mode} mode")
+        self.get_logger().info(f"reach controller '{self.params.controller}' up, {self.params.sync_mode} mode")
 
     def teardown(self) -> None:
         """Destroy everything ``setup`` created (after a failed configure, on cleanup and on shutdown)."""
@@ -400,7 +222,7 @@ class ReachControllerNode(LifecycleNode):
         self.configure_error = None
         try:
             self.setup()
-        except (ValueError, FileNotFoundError, RuntimeError) as error:
+        except Exception as error:  # any failure leaves the node unconfigured, and says why
             self.configure_error = str(error)
             self.get_logger().error(f"configure failed, staying unconfigured: {error}")
             self.teardown()
@@ -449,47 +271,17 @@ class ReachControllerNode(LifecycleNode):
         """After the lifecycle shutdown transition (finalized) the process exits (``run_node``)."""
         return self.finished
 
-    def _validate_parameters(self) -> validation.Workspace:
-        self.controller_settings = ControllerSettings(
-            self.controller_name,
-            self.policy_path,
-            self.hybrid_policy,
-            self.hybrid_near,
-            self.hybrid_switch_radius,
-            self.gain,
-            self.ik_max_joint_step,
+    def controller_settings(self) -> ControllerSettings:
+        p = self.params
+        return ControllerSettings(
+            p.controller,
+            p.policy_path,
+            p.hybrid_policy,
+            p.hybrid_near,
+            p.hybrid_switch_radius,
+            p.cartesian_p_gain,
+            p.ik_max_joint_step,
         )
-        if self.sync_mode not in SYNC_MODES:
-            raise ValueError(f"parameter 'sync_mode' must be one of {SYNC_MODES}, got '{self.sync_mode}'")
-        if self.orientation not in ORIENTATION_MODES:
-            raise ValueError(f"parameter 'orientation' must be one of {ORIENTATION_MODES}, got '{self.orientation}'")
-        if self.joint_command_type not in JOINT_COMMAND_TYPES:
-            raise ValueError(
-                f"parameter 'joint_command_type' must be one of {tuple(JOINT_COMMAND_TYPES)}, got '{self.joint_command_type}'"
-            )
-        if self.cartesian_output not in CARTESIAN_OUTPUTS:
-            raise ValueError(
-                f"parameter 'cartesian_output' must be one of {CARTESIAN_OUTPUTS}, got '{self.cartesian_output}'"
-            )
-        if self.out_of_workspace not in ("clamp", "reject"):
-            raise ValueError(f"parameter 'out_of_workspace' must be 'clamp' or 'reject', got '{self.out_of_workspace}'")
-        for name, value in {
-            "control_rate": self.control_rate,
-            "goal_tolerance": self.goal_tolerance,
-            "goal_angle_tolerance": self.goal_angle_tolerance,
-            "reach_radius": self.reach_radius,
-            "cartesian_p_gain": self.gain,
-            "max_stamp_future": self.max_stamp_future,
-            "ik_max_joint_step": self.ik_max_joint_step,
-            "hybrid_switch_radius": self.hybrid_switch_radius,
-        }.items():
-            validation.positive(value, name)
-        if self.joint_state_timeout < 0.0:
-            raise ValueError(f"parameter 'joint_state_timeout' must be >= 0, got {self.joint_state_timeout}")
-        for name in ("base_position_in_world", "workspace_min", "workspace_max"):
-            if getattr(self, name).shape != (3,):
-                raise ValueError(f"parameter '{name}' must have 3 elements")
-        return validation.Workspace(self.workspace_min, self.workspace_max, SHOULDER_POSITION, self.reach_radius)
 
     # --- inputs ------------------------------------------------------------------------------
     def on_goal_pose(self, message: PoseStamped) -> None:
@@ -503,10 +295,10 @@ class ReachControllerNode(LifecycleNode):
         """The orientation mode in use: ``auto`` becomes top_down or ignore by what the controller can do; an
         explicit mode a position-only controller cannot honour becomes ignore, with a warning."""
         if self.controller.reaches_orientation:
-            return "top_down" if self.orientation == "auto" else self.orientation
-        if self.orientation not in ("auto", "ignore"):
+            return "top_down" if self.params.orientation == "auto" else self.params.orientation
+        if self.params.orientation not in ("auto", "ignore"):
             self.get_logger().warning(
-                f"controller '{self.controller_name}' reaches positions only: goal orientations are ignored "
+                f"controller '{self.params.controller}' reaches positions only: goal orientations are ignored "
                 "(a pose policy such as policy_path:=sac_workspace_pose, a classical or hybrid controller honours them)"
             )
         return "ignore"
@@ -523,8 +315,8 @@ class ReachControllerNode(LifecycleNode):
 
     def set_goal(self, point: list[float], frame_id: str, topic: str, quaternion: list[float] | None = None) -> None:
         try:
-            goal = validation.goal_in_base_frame(point, frame_id, self.base_position_in_world)
-            goal, warning = validation.admit_goal(goal, self.workspace, self.out_of_workspace == "clamp")
+            goal = validation.goal_in_base_frame(point, frame_id, np.array(self.params.base_position_in_world))
+            goal, warning = validation.admit_goal(goal, self.workspace, self.params.out_of_workspace == "clamp")
             # panda_link0 and world differ by a translation only: the orientation needs no transform.
             goal_rotation = self.goal_orientation(quaternion)
         except validation.InvalidInput as error:
@@ -535,7 +327,7 @@ class ReachControllerNode(LifecycleNode):
             self.warnings.warn(f"{topic}: {warning}")
         self.goal, self.goal_rotation, self.goal_changed, self.goal_topic = goal, goal_rotation, True, topic
         marker = PointStamped()
-        marker.header.stamp, marker.header.frame_id = self.get_clock().now().to_msg(), BASE_FRAME
+        marker.header.stamp, marker.header.frame_id = self.stamp(), BASE_FRAME
         marker.point.x, marker.point.y, marker.point.z = (float(v) for v in goal)
         self.goal_marker_pub.publish(marker)
         self.get_logger().info(
@@ -545,19 +337,19 @@ class ReachControllerNode(LifecycleNode):
     def on_joint_state(self, message: JointState) -> None:
         try:
             arm = validation.arm_state_from_joint_state(
-                message.name, message.position, message.velocity, self.allow_extra_joints
+                message.name, message.position, message.velocity, self.params.allow_extra_joints
             )
             stamp_warning = validation.check_stamp(
                 ns_from_time(message.header.stamp),
                 self.get_clock().now().nanoseconds,
-                round(self.max_stamp_future * 1e9),
+                round(self.params.max_stamp_future * 1e9),
             )
         except validation.InvalidInput as error:
             self.warnings.warn(f"joint_states: {error}")
             self.publish_status(STATUS_INVALID)
             return
         if (
-            stamp_warning and self.sync_mode == "realtime"
+            stamp_warning and self.params.sync_mode == "realtime"
         ):  # in lockstep, stamps are sim time and 0 is its first instant
             self.warnings.warn(f"joint_states: message {stamp_warning}")
         self.arm = ArmObservation.from_joints(self.kinematics, arm.position, arm.velocity)
@@ -565,9 +357,9 @@ class ReachControllerNode(LifecycleNode):
         previous, self.state_received = self.state_received, time.monotonic()
         # Answer the state at once, so the command acts on the state it was computed from; in realtime
         # at most control_rate times per second on average (states from a faster driver are thinned).
-        if self.sync_mode == "realtime":
+        if self.params.sync_mode == "realtime":
             self.answer_credit = min(
-                self.answer_credit + (self.state_received - previous) * self.control_rate, MAX_ANSWER_CREDIT
+                self.answer_credit + (self.state_received - previous) * self.params.control_rate, MAX_ANSWER_CREDIT
             )
             if self.answer_credit < 0.5:
                 return
@@ -587,10 +379,10 @@ class ReachControllerNode(LifecycleNode):
             self.publish_hold()
             return
         age = time.monotonic() - self.state_received
-        if age > self.joint_state_timeout:
+        if age > self.params.joint_state_timeout:
             self.set_status(
                 "error",
-                f"joint states stale ({age:.2f} s old, timeout {self.joint_state_timeout:.3f} s): holding",
+                f"joint states stale ({age:.2f} s old, timeout {self.params.joint_state_timeout:.3f} s): holding",
                 "stale",
             )
             self.publish_hold()
@@ -613,12 +405,12 @@ class ReachControllerNode(LifecycleNode):
         self.timing.step_done(started, self.state_received, time.monotonic(), self.state_age_ms())
         distance = float(np.linalg.norm(self.goal - state.ee_position))
         self.distance_pub.publish(Float64(data=distance))
-        reached = distance <= self.goal_tolerance
+        reached = distance <= self.params.goal_tolerance
         away = f"{distance * 1000:.1f} mm"
         if self.goal_rotation is not None:
             angle = angle_between(state.ee_rotation, self.goal_rotation)
             self.angle_pub.publish(Float64(data=angle))
-            reached = reached and angle <= self.goal_angle_tolerance
+            reached = reached and angle <= self.params.goal_angle_tolerance
             away += f", {angle:.3f} rad"
         self.reached_pub.publish(Bool(data=reached))
         if self.paused:
@@ -642,7 +434,7 @@ class ReachControllerNode(LifecycleNode):
                 else self.safe_angular(np.clip(command.angular, -1.0, 1.0) * MAX_ANGULAR_SPEED)
             )
             if self.finite_or_zero(velocity, "velocity") and self.finite_or_zero(angular, "angular velocity"):
-                if self.cartesian_output == "joint":
+                if self.params.cartesian_output == "joint":
                     self.publish_twist_as_joint_targets(state, velocity, angular)
                 else:
                     self.publish_cartesian(velocity, angular)
@@ -722,7 +514,8 @@ class ReachControllerNode(LifecycleNode):
             self.kinematics, self.goal, self.goal_rotation, self.arm.joint_positions
         ):
             self.warnings.warn(
-                f"{self.goal_topic}: the arm cannot take that orientation at this position from its posture; reaching the position, orientation free"
+                f"{self.goal_topic}: the arm cannot take that orientation at this position from its posture; reaching "
+                "the position, orientation free"
             )
             self.goal_rotation = None
 
@@ -731,12 +524,12 @@ class ReachControllerNode(LifecycleNode):
         if np.all(np.isfinite(command)):
             return True
         self.flag(STATUS_INVALID)
-        self.warnings.warn(f"controller '{self.controller_name}' produced non-finite {what}; commanding zero motion")
+        self.warnings.warn(f"controller '{self.params.controller}' produced non-finite {what}; commanding zero motion")
         self.publish_hold()
         return False
 
     def safe_velocity(self, state: ReachState, velocity: np.ndarray) -> np.ndarray:
-        """Speed, box and (cartesian_p) singularity limits; every intervention is reported."""
+        """Speed, box and singularity limits; every intervention is reported."""
         velocity, notes = limit_cartesian(velocity, state.ee_position, CONTROL_PERIOD, self.cartesian_limits)
         if self.guard_singularities:
             q_next = state.joint_positions + np.linalg.pinv(self.arm.jacobian) @ (velocity * CONTROL_PERIOD)
@@ -764,13 +557,14 @@ class ReachControllerNode(LifecycleNode):
         self.safety_interventions += self.warnings.safety(notes)
         return targets
 
-    def command_stamp(self) -> Time:
-        """Lockstep answers carry the stamp of the state they answer; otherwise now."""
-        return self.state_stamp if self.sync_mode == "lockstep" else self.get_clock().now().to_msg()
+    def stamp(self) -> Time:
+        """One time base per mode: lockstep stamps everything (commands, markers, diagnostics) with the sim time
+        of the state being answered; realtime with this node's clock (wall, or /clock with use_sim_time)."""
+        return self.state_stamp if self.params.sync_mode == "lockstep" else self.get_clock().now().to_msg()
 
     def publish_cartesian(self, velocity: np.ndarray, angular: np.ndarray | None = None) -> None:
         message = TwistStamped()
-        message.header.stamp = self.command_stamp()
+        message.header.stamp = self.stamp()
         message.header.frame_id = BASE_FRAME
         message.twist.linear.x, message.twist.linear.y, message.twist.linear.z = (float(v) for v in velocity)
         if angular is not None:
@@ -786,19 +580,22 @@ class ReachControllerNode(LifecycleNode):
             self.publish_cartesian(np.zeros(3))
 
     def state_age_ms(self) -> float | None:
-        """Age of the answered joint state by its stamp, on this node's clock (wall or sim time); None if unstamped."""
+        """Age of the answered joint state by its stamp, on this node's clock (wall, or /clock with use_sim_time);
+        None if unstamped, and in lockstep, where the stamp is the answer's own time."""
         stamp_ns = ns_from_time(self.state_stamp)
+        if self.params.sync_mode == "lockstep":
+            return None
         return (self.get_clock().now().nanoseconds - stamp_ns) / 1e6 if stamp_ns else None
 
     def publish_joint_targets(self, positions: np.ndarray) -> None:
         """Position targets for panda_joint1..7 on the joint_command_type interface."""
-        if self.joint_command_type == "float64_multi_array":
+        if self.params.joint_command_type == "float64_multi_array":
             message = Float64MultiArray(data=[float(v) for v in positions])  # no header: ros2_control's layout
-        elif self.joint_command_type == "joint_trajectory":
+        elif self.params.joint_command_type == "joint_trajectory":
             message = JointTrajectory()
-            message.header.stamp = self.command_stamp()
+            message.header.stamp = self.stamp()
             message.joint_names = list(ARM_JOINT_NAMES)
-            period_ns = round(1e9 / self.control_rate)
+            period_ns = round(1e9 / self.params.control_rate)
             point = JointTrajectoryPoint(
                 positions=[float(v) for v in positions],
                 time_from_start=Duration(sec=period_ns // 1_000_000_000, nanosec=period_ns % 1_000_000_000),
@@ -806,7 +603,7 @@ class ReachControllerNode(LifecycleNode):
             message.points = [point]
         else:
             message = JointState()
-            message.header.stamp = self.command_stamp()
+            message.header.stamp = self.stamp()
             message.name = list(ARM_JOINT_NAMES)
             message.position = positions.tolist()
         self.joint_pub.publish(message)
@@ -817,11 +614,11 @@ class ReachControllerNode(LifecycleNode):
         if now - self.last_marker_time < MARKER_PERIOD:
             return
         self.last_marker_time = now
-        stamp = self.get_clock().now().to_msg()
+        stamp = self.stamp()
         spheres = (
             ("goal", state.goal, 0.03, (0.1, 0.9, 0.1, 0.9)),
             ("end_effector", state.ee_position, 0.02, (0.1, 0.3, 0.9, 0.9)),
-            ("tolerance", state.goal, 2 * self.goal_tolerance, (0.1, 0.9, 0.1, 0.15)),
+            ("tolerance", state.goal, 2 * self.params.goal_tolerance, (0.1, 0.9, 0.1, 0.15)),
         )
         markers = MarkerArray()
         for marker_id, (namespace, position, diameter, rgba) in enumerate(spheres):
@@ -869,15 +666,16 @@ class ReachControllerNode(LifecycleNode):
                 level,
                 message,
                 {
-                    "controller": self.controller_name,
+                    "controller": self.params.controller,
                     "orientation": self.orientation_mode,
-                    "sync_mode": self.sync_mode,
+                    "sync_mode": self.params.sync_mode,
                     "paused": self.paused,
                     "goal": goal,
                     "safety_interventions": self.safety_interventions,
                     "warnings": self.warnings.count,
                     **self.timing.summary(),
                 },
+                self.stamp(),
             )
         )
 

@@ -12,7 +12,7 @@ from typing import Any
 import rclpy
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.duration import Duration
 from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
@@ -20,28 +20,7 @@ from rclpy.signals import SignalHandlerOptions
 from ikrl_ros.core.panda_model import CONTROL_PERIOD
 
 CONTROL_PERIOD_NS = round(CONTROL_PERIOD * 1e9)
-RESET_MESSAGE = "Panda reset to the neutral pose; sim time {seconds:.9f} s"
-
-
-def reset_message(sim_time_ns: int) -> str:
-    """The bridge's ``~/reset`` answer; it carries the stamp of the neutral state so clients can count steps from it."""
-    return RESET_MESSAGE.format(seconds=sim_time_ns / 1e9)
-
-
-def parse_reset_time_ns(message: str) -> int:
-    return round(float(message.rsplit("sim time ", 1)[1].split()[0]) * 1e9)
-
-
 DIAGNOSTIC_LEVELS = {"ok": DiagnosticStatus.OK, "warn": DiagnosticStatus.WARN, "error": DiagnosticStatus.ERROR}
-
-
-def declare(node: Node, name: str, default: Any, description: str) -> Any:
-    """Declare one read-only parameter with a description and return its value (typed by its default).
-
-    Read-only, because parameters are validated once at start-up: ``ros2 param set`` is refused
-    instead of appearing to work.
-    """
-    return node.declare_parameter(name, default, ParameterDescriptor(description=description, read_only=True)).value
 
 
 def time_from_ns(nanoseconds: int) -> Time:
@@ -52,8 +31,11 @@ def ns_from_time(stamp: Time) -> int:
     return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
-def diagnostics(node: Node, level: str, message: str, values: dict[str, Any]) -> DiagnosticArray:
-    """A one-status ``DiagnosticArray`` named after the node, with its key/values as strings."""
+def diagnostics(
+    node: Node, level: str, message: str, values: dict[str, Any], stamp: Time | None = None
+) -> DiagnosticArray:
+    """A one-status ``DiagnosticArray`` named after the node, with its key/values as strings, stamped ``stamp``
+    (default: the node's clock)."""
     status = DiagnosticStatus(
         level=DIAGNOSTIC_LEVELS[level],
         name=node.get_fully_qualified_name(),
@@ -62,7 +44,7 @@ def diagnostics(node: Node, level: str, message: str, values: dict[str, Any]) ->
         values=[KeyValue(key=key, value=str(value)) for key, value in values.items()],
     )
     array = DiagnosticArray(status=[status])
-    array.header.stamp = node.get_clock().now().to_msg()
+    array.header.stamp = node.get_clock().now().to_msg() if stamp is None else stamp
     return array
 
 
@@ -122,6 +104,10 @@ def publish_at_rate(publish: Callable[[int], None], rate_hz: float, seconds: flo
     return sent
 
 
+FINAL_DELIVERY_TIMEOUT = 0.5
+"""Seconds to wait for subscribers to acknowledge the last messages (reliable publishers) at shutdown."""
+
+
 def run_node(node_factory: Callable[[], Node], args: list[str] | None = None) -> int:
     """Standard ``main()`` body: build the node, spin until SIGINT/SIGTERM, then shut down cleanly.
 
@@ -149,7 +135,8 @@ def run_node(node_factory: Callable[[], Node], args: list[str] | None = None) ->
         on_shutdown = getattr(node, "on_shutdown", None)
         if on_shutdown is not None:
             on_shutdown()
-            time.sleep(0.1)  # let DDS deliver the last messages before the participant disappears
+            for publisher in node.publishers:  # the final hold must arrive before the participant disappears
+                publisher.wait_for_all_acked(Duration(seconds=FINAL_DELIVERY_TIMEOUT))
         exit_code = 1 if getattr(node, "error", None) is not None else 0
         executor.remove_node(node)
         node.destroy_node()

@@ -16,11 +16,13 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-from ikrl_ros.nodes.ros_common import declare, diagnostics, run_node
-from ikrl_ros.rl.config import CONFIGS, HER_STRATEGIES, make_config
+from ikrl_ros.nodes.parameters import NO_TARGET, TrainNodeParameters, declare_parameters
+from ikrl_ros.nodes.ros_common import diagnostics, run_node
+from ikrl_ros.rl.config import make_config
 from ikrl_ros.rl.trainer import Progress, TrainResult, train
 
-NO_TARGET = 0.0
+SHUTDOWN_TIMEOUT = 30.0
+"""Seconds a stop request may take (a final checkpoint of a large replay buffer takes a few)."""
 
 
 class TrainNode(Node):
@@ -28,41 +30,8 @@ class TrainNode(Node):
 
     def __init__(self) -> None:
         super().__init__("train_node")
-        self.algo = declare(self, "algo", "sac", f"algorithm: one of {sorted(CONFIGS)}")
-        self.env_id = declare(
-            self,
-            "env_id",
-            "PandaReach-v3",
-            "gymnasium id (PandaReach-v3, PandaReachDense-v3, PandaReachJoints-v3, ...)",
-        )
-        self.her_strategy = declare(
-            self,
-            "her_strategy",
-            "future",
-            f"hindsight relabelling: one of {list(HER_STRATEGIES)} ('none' = plain replay)",
-        )
-        self.steps = declare(self, "steps", 20_000, "total environment steps")
-        self.seed = declare(self, "seed", 0, "random seed")
-        self.out_dir = declare(
-            self,
-            "out_dir",
-            "runs/train_node",
-            "output directory: checkpoints, progress.csv, TensorBoard; resumed if it holds a checkpoint",
-        )
-        self.n_envs = declare(self, "n_envs", 2, "environments stepped in parallel")
-        self.eval_every = declare(
-            self, "eval_every", 1_000, "environment steps between evaluations (and ~/progress messages)"
-        )
-        self.eval_episodes = declare(self, "eval_episodes", 50, "seeded goals per evaluation")
-        self.checkpoint_every = declare(self, "checkpoint_every", 1_000, "environment steps between atomic checkpoints")
-        self.target_success = declare(
-            self,
-            "target_success",
-            NO_TARGET,
-            "stop at the first evaluation with this success rate (0: train all steps)",
-        )
-        self.resume = declare(self, "resume", True, "continue from out_dir's checkpoint when there is one")
-        self.config = self._validate_parameters()
+        self.params = declare_parameters(self, TrainNodeParameters)
+        self.config = make_config(self.params.algo, her_strategy=self.params.her_strategy)
 
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.progress_pub = self.create_publisher(DiagnosticStatus, "~/progress", reliable)
@@ -74,37 +43,24 @@ class TrainNode(Node):
         self.worker = threading.Thread(target=self._run, name="ikrl-trainer", daemon=True)
         self.worker.start()
         self.get_logger().info(
-            f"training {self.algo} on {self.env_id} (HER: {self.her_strategy}) for {self.steps} steps into {self.out_dir}"
+            f"training {self.params.algo} on {self.params.env_id} (HER: {self.params.her_strategy}) for "
+            f"{self.params.steps} steps into {self.params.out_dir}"
         )
-
-    def _validate_parameters(self):
-        if self.algo not in CONFIGS:
-            raise ValueError(f"parameter 'algo' must be one of {sorted(CONFIGS)}, got '{self.algo}'")
-        if self.her_strategy not in HER_STRATEGIES:
-            raise ValueError(
-                f"parameter 'her_strategy' must be one of {list(HER_STRATEGIES)}, got '{self.her_strategy}'"
-            )
-        for name in ("steps", "n_envs", "eval_every", "eval_episodes", "checkpoint_every"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"parameter '{name}' must be positive, got {getattr(self, name)}")
-        if not 0.0 <= self.target_success <= 1.0:
-            raise ValueError(f"parameter 'target_success' must be in [0, 1], got {self.target_success}")
-        return make_config(self.algo, her_strategy=self.her_strategy)
 
     def _run(self) -> None:
         try:
             self.result = train(
                 self.config,
-                env_id=self.env_id,
-                steps=self.steps,
-                seed=self.seed,
-                out_dir=self.out_dir,
-                n_envs=self.n_envs,
-                eval_every=self.eval_every,
-                eval_episodes=self.eval_episodes,
-                checkpoint_every=self.checkpoint_every,
-                resume=self.resume,
-                target_success=self.target_success if self.target_success > NO_TARGET else None,
+                env_id=self.params.env_id,
+                steps=self.params.steps,
+                seed=self.params.seed,
+                out_dir=self.params.out_dir,
+                n_envs=self.params.n_envs,
+                eval_every=self.params.eval_every,
+                eval_episodes=self.params.eval_episodes,
+                checkpoint_every=self.params.checkpoint_every,
+                resume=self.params.resume,
+                target_success=self.params.target_success if self.params.target_success > NO_TARGET else None,
                 progress_bar=False,
                 progress_callback=self.publish_progress,
                 should_stop=self.stop_requested.is_set,
@@ -137,9 +93,16 @@ class TrainNode(Node):
         return self.finished.is_set()
 
     def on_shutdown(self) -> None:
-        """Ask the trainer to stop (it writes a final checkpoint) and wait for it."""
+        """Ask the trainer to stop (it writes a final checkpoint) and wait for it, at most ``SHUTDOWN_TIMEOUT``.
+
+        The trainer polls the stop request between steps and evaluation episodes, so it ends within about one
+        episode; past the timeout the node gives up waiting (the worker is a daemon thread) and reports it.
+        """
         self.stop_requested.set()
-        self.worker.join()
+        self.worker.join(SHUTDOWN_TIMEOUT)
+        if self.worker.is_alive():
+            self.error = TimeoutError(f"the trainer did not stop within {SHUTDOWN_TIMEOUT} s")
+            self.get_logger().error(f"{self.error}; the last periodic checkpoint stands")
 
 
 def main(args: list[str] | None = None) -> None:

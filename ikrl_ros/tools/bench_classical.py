@@ -46,8 +46,10 @@ def kinematics_rows(samples: int, seed: int) -> list[str]:
         "|---|---|",
         f"| FK of panda_grasptarget (Python call into Pinocchio) | {fk:.1f} µs |",
         f"| FK + 3×7 Jacobian | {fk_jacobian:.1f} µs |",
-        f"| DLS IK from the neutral pose, {samples} PandaReach goals: converged (< 1e-5 m) | {np.mean(np.array(errors) < 1e-5) * 100:.1f} % |",
-        f"| IK solve time median / p99 / max | {np.median(solve_ms):.3f} / {np.percentile(solve_ms, 99):.3f} / {solve_ms.max():.3f} ms |",
+        f"| DLS IK from the neutral pose, {samples} PandaReach goals: converged (< 1e-5 m) | "
+        f"{np.mean(np.array(errors) < 1e-5) * 100:.1f} % |",
+        f"| IK solve time median / p99 / max | {np.median(solve_ms):.3f} / {np.percentile(solve_ms, 99):.3f} / "
+        f"{solve_ms.max():.3f} ms |",
         f"| IK iterations median / max | {np.median(iterations):.0f} / {max(iterations)} |",
         f"| IK final error max | {max(errors):.2e} m |",
     ]
@@ -60,7 +62,8 @@ def stack_rows(goal_count: int, seed: int, log_dir: Path) -> list[str]:
 
     goals = world_to_base(sample_goals_world(goal_count, seed))
     rows = [
-        f"| controller | reached ≤ 5 cm in {EPISODE_STEPS} steps | steps to 5 cm (median / max) | final error to the admitted goal (median / p95 / max) | wall time |",
+        f"| controller | reached ≤ 5 cm in {EPISODE_STEPS} steps | steps to 5 cm (median / max) | final error to the "
+        "admitted goal (median / p95 / max) | wall time |",
         "|---|---|---|---|---|",
     ]
     for controller in ("cartesian_p", "ik"):
@@ -81,7 +84,8 @@ def stack_rows(goal_count: int, seed: int, log_dir: Path) -> list[str]:
         errors_mm = np.array([o.final_error for o in outcomes]) * 1e3
         rows.append(
             f"| {controller} | {len(steps)}/{len(outcomes)} | {np.median(steps):.0f} / {max(steps)} | "
-            f"{np.median(errors_mm):.3f} / {np.percentile(errors_mm, 95):.3f} / {errors_mm.max():.3f} mm | {time.monotonic() - started:.1f} s |"
+            f"{np.median(errors_mm):.3f} / {np.percentile(errors_mm, 95):.3f} / {errors_mm.max():.3f} mm | "
+            f"{time.monotonic() - started:.1f} s |"
         )
     return rows
 
@@ -109,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# Classical baselines: kinematics, numerical IK, and the reach stack over ROS 2",
         "",
-        f"Measured by `{command}` on {platform.machine()} with {os.cpu_count()} cores, Python {platform.python_version()}.",
+        f"Measured by `{command}` on {platform.machine()} with {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}.",
         "",
         "## Kinematics and IK (ROS-free core)",
         "",
@@ -119,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Bridge and controller are separate processes; goals alternate between `goal_pose` and `clicked_point`. "
         "Steps are counted from the state the bridge had published when the goal was sent, so DDS latency counts. "
-        "Goals below z = 1 cm are clamped to it (the fingertips would touch the table); errors are measured to the admitted goal.",
+        "Goals below z = 1 cm are clamped to it (the fingertips would touch the table); errors are measured to the "
+        "admitted goal.",
         "",
         *stack_rows(args.goals, args.seed, Path("out/bench-classical")),
         "",

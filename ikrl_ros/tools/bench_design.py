@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, (choice, env_id, _) in RUNS_BY_NAME.items():
         row = last_row(name)
         lines.append(
-            f"| {choice} | {env_id} | {int(row['step']):,} | {float(row['success_rate']):.0%} | {float(row['median_final_distance']) * 1000:.1f} mm "
+            f"| {choice} | {env_id} | {int(row['step']):,} | {float(row['success_rate']):.0%} | "
+            f"{float(row['median_final_distance']) * 1000:.1f} mm "
             f"| {float(row['train_time']):.0f} | `{' '.join(command(name))}` |"
         )
     text = DOC.read_text()

@@ -54,7 +54,7 @@ JOINT_POLICY = "sac_panda_reach_joints"
 
 
 def settings_for(name: str) -> ControllerSettings:
-    """Cube-suite entries: controller names with the PandaReach-v3 policies, plus ``joints``: the SAC joint-space one."""
+    """Cube-suite entries: controller names with the PandaReach-v3 policies, plus ``joints`` (SAC, joint space)."""
     if name == "joints":
         return ControllerSettings("sac", policy_path=JOINT_POLICY)
     if name in LEARNED_CONTROLLERS:
@@ -184,7 +184,8 @@ def run_benchmark(args: argparse.Namespace) -> str:
         rows_direct.append(
             f"| {name} | {direct.reached() * 100:.0f} % | "
             + " | ".join(f"{direct.success(t) * 100:.0f} %" for t in THRESHOLDS)
-            + f" | {np.median(direct.final) * 1e3:.2f} | {np.percentile(direct.final, 95) * 1e3:.2f} | {direct.steps_median():.0f}"
+            + f" | {np.median(direct.final) * 1e3:.2f} | {np.percentile(direct.final, 95) * 1e3:.2f}"
+            + f" | {direct.steps_median():.0f}"
             + f" | {np.median(compute):.3f} / {np.percentile(compute, 99):.3f} |"
         )
         if not args.skip_ros:
@@ -192,12 +193,13 @@ def run_benchmark(args: argparse.Namespace) -> str:
             ros = ros_episodes(name, goals, log_dir / name / "lockstep")
             same = sum(
                 (a is None) == (b is None) and (da <= THRESHOLDS[0]) == (db <= THRESHOLDS[0])
-                for a, b, da, db in zip(direct.steps, ros.steps, direct.final, ros.final)
+                for a, b, da, db in zip(direct.steps, ros.steps, direct.final, ros.final, strict=True)
             )
             rows_ros.append(
                 f"| {name} | {ros.reached() * 100:.0f} % | "
                 + " | ".join(f"{ros.success(t) * 100:.0f} %" for t in THRESHOLDS)
-                + f" | {np.median(ros.final) * 1e3:.2f} | {np.percentile(ros.final, 95) * 1e3:.2f} | {ros.steps_median():.0f}"
+                + f" | {np.median(ros.final) * 1e3:.2f} | {np.percentile(ros.final, 95) * 1e3:.2f}"
+                + f" | {ros.steps_median():.0f}"
                 + f" | {same}/{len(goals)} |"
             )
         if not args.skip_timing:
@@ -206,8 +208,10 @@ def run_benchmark(args: argparse.Namespace) -> str:
                 print(f"[bench] {name}: real-time timing at {rate:g} Hz", flush=True)
                 timing = realtime_timing(name, rate, goals, args.timing_seconds, log_dir / name / f"realtime{rate:g}")
                 cells.append(
-                    f"{timing.get('latency_p50_ms', 'n/a')} / {timing.get('latency_p99_ms', 'n/a')} | {timing.get('state_age_p99_ms', 'n/a')} | "
-                    f"{timing.get('jitter_p99_ms', 'n/a')} / {timing.get('jitter_max_ms', 'n/a')} ({timing.get('missed_periods', 'n/a')} missed of {timing.get('control_steps', 'n/a')})"
+                    f"{timing.get('latency_p50_ms', 'n/a')} / {timing.get('latency_p99_ms', 'n/a')} | "
+                    f"{timing.get('state_age_p99_ms', 'n/a')} | "
+                    f"{timing.get('jitter_p99_ms', 'n/a')} / {timing.get('jitter_max_ms', 'n/a')} "
+                    f"({timing.get('missed_periods', 'n/a')} missed of {timing.get('control_steps', 'n/a')})"
                 )
             rows_timing.append(f"| {name} | " + " | ".join(cells) + " |")
 
@@ -218,28 +222,36 @@ def run_benchmark(args: argparse.Namespace) -> str:
         "## The study's reproduction: panda-gym's cube, each goal from the neutral pose",
         "",
         f"Measured by `{args.command}` on {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, torch on CPU with one thread. Goals: `env.reset(seed=i)` of PandaReach-v3, "
-        f"i = 0..{args.goals - 1}. Every episode starts at the neutral pose and runs {EPISODE_STEPS} steps (0.04 s each) "
+        f"Python {platform.python_version()}, torch on CPU with one thread. Goals: `env.reset(seed=i)` of "
+        "PandaReach-v3, "
+        f"i = 0..{args.goals - 1}. Every episode starts at the neutral pose and runs {EPISODE_STEPS} steps (0.04 s "
+        "each) "
         'without early termination. "Reached 5 cm" is panda-gym\'s success (within 5 cm at some step; v3 ends the '
         'episode there); the "final" columns are the distance after all 50 steps, i.e. whether the controller also '
-        "stays there and how precisely. Direct runs use no safety layer; through ROS the controller's safety limits apply.",
+        "stays there and how precisely. Direct runs use no safety layer; through ROS the controller's safety limits "
+        "apply.",
         "",
         "Controllers: `ddpg`, `td3`, `sac` — the shipped policies (PandaReach-v3 + HER); "
         + ("`joints` — the shipped joint-space policy (PandaReachJoints-v3); " if "joints" in names else "")
-        + "`cartesian_p` — proportional Cartesian step; `ik` — our damped-least-squares IK (Pinocchio) approached in joint space; "
-        "`pybullet_ik` — PyBullet's `calculateInverseKinematics`, approached the same way; `hybrid` — SAC beyond 5 cm, `cartesian_p` within.",
+        + "`cartesian_p` — proportional Cartesian step; "
+        + "`ik` — our damped-least-squares IK (Pinocchio) approached in joint space; "
+        "`pybullet_ik` — PyBullet's `calculateInverseKinematics`, approached the same way; `hybrid` — SAC beyond 5 "
+        "cm, `cartesian_p` within.",
         "",
         "### Direct (panda-gym's simulator, no ROS)",
         "",
-        f"| controller | {header} | median final (mm) | p95 final (mm) | median steps to 5 cm | compute per step median / p99 (ms) |",
+        f"| controller | {header} | median final (mm) | p95 final (mm) | median steps to 5 cm | compute per step "
+        "median / p99 (ms) |",
         "|---|---|---|---|---|---|---|---|---|",
         *rows_direct,
         "",
-        "Compute per step: Pinocchio observation (FK + Jacobian) plus the controller (policy inference for learned ones).",
+        "Compute per step: Pinocchio observation (FK + Jacobian) plus the controller (policy inference for learned "
+        "ones).",
     ]
     if rows_ros:
         ros_table = [
-            f"| controller | {header} | median final (mm) | p95 final (mm) | median steps to 5 cm | same outcome per goal as direct |",
+            f"| controller | {header} | median final (mm) | p95 final (mm) | median steps to 5 cm | same outcome per "
+            "goal as direct |",
             "|---|---|---|---|---|---|---|---|---|",
             *rows_ros,
         ]
@@ -251,9 +263,12 @@ def run_benchmark(args: argparse.Namespace) -> str:
         ]
         args.readme_text = "\n".join(
             [
-                f"`{args.command}` (full report: [docs/benchmark.md](docs/benchmark.md)): panda-gym's {args.goals} seeded "
-                "PandaReach-v3 goals, each episode from the neutral pose, 50 steps of 0.04 s, through ROS 2 in lockstep with "
-                "panda-gym's own Cartesian execution; learned entries are the PandaReach-v3 policies of the study's reproduction.",
+                f"`{args.command}` (full report: [docs/benchmark.md](docs/benchmark.md)): panda-gym's {args.goals} "
+                "seeded "
+                "PandaReach-v3 goals, each episode from the neutral pose, 50 steps of 0.04 s, through ROS 2 in "
+                "lockstep with "
+                "panda-gym's own Cartesian execution; learned entries are the PandaReach-v3 policies of the study's "
+                "reproduction.",
                 "",
                 *ros_table,
             ]
@@ -263,11 +278,13 @@ def run_benchmark(args: argparse.Namespace) -> str:
             "",
             f"### Real-time timing (bridge in real time, {args.timing_seconds:g} s per run)",
             "",
-            "The controller answers each joint state as it arrives (the launch default). Latency: joint state received → "
+            "The controller answers each joint state as it arrives (the launch default). Latency: joint state "
+            "received → "
             "command published. State age: the answered state's stamp → command published (DDS transport included). "
             "Jitter: |interval between answered states − nominal period|; missed = periods without an answer.",
             "",
-            "| controller | 25 Hz latency p50 / p99 (ms) | 25 Hz state age p99 (ms) | 25 Hz jitter p99 / max (ms) | 100 Hz latency p50 / p99 (ms) | 100 Hz state age p99 (ms) | 100 Hz jitter p99 / max (ms) |",
+            "| controller | 25 Hz latency p50 / p99 (ms) | 25 Hz state age p99 (ms) | 25 Hz jitter p99 / max (ms) | "
+            "100 Hz latency p50 / p99 (ms) | 100 Hz state age p99 (ms) | 100 Hz jitter p99 / max (ms) |",
             "|---|---|---|---|---|---|---|",
             *rows_timing,
         ]

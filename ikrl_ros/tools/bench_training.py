@@ -37,7 +37,7 @@ MARK_BEGIN, MARK_END = "<!-- bench_training:begin -->", "<!-- bench_training:end
 WORKSPACE_BEGIN, WORKSPACE_END = "<!-- bench_training_workspace:begin -->", "<!-- bench_training_workspace:end -->"
 WORKSPACE_ENV, WORKSPACE_EVAL_EVERY, WORKSPACE_MAX_STEPS = "IkrlReach-v0", 2_000, 100_000
 WORKSPACE_OURS = {"goal_relative_inputs": True}
-"""The shipped workspace policies' settings (ikrl_ros/policies/*_workspace.json): our defaults plus goal-relative inputs."""
+"""The shipped workspace policies' settings (ikrl_ros/policies/*_workspace.json): our defaults, goal-relative inputs."""
 
 
 # ----------------------------------------------------------------------------- workers (subprocesses)
@@ -110,7 +110,7 @@ def worker_sb3(a: argparse.Namespace) -> dict[str, Any]:
 
     def act(x: np.ndarray) -> np.ndarray:
         parts = np.split(x, np.cumsum(sizes)[:-1], axis=1)
-        return model.predict(dict(zip(KEYS, parts)), deterministic=True)[0]
+        return model.predict(dict(zip(KEYS, parts, strict=True)), deterministic=True)[0]
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -396,7 +396,8 @@ def write_workspace_docs(results: list[dict[str, Any]], command: str, doc: Path,
         "replay_buffer_class=HerReplayBuffer, replay_buffer_kwargs=dict(n_sampled_goal=4, "
         "goal_selection_strategy='future'))`, everything else at SB3's defaults.",
         "",
-        "| implementation | seed | steps to target | training seconds to target | success at the end | median final distance at the end | steps run |",
+        "| implementation | seed | steps to target | training seconds to target | success at the end | median final "
+        "distance at the end | steps run |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:

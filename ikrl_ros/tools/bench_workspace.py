@@ -54,7 +54,8 @@ POSE_ENTRIES: dict[str, ControllerSettings] = {
     "cartesian_p": ControllerSettings("cartesian_p"),
     "ik": ControllerSettings("ik"),
 }
-"""Pose-suite entries, all with ``orientation: track``: the pose policy, it with the classical finisher, the classical controllers."""
+"""Pose-suite entries, all with ``orientation: track``: the pose policy, it with the classical finisher, the
+classical controllers."""
 POSE_THRESHOLDS = ((0.001, 0.01), (0.005, 0.05))
 
 
@@ -141,9 +142,11 @@ def summary_row(name: str, result: dict[str, object]) -> str:
         f"| {name} | "
         + " | ".join(cells)
         + f" | {np.median(final) * 1e3:.2f} | {np.percentile(final, 95) * 1e3:.1f}"
-        + f" | {np.median(stays) * 1e3 if stays else float('nan'):.2f} / {np.max(stays) * 1e3 if stays else float('nan'):.1f}"
+        + f" | {np.median(stays) * 1e3 if stays else float('nan'):.2f}"
+        + f" / {np.max(stays) * 1e3 if stays else float('nan'):.1f}"
         + f" | {np.median(reach_times) if reach_times else float('nan'):.2f}"
-        + f" | {diagnostics.get('state_age_p99_ms', 'n/a')} | {diagnostics.get('missed_periods', 'n/a')} of {diagnostics.get('control_steps', 'n/a')} |"
+        + f" | {diagnostics.get('state_age_p99_ms', 'n/a')}"
+        + f" | {diagnostics.get('missed_periods', 'n/a')} of {diagnostics.get('control_steps', 'n/a')} |"
     )
 
 
@@ -155,8 +158,10 @@ def pose_row(name: str, result: dict[str, object]) -> str:
     return (
         f"| {name} | "
         + " | ".join(cells)
-        + f" | {np.median(final) * 1e3:.2f} / {np.percentile(final, 95) * 1e3:.1f} | {np.median(angle):.4f} / {np.percentile(angle, 95):.3f}"
-        + f" | {result['diagnostics'].get('missed_periods', 'n/a')} of {result['diagnostics'].get('control_steps', 'n/a')} |"
+        + f" | {np.median(final) * 1e3:.2f} / {np.percentile(final, 95) * 1e3:.1f}"
+        + f" | {np.median(angle):.4f} / {np.percentile(angle, 95):.3f}"
+        + f" | {result['diagnostics'].get('missed_periods', 'n/a')}"
+        + f" of {result['diagnostics'].get('control_steps', 'n/a')} |"
     )
 
 
@@ -164,10 +169,14 @@ def pose_report(args: argparse.Namespace, results: dict[str, dict[str, object]],
     lines = [
         "## Pose suite: consecutive pose goals across the workspace, real time, launch defaults + `orientation: track`",
         "",
-        f"Measured by `{args.command}` on {platform.machine()}, {os.cpu_count()} cores, {args.parallel} stacks at a time. "
-        f"{len(goals)} pose goals (seed {args.seed}): positions uniform over the admitted workspace, orientations gripper down, "
-        "turned up to ±1.2 rad about the vertical and tilted up to 0.4 rad, each pose reachable by 6-D IK; published one after "
-        f"another on `goal_pose` with their quaternion, {args.goal_seconds:g} s of real time each, from wherever the last goal "
+        f"Measured by `{args.command}` on {platform.machine()}, {os.cpu_count()} cores, {args.parallel} stacks at a "
+        "time. "
+        f"{len(goals)} pose goals (seed {args.seed}): positions uniform over the admitted workspace, orientations "
+        "gripper down, "
+        "turned up to ±1.2 rad about the vertical and tilted up to 0.4 rad, each pose reachable by 6-D IK; published "
+        "one after "
+        f"another on `goal_pose` with their quaternion, {args.goal_seconds:g} s of real time each, from wherever the "
+        "last goal "
         "left the arm. Errors are ground truth (`ee_pose`) at the end of each goal's window. " + args.load + ".",
         "",
         "| controller | within 1 mm and 0.01 rad | within 5 mm and 0.05 rad | position error median / p95 (mm) "
@@ -182,15 +191,21 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, object]], goal
     lines = [
         "## Workspace suite: consecutive goals across the workspace, real time, launch defaults",
         "",
-        f"Measured by `{args.command}` on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{args.parallel} stacks at a time. {len(goals)} goals (seed {args.seed}) uniform over the reach controller's admitted "
-        "workspace (box [0.2, −0.5, 0.01]–[0.85, 0.5, 0.7] m ∩ 0.855 m reach sphere, IK-reachable), published one after another "
-        f"on `goal_pose` / `clicked_point`, {args.goal_seconds:g} s of real time each; the arm starts every goal where the last left it "
-        "(the first from the neutral pose). Both nodes run with `config/reach.yaml` as `ros2 launch ikrl_ros reach.launch.py` "
+        f"Measured by `{args.command}` on {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, "
+        f"{args.parallel} stacks at a time. {len(goals)} goals (seed {args.seed}) uniform over the reach controller's "
+        "admitted "
+        "workspace (box [0.2, −0.5, 0.01]–[0.85, 0.5, 0.7] m ∩ 0.855 m reach sphere, IK-reachable), published one "
+        "after another "
+        f"on `goal_pose` / `clicked_point`, {args.goal_seconds:g} s of real time each; the arm starts every goal "
+        "where the last left it "
+        "(the first from the neutral pose). Both nodes run with `config/reach.yaml` as `ros2 launch ikrl_ros "
+        "reach.launch.py` "
         "starts them. Errors are ground truth (`ee_pose`) at the end of each goal's window. " + args.load + ".",
         "",
         "| controller | final ≤ 5 cm | ≤ 1 cm | ≤ 5 mm | ≤ 1 mm | median final (mm) | p95 final (mm) "
-        "| stays: worst after 5 mm, median / max (mm) | median time to 5 mm (s) | state age p99 (ms) | missed periods |",
+        "| stays: worst after 5 mm, median / max (mm) | median time to 5 mm (s) | state age p99 (ms) | missed periods "
+        "|",
         "|---|---|---|---|---|---|---|---|---|---|---|",
         *(summary_row(name, result) for name, result in results.items()),
         "",
@@ -254,7 +269,10 @@ def run_suite(args: argparse.Namespace) -> int:
         loads.append(os.getloadavg()[0])
         time.sleep(1.0)
     results = {name: json.loads((out_dir / name / "result.json").read_text()) for name in names if name not in failed}
-    args.load = f"1-minute load average during the run: mean {np.mean(loads):.1f}, max {np.max(loads):.1f} ({os.cpu_count()} cores)"
+    args.load = (
+        f"1-minute load average during the run: mean {np.mean(loads):.1f}, max {np.max(loads):.1f} "
+        f"({os.cpu_count()} cores)"
+    )
     text = (pose_report if args.poses else report)(args, results, goals)
     marker = "pose" if args.poses else "workspace"
     write_section(Path(args.out), marker, text)

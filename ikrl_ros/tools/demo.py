@@ -72,7 +72,7 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--controller",
         default="sac",
-        help="cartesian_p, ik, pybullet_ik, ddpg, td3, sac or hybrid (default: %(default)s, the shipped workspace policy)",
+        help="cartesian_p, ik, pybullet_ik, ddpg, td3, sac or hybrid (default: %(default)s, shipped workspace policy)",
     )
     parser.add_argument("--goals", type=int, default=8, help="number of goals (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=2026, help="seed of the goal sequence (default: %(default)s)")
@@ -96,7 +96,8 @@ def demo_command(args: argparse.Namespace) -> int:
     table = format_table(outcomes, REACHED)
     reached = sum(outcome.reached for outcome in outcomes)
     summary = (
-        f"controller {args.controller}, {args.sync_mode}: {reached}/{len(outcomes)} consecutive workspace goals reached within "
+        f"controller {args.controller}, {args.sync_mode}: {reached}/{len(outcomes)} consecutive workspace goals "
+        "reached within "
         f"{REACHED * 1000:g} mm in {GOAL_SECONDS:g} s; median final error "
         f"{np.median([o.final_error for o in outcomes]) * 1000:.2f} mm; {run_time:.1f} s wall time"
     )

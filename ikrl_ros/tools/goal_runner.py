@@ -17,13 +17,14 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped, PoseStamped
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
+from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
 from ikrl_ros.core.panda_model import BASE_FRAME
 from ikrl_ros.core.validation import InvalidInput, arm_state_from_joint_state
-from ikrl_ros.nodes.ros_common import CONTROL_PERIOD_NS, ns_from_time, parse_reset_time_ns, xyz
+from ikrl_ros.nodes.ros_common import CONTROL_PERIOD_NS, ns_from_time, xyz
 
 GOAL_TOPICS = ("goal_pose", "clicked_point")
 
@@ -71,6 +72,13 @@ class GoalRunner(Node):
             PoseStamped, "ee_pose", self._on_ee_pose, QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE)
         )
         self.reset_client = self.create_client(Trigger, "panda_bridge/reset")
+        self.reset_stamps: list[int] = []
+        latched = QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+        )
+        self.create_subscription(
+            Header, "panda_bridge/reset_stamp", lambda m: self.reset_stamps.append(ns_from_time(m.stamp)), latched
+        )
         self.create_subscription(
             PointStamped, "goal_marker", lambda m: self.accepted_goals.append(np.array(xyz(m.point))), reliable
         )
@@ -116,7 +124,8 @@ class GoalRunner(Node):
                 and self.goal_pose_pub.get_subscription_count()
                 and self.clicked_point_pub.get_subscription_count()
             ):
-                # Matching is seen from our side first; give the controller's side a moment, or the first goal can be lost.
+                # Matching is seen from our side first; give the controller's side a moment, or the first goal
+                # can be lost.
                 self.spin_for(0.5)
                 return
         raise TimeoutError("the reach stack did not come up: no ee_pose, or nobody subscribes to the goal topics")
@@ -179,13 +188,20 @@ class GoalRunner(Node):
         """Call the bridge's ``~/reset``; returns the sim time (ns) of the neutral state it published."""
         if not self.reset_client.wait_for_service(timeout_sec=timeout):
             raise TimeoutError("the bridge's reset service is not available")
+        self.spin_for(0.0)
+        before = max([*(pose[0] for pose in self.poses[-1:]), *self.reset_stamps[-1:]], default=-1)
         future = self.reset_client.call_async(Trigger.Request())
         deadline = time.monotonic() + timeout
         while not future.done() and time.monotonic() < deadline:
             rclpy.spin_once(self, timeout_sec=0.01)
         if not future.done() or not future.result().success:
             raise TimeoutError("the bridge did not reset")
-        return parse_reset_time_ns(future.result().message)
+        # The reset's stamp is later than every state before it (and than an earlier, latched reset's).
+        while time.monotonic() < deadline:
+            if self.reset_stamps and self.reset_stamps[-1] > before:
+                return self.reset_stamps[-1]
+            rclpy.spin_once(self, timeout_sec=0.01)
+        raise TimeoutError("the bridge reset but its reset_stamp did not arrive")
 
     def _follow(
         self,
@@ -265,6 +281,7 @@ def format_table(outcomes: list[GoalOutcome], tolerance: float) -> str:
         goal = ", ".join(f"{v:.3f}" for v in outcome.goal)
         steps = "-" if outcome.steps_to_reach is None else str(outcome.steps_to_reach)
         lines.append(
-            f"| {index} | ({goal}) | {outcome.topic} | {'yes' if outcome.reached else 'NO'} | {steps} | {outcome.final_error * 1000:.2f} |"
+            f"| {index} | ({goal}) | {outcome.topic} | {'yes' if outcome.reached else 'NO'} | {steps} | "
+            f"{outcome.final_error * 1000:.2f} |"
         )
     return "\n".join(lines)

@@ -32,7 +32,7 @@ def render_animation(
     sim = PandaReachSim()
     frames = []
     try:
-        for arm, goal in zip(joint_positions, goals):
+        for arm, goal in zip(joint_positions, goals, strict=True):
             sim.robot.set_joint_angles(np.concatenate([arm, [0.0, 0.0]]))
             sim.show_goal(base_to_world(goal))
             frames.append(sim.render(width, height))
@@ -49,8 +49,8 @@ def plot_paths(
     figure, axes = plt.subplots(1, 3, figsize=(13, 4.2))
     views = (("x", "y", 0, 1), ("x", "z", 0, 2), ("y", "z", 1, 2))
     colours = plt.cm.viridis(np.linspace(0, 1, max(len(goals), 1)))
-    for axis, (xlabel, ylabel, i, j) in zip(axes, views):
-        for index, (points, goal, ok, colour) in enumerate(zip(paths, goals, reached, colours), 1):
+    for axis, (xlabel, ylabel, i, j) in zip(axes, views, strict=True):
+        for index, (points, goal, ok, colour) in enumerate(zip(paths, goals, reached, colours, strict=False), 1):
             if len(points):
                 axis.plot(points[:, i], points[:, j], "-", color=colour, linewidth=1.2)
             axis.plot(goal[i], goal[j], "o" if ok else "x", color=colour, markersize=7)

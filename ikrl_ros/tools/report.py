@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def write_section(path: Path, marker: str, text: str) -> None:
-    """Replace the block between ``<!-- marker:begin -->`` and ``<!-- marker:end -->`` in ``path`` (appended if absent)."""
+    """Replace the block between ``<!-- marker:begin -->`` and ``<!-- marker:end -->`` in ``path`` (or append it)."""
     begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
     block = f"{begin}\n{text.rstrip()}\n{end}"
     current = path.read_text() if path.exists() else ""

@@ -139,8 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="continue the earlier run in RUNS to --steps (its manifest notes both commands)",
     )
+    p.add_argument(
+        "--table-only", action="store_true", help="train nothing: rewrite docs/training.md's table from the manifests"
+    )
     args = p.parse_args(argv)
-    for algo in args.algos:
+    for algo in [] if args.table_only else args.algos:
         m = ship(algo, args.env, args.steps, args.seed, args.runs, args.set, args.eval_every, args.resume)
         print(
             f"{m['policy']}: success {m['evaluation']['success_rate']:.2%}, median final distance "

@@ -213,9 +213,11 @@ def run_soak(args: argparse.Namespace) -> str:
     lines = [
         "# Soak test: random goals in real time with a fault every minute",
         "",
-        f"Measured by `ikrl soak --duration {args.duration:g} --fault-every {args.fault_every:g} --controller {args.controller}` "
+        f"Measured by `ikrl soak --duration {args.duration:g} --fault-every {args.fault_every:g} --controller "
+        f"{args.controller}` "
         f"on {platform.machine()}, {os.cpu_count()} cores. Bridge real time at 25 Hz, controller timer at 25 Hz; "
-        f"a goal every {args.goal_seconds:g} s (reached = within {DISTANCE_THRESHOLD * 100:g} cm before the next goal); "
+        f"a goal every {args.goal_seconds:g} s (reached = within {DISTANCE_THRESHOLD * 100:g} cm before the next "
+        "goal); "
         f"faults in turn: {', '.join(FAULTS)}.",
         "",
         "| quantity | value |",
@@ -224,7 +226,8 @@ def run_soak(args: argparse.Namespace) -> str:
         f"| reached | {outcomes['reached']} ({outcomes['reached'] / max(sent, 1) * 100:.1f} %) |",
         *(f"| {reason} | {count} |" for reason, count in sorted(outcomes.items()) if reason != "reached"),
         f"| faults injected | {fault_index} |",
-        f"| crashes (a node exiting by itself) | {len(soak.crashes)}{': ' + '; '.join(soak.crashes) if soak.crashes else ''} |",
+        "| crashes (a node exiting by itself) | "
+        f"{len(soak.crashes)}{': ' + '; '.join(soak.crashes) if soak.crashes else ''} |",
         f"| controller loop period, median | {period_p50:.2f} ms (nominal {CONTROL_PERIOD * 1e3:g} ms) |",
         f"| period jitter p99 (worst rolling window of 2,000 periods) / max | {jitter_p99:.2f} / {jitter_max:.2f} ms |",
         f"| missed control periods | {missed_periods:.0f} of {control_steps + missed_periods:.0f} |",
@@ -237,7 +240,8 @@ def run_soak(args: argparse.Namespace) -> str:
     counts: Counter[str] = Counter()
     for incarnation in soak.incarnations:
         lines.append(
-            f"| {incarnation.name} | {counts[incarnation.name]} | {incarnation.memory_start:.1f} | {incarnation.memory_end:.1f} |"
+            f"| {incarnation.name} | {counts[incarnation.name]} | {incarnation.memory_start:.1f} | "
+            f"{incarnation.memory_end:.1f} |"
         )
         counts[incarnation.name] += 1
     return "\n".join(lines) + "\n"

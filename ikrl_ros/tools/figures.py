@@ -1,0 +1,110 @@
+"""``ikrl figures``: rerun every benchmark that writes a marked block of README.md or docs/, in one command.
+
+Every figure in the README and docs sits between ``<!-- NAME:begin -->`` / ``<!-- NAME:end -->`` markers (or
+is a whole report file) written by one benchmark; this runs them from the checkout's root, one after
+another, so nothing competes for the cores during real-time runs. ``--only`` picks some, ``--list`` shows
+what each rewrites and roughly how long it takes on 2 cores. Shipped policies are not retrained (that is
+``python -m ikrl_ros.tools.ship_policies``, hours); their table is rewritten from their manifests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    module: str
+    """``ikrl_ros.tools.<module>``, whose ``main(argv)`` runs it."""
+    argv: tuple[str, ...]
+    writes: str
+    minutes: float
+    """Wall time on the 2-core development machine, for planning."""
+
+
+FIGURES = (
+    Figure("workspace", "bench_reach", ("--suite", "workspace"), "README + docs/benchmark.md: workspace", 90),
+    Figure("pose", "bench_reach", ("--suite", "workspace", "--poses"), "README + docs/benchmark.md: pose", 25),
+    Figure("cube", "bench_reach", ("--suite", "cube"), "README + docs/benchmark.md: cube", 40),
+    Figure("classical", "bench_classical", (), "docs/classical.md", 5),
+    Figure("design", "bench_design", (), "docs/training.md: design (reuses finished runs/design)", 25),
+    Figure("ship", "ship_policies", ("--table-only",), "docs/training.md: ship (from the manifests)", 0.1),
+    Figure("inference", "bench_inference", (), "docs/training.md: bench_inference", 2),
+    Figure("training", "bench_training", (), "docs/training.md: bench_training (needs --sb3-python)", 120),
+    Figure(
+        "training_workspace",
+        "bench_training",
+        ("--suites", "workspace", "--seeds", "0"),
+        "docs/training.md: bench_training_workspace (needs --sb3-python)",
+        30,
+    ),
+    Figure("soak", "soak", (), "docs/soak.md", 32),
+)
+BY_NAME = {figure.name: figure for figure in FIGURES}
+NEEDS_SB3 = ("training", "training_workspace")
+
+
+def command_line(figure: Figure, sb3_python: str | None) -> list[str]:
+    extra = ["--sb3-python", sb3_python] if figure.name in NEEDS_SB3 and sb3_python else []
+    return [*figure.argv, *extra]
+
+
+def run(figure: Figure, sb3_python: str | None) -> int:
+    if figure.module == "soak":  # a subcommand of `ikrl` without a main of its own
+        from ikrl_ros.tools.cli import main as cli_main
+
+        return cli_main(["soak", *figure.argv])
+    module = importlib.import_module(f"ikrl_ros.tools.{figure.module}")
+    return int(module.main(command_line(figure, sb3_python)) or 0)
+
+
+def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("figures", help="rerun every benchmark that writes README/docs figures")
+    add_arguments(parser)
+    parser.set_defaults(func=regenerate)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--only", nargs="+", choices=sorted(BY_NAME), help="these figures only (default: all)")
+    parser.add_argument("--skip", nargs="+", choices=sorted(BY_NAME), default=[], help="all but these")
+    parser.add_argument("--sb3-python", help="interpreter with stable-baselines3 (training comparisons)")
+    parser.add_argument("--list", action="store_true", help="print what would run, and stop")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ikrl figures", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return regenerate(parser.parse_args(argv))
+
+
+def regenerate(args: argparse.Namespace) -> int:
+    chosen = [BY_NAME[name] for name in args.only] if args.only else [f for f in FIGURES if f.name not in args.skip]
+    if not Path("README.md").is_file() or not Path("docs").is_dir():
+        print("error: run `ikrl figures` from the checkout's root (README.md and docs/ are rewritten)", file=sys.stderr)
+        return 2
+    missing_sb3 = [f.name for f in chosen if f.name in NEEDS_SB3 and not args.sb3_python]
+    if missing_sb3 and not args.list:
+        print(f"error: {', '.join(missing_sb3)} need --sb3-python (or --skip them)", file=sys.stderr)
+        return 2
+    for figure in chosen:
+        print(f"{figure.name:20s} ~{figure.minutes:g} min  ikrl_ros.tools.{figure.module} "
+              f"{' '.join(command_line(figure, args.sb3_python))}  -> {figure.writes}")  # fmt: skip
+    if args.list:
+        return 0
+    failed = []
+    for figure in chosen:
+        start = time.monotonic()
+        print(f"[figures] {figure.name} ...", flush=True)
+        code = run(figure, args.sb3_python)
+        print(f"[figures] {figure.name}: exit {code} after {(time.monotonic() - start) / 60:.1f} min", flush=True)
+        if code != 0:
+            failed.append(figure.name)
+    if failed:
+        print(f"[figures] failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
