@@ -26,7 +26,7 @@ import time
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import Point, PointStamped, PoseStamped, TwistStamped
+from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
 from rclpy.clock import Clock, ClockType
 from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.lifecycle import Node as LifecycleNode
@@ -35,7 +35,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64, Float64MultiArray, Int8
 from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
-from visualization_msgs.msg import Marker, MarkerArray
+from visualization_msgs.msg import MarkerArray
 
 from ikrl_ros.core import validation
 from ikrl_ros.core.controllers import ArmObservation, CartesianAction, LearnedPolicyController, ReachState
@@ -60,6 +60,7 @@ from ikrl_ros.core.safety import (
 )
 from ikrl_ros.core.timing import LoopTiming
 from ikrl_ros.core.workspace import orientation_reachable
+from ikrl_ros.nodes.markers import reach_markers
 from ikrl_ros.nodes.parameters import ReachControllerParameters, declare_parameters
 from ikrl_ros.nodes.ros_common import ThrottledWarnings, diagnostics, ns_from_time, run_node, xyz
 from ikrl_ros.rl.controller_factory import ControllerSettings, make_controller
@@ -88,7 +89,6 @@ STATUS_PRIORITY = (
 )
 """When one step has several, the later in this tuple is reported."""
 MARKER_PERIOD = 0.1
-GOAL_AXIS_LENGTH = 0.08
 MAX_ANSWER_CREDIT = 1.5
 """Realtime decimation: each state earns (time since the previous state) × control_rate of credit, and is
 answered once the credit reaches ½ (spending 1). States at control_rate are all answered whatever their
@@ -127,7 +127,15 @@ class ReachControllerNode(LifecycleNode):
         return set(self.publishers), set(self.subscriptions), set(self.timers), set(self.services)
 
     def setup(self) -> None:
-        """The configure transition: validate parameters, load the controller, create topics, services and timers."""
+        """The configure transition: load the controller and its limits, reset the loop state, create the
+        interfaces."""
+        self.load_controller()
+        self.reset_loop_state()
+        self.create_interfaces()
+        self.get_logger().info(f"reach controller '{self.params.controller}' up, {self.params.sync_mode} mode")
+
+    def load_controller(self) -> None:
+        """The admitted workspace, the safety limits and the controller the parameters name."""
         self.workspace = validation.Workspace(
             np.array(self.params.workspace_min),
             np.array(self.params.workspace_max),
@@ -158,6 +166,12 @@ class ReachControllerNode(LifecycleNode):
             policy = self.controller.policy
             self.get_logger().info(f"loaded {policy.algo} policy (trained {policy.step} steps on {policy.env_id})")
         self.orientation_mode = self.effective_orientation()
+        # Everything goes out as joint targets: joint-space controllers, and Cartesian ones with
+        # cartesian_output 'joint'.
+        self.publishes_joints = self.controller.commands_joints or self.params.cartesian_output == "joint"
+
+    def reset_loop_state(self) -> None:
+        """No goal, no state yet; fresh timing, warnings and counters."""
         self.goal: np.ndarray | None = None
         self.goal_rotation: np.ndarray | None = None
         self.goal_topic = ""
@@ -172,14 +186,14 @@ class ReachControllerNode(LifecycleNode):
         self.safety_interventions = 0
         self.status = ("warn", "waiting for joint states and a goal")
         self.status_kind = "starting"
-        # Everything goes out as joint targets: joint-space controllers, and Cartesian ones with
-        # cartesian_output 'joint'.
-        self.publishes_joints = self.controller.commands_joints or self.params.cartesian_output == "joint"
         self.step_code = STATUS_NO_WARNING
         self.paused = False
         self.latched_hold: np.ndarray | None = None
         """Joint positions held while paused (or on a zero twist with cartesian_output 'joint'): no creeping hold."""
+        self.answer_credit = MAX_ANSWER_CREDIT
 
+    def create_interfaces(self) -> None:
+        """Publishers, subscriptions, services and timers; QoS chosen per topic."""
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.cartesian_pub = self.create_publisher(TwistStamped, "cartesian_cmd", reliable)
         joint_type, joint_topic = JOINT_COMMAND_TYPES[self.params.joint_command_type]
@@ -198,11 +212,9 @@ class ReachControllerNode(LifecycleNode):
         self.create_subscription(JointState, "joint_states", self.on_joint_state, joint_state_qos)
         self.create_subscription(PoseStamped, "goal_pose", self.on_goal_pose, reliable)
         self.create_subscription(PointStamped, "clicked_point", self.on_clicked_point, reliable)
-        self.answer_credit = MAX_ANSWER_CREDIT
         if self.params.sync_mode == "realtime":
             self.create_timer(1.0 / self.params.control_rate, self.watchdog, clock=self.steady)
         self.create_timer(1.0, self.publish_diagnostics, clock=self.steady)
-        self.get_logger().info(f"reach controller '{self.params.controller}' up, {self.params.sync_mode} mode")
 
     def teardown(self) -> None:
         """Destroy everything ``setup`` created (after a failed configure, on cleanup and on shutdown)."""
@@ -610,45 +622,12 @@ class ReachControllerNode(LifecycleNode):
 
     # --- monitoring --------------------------------------------------------------------------
     def publish_markers(self, state: ReachState) -> None:
+        """RViz markers of the goal, the end effector and the tolerance, at most every ``MARKER_PERIOD``."""
         now = time.monotonic()
         if now - self.last_marker_time < MARKER_PERIOD:
             return
         self.last_marker_time = now
-        stamp = self.stamp()
-        spheres = (
-            ("goal", state.goal, 0.03, (0.1, 0.9, 0.1, 0.9)),
-            ("end_effector", state.ee_position, 0.02, (0.1, 0.3, 0.9, 0.9)),
-            ("tolerance", state.goal, 2 * self.params.goal_tolerance, (0.1, 0.9, 0.1, 0.15)),
-        )
-        markers = MarkerArray()
-        for marker_id, (namespace, position, diameter, rgba) in enumerate(spheres):
-            marker = Marker()
-            marker.header.stamp, marker.header.frame_id = stamp, BASE_FRAME
-            marker.ns, marker.id, marker.type, marker.action = namespace, marker_id, Marker.SPHERE, Marker.ADD
-            marker.pose.position.x, marker.pose.position.y, marker.pose.position.z = (float(v) for v in position)
-            marker.pose.orientation.w = 1.0
-            marker.scale.x = marker.scale.y = marker.scale.z = float(diameter)
-            marker.color.r, marker.color.g, marker.color.b, marker.color.a = rgba
-            markers.markers.append(marker)
-        markers.markers += self.goal_axes(state, stamp, first_id=len(spheres))
-        self.marker_pub.publish(markers)
-
-    def goal_axes(self, state: ReachState, stamp: Time, first_id: int) -> list[Marker]:
-        """The goal orientation's x, y, z axes as red, green, blue arrows (deleted for position-only goals)."""
-        arrows = []
-        for axis in range(3):
-            marker = Marker()
-            marker.header.stamp, marker.header.frame_id = stamp, BASE_FRAME
-            marker.ns, marker.id, marker.type = "goal_axes", first_id + axis, Marker.ARROW
-            marker.action = Marker.DELETE if state.goal_rotation is None else Marker.ADD
-            if state.goal_rotation is not None:
-                start, end = state.goal, state.goal + GOAL_AXIS_LENGTH * state.goal_rotation[:, axis]
-                marker.points = [Point(x=float(a), y=float(b), z=float(c)) for a, b, c in (start, end)]
-                marker.scale.x, marker.scale.y, marker.scale.z = 0.006, 0.012, 0.0
-                marker.color.r, marker.color.g, marker.color.b = (float(axis == i) for i in range(3))
-                marker.color.a = 1.0
-            arrows.append(marker)
-        return arrows
+        self.marker_pub.publish(reach_markers(state, self.stamp(), self.params.goal_tolerance))
 
     def set_status(self, level: str, message: str, kind: str) -> None:
         """Record the node's state; a change of kind (e.g. tracking → stale) is published at once."""
