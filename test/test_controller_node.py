@@ -149,7 +149,7 @@ def test_goal_feedback_topics_and_markers_report_the_true_distance_angle_and_goa
     outside the workspace, is echoed and drawn where it was clamped, and reached there.
 
     (The bridge's ``ee_pose`` is PyBullet's link state, which lags the joint state of the same stamp by one
-    2 ms physics sub-step: about 1 mm while the arm moves fast, so it is compared only at rest.)"""
+    2 ms physics sub-step: up to 2 mm at full speed, so it is compared only at rest.)"""
     yaw = 0.6
     quaternion = np.array([0.0, 0.0, np.sin(yaw / 2), np.cos(yaw / 2)])
     goal_rotation = top_down(yaw)

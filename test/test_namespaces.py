@@ -66,8 +66,10 @@ def namespaced_stack(
             assert stop_node(process) == 0, f"a node under {namespace} did not exit cleanly"
 
 
-def latest_position(runner: GoalRunner) -> np.ndarray:
-    runner.spin_for(0.2)
+def catch_up(runner: GoalRunner) -> np.ndarray:
+    """Handle what queued for ``runner`` while the other runner was spun; returns its arm's latest position.
+    (``run_goal`` starts counting from the newest pose received: a backlog would count as the goal's steps.)"""
+    runner.spin_for(0.6)
     return runner.poses[-1][1]
 
 
@@ -85,16 +87,16 @@ def test_two_namespaced_stacks_on_one_domain_each_follow_only_their_own_goals(tm
             runner1, runner2 = GoalRunner("/arm1"), GoalRunner("/arm2")
             runner1.wait_for_stack()
             runner2.wait_for_stack()
-            arm2_start = latest_position(runner2)
-
+            arm2_start = catch_up(runner2)
+            catch_up(runner1)
             first = runner1.run_goal(goal1, "goal_pose", budget_steps=50)
             assert first.final_error < 1e-3, f"/arm1: {first.final_error * 1000:.2f} mm from its goal"
-            assert np.linalg.norm(latest_position(runner2) - arm2_start) < 1e-3, "/arm2 moved for /arm1's goal"
+            assert np.linalg.norm(catch_up(runner2) - arm2_start) < 1e-3, "/arm2 moved for /arm1's goal"
             assert not runner2.accepted_goals, "/arm2's controller took /arm1's goal"
 
             second = runner2.run_goal(goal2, "clicked_point", budget_steps=50)
             assert second.final_error < 1e-3, f"/arm2: {second.final_error * 1000:.2f} mm from its goal"
-            assert np.linalg.norm(latest_position(runner1) - goal1) < 1e-3, "/arm1 left its goal for /arm2's"
+            assert np.linalg.norm(catch_up(runner1) - goal1) < 1e-3, "/arm1 left its goal for /arm2's"
             assert len(runner1.accepted_goals) == 1, "/arm1's controller took /arm2's goal"
 
             topics = dict(runner1.get_topic_names_and_types())

@@ -77,7 +77,7 @@ def test_shipped_policy_through_ros_equals_the_gym_result(tmp_path: Path, algo: 
 
 
 def write_checkpoint(path: Path, weights_match: bool = True, **sizes: object) -> None:
-    """The shipped sac workspace checkpoint with ``sizes`` (obs_dim, goal_dim, act_dim, env_id) changed in its
+    """The shipped sac workspace checkpoint with ``sizes`` (obs_dim, act_dim, env_id...) changed in its
     metadata. ``weights_match``: fresh networks of exactly those sizes, so the file loads as a policy and only
     the reach controller's own checks can refuse it; otherwise the shipped weights stay, and no longer fit."""
     meta, payload = load_checkpoint(shipped_policy_path("sac"))
@@ -100,10 +100,6 @@ BAD_CHECKPOINTS = {
     "observation-size": (
         dict(obs_dim=4),
         "policy expects observation 4 + goal 3 values; for IkrlReach-v0 the reach controller builds 3 + 3",
-    ),
-    "goal-size": (
-        dict(goal_dim=4),
-        "policy expects observation 3 + goal 4 values; for IkrlReach-v0 the reach controller builds 3 + 3",
     ),
     "action-size": (dict(act_dim=4), "policy for IkrlReach-v0 outputs 4 actions, expected 3"),
     "other-task": (

@@ -44,7 +44,7 @@ def test_consecutive_goals_are_reached_with_pybullet_ik_execution(
     tmp_path: Path, controller: dict, max_error: float
 ) -> None:
     """cartesian_p to a millimetre; the launch default (the shipped sac workspace policy) to its 1 cm."""
-    goals = gripper_down_goals(8, 51)
+    goals = gripper_down_goals(5, 51)
     bridge = {"cartesian_execution": "pybullet_ik", **LOCKSTEP}
     with reach_stack(tmp_path, bridge=bridge, controller={**controller, **LOCKSTEP}) as processes:
         with connected_runner() as runner:
