@@ -8,11 +8,12 @@ import gymnasium as gym
 import numpy as np
 import panda_gym  # noqa: F401  (registers the environments)
 import pytest
-import torch
 from conftest import wait_for_log
 
 from ikrl_ros.core.panda_model import DISTANCE_THRESHOLD, EPISODE_STEPS, world_to_base
-from ikrl_ros.rl.checkpoint import load_policy
+from ikrl_ros.rl.algorithms import make_normalizer
+from ikrl_ros.rl.checkpoint import build_actor, load_checkpoint, load_policy, save_checkpoint
+from ikrl_ros.rl.config import config_from_dict
 from ikrl_ros.rl.controller_factory import resolve_policy_path, shipped_policy_path
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
 from ikrl_ros.tools.stack import reach_stack, start_node
@@ -75,15 +76,37 @@ def test_shipped_policy_through_ros_equals_the_gym_result(tmp_path: Path, algo: 
     assert ros_steps == gym_steps, f"{algo}: steps to success through ROS {ros_steps}, in gym {gym_steps}"
 
 
-def write_checkpoint_with_wrong_observation_size(path: Path) -> None:
-    """A real shipped checkpoint whose metadata and input layer claim 7 observation values instead of 6."""
-    import json
+def write_checkpoint(path: Path, weights_match: bool = True, **sizes: object) -> None:
+    """The shipped sac workspace checkpoint with ``sizes`` (obs_dim, act_dim, env_id...) changed in its
+    metadata. ``weights_match``: fresh networks of exactly those sizes, so the file loads as a policy and only
+    the reach controller's own checks can refuse it; otherwise the shipped weights stay, and no longer fit."""
+    meta, payload = load_checkpoint(shipped_policy_path("sac"))
+    meta = {**meta, **sizes}
+    meta["action_scale"] = [1.0] * int(meta["act_dim"])
+    weights = payload["policy"]
+    if weights_match:
+        config = config_from_dict(meta["algo"], meta["config"])
+        normalizer = make_normalizer(config, int(meta["obs_dim"]) + 2 * int(meta["goal_dim"]), int(meta["goal_dim"]))
+        actor = build_actor(
+            meta["algo"], config, normalizer.out_dim, int(meta["act_dim"]), np.asarray(meta["action_scale"])
+        )
+        weights = {"normalizer": normalizer.state_dict(), "actor": actor.state_dict()}
+    save_checkpoint(path, meta, weights)
+    if weights_match:
+        load_policy(path)  # raises CheckpointError unless the file is a valid policy of the declared sizes
 
-    payload = torch.load(shipped_policy_path("sac"), map_location="cpu", weights_only=True)
-    meta = json.loads(payload["meta"])
-    meta["obs_dim"] = 7
-    payload["meta"] = json.dumps(meta)
-    torch.save(payload, path)
+
+BAD_CHECKPOINTS = {
+    "observation-size": (
+        dict(obs_dim=4),
+        "policy expects observation 4 + goal 3 values; for IkrlReach-v0 the reach controller builds 3 + 3",
+    ),
+    "action-size": (dict(act_dim=4), "policy for IkrlReach-v0 outputs 4 actions, expected 3"),
+    "other-task": (
+        dict(env_id="PandaPush-v3"),
+        "policy was trained on PandaPush-v3; only PandaReach and IkrlReach variants drive the reach controller",
+    ),
+}
 
 
 @pytest.mark.parametrize(
@@ -95,17 +118,27 @@ def write_checkpoint_with_wrong_observation_size(path: Path) -> None:
             "holds a sac policy, but the controller is 'td3'",
         ),
         ({"controller": "sac", "policy_path": "TRUNCATED"}, "corrupt or truncated checkpoint"),
-        ({"controller": "sac", "policy_path": "WRONG_SIZE"}, "cannot load policy"),
+        (
+            {"controller": "sac", "policy_path": "WEIGHTS_DO_NOT_FIT"},
+            "weights do not match the declared sizes (input 10",
+        ),
+        *(({"controller": "sac", "policy_path": case}, message) for case, (_, message) in BAD_CHECKPOINTS.items()),
     ],
+    ids=["missing", "other-algorithm", "truncated", "weights-do-not-fit", *BAD_CHECKPOINTS],
 )
 def test_bad_checkpoints_stop_the_node_before_it_commands(tmp_path: Path, parameters: dict, message: str) -> None:
+    """Each case reaches the check it names: the size and task cases are loadable policies (consistent weights)
+    that only the reach controller's checks refuse."""
+    path = tmp_path / "policy.pt"
     if parameters["policy_path"] == "TRUNCATED":
         data = shipped_policy_path("sac").read_bytes()
-        (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
-        parameters = {**parameters, "policy_path": str(tmp_path / "cut.pt")}
-    if parameters["policy_path"] == "WRONG_SIZE":
-        write_checkpoint_with_wrong_observation_size(tmp_path / "wrong.pt")
-        parameters = {**parameters, "policy_path": str(tmp_path / "wrong.pt")}
+        path.write_bytes(data[: len(data) // 2])
+    elif parameters["policy_path"] == "WEIGHTS_DO_NOT_FIT":
+        write_checkpoint(path, weights_match=False, obs_dim=4)
+    elif parameters["policy_path"] in BAD_CHECKPOINTS:
+        write_checkpoint(path, **BAD_CHECKPOINTS[parameters["policy_path"]][0])
+    if path.exists():
+        parameters = {**parameters, "policy_path": str(path)}
     log = tmp_path / "controller.log"
     process = start_node("ikrl_ros.nodes.reach_controller_node", parameters, log)
     assert process.wait(60) == 2, log.read_text()

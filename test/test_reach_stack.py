@@ -22,39 +22,59 @@ from ikrl_ros.core.panda_model import (
 )
 from ikrl_ros.core.validation import DEFAULT_WORKSPACE
 from ikrl_ros.nodes.ros_common import xyz
-from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
+from ikrl_ros.tools.goal_runner import GOAL_TOPICS, GoalOutcome, GoalRunner, connected_runner
 from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
+
+HOLD_STEPS = 10
+"""Control periods each goal is held after it was reached, before the next goal."""
+
+
+def held_errors(runner: GoalRunner, outcome: GoalOutcome, target: np.ndarray, steps: int = HOLD_STEPS) -> np.ndarray:
+    """Distances to ``target`` of the next ``steps`` states after ``outcome`` ended, the goal unchanged."""
+    assert spin_until(runner, lambda: sum(stamp > outcome.end_ns for stamp, _, _ in runner.poses) >= steps, 10), (
+        "the bridge stopped stepping"
+    )
+    held = [position for stamp, position, _ in runner.poses if stamp > outcome.end_ns][:steps]
+    return np.linalg.norm(np.array(held) - target, axis=1)
 
 
 @pytest.mark.parametrize(("controller", "max_final_error"), [("cartesian_p", 5e-3), ("ik", 1e-3)])
 def test_each_controller_reaches_50_panda_gym_goals_in_lockstep(
     tmp_path: Path, controller: str, max_final_error: float
 ) -> None:
+    """Each goal is followed until it is reached to a fifth of ``max_final_error`` (or the 50-step budget
+    ends), then held for 10 more steps: every goal must stay within 1 mm while the controller holds it."""
     goals = world_to_base(sample_goals_world(50, seed=123))
     stack = reach_stack(
         tmp_path, bridge={"sync_mode": "lockstep"}, controller={"controller": controller, "sync_mode": "lockstep"}
     )
     with stack as processes:
         with connected_runner() as runner:
-            # The controller tracks the goal clamped into its workspace (z >= 1 cm keeps the fingertips off the table).
-            outcomes = [
-                runner.run_goal(
+            outcomes, holds = [], []
+            for index, goal in enumerate(goals):
+                # The controller tracks the goal clamped into its workspace (z >= 1 cm: fingertips off the table).
+                target = DEFAULT_WORKSPACE.clamp(goal)
+                outcome = runner.run_goal(
                     goal,
                     GOAL_TOPICS[index % 2],
                     EPISODE_STEPS,
                     tolerance=0.05,
                     stop_error=max_final_error / 5,
-                    expected=DEFAULT_WORKSPACE.clamp(goal),
+                    expected=target,
                 )
-                for index, goal in enumerate(goals)
-            ]
+                outcomes.append(outcome)
+                holds.append(held_errors(runner, outcome, target))
         assert all(process.poll() is None for process in processes), "a node died during the run"
-    for outcome in outcomes:
+    for index, (outcome, held) in enumerate(zip(outcomes, holds, strict=True)):
         assert outcome.reached and outcome.steps_to_reach <= EPISODE_STEPS, (
-            f"{controller} missed {outcome.goal}: {outcome.final_error}, {len(outcome.path)} states, index {outcomes.index(outcome)}"
+            f"{controller} missed {outcome.goal}: {outcome.final_error}, {len(outcome.path)} states, index {index}"
         )
         assert outcome.final_error < max_final_error, (
             f"{controller}: {outcome.final_error * 1000:.2f} mm at {outcome.goal}"
+        )
+        assert held.max() <= 1e-3, (
+            f"{controller}, goal {index} {outcome.goal}: {outcome.final_error * 1000:.2f} mm when followed, then "
+            f"held at {np.round(held * 1000, 2)} mm"
         )
     assert np.linalg.norm(outcomes[-1].path[-1] - outcomes[-1].goal) < 0.05
 
@@ -99,11 +119,14 @@ class ControllerProbe:
 
     def wait_ready(self) -> None:
         """Until the controller listens to us and commands (zero), plus time for its side of discovery."""
-        ready = lambda: (
-            bool(self.commands)
-            and self.goal_pose_pub.get_subscription_count() > 0
-            and self.clicked_point_pub.get_subscription_count() > 0
-        )
+
+        def ready() -> bool:
+            return (
+                bool(self.commands)
+                and self.goal_pose_pub.get_subscription_count() > 0
+                and self.clicked_point_pub.get_subscription_count() > 0
+            )
+
         assert spin_until(self.node, ready, 30), "controller did not come up"
         self.run(0.5)
 
