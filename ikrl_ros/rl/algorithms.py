@@ -73,7 +73,7 @@ class OffPolicyAgent:
         """One gradient step on a replay batch; returns detached losses."""
         x = self.normalizer(torch.from_numpy(batch["x"]))
         x_next = self.normalizer(torch.from_numpy(batch["x_next"]))
-        a, r, done = (torch.from_numpy(batch[k]) for k in ("a", "r", "done"))
+        a, r, done = (torch.from_numpy(batch[key]) for key in ("a", "r", "done"))
         losses = self._update(x, a, r, done, x_next)
         self.n_updates += 1
         return losses

@@ -139,7 +139,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         meta = json.loads(payload["meta"])
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{path}: metadata is not valid JSON ({e})") from None
-    missing = [k for k in REQUIRED_META if k not in meta]
+    missing = [key for key in REQUIRED_META if key not in meta]
     if missing:
         raise CheckpointError(f"{path}: metadata lacks required keys {missing}")
     if meta["format"] != FORMAT or meta["version"] != VERSION:
@@ -210,7 +210,7 @@ class Policy:
 
     def flatten(self, observation: dict[str, np.ndarray] | np.ndarray) -> np.ndarray:
         if isinstance(observation, dict):
-            flat = np.concatenate([np.asarray(observation[k], np.float32) for k in KEYS], axis=-1)
+            flat = np.concatenate([np.asarray(observation[key], np.float32) for key in KEYS], axis=-1)
         else:
             flat = np.asarray(observation, np.float32)
         if flat.shape[-1] != self.input_dim:

@@ -120,7 +120,7 @@ def make_config(algo: str, **overrides: Any) -> BaseConfig:
         cls = CONFIGS[algo]
     except KeyError:
         raise ValueError(f"unknown algorithm {algo!r}; expected one of {sorted(CONFIGS)}") from None
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {config_field.name for config_field in dataclasses.fields(cls)}
     unknown = set(overrides) - names
     if unknown:
         raise TypeError(f"unknown {algo} hyperparameters: {sorted(unknown)}")

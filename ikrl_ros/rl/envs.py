@@ -146,4 +146,4 @@ def goal_functions(env: gym.Env) -> tuple[Callable[..., np.ndarray], Callable[[n
 
 def flatten(obs: dict[str, np.ndarray]) -> np.ndarray:
     """Concatenate a (possibly batched) dict observation in `KEYS` order, as float32."""
-    return np.concatenate([np.asarray(obs[k], np.float32) for k in KEYS], axis=-1)
+    return np.concatenate([np.asarray(obs[key], np.float32) for key in KEYS], axis=-1)

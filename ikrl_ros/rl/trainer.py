@@ -137,7 +137,7 @@ class RunState:
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> RunState:
-        return cls(**{f.name: meta[f.name] for f in fields(cls) if f.name in meta})
+        return cls(**{counter.name: meta[counter.name] for counter in fields(cls) if counter.name in meta})
 
 
 class _Stopwatch:
