@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,6 +125,43 @@ def test_missing_metadata_keys_refused(tmp_path, good):
     torch.save({"weights": torch.zeros(3)}, path)
     with pytest.raises(CheckpointError, match="not an ikrl_ros checkpoint"):
         load_policy(path)
+
+
+def test_control_type_is_read_from_the_metadata_never_from_the_name(tmp_path):
+    path = tmp_path / "joints.pt"  # an id without "Joints" whose actions command the joints
+    save_agent(trained_looking_agent("td3"), path, env_id="MyArmReach-v0", control_type="joints")
+    assert load_policy(path).control_type == "joints"
+    save_agent(trained_looking_agent("td3"), path, env_id="MyArmJointsReach-v0", control_type="ee")
+    assert load_policy(path).control_type == "ee"
+
+
+def test_checkpoint_without_control_type_refused(tmp_path, good):
+    payload = torch.load(good, weights_only=True)
+    meta = json.loads(payload["meta"])
+    del meta["control_type"]
+    for env_id in ("IkrlReachJoints-v0", "MyArmReach-v0"):
+        payload["meta"] = json.dumps({**meta, "env_id": env_id})
+        path = tmp_path / "undeclared.pt"
+        torch.save(payload, path)
+        with pytest.raises(CheckpointError, match="metadata lacks 'control_type'"):
+            load_policy(path)
+    save_agent(trained_looking_agent("td3"), path, control_type="wrist")
+    with pytest.raises(CheckpointError, match="control_type 'wrist' is not one of"):
+        load_policy(path)
+
+
+def test_shipped_policies_have_their_control_type(tmp_path):
+    """Workspace policies declare it; the panda-gym ones predate the field and get it from a fixed table by their
+    exact id (an export writes it into the metadata)."""
+    policies = sorted((Path(__file__).resolve().parents[1] / "ikrl_ros" / "policies").glob("*.pt"))
+    assert len(policies) >= 10
+    for path in policies:
+        expected = "joints" if "joints" in path.stem else "pose" if "pose" in path.stem else "ee"
+        assert load_checkpoint(path)[0]["control_type"] == expected, path.name
+    legacy = policies[0].parent / "sac_panda_reach_joints.pt"
+    assert "control_type" not in json.loads(torch.load(legacy, weights_only=True)["meta"])
+    export_policy(legacy, tmp_path / "exported.pt")
+    assert json.loads(torch.load(tmp_path / "exported.pt", weights_only=True)["meta"])["control_type"] == "joints"
 
 
 def test_wrong_observation_size_refused(tmp_path, good):

@@ -1,7 +1,10 @@
-"""The training node over real DDS: progress messages, a final checkpoint on shutdown, resume."""
+"""The training node over real DDS: progress messages, a final checkpoint on shutdown (SIGINT, SIGTERM), resume."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 from conftest import spin_until
@@ -51,3 +54,41 @@ def test_train_node_refuses_bad_parameters(tmp_path: Path) -> None:
     process = start_node("ikrl_ros.nodes.train_node", {"algo": "ppo"}, tmp_path / "train.log")
     assert process.wait(60) == 2
     assert "parameter 'algo' must be one of" in (tmp_path / "train.log").read_text()
+
+
+def test_train_node_exits_promptly_on_sigterm_during_a_long_evaluation(tmp_path: Path) -> None:
+    """SIGTERM (a supervisor's or ``docker stop``'s signal) arrives while the node evaluates 100,000 goals: the
+    evaluation stops, the final checkpoint is written and the node exits cleanly within seconds."""
+    out_dir = tmp_path / "run"
+    parameters = {
+        "algo": "ddpg",
+        "steps": 100_000,
+        "eval_every": 200,
+        "eval_episodes": 100_000,  # hours
+        "checkpoint_every": 100,
+        "out_dir": str(out_dir),
+    }
+    log = tmp_path / "train.log"
+    process = start_node("ikrl_ros.nodes.train_node", parameters, log)
+    checkpoint = out_dir / "checkpoint.pt"
+    try:
+        deadline = time.monotonic() + 120
+        while not checkpoint.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert checkpoint.exists() and process.poll() is None, log.read_text()
+        # Step 100 is checkpointed; step 200 (the evaluation) follows in a fraction of a second.
+        time.sleep(2.0)
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        try:
+            returncode = process.wait(30)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        exit_seconds = time.monotonic() - signalled
+    finally:
+        stop_node(process, timeout=5)
+    assert returncode == 0, log.read_text()
+    assert exit_seconds < 10, f"exited {exit_seconds:.1f} s after SIGTERM"
+    meta, _ = load_checkpoint(checkpoint)
+    assert meta["step"] == 200, "the final checkpoint holds the step at which the evaluation was stopped"
+    assert load_checkpoint(out_dir / "policy.pt")[0]["step"] == 200

@@ -24,13 +24,14 @@ def _adam(params: Any, lr: float) -> torch.optim.Adam:
 
 
 @torch.no_grad()
-def _polyak(target: list[torch.Tensor], source: list[torch.Tensor], tau: float) -> None:
+def polyak_update(target: list[torch.Tensor], source: list[torch.Tensor], tau: float) -> None:
+    """Soft target update, in place: target <- (1 - tau) target + tau source (one fused op for all tensors)."""
     torch._foreach_lerp_(target, source, tau)
 
 
 def _set_requires_grad(params: list[torch.Tensor], flag: bool) -> None:
-    for p in params:
-        p.requires_grad_(flag)
+    for param in params:
+        param.requires_grad_(flag)
 
 
 class OffPolicyAgent:
@@ -72,7 +73,7 @@ class OffPolicyAgent:
         """One gradient step on a replay batch; returns detached losses."""
         x = self.normalizer(torch.from_numpy(batch["x"]))
         x_next = self.normalizer(torch.from_numpy(batch["x_next"]))
-        a, r, done = (torch.from_numpy(batch[k]) for k in ("a", "r", "done"))
+        a, r, done = (torch.from_numpy(batch[key]) for key in ("a", "r", "done"))
         losses = self._update(x, a, r, done, x_next)
         self.n_updates += 1
         return losses
@@ -144,22 +145,24 @@ class TD3(OffPolicyAgent):
     def _update(
         self, x: torch.Tensor, a: torch.Tensor, r: torch.Tensor, done: torch.Tensor, x_next: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        c = self.config
+        config = self.config
         with torch.no_grad():
             a_next = self.actor_target(x_next)
-            if c.target_noise > 0:
-                noise = (c.target_noise * torch.randn_like(a_next)).clamp(-c.target_noise_clip, c.target_noise_clip)
+            if config.target_noise > 0:
+                noise = (config.target_noise * torch.randn_like(a_next)).clamp(
+                    -config.target_noise_clip, config.target_noise_clip
+                )
                 a_next = (a_next + noise * self._scale).clamp(-self._scale, self._scale)
             q_next = self.critic_target(x_next, a_next).min(0).values
-            y = r + c.gamma * (1.0 - done) * q_next
+            y = r + config.gamma * (1.0 - done) * q_next
         losses = {"critic_loss": self._critic_step(x, a, y)}
-        if self.n_updates % c.policy_delay == 0:
+        if self.n_updates % config.policy_delay == 0:
             _set_requires_grad(self._critic_params, False)  # the actor loss needs no critic gradients
             actor_loss = -self.critic(x, self.actor(x))[0].mean()
             self._actor_step(actor_loss)
             _set_requires_grad(self._critic_params, True)
-            _polyak(self._actor_target_params, self._actor_params, c.tau)
-            _polyak(self._critic_target_params, self._critic_params, c.tau)
+            polyak_update(self._actor_target_params, self._actor_params, config.tau)
+            polyak_update(self._critic_target_params, self._critic_params, config.tau)
             losses["actor_loss"] = actor_loss.detach()
         return losses
 
@@ -198,12 +201,12 @@ class SAC(OffPolicyAgent):
     def _update(
         self, x: torch.Tensor, a: torch.Tensor, r: torch.Tensor, done: torch.Tensor, x_next: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        c = self.config
+        config = self.config
         alpha = self.log_alpha.detach().exp()
         with torch.no_grad():
             a_next, logp_next = self.actor(x_next)
             q_next = self.critic_target(x_next, a_next).min(0).values - alpha * logp_next
-            y = r + c.gamma * (1.0 - done) * q_next
+            y = r + config.gamma * (1.0 - done) * q_next
         critic_loss = self._critic_step(x, a, y)
 
         _set_requires_grad(self._critic_params, False)
@@ -212,11 +215,12 @@ class SAC(OffPolicyAgent):
         self._actor_step(actor_loss)
         _set_requires_grad(self._critic_params, True)
 
-        alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
-        self.alpha_opt.zero_grad(set_to_none=True)
-        alpha_loss.backward()
-        self.alpha_opt.step()
-        _polyak(self._critic_target_params, self._critic_params, c.tau)
+        if config.auto_alpha:  # log alpha rises while the entropy (-logp) is below its target, falls above it
+            alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
+            self.alpha_opt.zero_grad(set_to_none=True)
+            alpha_loss.backward()
+            self.alpha_opt.step()
+        polyak_update(self._critic_target_params, self._critic_params, config.tau)
         return {"critic_loss": critic_loss, "actor_loss": actor_loss.detach(), "alpha": alpha}
 
     def state_dict(self) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ikrl_ros.core.workspace import CONTROL_TYPES
 from ikrl_ros.rl.algorithms import make_normalizer
 from ikrl_ros.rl.config import CONFIGS, BaseConfig, config_from_dict
 from ikrl_ros.rl.envs import KEYS, EnvInfo
@@ -32,6 +33,9 @@ from ikrl_ros.rl.networks import DeterministicActor, Normalizer, SquashedGaussia
 
 FORMAT = "ikrl_ros.rl.checkpoint"
 VERSION = 1
+CONTROL_TYPES_BEFORE_METADATA = {"PandaReach-v3": "ee", "PandaReachJoints-v3": "joints"}
+"""Control types of the panda-gym tasks whose shipped policies (ikrl_ros/policies/*_panda_reach*.pt) were saved
+before checkpoints recorded ``control_type``. Every other checkpoint must declare it."""
 REQUIRED_META = (
     "format",
     "version",
@@ -135,7 +139,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         meta = json.loads(payload["meta"])
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{path}: metadata is not valid JSON ({e})") from None
-    missing = [k for k in REQUIRED_META if k not in meta]
+    missing = [key for key in REQUIRED_META if key not in meta]
     if missing:
         raise CheckpointError(f"{path}: metadata lacks required keys {missing}")
     if meta["format"] != FORMAT or meta["version"] != VERSION:
@@ -145,10 +149,25 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         )
     if meta["algo"] not in CONFIGS:
         raise CheckpointError(f"{path}: unknown algorithm {meta['algo']!r}; expected one of {sorted(CONFIGS)}")
+    meta["control_type"] = _control_type(meta, path)
     policy = payload["policy"]
     if not isinstance(policy, dict) or not {"actor", "normalizer"} <= set(policy):
         raise CheckpointError(f"{path}: 'policy' entry lacks 'actor'/'normalizer' weights")
     return meta, payload
+
+
+def _control_type(meta: dict[str, Any], path: Path) -> str:
+    """The checkpoint's declared control type, never guessed from its name (a few early policies: see
+    `CONTROL_TYPES_BEFORE_METADATA`)."""
+    control_type = meta.get("control_type", CONTROL_TYPES_BEFORE_METADATA.get(meta["env_id"]))
+    if control_type is None:
+        raise CheckpointError(
+            f"{path}: metadata lacks 'control_type' (one of {list(CONTROL_TYPES)}), so what its actions command "
+            f"(end-effector or joint displacements) is unknown; re-export it with export_policy(..., control_type=...)"
+        )
+    if control_type not in CONTROL_TYPES:
+        raise CheckpointError(f"{path}: control_type {control_type!r} is not one of {list(CONTROL_TYPES)}")
+    return control_type
 
 
 def check_compatible(meta: dict[str, Any], info: EnvInfo, path: str | os.PathLike[str] = "checkpoint") -> None:
@@ -181,8 +200,8 @@ class Policy:
         self.input_dim = self.obs_dim + 2 * self.goal_dim
         self.action_scale = np.asarray(meta["action_scale"], np.float32)
         self.observation_layout: list[dict[str, Any]] = meta.get("observation_layout", [])
-        # Older files lack the explicit entry; their environment id named joint control.
-        self.control_type: str = meta.get("control_type", "joints" if "Joints" in self.env_id else "ee")
+        self.control_type: str = meta["control_type"]
+        """What the actions command: 'ee' (end-effector displacements), 'joints' or 'pose' (see core.workspace)."""
         self.action_map: str = meta.get("action_map", "linear")
         self.env_kwargs: dict[str, Any] = meta.get("env_kwargs", {})
         """What the environment was made with beyond its id: evaluate the policy on the same task."""
@@ -191,7 +210,7 @@ class Policy:
 
     def flatten(self, observation: dict[str, np.ndarray] | np.ndarray) -> np.ndarray:
         if isinstance(observation, dict):
-            flat = np.concatenate([np.asarray(observation[k], np.float32) for k in KEYS], axis=-1)
+            flat = np.concatenate([np.asarray(observation[key], np.float32) for key in KEYS], axis=-1)
         else:
             flat = np.asarray(observation, np.float32)
         if flat.shape[-1] != self.input_dim:

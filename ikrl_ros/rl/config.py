@@ -33,7 +33,7 @@ class BaseConfig:
     batch_size: int = 256
     """Transitions per gradient step."""
     buffer_size: int = 100_000
-    """Replay capacity in transitions (rounded down to whole episodes)."""
+    """Replay capacity in transitions; the oldest whole episodes make room for new ones."""
     learning_starts: int = 500
     """Environment steps of uniformly random actions before learning begins."""
     updates_per_step: float = 0.5
@@ -62,9 +62,9 @@ class BaseConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict (tuples become lists)."""
-        d = dataclasses.asdict(self)
-        d["hidden_sizes"] = list(self.hidden_sizes)
-        return d
+        values = dataclasses.asdict(self)
+        values["hidden_sizes"] = list(self.hidden_sizes)
+        return values
 
 
 @dataclass
@@ -103,6 +103,8 @@ class SACConfig(BaseConfig):
 
     init_alpha: float = 0.1
     """Initial entropy temperature."""
+    auto_alpha: bool = True
+    """Tune alpha so that the policy's entropy approaches `target_entropy`; False keeps alpha at `init_alpha`."""
     alpha_lr: float = 1e-3
     """Adam learning rate of log(alpha)."""
     target_entropy: float | None = None
@@ -118,7 +120,7 @@ def make_config(algo: str, **overrides: Any) -> BaseConfig:
         cls = CONFIGS[algo]
     except KeyError:
         raise ValueError(f"unknown algorithm {algo!r}; expected one of {sorted(CONFIGS)}") from None
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {config_field.name for config_field in dataclasses.fields(cls)}
     unknown = set(overrides) - names
     if unknown:
         raise TypeError(f"unknown {algo} hyperparameters: {sorted(unknown)}")

@@ -28,7 +28,8 @@ def shipped_policy_path(algo: str) -> Path:
 
 
 def resolve_policy_path(policy_path: str, algo: str) -> Path:
-    """``policy_path`` as given, a shipped policy's name (e.g. ``sac_panda_reach_joints``), or the algorithm's default."""
+    """``policy_path`` as given, a shipped policy's name (e.g. ``sac_panda_reach_joints``), or the algorithm's
+    default."""
     if not policy_path:
         return shipped_policy_path(algo)
     if "/" not in policy_path and not policy_path.endswith(".pt"):

@@ -98,7 +98,10 @@ class EnvInfo:
         """Slices of the flat input vector, in order."""
         sizes = (self.obs_dim, self.goal_dim, self.goal_dim)
         starts = np.cumsum((0,) + sizes[:-1])
-        return [{"key": k, "start": int(s), "size": n} for k, s, n in zip(KEYS, starts, sizes)]
+        return [
+            {"key": key, "start": int(start), "size": size}
+            for key, start, size in zip(KEYS, starts, sizes, strict=True)
+        ]
 
     def notes(self) -> str:
         if self.env_id.startswith("PandaReach"):
@@ -143,4 +146,4 @@ def goal_functions(env: gym.Env) -> tuple[Callable[..., np.ndarray], Callable[[n
 
 def flatten(obs: dict[str, np.ndarray]) -> np.ndarray:
     """Concatenate a (possibly batched) dict observation in `KEYS` order, as float32."""
-    return np.concatenate([np.asarray(obs[k], np.float32) for k in KEYS], axis=-1)
+    return np.concatenate([np.asarray(obs[key], np.float32) for key in KEYS], axis=-1)

@@ -15,9 +15,9 @@ LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> nn.Sequential:
     """ReLU multilayer perceptron with a linear output layer."""
     layers: list[nn.Module] = []
-    for h in hidden:
-        layers += [nn.Linear(in_dim, h), nn.ReLU()]
-        in_dim = h
+    for width in hidden:
+        layers += [nn.Linear(in_dim, width), nn.ReLU()]
+        in_dim = width
     layers.append(nn.Linear(in_dim, out_dim))
     return nn.Sequential(*layers)
 
@@ -105,16 +105,17 @@ class Normalizer(nn.Module):
         """Merge a batch of raw inputs, as features (Chan et al. parallel variance)."""
         if not self.enabled or len(x) == 0:
             return
-        b = self.features(torch.as_tensor(x, dtype=torch.float64)).reshape(-1, self.mean.numel())
-        n_b = b.shape[0]
-        mean_b, m2_b = b.mean(0), ((b - b.mean(0)) ** 2).sum(0)
-        n = self.count + n_b
-        delta = mean_b - self.sum_mean
-        self.sum_m2 += m2_b + delta**2 * self.count * n_b / n
-        self.sum_mean += delta * n_b / n
-        self.count.copy_(n)
+        batch = self.features(torch.as_tensor(x, dtype=torch.float64)).reshape(-1, self.mean.numel())
+        batch_count = batch.shape[0]
+        batch_mean = batch.mean(0)
+        batch_m2 = ((batch - batch_mean) ** 2).sum(0)
+        total = self.count + batch_count
+        delta = batch_mean - self.sum_mean
+        self.sum_m2 += batch_m2 + delta**2 * self.count * batch_count / total
+        self.sum_mean += delta * batch_count / total
+        self.count.copy_(total)
         self.mean.copy_(self.sum_mean.float())
-        self.std.copy_((self.sum_m2 / n).sqrt().clamp_min(self.eps).float())
+        self.std.copy_((self.sum_m2 / total).sqrt().clamp_min(self.eps).float())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)
@@ -183,7 +184,7 @@ class CriticEnsemble(nn.Module):
         self.n = n
         dims = [in_dim + act_dim, *hidden]
         layers: list[nn.Module] = []
-        for d_in, d_out in zip(dims[:-1], dims[1:]):
+        for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
             layers += [EnsembleLinear(n, d_in, d_out), nn.ReLU()]
         layers.append(EnsembleLinear(n, dims[-1], 1))
         self.net = nn.Sequential(*layers)

@@ -18,16 +18,17 @@ def read_progress(run_dir: str | Path) -> dict[str, list[float]]:
     path = Path(run_dir) / "progress.csv"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no progress.csv (is {run_dir} a training output directory?)")
-    with path.open() as f:
-        rows = list(csv.DictReader(f))
-    return {k: [float(r[k]) if r[k] != "" else float("nan") for r in rows] for k in (rows[0] if rows else {})}
+    with path.open() as file:
+        rows = list(csv.DictReader(file))
+    columns = rows[0] if rows else {}
+    return {column: [float(row[column]) if row[column] != "" else float("nan") for row in rows] for column in columns}
 
 
 def run_label(run_dir: str | Path) -> str:
     """'ALGO ENV' from the run's config.json, else the directory name."""
-    cfg = Path(run_dir) / "config.json"
-    if cfg.is_file():
-        meta = json.loads(cfg.read_text())
+    config_path = Path(run_dir) / "config.json"
+    if config_path.is_file():
+        meta = json.loads(config_path.read_text())
         her = meta.get("config", {}).get("her_strategy", "none")
         return f"{meta['algo'].upper()} {meta['env_id']}{'' if her == 'none' else ' + HER'}"
     return Path(run_dir).name
@@ -37,15 +38,16 @@ def plot_runs(
     run_dirs: Sequence[str | Path], out: str | Path, labels: Sequence[str] | None = None, title: str | None = None
 ) -> Path:
     """Two panels, one line per run; returns the PNG path."""
-    fig, (ax_s, ax_r) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    fig, (success_axes, reward_axes) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     for i, run in enumerate(run_dirs):
         data = read_progress(run)
         label = labels[i] if labels and i < len(labels) else run_label(run)
-        ax_s.plot(data.get("step", []), [100 * s for s in data.get("success_rate", [])], marker=".", label=label)
-        ax_r.plot(data.get("step", []), data.get("mean_reward", []), marker=".", label=label)
-    ax_s.set(xlabel="environment steps", ylabel="success rate (%)", ylim=(-2, 102))
-    ax_r.set(xlabel="environment steps", ylabel="mean episode reward")
-    for ax in (ax_s, ax_r):
+        success_percent = [100 * rate for rate in data.get("success_rate", [])]
+        success_axes.plot(data.get("step", []), success_percent, marker=".", label=label)
+        reward_axes.plot(data.get("step", []), data.get("mean_reward", []), marker=".", label=label)
+    success_axes.set(xlabel="environment steps", ylabel="success rate (%)", ylim=(-2, 102))
+    reward_axes.set(xlabel="environment steps", ylabel="mean episode reward")
+    for ax in (success_axes, reward_axes):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:

@@ -1,8 +1,11 @@
-"""Episode-aware replay buffer with Hindsight Experience Replay (Andrychowicz et al. 2017).
+"""Replay buffer with Hindsight Experience Replay (Andrychowicz et al. 2017), sized in transitions.
 
-Storage is one row per episode (`[episodes, max_steps(+1), dim]` float32 arrays), so the "future",
-"final" and "episode" goals of a transition are found by index arithmetic, without Python loops.
-Transitions are sampled uniformly (episodes weighted by their length).
+Storage is a ring of `capacity` transitions (`[capacity, dim]` float32 arrays). Episodes are stored
+contiguously (indices taken modulo the capacity) and evicted whole, oldest first, so the buffer always
+holds between `capacity - max_episode_steps + 1` and `capacity` transitions once it is full, however
+short the episodes are. Each transition records where its episode starts and how long it is, so the
+"future", "final" and "episode" goals of a transition are found by index arithmetic, without Python loops.
+Transitions are sampled uniformly.
 
 Rewards *and termination* are recomputed for every sampled transition from the goal it is paired
 with: reward = env.compute_reward(achieved_{t+1}, goal), done = env.is_success(achieved_{t+1}, goal).
@@ -27,6 +30,18 @@ from ikrl_ros.rl.config import HER_STRATEGIES
 RewardFn = Callable[[np.ndarray, np.ndarray, dict[str, Any]], np.ndarray]
 SuccessFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
+TRANSITION_ARRAYS = (
+    "obs",
+    "achieved",
+    "goal",
+    "actions",
+    "next_obs",
+    "next_achieved",
+    "episode_start",
+    "episode_length",
+)
+"""The per-transition arrays of `HerReplayBuffer.state_dict` (besides the write position and size)."""
+
 
 class HerReplayBuffer:
     """Replay of whole episodes; `sample` relabels a fraction k/(k+1) of goals (none if strategy='none')."""
@@ -47,99 +62,120 @@ class HerReplayBuffer:
     ) -> None:
         if strategy not in HER_STRATEGIES:
             raise ValueError(f"unknown HER strategy {strategy!r}; expected one of {HER_STRATEGIES}")
+        if capacity < max_episode_steps:
+            raise ValueError(
+                f"replay capacity {capacity} transitions is smaller than one episode ({max_episode_steps} steps)"
+            )
         self.obs_dim, self.goal_dim, self.act_dim = obs_dim, goal_dim, act_dim
-        self.T = max_episode_steps
-        self.n_slots = max(1, capacity // max_episode_steps)
+        self.max_episode_steps = max_episode_steps
+        self.capacity = capacity
         self.compute_reward, self.is_success = compute_reward, is_success
         self.strategy, self.k = strategy, k
         self.terminal_on_success = terminal_on_success
         self.her_ratio = 0.0 if strategy == "none" else k / (k + 1.0)
         self.rng = rng if rng is not None else np.random.default_rng()
-        E, T = self.n_slots, self.T
-        self.obs = np.zeros((E, T + 1, obs_dim), np.float32)
-        self.ag = np.zeros((E, T + 1, goal_dim), np.float32)
-        self.goal = np.zeros((E, T, goal_dim), np.float32)
-        self.actions = np.zeros((E, T, act_dim), np.float32)
-        self.lengths = np.zeros(E, np.int64)
+        self.obs = np.zeros((capacity, obs_dim), np.float32)
+        self.achieved = np.zeros((capacity, goal_dim), np.float32)
+        self.goal = np.zeros((capacity, goal_dim), np.float32)
+        self.actions = np.zeros((capacity, act_dim), np.float32)
+        self.next_obs = np.zeros((capacity, obs_dim), np.float32)
+        self.next_achieved = np.zeros((capacity, goal_dim), np.float32)
+        self.episode_start = np.zeros(capacity, np.int64)
+        """Ring index of the first transition of each transition's episode."""
+        self.episode_length = np.zeros(capacity, np.int64)
+        """Length of each transition's episode (0 where nothing is stored)."""
         self.ptr = 0
-        self._cum = np.zeros(E, np.int64)
+        """Where the next episode is written."""
+        self.size = 0
+        """Stored transitions: the oldest is at (ptr - size) mod capacity."""
 
     def __len__(self) -> int:
         """Number of stored transitions."""
-        return int(self._cum[-1])
+        return self.size
 
     @property
     def n_episodes(self) -> int:
-        return int(np.count_nonzero(self.lengths))
+        stored = self._stored_indices()
+        return int(np.count_nonzero(stored == self.episode_start[stored]))
 
-    def add_episode(self, obs: np.ndarray, ag: np.ndarray, goal: np.ndarray, actions: np.ndarray) -> None:
-        """Store one episode of length L: obs/ag have L+1 rows (incl. the last state), goal/actions L rows."""
-        L = len(actions)
-        if not 1 <= L <= self.T or len(obs) != L + 1 or len(ag) != L + 1 or len(goal) != L:
+    def _stored_indices(self) -> np.ndarray:
+        return (self.ptr - self.size + np.arange(self.size)) % self.capacity
+
+    def add_episode(self, obs: np.ndarray, achieved: np.ndarray, goal: np.ndarray, actions: np.ndarray) -> None:
+        """Store one episode of `length` steps: obs/achieved have length + 1 rows (with the last state), goal/actions
+        `length` rows. The oldest whole episodes are evicted to make room."""
+        length = len(actions)
+        if (
+            not 1 <= length <= self.max_episode_steps
+            or len(obs) != length + 1
+            or len(achieved) != length + 1
+            or len(goal) != length
+        ):
             raise ValueError(
-                f"inconsistent episode: {L} actions, {len(obs)} obs, {len(ag)} achieved, {len(goal)} goals"
+                f"inconsistent episode: {length} actions, {len(obs)} obs, {len(achieved)} achieved, {len(goal)} goals"
             )
-        e = self.ptr
-        self.obs[e, : L + 1] = obs
-        self.ag[e, : L + 1] = ag
-        self.goal[e, :L] = goal
-        self.actions[e, :L] = actions
-        self.lengths[e] = L
-        self.ptr = (e + 1) % self.n_slots
-        np.cumsum(self.lengths, out=self._cum)
+        while self.size + length > self.capacity:  # evict the oldest episode whole: its goals refer to all of it
+            oldest = (self.ptr - self.size) % self.capacity
+            self.size -= int(self.episode_length[oldest])
+        index = (self.ptr + np.arange(length)) % self.capacity
+        self.obs[index], self.next_obs[index] = obs[:-1], obs[1:]
+        self.achieved[index], self.next_achieved[index] = achieved[:-1], achieved[1:]
+        self.goal[index], self.actions[index] = goal, actions
+        self.episode_start[index], self.episode_length[index] = self.ptr, length
+        self.ptr = (self.ptr + length) % self.capacity
+        self.size += length
 
     def sample(self, batch_size: int) -> dict[str, np.ndarray]:
         """A batch of flat inputs x=[obs, achieved, goal], actions, rewards, done flags and next inputs."""
-        n = len(self)
-        if n == 0:
+        if self.size == 0:
             raise RuntimeError("cannot sample from an empty replay buffer")
-        flat = self.rng.integers(0, n, batch_size)
-        e = np.searchsorted(self._cum, flat, side="right")
-        t = flat - (self._cum[e] - self.lengths[e])
-        L = self.lengths[e]
-        goal = self.goal[e, t]
+        index = (self.ptr - self.size + self.rng.integers(0, self.size, batch_size)) % self.capacity
+        goal = self.goal[index]
         her = self.rng.random(batch_size) < self.her_ratio
         if her.any():
-            eh, th, Lh = e[her], t[her], L[her]
-            if self.strategy == "future":  # an achieved goal at t+1 .. L (after this action)
-                j = th + 1 + (self.rng.random(len(eh)) * (Lh - th)).astype(np.int64)
+            her_index = index[her]
+            start, length = self.episode_start[her_index], self.episode_length[her_index]
+            t = (her_index - start) % self.capacity  # step within the episode
+            # Offset (within the episode) of the transition whose next achieved goal becomes the goal.
+            if self.strategy == "future":  # reached at t+1 .. length, i.e. after this action
+                offset = t + (self.rng.random(len(her_index)) * (length - t)).astype(np.int64)
             elif self.strategy == "final":
-                j = Lh
+                offset = length - 1
             else:  # "episode": any achieved goal of the episode after its first action
-                j = 1 + (self.rng.random(len(eh)) * Lh).astype(np.int64)
-            goal[her] = self.ag[eh, j]
-        ag_next = self.ag[e, t + 1]
-        reward = np.asarray(self.compute_reward(ag_next, goal, {}), np.float32)
+                offset = (self.rng.random(len(her_index)) * length).astype(np.int64)
+            goal[her] = self.next_achieved[(start + offset) % self.capacity]
+        next_achieved = self.next_achieved[index]
+        reward = np.asarray(self.compute_reward(next_achieved, goal, {}), np.float32)
         if self.terminal_on_success:
-            done = np.asarray(self.is_success(ag_next, goal), np.float32)
+            done = np.asarray(self.is_success(next_achieved, goal), np.float32)
         else:
             done = np.zeros(batch_size, np.float32)
         return {
-            "x": np.concatenate([self.obs[e, t], self.ag[e, t], goal], axis=1),
-            "a": self.actions[e, t],
+            "x": np.concatenate([self.obs[index], self.achieved[index], goal], axis=1),
+            "a": self.actions[index],
             "r": reward,
             "done": done,
-            "x_next": np.concatenate([self.obs[e, t + 1], ag_next, goal], axis=1),
+            "x_next": np.concatenate([self.next_obs[index], next_achieved, goal], axis=1),
             "relabelled": her,
         }
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Arrays needed to restore the buffer exactly (saved with np.savez, loaded without pickle)."""
         return {
-            "obs": self.obs,
-            "ag": self.ag,
-            "goal": self.goal,
-            "actions": self.actions,
-            "lengths": self.lengths,
+            **{name: getattr(self, name) for name in TRANSITION_ARRAYS},
             "ptr": np.asarray(self.ptr),
+            "size": np.asarray(self.size),
         }
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        for name in ("obs", "ag", "goal", "actions", "lengths"):
+        for name in TRANSITION_ARRAYS:
             if state[name].shape != getattr(self, name).shape:
                 raise ValueError(
                     f"replay array {name!r} has shape {state[name].shape}, expected {getattr(self, name).shape}"
                 )
+        ptr, size = int(state["ptr"]), int(state["size"])
+        if not (0 <= ptr < self.capacity and 0 <= size <= self.capacity):
+            raise ValueError(f"replay position {ptr} / size {size} outside the capacity {self.capacity}")
+        for name in TRANSITION_ARRAYS:
             getattr(self, name)[...] = state[name]
-        self.ptr = int(state["ptr"])
-        np.cumsum(self.lengths, out=self._cum)
+        self.ptr, self.size = ptr, size

@@ -9,21 +9,27 @@ core.
 
 `train()` is the programmatic API used by `ikrl train`, the benchmark and the ROS training node:
 `progress_callback(Progress)` is called after every evaluation, and `should_stop()` is polled every
-iteration; a stop writes a final checkpoint and returns normally.
+iteration and before every evaluation episode; a stop writes a final checkpoint and returns normally.
+
+Pieces, in the order `train()` uses them: `_open_run` (environments, agent, replay; resume),
+`_EpisodeCollector` (acting and storing episodes), `learn` (gradient steps), `_Reporter` (evaluation,
+progress.csv, TensorBoard, callback), `save_training_state` (checkpoint + replay) and `_export_policy`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 
@@ -38,13 +44,12 @@ from ikrl_ros.rl.checkpoint import (
 )
 from ikrl_ros.rl.config import BaseConfig, config_from_dict
 from ikrl_ros.rl.envs import EnvInfo, env_info, goal_functions, make_env
-from ikrl_ros.rl.evaluation import EvalResult, evaluate
+from ikrl_ros.rl.evaluation import evaluate
 from ikrl_ros.rl.replay import HerReplayBuffer
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.pt"
-REPLAY = "replay.npz"
 POLICY = "policy.pt"
 CSV_FIELDS = (
     "step",
@@ -57,6 +62,8 @@ CSV_FIELDS = (
     "actor_loss",
     "critic_loss",
 )
+TRAINING_SEED_OFFSET = 1_000_000
+"""Training resets are seeded from here on, so training goals never coincide with evaluation seeds 0..n."""
 
 
 @dataclass
@@ -101,6 +108,227 @@ class TrainResult:
         return self.out_dir / POLICY
 
 
+@dataclass
+class RunState:
+    """The counters a run carries from checkpoint to checkpoint (stored in the checkpoint's metadata)."""
+
+    step: int = 0
+    """Environment steps so far, summed over all training environments."""
+    episodes: int = 0
+    """Training episodes finished (and stored in the replay) so far."""
+    wall_time: float = 0.0
+    train_time: float = 0.0
+    seed: int = 0
+    """Seed the run was started with (a resumed run keeps it)."""
+    update_credit: float = 0.0
+    """Fraction of a gradient step earned but not yet taken (see `take_gradient_steps`)."""
+
+    def take_gradient_steps(self, transitions: int, updates_per_step: float) -> int:
+        """Whole gradient steps that `transitions` new transitions earn at `updates_per_step` each; the
+        remaining fraction carries over, so a ratio such as 0.5 gives one step every second transition."""
+        self.update_credit += transitions * updates_per_step
+        whole_steps = int(self.update_credit)
+        self.update_credit -= whole_steps
+        return whole_steps
+
+    def checkpoint_fields(self) -> dict[str, Any]:
+        """Everything but `step`, which the checkpoint metadata holds anyway."""
+        return {name: value for name, value in asdict(self).items() if name != "step"}
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> RunState:
+        return cls(**{counter.name: meta[counter.name] for counter in fields(cls) if counter.name in meta})
+
+
+class _Stopwatch:
+    """Keeps `state.wall_time` (everything) and `state.train_time` (collection and learning only) current."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+        now = time.perf_counter()
+        self.wall_origin = now - state.wall_time
+        self.training_since = now
+
+    def pause_training(self) -> None:
+        """Evaluation, logging or checkpointing follows: stop counting training time."""
+        now = time.perf_counter()
+        self.state.train_time += now - self.training_since
+        self.state.wall_time = now - self.wall_origin
+
+    def resume_training(self) -> None:
+        self.training_since = time.perf_counter()
+
+
+@dataclass
+class _Run:
+    """What one training run works on, built (or restored) by `_open_run`."""
+
+    config: BaseConfig
+    info: EnvInfo
+    envs: list[gym.Env]
+    eval_env: gym.Env
+    agent: OffPolicyAgent
+    buffer: HerReplayBuffer
+    rng: np.random.Generator
+    state: RunState
+
+    def close(self) -> None:
+        for env in [*self.envs, self.eval_env]:
+            env.close()
+
+
+def _open_run(
+    config: BaseConfig,
+    env_id: str,
+    env_kwargs: dict[str, Any],
+    n_envs: int,
+    seed: int,
+    out: Path,
+    resume: bool,
+) -> _Run:
+    """Environments, agent and replay buffer; restored from out/checkpoint.pt when resuming."""
+    envs = [make_env(env_id, **env_kwargs) for _ in range(n_envs)]
+    eval_env = make_env(env_id, **env_kwargs)
+    try:
+        info = replace(env_info(envs[0]), env_kwargs=env_kwargs)
+        checkpoint: tuple[dict[str, Any], dict[str, Any]] | None = None
+        if resume and (out / CHECKPOINT).exists():
+            meta, payload, config = read_training_checkpoint(out, config, info)
+            checkpoint = meta, payload
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        agent = make_agent(
+            config, info.input_dim, info.act_dim, np.asarray(info.action_scale, np.float32), info.goal_dim
+        )
+        buffer = make_replay(config, info, envs[0], rng)
+        state = RunState(seed=seed)
+        if checkpoint is not None:
+            state = restore_training_state(out, *checkpoint, agent, buffer, rng)
+    except BaseException:
+        for env in [*envs, eval_env]:
+            env.close()
+        raise
+    return _Run(config, info, envs, eval_env, agent, buffer, rng, state)
+
+
+def make_replay(config: BaseConfig, info: EnvInfo, env: gym.Env, rng: np.random.Generator) -> HerReplayBuffer:
+    """The HER replay buffer `config` asks for, with `env`'s own reward and success functions."""
+    compute_reward, is_success = goal_functions(env)
+    return HerReplayBuffer(
+        info.obs_dim,
+        info.goal_dim,
+        info.act_dim,
+        info.max_episode_steps,
+        config.buffer_size,
+        compute_reward,
+        is_success,
+        config.her_strategy,
+        config.her_k,
+        rng,
+        info.terminal_on_success,
+    )
+
+
+class _EpisodeCollector:
+    """Steps the training environments side by side and stores every finished episode in the replay."""
+
+    def __init__(self, envs: list[gym.Env], info: EnvInfo, buffer: HerReplayBuffer) -> None:
+        self.envs, self.buffer = envs, buffer
+        n_envs, max_steps = len(envs), info.max_episode_steps
+        self.obs = np.zeros((n_envs, max_steps + 1, info.obs_dim), np.float32)
+        self.achieved = np.zeros((n_envs, max_steps + 1, info.goal_dim), np.float32)
+        self.goals = np.zeros((n_envs, max_steps, info.goal_dim), np.float32)
+        self.actions = np.zeros((n_envs, max_steps, info.act_dim), np.float32)
+        self.lengths = np.zeros(n_envs, np.int64)
+        """Steps taken so far in each environment's current episode."""
+        self.inputs = np.zeros((n_envs, info.input_dim), np.float32)
+        """Each environment's current flat network input [observation, achieved goal, desired goal]."""
+        self._obs_slot = slice(0, info.obs_dim)
+        self._achieved_slot = slice(info.obs_dim, info.obs_dim + info.goal_dim)
+        self._goal_slot = slice(info.obs_dim + info.goal_dim, info.input_dim)
+
+    def reset(self, first_seed: int) -> None:
+        """Seeded first episodes (environment i gets `first_seed + i`); later resets continue each env's own RNG."""
+        for i, env in enumerate(self.envs):
+            self._start_episode(i, env.reset(seed=first_seed + i)[0])
+
+    def _start_episode(self, i: int, obs: dict[str, np.ndarray]) -> None:
+        self.lengths[i] = 0
+        self.obs[i, 0], self.achieved[i, 0] = obs["observation"], obs["achieved_goal"]
+        self.inputs[i, self._obs_slot] = obs["observation"]
+        self.inputs[i, self._achieved_slot] = obs["achieved_goal"]
+        self.inputs[i, self._goal_slot] = obs["desired_goal"]
+
+    def step(self, actions: np.ndarray) -> int:
+        """Apply one action per environment; returns how many episodes ended (and were stored)."""
+        finished = 0
+        for i, env in enumerate(self.envs):
+            obs, _, terminated, truncated, _ = env.step(actions[i])
+            t = self.lengths[i]
+            self.actions[i, t], self.goals[i, t] = actions[i], self.inputs[i, self._goal_slot]
+            self.obs[i, t + 1], self.achieved[i, t + 1] = obs["observation"], obs["achieved_goal"]
+            self.lengths[i] = length = t + 1
+            if terminated or truncated:
+                self.buffer.add_episode(
+                    self.obs[i, : length + 1],
+                    self.achieved[i, : length + 1],
+                    self.goals[i, :length],
+                    self.actions[i, :length],
+                )
+                finished += 1
+                self._start_episode(i, env.reset()[0])
+            else:  # the desired goal stays for the whole episode
+                self.inputs[i, self._obs_slot] = obs["observation"]
+                self.inputs[i, self._achieved_slot] = obs["achieved_goal"]
+        return finished
+
+
+def _exploration_actions(run: _Run, inputs: np.ndarray) -> np.ndarray:
+    """Uniformly random actions until `learning_starts`, then the actor's with exploration noise."""
+    if run.state.step < run.config.learning_starts:
+        scale = np.asarray(run.info.action_scale, np.float32)
+        return run.rng.uniform(-scale, scale, (len(inputs), run.info.act_dim)).astype(np.float32)
+    return run.agent.act(inputs, explore=True)
+
+
+def learn(
+    agent: OffPolicyAgent, buffer: HerReplayBuffer, batch_size: int, gradient_steps: int
+) -> list[dict[str, torch.Tensor]]:
+    """`gradient_steps` updates on sampled (HER-relabelled) batches; returns their detached losses.
+
+    The input normaliser absorbs each batch just before the update that uses it: its statistics are
+    those of what the networks actually see, relabelled goals (most of every batch) and their
+    goal-relative features included, not those of the desired goals met while collecting.
+    """
+    losses = []
+    for _ in range(gradient_steps):
+        batch = buffer.sample(batch_size)
+        agent.normalizer.update(batch["x"])
+        losses.append(agent.update(batch))
+    return losses
+
+
+class _LossAverager:
+    """Sums the detached losses of the gradient steps between evaluations; converted to floats only when
+    logged (a `.item()` per gradient step would synchronise for nothing)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count = 0
+
+    def add(self, losses: list[dict[str, torch.Tensor]]) -> None:
+        for step_losses in losses:
+            for name, value in step_losses.items():
+                self.sums[name] = self.sums[name] + value if name in self.sums else value
+            self.count += 1
+
+    def take_means(self) -> dict[str, float]:
+        """Means since the last call, then start afresh."""
+        means = {name: float(total) / self.count for name, total in self.sums.items()} if self.count else {}
+        self.sums, self.count = {}, 0
+        return means
+
+
 class _Logger:
     """progress.csv (truncated to the resumed step) and optional TensorBoard scalars."""
 
@@ -109,92 +337,102 @@ class _Logger:
         rows: list[dict[str, str]] = []
         if start_step > 0 and self.path.exists():
             with self.path.open() as f:
-                rows = [r for r in csv.DictReader(f) if int(r["step"]) <= start_step]
+                rows = [row for row in csv.DictReader(f) if int(row["step"]) <= start_step]
         self.file = self.path.open("w", newline="")
         self.csv = csv.DictWriter(self.file, fieldnames=CSV_FIELDS)
         self.csv.writeheader()
         self.csv.writerows(rows)
-        self.tb = None
+        self.tensorboard = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter  # slow import, only when asked for
 
-            self.tb = SummaryWriter(str(out / "tb"), purge_step=start_step or None)
+            self.tensorboard = SummaryWriter(str(out / "tb"), purge_step=start_step or None)
 
-    def write(self, p: Progress) -> None:
-        row = {k: v for k, v in asdict(p).items() if k in CSV_FIELDS}
-        self.csv.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    def write(self, progress: Progress) -> None:
+        row = {name: value for name, value in asdict(progress).items() if name in CSV_FIELDS}
+        self.csv.writerow({name: ("" if value is None else value) for name, value in row.items()})
         self.file.flush()
-        if self.tb is not None:
-            for k in CSV_FIELDS[1:]:
-                if row[k] is not None:
-                    self.tb.add_scalar(f"ikrl/{k}", row[k], p.step)
-            self.tb.flush()
+        if self.tensorboard is not None:
+            for name in CSV_FIELDS[1:]:
+                if row[name] is not None:
+                    self.tensorboard.add_scalar(f"ikrl/{name}", row[name], progress.step)
+            self.tensorboard.flush()
 
     def close(self) -> None:
         self.file.close()
-        if self.tb is not None:
-            self.tb.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
 
 
-def _restore(out: Path, config: BaseConfig, info: EnvInfo) -> tuple[dict[str, Any], dict[str, Any], BaseConfig]:
-    """Load out/checkpoint.pt for resuming; refuse one from another algorithm or environment."""
-    path = out / CHECKPOINT
-    meta, payload = load_checkpoint(path)
-    if meta["algo"] != config.algo or meta["env_id"] != info.env_id:
-        raise CheckpointError(
-            f"{path}: holds a {meta['algo']} run on {meta['env_id']}, cannot resume it as "
-            f"{config.algo} on {info.env_id}; choose another output directory"
+class _Reporter:
+    """Evaluation and where its results go: progress.csv/TensorBoard, the progress bar, the caller's callback."""
+
+    def __init__(
+        self,
+        out: Path,
+        run: _Run,
+        total_steps: int,
+        eval_episodes: int,
+        tensorboard: bool,
+        progress_bar: bool,
+        progress_callback: Callable[[Progress], None] | None,
+        should_stop: Callable[[], bool],
+    ) -> None:
+        self.run, self.total_steps, self.eval_episodes = run, total_steps, eval_episodes
+        self.progress_callback, self.should_stop = progress_callback, should_stop
+        self.logger = _Logger(out, run.state.step, tensorboard)
+        self.bar = None
+        if progress_bar:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total_steps,
+                initial=run.state.step,
+                unit="step",
+                dynamic_ncols=True,
+                desc=f"{run.config.algo} {run.info.env_id}",
+            )
+
+    def advance(self, steps: int) -> None:
+        if self.bar is not None:
+            self.bar.update(steps)
+
+    def evaluate(self, losses: _LossAverager) -> Progress | None:
+        """Evaluate the deterministic policy, log and report it; None if a stop request cut the evaluation
+        short (a partial evaluation is not logged: its figures would cover other goals)."""
+        agent, state = self.run.agent, self.run.state
+        result = evaluate(
+            lambda inputs: agent.act(inputs, explore=False),
+            self.run.eval_env,
+            self.eval_episodes,
+            should_stop=self.should_stop,
         )
-    check_compatible(meta, info, path)
-    if "training" not in payload:
-        raise CheckpointError(f"{path}: is a policy-only file, it lacks the training state needed to resume")
-    saved = config_from_dict(meta["algo"], meta["config"])
-    if saved != config:
-        log.warning("resuming with the checkpoint's hyperparameters, not the ones passed: %s", saved)
-    return meta, payload, saved
+        if result.interrupted:
+            return None
+        mean_losses = losses.take_means()
+        progress = Progress(
+            state.step,
+            self.total_steps,
+            state.wall_time,
+            state.train_time,
+            state.episodes,
+            result.success_rate,
+            result.mean_reward,
+            result.median_final_distance,
+            mean_losses.get("actor_loss"),
+            mean_losses.get("critic_loss"),
+        )
+        self.logger.write(progress)
+        if self.bar is not None:
+            self.bar.set_postfix(success=f"{result.success_rate:.2f}", dist=f"{result.median_final_distance:.3f}")
+        if self.progress_callback is not None:
+            self.progress_callback(progress)
+        return progress
 
-
-def _save(
-    out: Path,
-    agent: OffPolicyAgent,
-    buffer: HerReplayBuffer | None,
-    info: EnvInfo,
-    counters: dict[str, Any],
-    rng: np.random.Generator,
-) -> None:
-    """Replay first, then the checkpoint: the checkpoint names the step the replay must match."""
-    step = counters["step"]
-    if buffer is not None:
-        state = {**buffer.state_dict(), "step": np.asarray(step)}
-        atomic_write(out / REPLAY, lambda f: np.savez(f, **state))
-    state = agent.state_dict()
-    policy = {"normalizer": state.pop("normalizer"), "actor": state.pop("actor")}
-    training = {**state, "torch_rng": torch.get_rng_state()}
-    meta = make_meta(
-        agent.algo,
-        agent.config,
-        info,
-        step,
-        numpy_rng=rng.bit_generator.state,
-        **{k: v for k, v in counters.items() if k != "step"},
-    )
-    save_checkpoint(out / CHECKPOINT, meta, policy, training)
-
-
-def _load_replay(path: Path, buffer: HerReplayBuffer, step: int) -> None:
-    """Restore the replay saved with the checkpoint; a missing, stale or unreadable one means an empty buffer."""
-    if not path.exists():
-        return
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if int(z["step"]) != step:
-                log.warning(
-                    "%s is from step %d, not %d; resuming with an empty replay buffer", path, int(z["step"]), step
-                )
-                return
-            buffer.load_state_dict(dict(z))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
-        log.warning("cannot read %s (%s); resuming with an empty replay buffer", path, e)
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        self.logger.close()
 
 
 def train(
@@ -219,194 +457,200 @@ def train(
     """Train until `steps` total environment steps (across all envs) or until `target_success` is reached.
 
     Resumes from `out_dir/checkpoint.pt` when `resume` and it exists (with the replay buffer if
-    `save_replay` stored a matching one). Evaluation uses `eval_episodes` goals seeded 0..n-1.
+    `save_replay` stored one with that checkpoint). Evaluation uses `eval_episodes` goals seeded 0..n-1.
     """
     torch.set_num_threads(1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    env_kwargs = env_kwargs or {}
-    envs = [make_env(env_id, **env_kwargs) for _ in range(n_envs)]
-    eval_env = make_env(env_id, **env_kwargs)
-    info = replace(env_info(envs[0]), env_kwargs=env_kwargs)
-    compute_reward, is_success = goal_functions(envs[0])
-
-    meta: dict[str, Any] = {}
-    payload: dict[str, Any] = {}
-    if resume and (out / CHECKPOINT).exists():
-        try:
-            meta, payload, config = _restore(out, config, info)
-        except CheckpointError:
-            for env in envs + [eval_env]:
-                env.close()
-            raise
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    agent = make_agent(config, info.input_dim, info.act_dim, np.asarray(info.action_scale, np.float32), info.goal_dim)
-    buffer = HerReplayBuffer(
-        info.obs_dim,
-        info.goal_dim,
-        info.act_dim,
-        info.max_episode_steps,
-        config.buffer_size,
-        compute_reward,
-        is_success,
-        config.her_strategy,
-        config.her_k,
-        rng,
-        info.terminal_on_success,
-    )
-    counters: dict[str, Any] = {
-        "step": 0,
-        "episodes": 0,
-        "wall_time": 0.0,
-        "train_time": 0.0,
-        "seed": seed,
-        "update_credit": 0.0,
-    }
-    if meta:
-        agent.load_state_dict({**payload["policy"], **payload["training"]})
-        torch.set_rng_state(payload["training"]["torch_rng"])
-        rng.bit_generator.state = meta["numpy_rng"]
-        counters.update({k: meta[k] for k in counters if k in meta})
-        _load_replay(out / REPLAY, buffer, meta["step"])
-    start_step = counters["step"]
-    logger = _Logger(out, start_step, tensorboard)
-    result = TrainResult(out, start_step, start_step, 0.0, 0.0, stopped=False)
-
-    n, T, A = n_envs, info.max_episode_steps, info.act_dim
-    scale = np.asarray(info.action_scale, np.float32)
-    ep_obs = np.zeros((n, T + 1, info.obs_dim), np.float32)
-    ep_ag = np.zeros((n, T + 1, info.goal_dim), np.float32)
-    ep_goal = np.zeros((n, T, info.goal_dim), np.float32)
-    ep_act = np.zeros((n, T, A), np.float32)
-    ep_t = np.zeros(n, np.int64)
-    goal = np.zeros((n, info.goal_dim), np.float32)
-    x = np.zeros((n, info.input_dim), np.float32)
-    od, gd = info.obs_dim, info.goal_dim
-
-    def start_episode(i: int, obs: dict[str, np.ndarray]) -> None:
-        ep_t[i] = 0
-        ep_obs[i, 0], ep_ag[i, 0], goal[i] = obs["observation"], obs["achieved_goal"], obs["desired_goal"]
-        x[i] = np.concatenate([ep_obs[i, 0], ep_ag[i, 0], goal[i]])
-
-    for i, env in enumerate(envs):  # training goals never coincide with evaluation seeds 0..n
-        start_episode(i, env.reset(seed=1_000_000 + 1_000 * seed + i + start_step)[0])
-
-    loss_sums: dict[str, torch.Tensor] = {}
-    loss_count = 0
-    step = start_step
-    bar = None
-    if progress_bar:
-        from tqdm import tqdm
-
-        bar = tqdm(
-            total=steps, initial=start_step, unit="step", dynamic_ncols=True, desc=f"{config.algo} {info.env_id}"
+    stop_requested = should_stop or (lambda: False)
+    with contextlib.ExitStack() as cleanup:
+        run = _open_run(config, env_id, env_kwargs or {}, n_envs, seed, out, resume)
+        cleanup.callback(run.close)
+        reporter = _Reporter(
+            out, run, steps, eval_episodes, tensorboard, progress_bar, progress_callback, stop_requested
         )
+        cleanup.callback(reporter.close)
+        schedule = _Schedule(steps, eval_every, checkpoint_every, target_success)
+        return _train_loop(run, reporter, schedule, out, seed, save_replay, stop_requested)
 
-    def report() -> Progress:
-        """Evaluate, log, call back; runs outside the timed training section."""
-        nonlocal loss_sums, loss_count
-        ev: EvalResult = evaluate(lambda xx: agent.act(xx, explore=False), eval_env, eval_episodes)
-        losses = {k: float(v) / loss_count for k, v in loss_sums.items()} if loss_count else {}
-        loss_sums, loss_count = {}, 0
-        p = Progress(
-            step,
-            steps,
-            counters["wall_time"],
-            counters["train_time"],
-            counters["episodes"],
-            ev.success_rate,
-            ev.mean_reward,
-            ev.median_final_distance,
-            losses.get("actor_loss"),
-            losses.get("critic_loss"),
-        )
-        logger.write(p)
-        result.history.append(p)
-        if bar is not None:
-            bar.set_postfix(success=f"{ev.success_rate:.2f}", dist=f"{ev.median_final_distance:.3f}")
-        if progress_callback is not None:
-            progress_callback(p)
-        return p
 
-    t_wall = t_train = time.perf_counter()
-    wall_base = counters["wall_time"]
-    try:
-        while step < steps:
-            if should_stop is not None and should_stop():
+@dataclass(frozen=True)
+class _Schedule:
+    """When the loop evaluates, checkpoints and ends."""
+
+    total_steps: int
+    eval_every: int
+    checkpoint_every: int
+    target_success: float | None
+
+    def evaluation_due(self, step: int, previous_step: int) -> bool:
+        """At every multiple of `eval_every` passed, and at the end (never if `eval_every` <= 0)."""
+        return self.eval_every > 0 and (_crossed(step, previous_step, self.eval_every) or step >= self.total_steps)
+
+    def checkpoint_due(self, step: int, previous_step: int) -> bool:
+        return _crossed(step, previous_step, self.checkpoint_every)
+
+    def target_reached(self, progress: Progress) -> bool:
+        return self.target_success is not None and progress.success_rate >= self.target_success
+
+
+def _crossed(step: int, previous_step: int, every: int) -> bool:
+    """Whether a multiple of `every` lies in (previous_step, step]; never for `every` <= 0."""
+    return every > 0 and step // every > previous_step // every
+
+
+def _train_loop(
+    run: _Run,
+    reporter: _Reporter,
+    schedule: _Schedule,
+    out: Path,
+    seed: int,
+    save_replay: bool,
+    stop_requested: Callable[[], bool],
+) -> TrainResult:
+    """Collect, learn, evaluate and checkpoint until the schedule ends or a stop is requested; then the final
+    checkpoint and the deployable policy."""
+    state, config, n_envs = run.state, run.config, len(run.envs)
+    saved_buffer = run.buffer if save_replay else None
+    result = TrainResult(out, state.step, state.step, 0.0, 0.0, stopped=False)
+    collector = _EpisodeCollector(run.envs, run.info, run.buffer)
+    collector.reset(first_seed=TRAINING_SEED_OFFSET + 1_000 * seed + state.step)
+    losses = _LossAverager()
+    stopwatch = _Stopwatch(state)
+    while state.step < schedule.total_steps:
+        if stop_requested():
+            result.stopped = True
+            break
+        state.episodes += collector.step(_exploration_actions(run, collector.inputs))
+        state.step += n_envs
+        if state.step >= config.learning_starts and len(run.buffer) >= config.batch_size:
+            gradient_steps = state.take_gradient_steps(n_envs, config.updates_per_step)
+            losses.add(learn(run.agent, run.buffer, config.batch_size, gradient_steps))
+        reporter.advance(n_envs)
+
+        previous_step = state.step - n_envs
+        due_eval = schedule.evaluation_due(state.step, previous_step)
+        due_checkpoint = schedule.checkpoint_due(state.step, previous_step)
+        if not (due_eval or due_checkpoint):
+            continue
+        stopwatch.pause_training()
+        if due_eval:
+            progress = reporter.evaluate(losses)
+            if progress is None:  # a stop request cut the evaluation short
                 result.stopped = True
-                break
-            if step < config.learning_starts:
-                actions = rng.uniform(-scale, scale, (n, A)).astype(np.float32)
             else:
-                actions = agent.act(x, explore=True)
-            for i, env in enumerate(envs):
-                obs, _, terminated, truncated, _ = env.step(actions[i])
-                t = ep_t[i]
-                ep_act[i, t], ep_goal[i, t] = actions[i], goal[i]
-                ep_obs[i, t + 1], ep_ag[i, t + 1] = obs["observation"], obs["achieved_goal"]
-                ep_t[i] = t + 1
-                if terminated or truncated:
-                    L = t + 1
-                    buffer.add_episode(ep_obs[i, : L + 1], ep_ag[i, : L + 1], ep_goal[i, :L], ep_act[i, :L])
-                    counters["episodes"] += 1
-                    start_episode(i, env.reset()[0])
-                else:
-                    x[i, :od], x[i, od : od + gd] = obs["observation"], obs["achieved_goal"]
-            step += n
-            if step >= config.learning_starts and len(buffer) >= config.batch_size:
-                counters["update_credit"] += n * config.updates_per_step
-                while counters["update_credit"] >= 1.0:
-                    batch = buffer.sample(config.batch_size)
-                    agent.normalizer.update(batch["x"])  # what the networks see: relabelled goals included
-                    for k, v in agent.update(batch).items():
-                        loss_sums[k] = loss_sums[k] + v if k in loss_sums else v
-                    loss_count += 1
-                    counters["update_credit"] -= 1.0
-            if bar is not None:
-                bar.update(n)
-
-            due_eval = eval_every > 0 and (step // eval_every > (step - n) // eval_every or step >= steps)
-            due_ckpt = checkpoint_every > 0 and step // checkpoint_every > (step - n) // checkpoint_every
-            if due_eval or due_ckpt:
-                now = time.perf_counter()
-                counters["train_time"] += now - t_train
-                counters["step"] = step
-                counters["wall_time"] = wall_base + now - t_wall
-                if due_eval:
-                    p = report()
-                    if target_success is not None and p.success_rate >= target_success:
-                        result.target_step, result.target_train_time = step, p.train_time
-                if due_ckpt:
-                    _save(out, agent, buffer if save_replay else None, info, counters, rng)
-                t_train = time.perf_counter()
-                if result.target_step is not None:
-                    break
-        now = time.perf_counter()
-        counters["train_time"] += now - t_train
-        counters["step"] = step
-        counters["wall_time"] = wall_base + now - t_wall
-        _save(out, agent, buffer if save_replay else None, info, counters, rng)
-        _export(out, agent, info, counters)
-    finally:
-        if bar is not None:
-            bar.close()
-        logger.close()
-        for env in envs + [eval_env]:
-            env.close()
-    result.step, result.wall_time, result.train_time = step, counters["wall_time"], counters["train_time"]
+                result.history.append(progress)
+                if schedule.target_reached(progress):
+                    result.target_step, result.target_train_time = state.step, progress.train_time
+        if due_checkpoint and not result.stopped:  # a stop writes its checkpoint just below
+            save_training_state(out, run.agent, saved_buffer, run.info, state, run.rng)
+        stopwatch.resume_training()
+        if result.stopped or result.target_step is not None:
+            break
+    stopwatch.pause_training()
+    save_training_state(out, run.agent, saved_buffer, run.info, state, run.rng)
+    _export_policy(out, run.agent, run.info, state)
+    result.step, result.wall_time, result.train_time = state.step, state.wall_time, state.train_time
     return result
 
 
-def _export(out: Path, agent: OffPolicyAgent, info: EnvInfo, counters: dict[str, Any]) -> None:
-    """Small deployable policy file next to the checkpoint."""
-    state = agent.state_dict()
+def replay_path(out: Path, step: int) -> Path:
+    """Replay files carry the step of their checkpoint: the one a checkpoint needs is deleted only after a
+    newer checkpoint is in place, so a kill between the two writes loses nothing."""
+    return out / f"replay_{step}.npz"
+
+
+def save_training_state(
+    out: Path,
+    agent: OffPolicyAgent,
+    buffer: HerReplayBuffer | None,
+    info: EnvInfo,
+    state: RunState,
+    rng: np.random.Generator,
+) -> None:
+    """Everything a resume needs: replay (if given) first, then the checkpoint naming its step, then the
+    replay files of older checkpoints go."""
+    replay = replay_path(out, state.step)
+    if buffer is not None:
+        replay_state = buffer.state_dict()
+        atomic_write(replay, lambda f: np.savez(f, **replay_state))
+    agent_state = agent.state_dict()
+    policy = {"normalizer": agent_state.pop("normalizer"), "actor": agent_state.pop("actor")}
+    training = {**agent_state, "torch_rng": torch.get_rng_state()}
     meta = make_meta(
         agent.algo,
         agent.config,
         info,
-        counters["step"],
-        **{k: counters[k] for k in ("seed", "wall_time", "train_time")},
+        state.step,
+        numpy_rng=rng.bit_generator.state,
+        **state.checkpoint_fields(),
     )
-    save_checkpoint(out / POLICY, meta, {"normalizer": state["normalizer"], "actor": state["actor"]})
+    save_checkpoint(out / CHECKPOINT, meta, policy, training)
+    for stale in out.glob("replay_*.npz"):
+        if stale != replay or buffer is None:
+            stale.unlink(missing_ok=True)
+
+
+def read_training_checkpoint(
+    out: Path, config: BaseConfig, info: EnvInfo
+) -> tuple[dict[str, Any], dict[str, Any], BaseConfig]:
+    """Load out/checkpoint.pt for resuming: (meta, payload, the run's config). Refuses a checkpoint from another
+    algorithm or environment, or one without training state."""
+    path = out / CHECKPOINT
+    meta, payload = load_checkpoint(path)
+    if meta["algo"] != config.algo or meta["env_id"] != info.env_id:
+        raise CheckpointError(
+            f"{path}: holds a {meta['algo']} run on {meta['env_id']}, cannot resume it as "
+            f"{config.algo} on {info.env_id}; choose another output directory"
+        )
+    check_compatible(meta, info, path)
+    if "training" not in payload:
+        raise CheckpointError(f"{path}: is a policy-only file, it lacks the training state needed to resume")
+    saved = config_from_dict(meta["algo"], meta["config"])
+    if saved != config:
+        log.warning("resuming with the checkpoint's hyperparameters, not the ones passed: %s", saved)
+    return meta, payload, saved
+
+
+def restore_training_state(
+    out: Path,
+    meta: dict[str, Any],
+    payload: dict[str, Any],
+    agent: OffPolicyAgent,
+    buffer: HerReplayBuffer,
+    rng: np.random.Generator,
+) -> RunState:
+    """Load networks, optimisers, random generators and the replay saved with the checkpoint into the given
+    objects; returns the run's counters. A missing or unreadable replay means an empty buffer (logged)."""
+    agent.load_state_dict({**payload["policy"], **payload["training"]})
+    torch.set_rng_state(payload["training"]["torch_rng"])
+    rng.bit_generator.state = meta["numpy_rng"]
+    state = RunState.from_meta(meta)
+    path = replay_path(out, state.step)
+    if not path.exists():
+        log.warning(
+            "no replay saved with the checkpoint of step %d (%s); resuming with an empty buffer", state.step, path
+        )
+        return state
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            buffer.load_state_dict(dict(arrays))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        log.warning("cannot read %s (%s); resuming with an empty replay buffer", path, error)
+    return state
+
+
+def _export_policy(out: Path, agent: OffPolicyAgent, info: EnvInfo, state: RunState) -> None:
+    """Small deployable policy file (and its metadata as config.json) next to the checkpoint."""
+    agent_state = agent.state_dict()
+    meta = make_meta(
+        agent.algo,
+        agent.config,
+        info,
+        state.step,
+        seed=state.seed,
+        wall_time=state.wall_time,
+        train_time=state.train_time,
+    )
+    save_checkpoint(out / POLICY, meta, {"normalizer": agent_state["normalizer"], "actor": agent_state["actor"]})
     (out / "config.json").write_text(json.dumps(meta, indent=2))
