@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -12,12 +13,24 @@ import pytest
 if TYPE_CHECKING:
     import rclpy.node
 
-# Each pytest process (xdist worker) gets its own DDS domain so parallel tests never hear each other.
-_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-_worker_index = int(_worker[2:]) if _worker.startswith("gw") and _worker[2:].isdigit() else 0
-# Domains 140..191: clear of the default 0, the demo's 42 and the benchmarks' (60..69 cube/earlier runs,
-# 120+ workspace suites).
-os.environ["ROS_DOMAIN_ID"] = str(140 + 4 * (os.getppid() % 13) + _worker_index % 4)
+# Each pytest process (xdist worker) gets its own DDS domain so parallel tests never hear each other: the first of
+# 140..191 whose lock file no other live process holds (clear of the default 0, the demo's 42 and the benchmarks'
+# 60..69 and 120+). A lock, not a hash of the process id: two sessions on one machine once shared a domain.
+def _claim_free_domain(first: int = 140, last: int = 191) -> int:
+    for domain in range(first, last + 1):
+        handle = open(f"/tmp/ikrl_test_domain_{domain}.lock", "w")  # noqa: SIM115 - held for the process's life
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        _DOMAIN_LOCKS.append(handle)
+        return domain
+    raise RuntimeError(f"no free ROS domain in {first}..{last}: too many test sessions at once")
+
+
+_DOMAIN_LOCKS: list = []
+os.environ["ROS_DOMAIN_ID"] = str(_claim_free_domain())
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ["RCUTILS_LOGGING_BUFFERED_STREAM"] = "0"
 

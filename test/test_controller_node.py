@@ -79,17 +79,17 @@ class SingularityProbe:
 def test_the_classical_step_near_the_goal_is_slowed_near_a_singularity(
     tmp_path: Path, ros_node, controller: str
 ) -> None:
-    """The singularity guard's thresholds around the neutral posture's condition number (3.35): slowdown 3.0,
-    stop 3.5. A goal 4 cm further out than the neutral end effector raises the condition number, so the
-    cartesian_p step (1.0 m/s unguarded) is scaled by 0.29 with Servo's code 1. The goal is within the
+    """The singularity guard's thresholds around the neutral posture's condition number (10.87, 6×7 Jacobian):
+    slowdown 10.0, stop 11.5. A goal 4 cm further out than the neutral end effector raises the condition
+    number, so the cartesian_p step (1.0 m/s unguarded) is scaled by 0.42 with Servo's code 1. The goal is within the
     hybrid's 5 cm switch radius, so the hybrid's step there is the same cartesian_p step and must be
     guarded the same way."""
     probe = SingularityProbe(ros_node)
     parameters = {
         "controller": controller,
         "orientation": "ignore",
-        "singularity_slowdown": 3.0,
-        "singularity_stop": 3.5,
+        "singularity_slowdown": 10.0,
+        "singularity_stop": 11.5,
     }
     process = start_node("ikrl_ros.nodes.reach_controller_node", parameters, tmp_path / "controller.log")
     try:

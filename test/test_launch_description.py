@@ -79,7 +79,7 @@ def console_scripts() -> set[str]:
 
 def params_file_keys(config: str) -> dict[str, set[str]]:
     return {
-        node: set(section["ros__parameters"])
+        node.removeprefix("/**/"): set(section["ros__parameters"])
         for node, section in yaml.safe_load((ROOT / "config" / config).read_text()).items()
     }
 
@@ -216,8 +216,8 @@ def started_with(context, entities) -> dict[str, tuple[list[str], dict]]:
 @pytest.fixture
 def reach_params(tmp_path: Path) -> Path:
     config = yaml.safe_load((ROOT / "config" / "reach.yaml").read_text())
-    config["reach_controller"]["ros__parameters"].update(controller="ik", sync_mode="lockstep")
-    config["panda_bridge"]["ros__parameters"].update(sync_mode="lockstep")
+    config["/**/reach_controller"]["ros__parameters"].update(controller="ik", sync_mode="lockstep")
+    config["/**/panda_bridge"]["ros__parameters"].update(sync_mode="lockstep")
     path = tmp_path / "my_reach.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

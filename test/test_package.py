@@ -113,7 +113,8 @@ def test_config_declares_only_parameters_the_nodes_know() -> None:
         ("reach.yaml", "reach_controller", ReachControllerParameters),
         ("train.yaml", "train_node", TrainNodeParameters),
     ):
-        config = yaml.safe_load((ROOT / "config" / config_file).read_text())[node_name]["ros__parameters"]
+        sections = yaml.safe_load((ROOT / "config" / config_file).read_text())
+        config = sections[f"/**/{node_name}"]["ros__parameters"]  # /**/: the file applies in any namespace
         specs = {item.name: item for item in fields(parameter_set)}
         for key, value in config.items():
             assert key in specs, f"{node_name} does not declare '{key}'"

@@ -53,7 +53,8 @@ def xyz(message: Any) -> list[float]:
     return [message.x, message.y, message.z]
 
 
-NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf", re.IGNORECASE)
+NUMBER = re.compile(r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)", re.IGNORECASE)
+"""Numbers in a warning, signed and non-finite ones included: warnings that differ only in them are one kind."""
 
 
 class ThrottledWarnings:
