@@ -61,10 +61,9 @@ from ikrl_ros.core.safety import (
     limit_angular,
     limit_cartesian,
     limit_joint_targets,
-    limits_from_parameters,
 )
 from ikrl_ros.core.sim import PandaReachSim
-from ikrl_ros.nodes.parameters import BridgeParameters, declare_parameters
+from ikrl_ros.nodes.parameters import BridgeParameters, declare_parameters, safety_limits
 from ikrl_ros.nodes.ros_common import (
     CONTROL_PERIOD_NS,
     ThrottledWarnings,
@@ -97,15 +96,7 @@ class PandaBridge(Node):
         super().__init__("panda_bridge")
         self.params = declare_parameters(self, BridgeParameters)
         self.kinematics = PandaKinematics()
-        self.cartesian_limits, self.joint_limits = limits_from_parameters(
-            self.kinematics,
-            self.params.max_cartesian_speed,
-            np.array(self.params.safety_box_min),
-            np.array(self.params.safety_box_max),
-            self.params.joint_limit_margin,
-            self.params.max_joint_step,
-            self.params.max_angular_speed,
-        )
+        self.cartesian_limits, self.joint_limits = safety_limits(self.params, self.kinematics)
 
         self.sim = PandaReachSim()
         self.sim_time_ns = 0

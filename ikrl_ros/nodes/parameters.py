@@ -15,10 +15,12 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, TypeVar
 
+import numpy as np
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.node import Node
 
+from ikrl_ros.core.kinematics import PandaKinematics
 from ikrl_ros.core.panda_model import (
     BASE_POSITION_IN_WORLD,
     CONTROL_PERIOD,
@@ -28,6 +30,7 @@ from ikrl_ros.core.panda_model import (
     WORKSPACE_MAX,
     WORKSPACE_MIN,
 )
+from ikrl_ros.core.safety import CartesianLimits, JointLimits, limits_from_parameters
 from ikrl_ros.rl.config import CONFIGS, HER_STRATEGIES
 from ikrl_ros.rl.controller_factory import CLASSICAL_CONTROLLERS, CONTROLLERS, LEARNED_CONTROLLERS
 
@@ -197,6 +200,21 @@ class BridgeParameters:
 def box_order(name: str, low: list[float], high: list[float]) -> None:
     if not all(a < b for a, b in zip(low, high, strict=True)):
         raise ParameterError(f"parameters '{name}_min' {low} must be below '{name}_max' {high} in every axis")
+
+
+def safety_limits(
+    params: BridgeParameters | ReachControllerParameters, kinematics: PandaKinematics
+) -> tuple[CartesianLimits, JointLimits]:
+    """The limits both nodes enforce, from the safety fields their parameter sets share."""
+    return limits_from_parameters(
+        kinematics,
+        params.max_cartesian_speed,
+        np.array(params.safety_box_min),
+        np.array(params.safety_box_max),
+        params.joint_limit_margin,
+        params.max_joint_step,
+        params.max_angular_speed,
+    )
 
 
 def default_state_timeout(values: dict[str, Any]) -> float:

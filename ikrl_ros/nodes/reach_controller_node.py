@@ -56,12 +56,11 @@ from ikrl_ros.core.safety import (
     limit_angular,
     limit_cartesian,
     limit_joint_targets,
-    limits_from_parameters,
 )
 from ikrl_ros.core.timing import LoopTiming
 from ikrl_ros.core.workspace import orientation_reachable
 from ikrl_ros.nodes.markers import reach_markers
-from ikrl_ros.nodes.parameters import ReachControllerParameters, declare_parameters
+from ikrl_ros.nodes.parameters import ReachControllerParameters, declare_parameters, safety_limits
 from ikrl_ros.nodes.ros_common import ThrottledWarnings, diagnostics, ns_from_time, run_node, xyz
 from ikrl_ros.rl.controller_factory import ControllerSettings, make_controller
 
@@ -144,15 +143,7 @@ class ReachControllerNode(LifecycleNode):
         )
 
         self.kinematics = PandaKinematics()
-        self.cartesian_limits, self.joint_limits = limits_from_parameters(
-            self.kinematics,
-            self.params.max_cartesian_speed,
-            np.array(self.params.safety_box_min),
-            np.array(self.params.safety_box_max),
-            self.params.joint_limit_margin,
-            self.params.max_joint_step,
-            self.params.max_angular_speed,
-        )
+        self.cartesian_limits, self.joint_limits = safety_limits(self.params, self.kinematics)
         self.singularity_guard = SingularityGuard(
             self.kinematics, self.params.singularity_slowdown, self.params.singularity_stop
         )
