@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ikrl_ros.tools import demo, learning_commands, soak
+from ikrl_ros.tools import demo, learning_commands, soak, sweep
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_subcommand(subparsers)
     soak.add_subcommand(subparsers)
     learning_commands.add_subcommands(subparsers)
+    sweep.add_subcommand(subparsers)
     return parser
 
 
