@@ -9,6 +9,7 @@ it failed.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import shlex
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ikrl_ros.tools.sweep.spec import METRIC_NOTES, METRICS, SweepSpec
-from ikrl_ros.tools.sweep.trial import TRIALS_DIR, aggregate, read_evaluations, seed_dir
+from ikrl_ros.tools.sweep.trial import TRIAL_FILE, TRIALS_DIR, aggregate, read_evaluations, seed_dir
 
 
 @dataclass
@@ -48,6 +49,10 @@ def collect(spec: SweepSpec, out: Path, trials: list[tuple[str, dict[str, Any], 
     rows = []
     for trial_id, config, step, error in trials:
         decoded = {p.key: p.decode(config[p.key]) for p in spec.search if p.key in config}
+        if any(decoded.get(p.key) is None for p in spec.search):  # Tune may not keep a never-run trial's config
+            trial_file = out / TRIALS_DIR / trial_id / TRIAL_FILE
+            overrides = json.loads(trial_file.read_text())["overrides"] if trial_file.exists() else {}
+            decoded = {p.key: overrides[p.key] for p in spec.search if p.key in overrides}
         recorded = read_evaluations(out / TRIALS_DIR / trial_id)
         history = []
         for target in spec.report_steps():
