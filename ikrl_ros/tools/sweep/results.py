@@ -77,14 +77,14 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
-def _short(value: Any) -> str:
+def format_value(value: Any) -> str:
     """4 significant digits for floats (learning rates), JSON-like for the rest."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_short(v) for v in value) + "]"
+        return "[" + ",".join(format_value(v) for v in value) + "]"
     return str(value)
 
 
@@ -113,9 +113,9 @@ def best_command(spec: SweepSpec, row: TrialRow) -> str:
     if spec.n_envs != 2:
         parts += ["--n-envs", str(spec.n_envs)]
     for key, value in spec.env_kwargs.items():
-        parts += ["--env-kwarg", f"{key}={_short(value)}"]
+        parts += ["--env-kwarg", f"{key}={format_value(value)}"]
     for key, value in {**spec.fixed, **row.params}.items():
-        parts += ["--set", f"{key}={_short(value)}"]
+        parts += ["--set", f"{key}={format_value(value)}"]
     return shlex.join(parts)
 
 
@@ -130,7 +130,7 @@ def write_csv(path: Path, spec: SweepSpec, rows: list[TrialRow]) -> None:
             values = [row.metrics.get(s, math.nan) for s in stats]
             train_time = row.metrics.get("train_time", math.nan)
             writer.writerow(
-                [rank, row.trial_id, *[_short(row.params.get(k)) for k in keys], row.step, *values]
+                [rank, row.trial_id, *[format_value(row.params.get(k)) for k in keys], row.step, *values]
                 + [train_time, row.status(spec.steps), row.given, dirs]
             )
 
@@ -158,7 +158,7 @@ def markdown(spec: SweepSpec, rows: list[TrialRow], command: str, facts: str) ->
         f"Measured by `{command}`. {spec.trials} configurations proposed by {searcher}, {scheduler}; "
         f"metric: {METRIC_NOTES[spec.metric]} ({spec.mode}imised), on {spec.eval_episodes} seeded evaluation goals "
         f"every {spec.report_every:,} steps, mean ± sample std over seeds {seeds}. Fixed: "
-        + (", ".join(f"`{k}={_short(v)}`" for k, v in spec.fixed.items()) or "nothing")
+        + (", ".join(f"`{k}={format_value(v)}`" for k, v in spec.fixed.items()) or "nothing")
         + f"; other fields at the {spec.algo} defaults. {facts}",
         "",
         "| rank | trial | "
@@ -172,7 +172,7 @@ def markdown(spec: SweepSpec, rows: list[TrialRow], command: str, facts: str) ->
     ]
     for rank, row in enumerate(rows, 1):
         trial = f"{row.trial_id} †" if row.given else row.trial_id
-        cells = [str(rank), trial, *[_short(row.params.get(k)) for k in keys], f"{row.step:,}"]
+        cells = [str(rank), trial, *[format_value(row.params.get(k)) for k in keys], f"{row.step:,}"]
         cells += [f"**{_cell(spec.metric, row.metrics)}**", *[_cell(m, row.metrics) for m in others]]
         lines.append("| " + " | ".join(cells + [row.status(spec.steps)]) + " |")
     if any(row.given for row in rows):
@@ -197,7 +197,7 @@ def plot(path: Path, spec: SweepSpec, rows: list[TrialRow]) -> None:
         steps = [s for s, _ in row.history]
         mean = [scale * m[spec.metric] for _, m in row.history]
         std = [scale * m[f"{spec.metric}_std"] for _, m in row.history]
-        label = f"#{rank} {row.trial_id}: " + ", ".join(f"{k}={_short(v)}" for k, v in row.params.items())
+        label = f"#{rank} {row.trial_id}: " + ", ".join(f"{k}={format_value(v)}" for k, v in row.params.items())
         (line,) = ax.plot(steps, mean, marker="o", lw=2.5 if rank == 1 else 1.2, label=label)
         low = [m - s for m, s in zip(mean, std, strict=True)]
         high = [m + s for m, s in zip(mean, std, strict=True)]

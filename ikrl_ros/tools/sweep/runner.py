@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ikrl_ros.tools.sweep.results import TrialRow, collect
+from ikrl_ros.tools.sweep.results import TrialRow, collect, format_value
 from ikrl_ros.tools.sweep.spec import SpecError, SweepSpec
 from ikrl_ros.tools.sweep.trial import TRIALS_DIR, run_trial
 
@@ -67,7 +67,7 @@ def _progress_callback(spec: SweepSpec) -> Any:
 
         def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
             metric, std = result[spec.metric], result[f"{spec.metric}_std"]
-            params = ", ".join(f"{p.key}={trial.config.get(p.key)}" for p in spec.search)
+            params = ", ".join(f"{p.key}={format_value(trial.config.get(p.key))}" for p in spec.search)
             print(
                 f"[sweep] trial {trial.trial_id} step {result['step']:,}/{spec.steps:,}: {spec.metric} "
                 f"{metric:.4g} ± {std:.2g} over {len(spec.seeds)} seeds ({params})",
@@ -77,7 +77,7 @@ def _progress_callback(spec: SweepSpec) -> Any:
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             step = (trial.last_result or {}).get("step", 0)
             how = "finished" if step >= spec.steps else f"stopped early at step {step:,}"
-            done = sum(t.status in ("TERMINATED", "ERROR") for t in trials) + (trial.status not in ("TERMINATED",))
+            done = sum(t is trial or t.status in ("TERMINATED", "ERROR") for t in trials)
             print(f"[sweep] trial {trial.trial_id} {how} ({done}/{spec.trials} trials done)", flush=True)
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
