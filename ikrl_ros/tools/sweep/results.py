@@ -190,7 +190,8 @@ def plot(path: Path, spec: SweepSpec, rows: list[TrialRow]) -> None:
     import matplotlib.pyplot as plt
 
     scale = 1000.0 if spec.metric == "median_final_distance" else 100.0 if spec.metric == "success_rate" else 1.0
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(9, 5 + 0.16 * len(rows)))
+    colors = plt.get_cmap("tab20").colors
     for rank, row in enumerate(rows, 1):
         if not row.history:
             continue
@@ -198,7 +199,8 @@ def plot(path: Path, spec: SweepSpec, rows: list[TrialRow]) -> None:
         mean = [scale * m[spec.metric] for _, m in row.history]
         std = [scale * m[f"{spec.metric}_std"] for _, m in row.history]
         label = f"#{rank} {row.trial_id}: " + ", ".join(f"{k}={format_value(v)}" for k, v in row.params.items())
-        (line,) = ax.plot(steps, mean, marker="o", lw=2.5 if rank == 1 else 1.2, label=label)
+        color = colors[(rank - 1) % len(colors)]
+        (line,) = ax.plot(steps, mean, marker="o", color=color, lw=2.5 if rank == 1 else 1.2, label=label)
         low = [m - s for m, s in zip(mean, std, strict=True)]
         high = [m + s for m, s in zip(mean, std, strict=True)]
         ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.15)
@@ -208,7 +210,7 @@ def plot(path: Path, spec: SweepSpec, rows: list[TrialRow]) -> None:
     ax.set_ylabel(HEADERS[spec.metric])
     ax.set_title(f"sweep {spec.name}: {spec.algo} on {spec.env}, mean ± std over {len(spec.seeds)} seeds")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
