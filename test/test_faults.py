@@ -128,8 +128,11 @@ def test_killed_bridge_gives_zero_commands_and_the_controller_resumes_after_rest
         f"zero command {zero_times[0] - last_state:.3f} s after the last state"
     )
     assert all(np.all(c == 0.0) for t, c in observer.commands if t >= zero_times[0])
-    stale = [s for t, s in observer.diagnostics if t > last_state and s.name.endswith("reach_controller")]
-    assert stale and stale[0].level == DiagnosticStatus.ERROR and "joint states stale" in stale[0].message
+    # The 1 Hz report may fall between the last state and the watchdog's verdict; the change itself is published
+    # at once, and the node stays in error while no state comes.
+    after = [s for t, s in observer.diagnostics if t > last_state and s.name.endswith("reach_controller")]
+    assert any(s.level == DiagnosticStatus.ERROR and "joint states stale" in s.message for s in after)
+    assert after[-1].level == DiagnosticStatus.ERROR
 
     bridge = stack["bridge"] = start_node("ikrl_ros.nodes.bridge_node", {}, tmp_path / "bridge_restarted.log")
     assert spin_until(observer.node, lambda: observer.states[-1] > last_state + 0.5, 30), "restarted bridge publishes"

@@ -1,10 +1,10 @@
-"""``ikrl``: the command-line entry point (demo, training, evaluation, plots, benchmarks)."""
+"""``ikrl``: the command-line entry point (demo, training, evaluation, plots, benchmarks, figures, sweeps)."""
 
 from __future__ import annotations
 
 import argparse
 
-from ikrl_ros.tools import demo, figures, learning_commands, soak
+from ikrl_ros.tools import demo, figures, learning_commands, soak, sweep
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     soak.add_subcommand(subparsers)
     learning_commands.add_subcommands(subparsers)
     figures.add_subcommand(subparsers)
+    sweep.add_subcommand(subparsers)
     return parser
 
 
