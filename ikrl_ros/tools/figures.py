@@ -25,26 +25,37 @@ class Figure:
     argv: tuple[str, ...]
     writes: str
     minutes: float
-    """Wall time on the 2-core development machine, for planning."""
+    """Rough wall time on the 2-core development machine, for planning."""
+    markers: tuple[str, ...] = ()
+    """The ``<!-- NAME:begin -->`` blocks it rewrites (whole-file reports have none)."""
 
 
 FIGURES = (
-    Figure("workspace", "bench_reach", ("--suite", "workspace"), "README + docs/benchmark.md: workspace", 90),
-    Figure("pose", "bench_reach", ("--suite", "workspace", "--poses"), "README + docs/benchmark.md: pose", 25),
-    Figure("cube", "bench_reach", ("--suite", "cube"), "README + docs/benchmark.md: cube", 40),
+    Figure("workspace", "bench_reach", ("--suite", "workspace"), "README + docs/benchmark.md", 90, ("workspace",)),
+    Figure("pose", "bench_reach", ("--suite", "workspace", "--poses"), "README + docs/benchmark.md", 25, ("pose",)),
+    Figure("cube", "bench_reach", ("--suite", "cube"), "README + docs/benchmark.md", 40, ("cube",)),
     Figure("classical", "bench_classical", (), "docs/classical.md", 5),
-    Figure("design", "bench_design", (), "docs/training.md: design (reuses finished runs/design)", 25),
-    Figure("ship", "ship_policies", ("--table-only",), "docs/training.md: ship (from the manifests)", 0.1),
-    Figure("inference", "bench_inference", (), "docs/training.md: bench_inference", 2),
-    Figure("training", "bench_training", (), "docs/training.md: bench_training (needs --sb3-python)", 120),
+    Figure("design", "bench_design", (), "docs/training.md (reuses finished runs/design)", 25, ("design",)),
+    Figure("ship", "ship_policies", ("--table-only",), "docs/training.md (from the manifests)", 0.1, ("ship",)),
+    Figure("inference", "bench_inference", (), "docs/training.md", 2, ("bench_inference",)),
+    Figure("training", "bench_training", (), "docs/training.md (needs --sb3-python)", 120, ("bench_training",)),
     Figure(
         "training_workspace",
         "bench_training",
         ("--suites", "workspace", "--seeds", "0"),
-        "docs/training.md: bench_training_workspace (needs --sb3-python)",
+        "docs/training.md (needs --sb3-python)",
         30,
+        ("bench_training_workspace",),
     ),
     Figure("soak", "soak", (), "docs/soak.md", 32),
+    Figure(
+        "sweep",
+        "sweep",
+        ("sweeps/workspace_sac.yaml", "--cpus", "1", "--doc", "docs/sweep.md"),
+        "docs/sweep.md (a finished sweep only rewrites its outputs)",
+        30,
+        ("sweep:workspace_sac",),
+    ),
 )
 BY_NAME = {figure.name: figure for figure in FIGURES}
 NEEDS_SB3 = ("training", "training_workspace")
@@ -55,11 +66,15 @@ def command_line(figure: Figure, sb3_python: str | None) -> list[str]:
     return [*figure.argv, *extra]
 
 
+SUBCOMMANDS = ("soak", "sweep")
+"""Figures made by an ``ikrl`` subcommand rather than a module with ``main(argv)``."""
+
+
 def run(figure: Figure, sb3_python: str | None) -> int:
-    if figure.module == "soak":  # a subcommand of `ikrl` without a main of its own
+    if figure.module in SUBCOMMANDS:
         from ikrl_ros.tools.cli import main as cli_main
 
-        return cli_main(["soak", *figure.argv])
+        return cli_main([figure.module, *figure.argv])
     module = importlib.import_module(f"ikrl_ros.tools.{figure.module}")
     return int(module.main(command_line(figure, sb3_python)) or 0)
 
