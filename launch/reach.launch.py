@@ -21,7 +21,7 @@ Parameters: params_file holds every parameter of both nodes. controller, policy_
 sync_mode are empty by default, and an empty argument leaves the params file's value alone; only a value
 you give (controller:=ik) overrides the same key of params_file, for the node(s) it concerns:
 controller and policy_path -> reach_controller; sync_mode -> both nodes; use_sim_time -> reach_controller's
-use_sim_time and the bridge's publish_clock (the bridge is the /clock source and itself runs on wall time).
+use_sim_time and the bridge's publish_clock (the bridge becomes the /clock source and stamps in sim time).
 Boolean arguments take true/false (also 1/0, yes/no, on/off).
 
 Failures: rviz:=true checks that robot_state_publisher and rviz2 are installed before any node starts,

@@ -13,6 +13,7 @@ import pytest
 if TYPE_CHECKING:
     import rclpy.node
 
+
 # Each pytest process (xdist worker) gets its own DDS domain so parallel tests never hear each other: the first of
 # 140..191 whose lock file no other live process holds (clear of the default 0, the demo's 42 and the benchmarks'
 # 60..69 and 120+). A lock, not a hash of the process id: two sessions on one machine once shared a domain.

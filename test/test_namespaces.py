@@ -14,8 +14,8 @@ import numpy as np
 import rclpy
 from conftest import wait_for_log
 
-from ikrl_ros.core.resources import share_path
 from ikrl_ros.tools.goal_runner import GoalRunner
+from ikrl_ros.tools.resources import share_path
 from ikrl_ros.tools.stack import ros_args, stop_node
 
 LOCKSTEP = {"sync_mode": "lockstep"}

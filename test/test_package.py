@@ -119,4 +119,6 @@ def test_config_declares_only_parameters_the_nodes_know() -> None:
         for key, value in config.items():
             assert key in specs, f"{node_name} does not declare '{key}'"
             spec = specs[key].metadata["parameter"]
-            check(key, spec, float(value) if isinstance(value, int) and specs[key].type == "float" else value)
+            default = getattr(parameter_set(), key)
+            assert type(value) is type(default), f"{node_name}.{key}: {value!r} is not a {type(default).__name__}"
+            check(key, spec, value)

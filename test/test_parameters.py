@@ -83,6 +83,8 @@ def test_an_explicit_watchdog_timeout_wins_over_the_derived_one(context: None) -
         ({"singularity_slowdown": 40.0}, r"'singularity_slowdown' \(40.0\) must be below 'singularity_stop'"),
         ({"base_position_in_world": [0.0, float("nan"), 0.0]}, r"'base_position_in_world' must be finite"),
         ({"controller": "magic"}, r"'controller' must be one of"),
+        ({"control_rate": 50}, r"'control_rate' must be a float \(in YAML write 2.0, not 2\)"),
+        ({"max_cartesian_speed": 2.0}, r"'max_cartesian_speed' must be within \[0.001, 1.25\]"),
     ],
 )
 def test_bad_values_are_refused_by_name(context: None, overrides: dict[str, object], message: str) -> None:

@@ -87,6 +87,8 @@ def with_change(key: str, value: object) -> dict:
         ({**TINY, "points_to_evaluate": [{"actor_lr": 0.5}]}, "actor_lr=0.5 is outside the search space"),
         ({**TINY, "scheduler": {"type": "hyperband"}}, "scheduler: expected {type: asha|none"),
         ({k: v for k, v in TINY.items() if k != "metric"}, "missing key 'metric'"),
+        (with_change("seeds", [0, -1]), "seeds: expected a non-empty list of integers >= 0"),
+        ({**TINY, "env_kwargs": {"bogus": 1}}, "env_kwargs: IkrlReach-v0 does not take {'bogus': 1}"),
     ],
 )
 def test_bad_specs_are_refused_with_the_key_named(spec: dict, message: str) -> None:

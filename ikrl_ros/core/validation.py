@@ -6,7 +6,6 @@ wrong, so a node can log it and drop the message: bad input never reaches a comm
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -249,10 +248,3 @@ def check_stamp(stamp_ns: int, now_ns: int, max_future_ns: int) -> str | None:
             "disagree"
         )
     return None
-
-
-def positive(value: float, name: str) -> float:
-    """Parameter check used at node start-up."""
-    if not (math.isfinite(value) and value > 0.0):
-        raise ValueError(f"parameter '{name}' must be a positive finite number, got {value}")
-    return value

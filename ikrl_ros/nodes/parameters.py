@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.exceptions import InvalidParameterValueException
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
 
 from ikrl_ros.core.kinematics import PandaKinematics
@@ -114,6 +114,10 @@ def declare_parameters(node: Node, parameter_set: type[T]) -> T:
             default = spec.derived(values)
         try:
             value = node.declare_parameter(item.name, default, descriptor(spec, default)).value
+        except InvalidParameterTypeException as error:
+            kind = type(default).__name__
+            hint = " (in YAML write 2.0, not 2)" if kind == "float" else ""
+            raise ParameterError(f"parameter '{item.name}' must be a {kind}{hint}: {error}") from error
         except InvalidParameterValueException as error:
             raise ParameterError(
                 f"parameter '{item.name}' must be within [{spec.low}, {spec.high}] ({error})"
@@ -158,16 +162,21 @@ class BridgeParameters:
         0.5, "lockstep mode: republish the state if no answer came within this (s, wall clock)", low=0.01, high=60.0
     )
     publish_clock: bool = param(
-        False, "realtime mode: also publish sim time on /clock (for nodes with use_sim_time); lockstep always does"
+        False,
+        "realtime mode: publish sim time on /clock and stamp everything in sim time (for nodes with use_sim_time); "
+        "lockstep always does both",
     )
     max_cartesian_speed: float = param(
         MAX_CARTESIAN_SPEED,
-        "safety: per-axis limit on cartesian_cmd (m/s); panda-gym's action limit is 1.25",
+        "safety: per-axis limit on cartesian_cmd (m/s); panda-gym's action limit 1.25 is also the most",
         low=0.001,
-        high=5.0,
+        high=MAX_CARTESIAN_SPEED,
     )
     max_angular_speed: float = param(
-        MAX_ANGULAR_SPEED, "safety: per-axis limit on cartesian_cmd's angular velocity (rad/s)", low=0.001, high=10.0
+        MAX_ANGULAR_SPEED,
+        "safety: per-axis limit on cartesian_cmd's angular velocity (rad/s)",
+        low=0.001,
+        high=2 * MAX_ANGULAR_SPEED,
     )
     safety_box_min: list[float] = three(
         "safety: lower corner (m, panda_link0) the end-effector target may not leave; panda-gym keeps targets at z >= "
@@ -184,7 +193,7 @@ class BridgeParameters:
         high=60.0,
     )
     joint_limit_margin: float = param(
-        0.01, "safety: joint targets are clamped this far (rad) inside the URDF limits", low=0.0, high=0.5
+        0.01, "safety: joint targets are clamped this far (rad) inside the URDF limits", low=0.0, high=0.49
     )
     max_joint_step: float = param(
         0.1,
@@ -320,10 +329,16 @@ class ReachControllerParameters:
         high=1.0,
     )
     max_cartesian_speed: float = param(
-        MAX_CARTESIAN_SPEED, "safety: per-axis limit on commanded Cartesian speed (m/s)", low=0.001, high=5.0
+        MAX_CARTESIAN_SPEED,
+        "safety: per-axis limit on commanded Cartesian speed (m/s), at most panda-gym's 1.25",
+        low=0.001,
+        high=MAX_CARTESIAN_SPEED,
     )
     max_angular_speed: float = param(
-        MAX_ANGULAR_SPEED, "safety: per-axis limit on commanded angular speed (rad/s)", low=0.001, high=10.0
+        MAX_ANGULAR_SPEED,
+        "safety: per-axis limit on commanded angular speed (rad/s)",
+        low=0.001,
+        high=2 * MAX_ANGULAR_SPEED,
     )
     safety_box_min: list[float] = three(
         "safety: lower corner (m, panda_link0) that commanded end-effector targets may not leave", [0.1, -0.6, 0.0]
@@ -332,7 +347,7 @@ class ReachControllerParameters:
         "safety: upper corner (m, panda_link0) of the commanded target box", [0.95, 0.6, 0.8]
     )
     joint_limit_margin: float = param(
-        0.01, "safety: joint targets are clamped this far (rad) inside the URDF limits", low=0.0, high=0.5
+        0.01, "safety: joint targets are clamped this far (rad) inside the URDF limits", low=0.0, high=0.49
     )
     max_joint_step: float = param(
         0.1,

@@ -97,11 +97,11 @@ jitter; faster streams are thinned to control_rate on average; the cap stops bur
 class ReachControllerNode(LifecycleNode):
     """Goal in, command out, once per received joint state (``realtime``: at most ``control_rate`` per second).
 
-    A managed (lifecycle) node: parameters are declared at construction; ``configure`` validates them and
-    loads the controller (a bad value or policy fails the transition, the reason logged, and the node
-    stays unconfigured); ``activate`` starts commanding; ``deactivate`` publishes the hold and stops;
-    ``cleanup`` drops the controller and its topics; ``shutdown`` holds and ends the process. With
-    ``autostart`` (default) the node configures and activates itself, and a failed configure is a
+    A managed (lifecycle) node: parameters are declared and validated at construction (read-only: a bad
+    value ends the process with exit code 2, whatever ``autostart`` says); ``configure`` loads the controller
+    (a bad policy fails the transition, the reason logged, and the node stays unconfigured); ``activate``
+    starts commanding; ``deactivate`` publishes the hold and stops; ``cleanup`` drops the controller and its
+    topics; ``shutdown`` holds and ends the process. With ``autostart`` (default) the node configures and activates itself, and a failed configure is a
     start-up error (exit code 2), as an unmanaged node.
     """
 
@@ -148,7 +148,7 @@ class ReachControllerNode(LifecycleNode):
             self.kinematics, self.params.singularity_slowdown, self.params.singularity_stop
         )
         self.controller = make_controller(self.controller_settings(), self.kinematics)
-        # Every Cartesian command (cartesian_p, Cartesian policies, both halves of hybrid), as MoveIt Servo guards
+        # Every Cartesian command (cartesian_p, Cartesian policies, hybrid's Cartesian steps), as MoveIt Servo guards
         # every twist: near a singularity a twist turns into fast joint motion. Joint-target controllers bound
         # every joint step instead, and a guard there would freeze them whenever the way to the goal passes a
         # badly conditioned posture (it did, re-orienting the wrist).
@@ -430,11 +430,9 @@ class ReachControllerNode(LifecycleNode):
             self.goal_changed = False
         command = self.controller.compute(state)
         if isinstance(command, CartesianAction):
-            velocity = self.safe_velocity(state, np.clip(command.action, -1.0, 1.0) * MAX_CARTESIAN_SPEED)
-            angular = (
-                np.zeros(3)
-                if command.angular is None
-                else self.safe_angular(np.clip(command.angular, -1.0, 1.0) * MAX_ANGULAR_SPEED)
+            angular_request = np.zeros(3) if command.angular is None else np.clip(command.angular, -1.0, 1.0)
+            velocity, angular = self.safe_twist(
+                state, np.clip(command.action, -1.0, 1.0) * MAX_CARTESIAN_SPEED, angular_request * MAX_ANGULAR_SPEED
             )
             if self.finite_or_zero(velocity, "velocity") and self.finite_or_zero(angular, "angular velocity"):
                 if self.params.cartesian_output == "joint":
@@ -531,25 +529,29 @@ class ReachControllerNode(LifecycleNode):
         self.publish_hold()
         return False
 
-    def safe_velocity(self, state: ReachState, velocity: np.ndarray) -> np.ndarray:
-        """Speed, box and singularity limits; every intervention is reported."""
+    def safe_twist(self, state: ReachState, velocity: np.ndarray, angular: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Speed, box and singularity limits on the whole twist; every intervention is reported.
+
+        The singularity guard predicts the next posture from the whole twist (6×7 Jacobian, as the condition
+        number it watches) and scales linear and angular parts alike, as MoveIt Servo does.
+        """
         velocity, notes = limit_cartesian(velocity, state.ee_position, CONTROL_PERIOD, self.cartesian_limits)
+        angular, angular_notes = limit_angular(angular, self.cartesian_limits)
+        notes += angular_notes
         if self.guard_singularities:
-            q_next = state.joint_positions + np.linalg.pinv(self.arm.jacobian) @ (velocity * CONTROL_PERIOD)
+            twist = np.concatenate([velocity, angular]) * CONTROL_PERIOD
+            q_next = (
+                state.joint_positions + np.linalg.pinv(self.kinematics.full_jacobian(state.joint_positions)) @ twist
+            )
             scale, condition = self.singularity_guard.scale(state.joint_positions, q_next)
             if scale < 1.0:
                 notes.append(f"near a singularity (condition number {condition:.1f}): speed × {scale:.2f}")
-                velocity = velocity * scale
+                velocity, angular = velocity * scale, angular * scale
                 self.flag(STATUS_HALT_FOR_SINGULARITY if scale == 0.0 else STATUS_DECELERATE_FOR_SINGULARITY)
             elif condition > self.singularity_guard.slowdown:
                 self.flag(STATUS_LEAVING_SINGULARITY)  # badly conditioned, but moving away: not slowed
         self.safety_interventions += self.warnings.safety(notes)
-        return velocity
-
-    def safe_angular(self, angular: np.ndarray) -> np.ndarray:
-        angular, notes = limit_angular(angular, self.cartesian_limits)
-        self.safety_interventions += self.warnings.safety(notes)
-        return angular
+        return velocity, angular
 
     def safe_joint_targets(self, state: ReachState, targets: np.ndarray) -> np.ndarray:
         """Joint limits, step size and safety box."""
@@ -575,12 +577,14 @@ class ReachControllerNode(LifecycleNode):
         self.cartesian_pub.publish(message)
 
     def publish_hold(self) -> None:
-        """Hold on the interface the controller commands: a zero twist, or the current joint positions."""
-        if self.publishes_joints:
-            if self.arm is not None:
-                self.publish_joint_targets(self.arm.joint_positions)
-        else:
+        """Hold on the interface the controller commands: a zero twist, or the joint positions where holding
+        began (latched, so repeated holds do not creep with the measured positions)."""
+        if not self.publishes_joints:
             self.publish_cartesian(np.zeros(3))
+        elif self.latched_hold is not None or self.arm is not None:
+            if self.latched_hold is None:
+                self.latched_hold = self.arm.joint_positions.copy()
+            self.publish_joint_targets(self.latched_hold)
 
     def state_age_ms(self) -> float | None:
         """Age of the answered joint state by its stamp, on this node's clock (wall, or /clock with use_sim_time);

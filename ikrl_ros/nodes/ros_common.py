@@ -136,8 +136,9 @@ def run_node(node_factory: Callable[[], Node], args: list[str] | None = None) ->
         on_shutdown = getattr(node, "on_shutdown", None)
         if on_shutdown is not None:
             on_shutdown()
+            deadline = time.monotonic() + FINAL_DELIVERY_TIMEOUT  # one deadline for all publishers
             for publisher in node.publishers:  # the final hold must arrive before the participant disappears
-                publisher.wait_for_all_acked(Duration(seconds=FINAL_DELIVERY_TIMEOUT))
+                publisher.wait_for_all_acked(Duration(seconds=max(0.0, deadline - time.monotonic())))
         exit_code = 1 if getattr(node, "error", None) is not None else 0
         executor.remove_node(node)
         node.destroy_node()

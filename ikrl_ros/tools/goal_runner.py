@@ -1,8 +1,8 @@
 """Send goals to a running reach stack the way RViz does, and measure how each one is reached.
 
 Used by the demo (``ikrl demo``), the end-to-end tests and the benchmarks. Progress is read from
-the bridge's ``ee_pose`` stamps, so step counts are in control periods of simulated time whatever
-the timing mode.
+the bridge's ``ee_pose`` stamps: control periods of simulated time in lockstep (or with the bridge's
+``publish_clock``), of wall time in realtime, where they equal simulated time only at ``real_time_factor`` 1.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class GoalOutcome:
     """Ground-truth grasp-target quaternions (x, y, z, w) along the path."""
     start_ns: int
     end_ns: int
-    """Sim-time window of the goal, to pick its recorded joint states."""
+    """The goal's window in the bridge's stamps (sim time in lockstep), to pick its recorded joint states."""
 
     @property
     def reached(self) -> bool:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ikrl_ros.core.resources import share_path
+from ikrl_ros.tools.resources import share_path
 
 
 def ros_args(parameters: dict[str, Any], params_file: Path | None) -> list[str]:

@@ -213,6 +213,16 @@ def _positive_int(where: str, value: Any) -> int:
     return value
 
 
+def _check_env_kwargs(where: str, env: str, env_kwargs: dict) -> None:
+    """Build the environment once with the kwargs, so a wrong one is refused here rather than in every trial."""
+    from ikrl_ros.rl.envs import make_env
+
+    try:
+        make_env(env, **env_kwargs).close()
+    except (TypeError, ValueError) as error:
+        raise _fail(where, f"{env} does not take {env_kwargs!r}: {error}") from error
+
+
 def _env_exists(env_id: str) -> bool:
     import gymnasium as gym
     import panda_gym  # noqa: F401  (registers the Panda* environments)
@@ -248,7 +258,8 @@ def parse_spec(data: Any, source: str = "spec", name: str = "sweep") -> SweepSpe
 
     n_envs = _positive_int(f"{source}: n_envs", data.get("n_envs", 2))
     steps = _positive_int(f"{source}: steps", data["steps"])
-    report_every = _positive_int(f"{source}: report_every", data.get("report_every", max(n_envs, steps // 4)))
+    default_report = max(n_envs, steps // 4 // n_envs * n_envs)  # a quarter of the run, on an evaluation step
+    report_every = _positive_int(f"{source}: report_every", data.get("report_every", default_report))
     for key, value in (("steps", steps), ("report_every", report_every)):
         if value % n_envs:
             raise _fail(f"{source}: {key}", f"{value} is not a multiple of n_envs={n_envs} (evaluations fall there)")
@@ -258,8 +269,8 @@ def parse_spec(data: Any, source: str = "spec", name: str = "sweep") -> SweepSpe
 
     seeds_value = data.get("seeds", 2)
     if isinstance(seeds_value, list):
-        if not seeds_value or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds_value):
-            raise _fail(f"{source}: seeds", f"expected a non-empty list of integers, got {seeds_value!r}")
+        if not seeds_value or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds_value):
+            raise _fail(f"{source}: seeds", f"expected a non-empty list of integers >= 0, got {seeds_value!r}")
         if len(set(seeds_value)) != len(seeds_value):
             raise _fail(f"{source}: seeds", f"repeated seeds in {seeds_value}")
         seeds = tuple(seeds_value)
@@ -269,6 +280,7 @@ def parse_spec(data: Any, source: str = "spec", name: str = "sweep") -> SweepSpe
     env_kwargs = data.get("env_kwargs") or {}
     if not isinstance(env_kwargs, dict):
         raise _fail(f"{source}: env_kwargs", f"expected a mapping, got {env_kwargs!r}")
+    _check_env_kwargs(f"{source}: env_kwargs", env, env_kwargs)
 
     kinds = _field_kinds(algo)
     fixed = data.get("fixed") or {}
