@@ -101,8 +101,8 @@ class ReachControllerNode(LifecycleNode):
     value ends the process with exit code 2, whatever ``autostart`` says); ``configure`` loads the controller
     (a bad policy fails the transition, the reason logged, and the node stays unconfigured); ``activate``
     starts commanding; ``deactivate`` publishes the hold and stops; ``cleanup`` drops the controller and its
-    topics; ``shutdown`` holds and ends the process. With ``autostart`` (default) the node configures and activates itself, and a failed configure is a
-    start-up error (exit code 2), as an unmanaged node.
+    topics; ``shutdown`` holds and ends the process. With ``autostart`` (default) the node configures and
+    activates itself, and a failed configure is a start-up error (exit code 2), as an unmanaged node.
     """
 
     def __init__(self) -> None:
