@@ -11,7 +11,7 @@ Arguments:
     params_file     parameters YAML for panda_bridge and reach_controller (default: the installed config/reach.yaml)
     controller      reach controller: sac, td3, ddpg (learned), hybrid, cartesian_p, ik or pybullet_ik
     policy_path     checkpoint or shipped policy name for the learned controllers
-    use_sim_time    true/false: the controller (and RViz) follow /clock, and the bridge publishes it (publish_clock)
+    use_sim_time    true/false: the controller (and RViz) follow /clock, the bridge publishes it; lockstep: true
     sync_mode       realtime (the bridge steps on a wall-clock timer) or lockstep (it steps when the controller answers)
     namespace       namespace for all nodes (topics are relative); default: none
     start_bridge    true (default) or false: drive your own robot driver instead of the PyBullet bridge
@@ -79,6 +79,8 @@ def launch_setup(context: LaunchContext) -> list:
     rviz = as_bool("rviz", value("rviz"))
     start_bridge = as_bool("start_bridge", value("start_bridge"))
     use_sim_time = as_bool("use_sim_time", value("use_sim_time")) if value("use_sim_time") else None
+    if use_sim_time is None and value("sync_mode") == "lockstep":
+        use_sim_time = True  # lockstep has one time base, the simulation's: stamps and /clock come from the bridge
     if rviz and (missing := missing_executables(RVIZ_EXECUTABLES)):
         raise LaunchArgumentError(
             f"rviz:=true needs robot_state_publisher and rviz2, but {'; '.join(missing)} (AMENT_PREFIX_PATH); "
@@ -159,7 +161,7 @@ def generate_launch_description() -> LaunchDescription:
             "use_sim_time",
             default_value="",
             description="true: the controller follows /clock and the bridge publishes it; "
-            "empty = params_file's use_sim_time/publish_clock",
+            "empty = params_file's use_sim_time/publish_clock (true with sync_mode:=lockstep)",
         ),
         DeclareLaunchArgument(
             "sync_mode", default_value="", description="realtime or lockstep, for both nodes; empty = params_file's"
