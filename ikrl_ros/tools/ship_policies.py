@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from ikrl_ros.rl.controller_factory import POLICY_DIR as POLICIES
+from ikrl_ros.rl.plotting import plot_runs
 
 SUFFIX = {
     "PandaReach-v3": "panda_reach",
@@ -150,8 +151,17 @@ def main(argv: list[str] | None = None) -> int:
             f"{m['evaluation']['median_final_distance_m'] * 1000:.1f} mm, {m['train_time_s']} s",
             flush=True,
         )
+    if not args.table_only:
+        write_curves(args.runs, args.env, args.algos, args.seed)
     write_table(Path("docs/training.md"))
     return 0
+
+
+def write_curves(runs: Path, env_id: str, algos: list[str], seed: int) -> None:
+    """Learning curves of the runs just shipped, one line per algorithm, to docs/figures/shipped_<task>.png."""
+    suffix = SUFFIX[env_id]
+    run_dirs = [runs / f"{algo}_{suffix}_s{seed}" for algo in algos]
+    print(plot_runs(run_dirs, Path("docs/figures") / f"shipped_{suffix}.png", [a.upper() for a in algos], env_id))
 
 
 if __name__ == "__main__":
