@@ -530,10 +530,13 @@ class ReachControllerNode(LifecycleNode):
         return False
 
     def safe_twist(self, state: ReachState, velocity: np.ndarray, angular: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Speed, box and singularity limits on the whole twist; every intervention is reported.
+        """Speed, box and singularity limits on the twist; every intervention is reported.
 
         The singularity guard predicts the next posture from the whole twist (6×7 Jacobian, as the condition
-        number it watches) and scales linear and angular parts alike, as MoveIt Servo does.
+        number it watches) and scales the linear part. The rotation is left to its speed limit and the joint-step
+        limit: scaling it too (as MoveIt Servo, which is jogged by hand) froze cartesian_p for 100 consecutive
+        goals in the workspace suite — the top-down correction raised the condition number, so every goal's
+        whole twist was halted and the wrist never turned out of the badly conditioned posture.
         """
         velocity, notes = limit_cartesian(velocity, state.ee_position, CONTROL_PERIOD, self.cartesian_limits)
         angular, angular_notes = limit_angular(angular, self.cartesian_limits)
@@ -546,7 +549,7 @@ class ReachControllerNode(LifecycleNode):
             scale, condition = self.singularity_guard.scale(state.joint_positions, q_next)
             if scale < 1.0:
                 notes.append(f"near a singularity (condition number {condition:.1f}): speed × {scale:.2f}")
-                velocity, angular = velocity * scale, angular * scale
+                velocity = velocity * scale
                 self.flag(STATUS_HALT_FOR_SINGULARITY if scale == 0.0 else STATUS_DECELERATE_FOR_SINGULARITY)
             elif condition > self.singularity_guard.slowdown:
                 self.flag(STATUS_LEAVING_SINGULARITY)  # badly conditioned, but moving away: not slowed

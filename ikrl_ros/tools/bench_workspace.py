@@ -222,7 +222,7 @@ def run_suite(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     entries = POSE_ENTRIES if args.poses else ENTRIES
     names = args.controllers or list(entries)
-    unknown = sorted(set(names) - set(entries))
+    unknown = sorted((set(names) | set(args.rerun or [])) - set(entries))
     if unknown:
         print(f"error: unknown entries {unknown}; choose from {list(entries)}", file=sys.stderr)
         return 2
@@ -234,7 +234,9 @@ def run_suite(args: argparse.Namespace) -> int:
     else:
         goals = sample_reachable_goals(args.goals, args.seed, kinematics)
     np.save(out_dir / "goals.npy", goals)
-    pending = list(enumerate(names))
+    # --rerun: run these entries again and report them with the other entries' results already in out_dir.
+    to_run = args.rerun or names
+    pending = [(names.index(name), name) for name in to_run]
     running: list[tuple[str, subprocess.Popen]] = []
     failed = []
     loads: list[float] = []
@@ -268,11 +270,17 @@ def run_suite(args: argparse.Namespace) -> int:
                     failed.append(name)
         loads.append(os.getloadavg()[0])
         time.sleep(1.0)
-    results = {name: json.loads((out_dir / name / "result.json").read_text()) for name in names if name not in failed}
+    reported = [name for name in names if name not in failed and (out_dir / name / "result.json").exists()]
+    results = {name: json.loads((out_dir / name / "result.json").read_text()) for name in reported}
     args.load = (
         f"1-minute load average during the run: mean {np.mean(loads):.1f}, max {np.max(loads):.1f} "
         f"({os.cpu_count()} cores)"
     )
+    if args.rerun:
+        args.load += (
+            f"; rows rerun by this command: {', '.join(args.rerun)}, the others from the run before it in "
+            f"{out_dir} (same goals)"
+        )
     text = (pose_report if args.poses else report)(args, results, goals)
     marker = "pose" if args.poses else "workspace"
     write_section(Path(args.out), marker, text)
@@ -293,6 +301,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7, help="seed of the goal sequence (default: %(default)s)")
     parser.add_argument("--controllers", nargs="*", help=f"entries to run (default: all of {list(ENTRIES)})")
     parser.add_argument("--parallel", type=int, default=2, help="stacks running at once (default: %(default)s)")
+    parser.add_argument(
+        "--rerun",
+        nargs="+",
+        metavar="ENTRY",
+        help="run only these entries again; the report keeps the other entries' results from --log-dir",
+    )
     parser.add_argument(
         "--domain-base",
         type=int,
