@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ikrl_ros.tools.report import write_section
+
 RUNS = Path("runs/design")
 DOC = Path("docs/training.md")
 COMMON = [
@@ -85,10 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{float(row['median_final_distance']) * 1000:.1f} mm "
             f"| {float(row['train_time']):.0f} | `{' '.join(command(name))}` |"
         )
-    text = DOC.read_text()
-    begin, end = "<!-- design:begin -->", "<!-- design:end -->"
-    head, rest = text.split(begin, 1)
-    DOC.write_text(head + begin + "\n" + "\n".join(lines) + "\n" + end + rest.split(end, 1)[1])
+    write_section(DOC, "design", "\n".join(lines))
     print("\n".join(lines))
     return 0
 

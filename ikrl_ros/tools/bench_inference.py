@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from ikrl_ros.rl.controller_factory import POLICY_DIR
+from ikrl_ros.tools.report import write_section
 
-MARK_BEGIN, MARK_END = "<!-- bench_inference:begin -->", "<!-- bench_inference:end -->"
+MARKER = "bench_inference"
 
 
 def latency_us(act, obs, calls: int) -> np.ndarray:
@@ -50,19 +51,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {path.name} | {kind} | {np.percentile(t, 50):.0f} | {np.percentile(t, 99):.0f} | {t.max():.0f} |"
             )
     print("\n".join(rows))
-    if a.doc.exists() and MARK_BEGIN in a.doc.read_text():
-        head, rest = a.doc.read_text().split(MARK_BEGIN, 1)
+    if a.doc.exists() and f"<!-- {MARKER}:begin -->" in a.doc.read_text():
         cmd = "ikrl bench inference " + " ".join(argv if argv is not None else sys.argv[1:])
-        block = [
-            MARK_BEGIN,
-            "",
-            f"`{cmd.strip()}` ({a.calls:,} calls each, one torch thread):",
-            "",
-            *rows,
-            "",
-            MARK_END,
-        ]
-        a.doc.write_text(head + "\n".join(block) + rest.split(MARK_END, 1)[1])
+        text = "\n".join(["", f"`{cmd.strip()}` ({a.calls:,} calls each, one torch thread):", "", *rows])
+        write_section(a.doc, MARKER, text)
     return 0
 
 

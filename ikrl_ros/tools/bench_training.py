@@ -29,12 +29,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ikrl_ros.tools.report import write_section
+
 IMPORT_ROOT = Path(__file__).resolve().parents[2]
 """The folder ikrl_ros is imported from: SB3's interpreter imports the same evaluation code from it."""
 
 EVAL_EVERY, EVAL_EPISODES, TARGET = 1_000, 50, 0.95
-MARK_BEGIN, MARK_END = "<!-- bench_training:begin -->", "<!-- bench_training:end -->"
-WORKSPACE_BEGIN, WORKSPACE_END = "<!-- bench_training_workspace:begin -->", "<!-- bench_training_workspace:end -->"
+MARKER, WORKSPACE_MARKER = "bench_training", "bench_training_workspace"
 WORKSPACE_ENV, WORKSPACE_EVAL_EVERY, WORKSPACE_MAX_STEPS = "IkrlReach-v0", 2_000, 100_000
 WORKSPACE_OURS = {"goal_relative_inputs": True}
 """The shipped workspace policies' settings (ikrl_ros/policies/*_workspace.json): our defaults, goal-relative inputs."""
@@ -276,7 +277,6 @@ def write_docs(
         return [r for r in results if all(r[k] == v for k, v in kw.items())]
 
     lines = [
-        MARK_BEGIN,
         "",
         f"Produced by `{command}` on {time.strftime('%Y-%m-%d')} "
         "(2 CPU cores, one torch thread; median over seeds, range in parentheses; seconds are training "
@@ -344,12 +344,7 @@ def write_docs(
             labels = [f"{r['impl']} {r['algo'].upper()}{' + HER' if r['her'] else ''}" for r in rs]
             plot_runs([r["run_dir"] for r in rs], figures / f"{name}.png", labels, title)
             lines.append(f"![{title}](figures/{name}.png)")
-    lines += ["", MARK_END]
-    text = doc.read_text() if doc.exists() else f"# Training\n\n{MARK_BEGIN}\n{MARK_END}\n"
-    if MARK_BEGIN not in text:
-        text += f"\n{MARK_BEGIN}\n{MARK_END}\n"
-    head, rest = text.split(MARK_BEGIN, 1)
-    doc.write_text(head + "\n".join(lines) + rest.split(MARK_END, 1)[1])
+    write_section(doc, MARKER, "\n".join(lines))
 
 
 def run_workspace_suite(a: argparse.Namespace, argv: list[str] | None) -> int:
@@ -387,7 +382,6 @@ def write_workspace_docs(results: list[dict[str, Any]], command: str, doc: Path,
     from ikrl_ros.rl.plotting import plot_runs
 
     lines = [
-        WORKSPACE_BEGIN,
         "",
         f"Produced by `{command}` on {time.strftime('%Y-%m-%d')} (2 CPU cores, one torch "
         "thread). SAC + HER (future, k = 4) on IkrlReach-v0; evaluation every 2,000 steps on the same 50 seeded "
@@ -413,12 +407,8 @@ def write_workspace_docs(results: list[dict[str, Any]], command: str, doc: Path,
         [f"{r['impl']} SAC + HER, seed {r['seed']}" for r in results],
         "IkrlReach-v0: success within 5 mm",
     )
-    lines += ["", "![IkrlReach-v0, ours vs SB3](figures/workspace_ours_vs_sb3.png)", "", WORKSPACE_END]
-    text = doc.read_text()
-    if WORKSPACE_BEGIN not in text:
-        text += f"\n{WORKSPACE_BEGIN}\n{WORKSPACE_END}\n"
-    head, rest = text.split(WORKSPACE_BEGIN, 1)
-    doc.write_text(head + "\n".join(lines) + rest.split(WORKSPACE_END, 1)[1])
+    lines += ["", "![IkrlReach-v0, ours vs SB3](figures/workspace_ours_vs_sb3.png)"]
+    write_section(doc, WORKSPACE_MARKER, "\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:

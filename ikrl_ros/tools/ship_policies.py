@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ikrl_ros.rl.controller_factory import POLICY_DIR as POLICIES
 from ikrl_ros.rl.plotting import plot_runs
+from ikrl_ros.tools.report import write_section
 
 SUFFIX = {
     "PandaReach-v3": "panda_reach",
@@ -105,8 +106,7 @@ def ship(
 
 def write_table(doc: Path) -> None:
     """Summarise every manifest in ikrl_ros/policies/ between the ship markers of docs/training.md."""
-    begin, end = "<!-- ship:begin -->", "<!-- ship:end -->"
-    if not doc.exists() or begin not in doc.read_text():
+    if not doc.exists() or "<!-- ship:begin -->" not in doc.read_text():
         return
     rows = [
         "| policy | env | steps | training s | success (100 goals) | median final distance | size |",
@@ -120,8 +120,7 @@ def write_table(doc: Path) -> None:
             f"{e['success_rate']:.0%} | {e['median_final_distance_m'] * 1000:.1f} mm | "
             f"{m['size_bytes'] / 1024:.0f} kB |"
         )
-    head, rest = doc.read_text().split(begin, 1)
-    doc.write_text(head + "\n".join([begin, *rows, end]) + rest.split(end, 1)[1])
+    write_section(doc, "ship", "\n".join(rows))
 
 
 def main(argv: list[str] | None = None) -> int:
