@@ -59,17 +59,17 @@ class ArmObservation:
     joint_velocities: np.ndarray
     ee_position: np.ndarray
     jacobian: np.ndarray
-    """3×7 linear Jacobian."""
+    """6×7 Jacobian [linear; angular] in ``panda_link0`` (the singularity guard needs all of it)."""
     ee_rotation: np.ndarray
 
     @classmethod
     def from_joints(cls, kinematics: PandaKinematics, q: np.ndarray, dq: np.ndarray) -> ArmObservation:
         position, rotation, jacobian = kinematics.ee_pose_and_jacobian(q)
-        return cls(q, dq, position, jacobian[:3], rotation)
+        return cls(q, dq, position, jacobian, rotation)
 
     def reach_state(self, goal: np.ndarray, goal_rotation: np.ndarray | None = None) -> ReachState:
         """The controller's view: end-effector velocity J·q̇, as PyBullet reports it, and the goal."""
-        velocity = self.jacobian @ self.joint_velocities
+        velocity = self.jacobian[:3] @ self.joint_velocities
         return ReachState(
             self.joint_positions,
             self.joint_velocities,

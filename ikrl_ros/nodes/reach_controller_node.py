@@ -543,9 +543,7 @@ class ReachControllerNode(LifecycleNode):
         notes += angular_notes
         if self.guard_singularities:
             twist = np.concatenate([velocity, angular]) * CONTROL_PERIOD
-            q_next = (
-                state.joint_positions + np.linalg.pinv(self.kinematics.full_jacobian(state.joint_positions)) @ twist
-            )
+            q_next = state.joint_positions + np.linalg.pinv(self.arm.jacobian) @ twist  # 6×7, from this state
             scale, condition = self.singularity_guard.scale(state.joint_positions, q_next)
             if scale < 1.0:
                 notes.append(f"near a singularity (condition number {condition:.1f}): speed × {scale:.2f}")
