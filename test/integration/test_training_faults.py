@@ -95,7 +95,7 @@ atomic_write(sys.argv[1], write)
 
 
 def test_checkpoint_write_killed_half_way_never_replaces_the_last_good_one(tmp_path: Path) -> None:
-    good = Path(__file__).resolve().parent.parent / "ikrl_ros" / "policies" / "sac_panda_reach.pt"
+    good = Path(__file__).resolve().parents[2] / "ikrl_ros" / "policies" / "sac_panda_reach.pt"
     target = tmp_path / "checkpoint.pt"
     target.write_bytes(good.read_bytes())
     newer = tmp_path / "newer.pt"

@@ -153,7 +153,7 @@ def test_checkpoint_without_control_type_refused(tmp_path, good):
 def test_shipped_policies_have_their_control_type(tmp_path):
     """Workspace policies declare it; the panda-gym ones predate the field and get it from a fixed table by their
     exact id (an export writes it into the metadata)."""
-    policies = sorted((Path(__file__).resolve().parents[1] / "ikrl_ros" / "policies").glob("*.pt"))
+    policies = sorted((Path(__file__).resolve().parents[2] / "ikrl_ros" / "policies").glob("*.pt"))
     assert len(policies) >= 10
     for path in policies:
         expected = "joints" if "joints" in path.stem else "pose" if "pose" in path.stem else "ee"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LAUNCH_FILES = {"reach.launch.py": "reach.yaml", "train.launch.py": "train.yaml"}
 PACKAGE = "ikrl_ros"
 SIM_TIME = "use_sim_time"  # a parameter every node has without declaring it

@@ -24,7 +24,7 @@ from ikrl_ros.rl.checkpoint import load_policy
 from ikrl_ros.tools.cli import build_parser, main
 from ikrl_ros.tools.sweep.spec import SpecError, parse_spec
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 TINY = {
     "name": "tiny",

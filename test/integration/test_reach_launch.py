@@ -36,7 +36,7 @@ pytestmark = pytest.mark.skipif(
     "plugin is disabled in pytest.ini: it breaks pytest 9, ros2/launch#979)",
 )
 
-LAUNCH_FILE = Path(__file__).resolve().parent.parent / "launch" / "reach.launch.py"
+LAUNCH_FILE = Path(__file__).resolve().parents[2] / "launch" / "reach.launch.py"
 GOAL = (0.5, -0.15, 0.2)  # m, panda_link0: inside the workspace, away from the start posture's end effector
 START_TIMEOUT = 90.0  # s: node start-up (torch and the policy load) on a busy machine
 REACH_TIMEOUT = 60.0  # s: the shipped policy needs a few seconds

@@ -31,7 +31,7 @@ from ikrl_ros.rl.trainer import (
     train,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 QUICK = dict(learning_starts=100, batch_size=64)
 
 

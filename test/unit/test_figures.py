@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ikrl_ros.tools.figures import FIGURES, SUBCOMMANDS, main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"<!-- ([a-z_:]+):begin -->")
 
 

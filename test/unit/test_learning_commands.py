@@ -11,7 +11,7 @@ from ikrl_ros.rl.envs import make_env, resolve_env_id
 from ikrl_ros.rl.evaluation import evaluate
 from ikrl_ros.tools import learning_commands as commands
 
-POLICIES = Path(__file__).resolve().parents[1] / "ikrl_ros" / "policies"
+POLICIES = Path(__file__).resolve().parents[2] / "ikrl_ros" / "policies"
 
 
 def test_subcommands_register_on_a_foreign_parser():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "ikrl_ros"
+PACKAGE = Path(__file__).resolve().parents[2] / "ikrl_ros"
 LAYERS = ("core", "rl", "nodes", "tools")
 ALLOWED = {layer: set(LAYERS[: i + 1]) for i, layer in enumerate(LAYERS)}
 ROS_MODULES = ("rclpy", "launch", "launch_ros", "ament_index_python", "builtin_interfaces", "rcl_interfaces", "rosidl")
@@ -101,7 +101,7 @@ UNIT_TESTS = {
 
 @pytest.mark.parametrize(("layer", "name"), [(layer, name) for layer, names in UNIT_TESTS.items() for name in names])
 def test_tests_of_a_layer_import_that_layer(layer: str, name: str) -> None:
-    modules = imported_modules(Path(__file__).parent / name)
+    modules = imported_modules(next(Path(__file__).parents[1].rglob(name)))
     above = sorted(m for m in modules if layer_of(m) not in (None, *ALLOWED[layer]))
     assert not above, f"{name} tests {layer} but imports {above}"
     ros = sorted(m for m in modules if is_ros(m))

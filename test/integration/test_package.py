@@ -15,7 +15,7 @@ import yaml
 
 from ikrl_ros.nodes.parameters import BridgeParameters, ReachControllerParameters, TrainNodeParameters, check
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_FILES = ["package.xml", "setup.py", "setup.cfg", "resource", "ikrl_ros", "launch", "config"]
 
 
