@@ -115,7 +115,7 @@ def launch_setup(context: LaunchContext) -> list:
     nodes = [bridge, reach_controller] if start_bridge else [reach_controller]
     entities: list = [handler for node in nodes for handler in required_node_handlers(node)] + nodes
     if rviz:
-        from ikrl_ros.core.robot_description import panda_urdf_for_rviz
+        from ikrl_ros.core.robot_description import urdf_for_rviz
 
         rviz_sim_time = {"use_sim_time": use_sim_time} if use_sim_time is not None else {}
         entities.append(
@@ -123,7 +123,7 @@ def launch_setup(context: LaunchContext) -> list:
                 package="robot_state_publisher",
                 executable="robot_state_publisher",
                 namespace=namespace,
-                parameters=[{"robot_description": panda_urdf_for_rviz(), **rviz_sim_time}],
+                parameters=[{"robot_description": urdf_for_rviz(), **rviz_sim_time}],
             )
         )
         entities.append(

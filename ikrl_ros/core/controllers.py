@@ -1,8 +1,7 @@
-"""Reach controllers behind one interface: observation in, command out, no ROS.
+"""Reach controllers behind one interface: the controller's view of the arm in, an SI command out, no ROS.
 
-A controller answers each control step with either a Cartesian action (panda-gym's end-effector
-action in [-1, 1]^3, i.e. a displacement of 0.05 m per unit per control period) or seven joint
-position targets. The learned policies implement the same interface.
+A controller answers each control step with a ``Twist`` (m/s and rad/s in the base frame) or absolute
+``JointTargets``; the learned policies implement the same interface through their ``PolicySpec``.
 """
 
 from __future__ import annotations
@@ -12,15 +11,22 @@ from typing import Protocol
 
 import numpy as np
 
-from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.core.panda_model import EE_STEP_PER_ACTION, JOINT_STEP_PER_ACTION, ROTATION_STEP_PER_ACTION, base_to_world
+from ikrl_ros.core.control import (
+    CONTROL_PERIOD,
+    EE_STEP_PER_ACTION,
+    MAX_ANGULAR_SPEED,
+    MAX_CARTESIAN_SPEED,
+    ROTATION_STEP_PER_ACTION,
+)
+from ikrl_ros.core.execution import Command, JointTargets, Twist
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.policy_spec import PolicySpec, policy_spec
 from ikrl_ros.core.rotations import exp_map, matrix_to_quaternion, rotation_error
-from ikrl_ros.core.workspace import action_to_displacement_fraction, policy_observation, pose_goal
 
 
 @dataclass(frozen=True)
 class ReachState:
-    """What a controller sees each step; positions and rotations in ``panda_link0``."""
+    """What a controller sees each step; positions and rotations in the base frame."""
 
     joint_positions: np.ndarray
     joint_velocities: np.ndarray
@@ -29,26 +35,7 @@ class ReachState:
     goal: np.ndarray
     ee_rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
     goal_rotation: np.ndarray | None = None
-    """Desired orientation of the grasp target; None = position only."""
-
-    def gym_observation(self) -> dict[str, np.ndarray]:
-        """panda-gym's PandaReach observation dict, in its world frame and float32."""
-        ee_world = base_to_world(self.ee_position)
-        return {
-            "observation": np.concatenate([ee_world, self.ee_velocity]).astype(np.float32),
-            "achieved_goal": ee_world.astype(np.float32),
-            "desired_goal": base_to_world(self.goal).astype(np.float32),
-        }
-
-    def workspace_observation(self, control_type: str) -> dict[str, np.ndarray]:
-        """The workspace policies' observation (``IkrlReach*-v0``), in ``panda_link0``; a pose policy given a
-        position-only goal keeps the current orientation."""
-        observation = policy_observation(control_type, self.joint_positions, self.ee_position, self.ee_rotation)
-        if control_type == "pose":
-            goal = pose_goal(self.goal, self.ee_rotation if self.goal_rotation is None else self.goal_rotation)
-        else:
-            goal = self.goal.astype(np.float32)
-        return {**observation, "desired_goal": goal}
+    """Desired orientation of the tip; None = position only."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +46,11 @@ class ArmObservation:
     joint_velocities: np.ndarray
     ee_position: np.ndarray
     jacobian: np.ndarray
-    """6×7 Jacobian [linear; angular] in ``panda_link0`` (the singularity guard needs all of it)."""
+    """6×n Jacobian [linear; angular] in the base frame (the singularity guard needs all of it)."""
     ee_rotation: np.ndarray
 
     @classmethod
-    def from_joints(cls, kinematics: PandaKinematics, q: np.ndarray, dq: np.ndarray) -> ArmObservation:
+    def from_joints(cls, kinematics: ArmKinematics, q: np.ndarray, dq: np.ndarray) -> ArmObservation:
         position, rotation, jacobian = kinematics.ee_pose_and_jacobian(q)
         return cls(q, dq, position, jacobian, rotation)
 
@@ -79,25 +66,6 @@ class ArmObservation:
             self.ee_rotation,
             goal_rotation,
         )
-
-
-@dataclass(frozen=True)
-class CartesianAction:
-    """panda-gym end-effector action (×0.05 m is the displacement per control period), and optionally
-    an angular one (×0.05 rad about the base axes per period); None leaves the orientation free."""
-
-    action: np.ndarray
-    angular: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class JointTargets:
-    """Absolute position targets for ``panda_joint1..7``."""
-
-    positions: np.ndarray
-
-
-Command = CartesianAction | JointTargets
 
 
 class ReachController(Protocol):
@@ -117,30 +85,35 @@ class ReachController(Protocol):
 
 
 class CartesianPController:
-    """Proportional Cartesian step toward the goal, clipped to the action limit.
+    """Proportional Cartesian velocity toward the goal, clipped per axis to the interface's speed.
 
-    With gain 1 the step is exactly the remaining displacement whenever it fits in one action,
-    which is the analytic optimum of panda-gym's end-effector task.
+    With gain 1 the velocity covers exactly the remaining displacement in one control period whenever
+    that is within the speed limit, which is the analytic optimum of panda-gym's end-effector task.
     """
 
     name = "cartesian_p"
     commands_joints = False
     reaches_orientation = True
 
-    def __init__(self, gain: float = 1.0) -> None:
-        self.gain = gain
+    def __init__(
+        self,
+        gain: float = 1.0,
+        period: float = CONTROL_PERIOD,
+        max_speed: float = MAX_CARTESIAN_SPEED,
+        max_angular_speed: float = MAX_ANGULAR_SPEED,
+    ) -> None:
+        self.gain, self.period, self.max_speed, self.max_angular_speed = gain, period, max_speed, max_angular_speed
 
     def set_goal(self, goal: np.ndarray, state: ReachState) -> None:
         """Stateless: nothing to prepare."""
 
-    def compute(self, state: ReachState) -> CartesianAction:
-        action = self.gain * (state.goal - state.ee_position) / EE_STEP_PER_ACTION
+    def compute(self, state: ReachState) -> Twist:
+        linear = np.clip(self.gain * (state.goal - state.ee_position) / self.period, -self.max_speed, self.max_speed)
         angular = None
         if state.goal_rotation is not None:
-            angular = np.clip(
-                self.gain * rotation_error(state.ee_rotation, state.goal_rotation) / ROTATION_STEP_PER_ACTION, -1.0, 1.0
-            )
-        return CartesianAction(np.clip(action, -1.0, 1.0), angular)
+            turn = rotation_error(state.ee_rotation, state.goal_rotation)
+            angular = np.clip(self.gain * turn / self.period, -self.max_angular_speed, self.max_angular_speed)
+        return Twist(linear, angular)
 
 
 class NumericalIKController:
@@ -160,7 +133,7 @@ class NumericalIKController:
 
     def __init__(
         self,
-        kinematics: PandaKinematics,
+        kinematics: ArmKinematics,
         max_joint_step: float = 0.08,
         max_cartesian_step: float = EE_STEP_PER_ACTION,
         max_rotation_step: float = 2 * ROTATION_STEP_PER_ACTION,
@@ -196,22 +169,6 @@ class NumericalIKController:
         return JointTargets(state.joint_positions + step)
 
 
-PANDA_EE_LINK = 11
-"""``panda_grasptarget`` in PyBullet's link numbering of ``panda.urdf`` (panda-gym's ``ee_link``)."""
-
-REACH_OBSERVATION_SIZE = 6
-"""panda-gym PandaReach ``observation``: end-effector position and velocity (gripper blocked)."""
-GOAL_SIZE = 3
-
-
-class PolicyError(ValueError):
-    """A checkpoint that cannot drive this robot: wrong task, sizes or action space."""
-
-
-WORKSPACE_ENV_PREFIX = "IkrlReach"
-"""Environment ids of the workspace policies (``IkrlReach-v0``, ``IkrlReachJoints-v0``)."""
-
-
 class ActorPolicy(Protocol):
     """What the learned controller needs of a trained actor (``ikrl_ros.rl.checkpoint.Policy`` is one)."""
 
@@ -230,45 +187,20 @@ class ActorPolicy(Protocol):
 class LearnedPolicyController:
     """A trained DDPG/TD3/SAC actor behind the controller interface.
 
-    ``reaches_orientation`` is set per policy (pose policies only).
-
-    The checkpoint's own metadata decides everything: its environment says which observation to
-    build (panda-gym's PandaReach*-v3 in its world frame, or the workspace tasks' IkrlReach*-v0 in
-    ``panda_link0``), its ``control_type`` whether actions are end-effector displacements
-    (3 values, × 0.05 m) or joint displacements (7 values, × 0.05 rad added to the current joint
-    angles), and its sizes must match the observation this node builds.
+    The checkpoint's own metadata decides everything through its ``PolicySpec``: which observation to build
+    (panda-gym's PandaReach*-v3 in its world frame, or the workspace tasks' IkrlReach*-v0 in the base frame),
+    what its actions command (a twist, a twist with an angular part, or joint targets), and the sizes the
+    checkpoint must have.
     """
 
-    def __init__(self, policy: ActorPolicy) -> None:
-        self.workspace_task = policy.env_id.startswith(WORKSPACE_ENV_PREFIX)
-        if not (policy.env_id.startswith("PandaReach") or self.workspace_task):
-            raise PolicyError(
-                f"policy was trained on {policy.env_id}; only PandaReach and IkrlReach variants drive the reach "
-                "controller"
-            )
-        self.commands_joints = policy.control_type == "joints"
-        """Joint-space policy: actions move the joints, not the end effector."""
-        self.reaches_orientation = policy.control_type == "pose"
-        """Pose policy: twist actions toward a position and an orientation."""
-        if self.workspace_task:
-            expected_obs, expected_goal, expected_actions = {"ee": (3, 3, 3), "joints": (7, 3, 7), "pose": (9, 9, 6)}[
-                policy.control_type
-            ]
-        else:
-            expected_obs, expected_goal, expected_actions = (
-                REACH_OBSERVATION_SIZE,
-                GOAL_SIZE,
-                7 if self.commands_joints else 3,
-            )
-        if policy.obs_dim != expected_obs or policy.goal_dim != expected_goal:
-            raise PolicyError(
-                f"policy expects observation {policy.obs_dim} + goal {policy.goal_dim} values; for {policy.env_id} the "
-                f"reach controller builds {expected_obs} + {expected_goal}"
-            )
-        if policy.act_dim != expected_actions:
-            raise PolicyError(
-                f"policy for {policy.env_id} outputs {policy.act_dim} actions, expected {expected_actions}"
-            )
+    def __init__(self, policy: ActorPolicy, kinematics: ArmKinematics) -> None:
+        arm = kinematics.arm
+        self.spec: PolicySpec = policy_spec(
+            policy.env_id, policy.control_type, policy.action_map, arm.dof, arm.base_position_in_world
+        )
+        self.spec.check(policy.env_id, policy.obs_dim, policy.goal_dim, policy.act_dim)
+        self.commands_joints = self.spec.commands_joints
+        self.reaches_orientation = self.spec.reaches_orientation
         self.policy = policy
         self.name = policy.algo
 
@@ -276,18 +208,16 @@ class LearnedPolicyController:
         """The policy is goal-conditioned: nothing to prepare."""
 
     def compute(self, state: ReachState) -> Command:
-        if self.workspace_task:
-            observation = state.workspace_observation(self.policy.control_type)
-        else:
-            observation = state.gym_observation()
-        fraction = action_to_displacement_fraction(
-            self.policy.act(observation) / self.policy.action_scale, self.policy.action_map
+        # A pose policy given a position-only goal keeps the current orientation.
+        rotation = state.ee_rotation if state.goal_rotation is None else state.goal_rotation
+        observation = self.spec.observe(
+            state.joint_positions,
+            state.ee_position,
+            state.ee_rotation,
+            state.ee_velocity,
+            self.spec.goal(state.goal, rotation),
         )
-        if self.commands_joints:
-            return JointTargets(state.joint_positions + JOINT_STEP_PER_ACTION * fraction)
-        if self.reaches_orientation:
-            return CartesianAction(fraction[:3], fraction[3:])
-        return CartesianAction(fraction)
+        return self.spec.command(self.policy.act(observation) / self.policy.action_scale, state.joint_positions)
 
 
 class HybridController:
@@ -315,38 +245,46 @@ class HybridController:
 
 
 class PyBulletIKController(NumericalIKController):
-    """PyBullet's own ``calculateInverseKinematics`` (position only) in place of the DLS solver.
+    """PyBullet's own ``calculateInverseKinematics`` in place of the DLS solver.
 
-    A separate, kinematics-only PyBullet instance holds the same URDF with its base at
-    ``panda_link0``; waypoints and joint steps work exactly as for ``ik``.
+    A separate, kinematics-only PyBullet instance holds the arm's URDF with its base at the base frame;
+    waypoints and joint steps work exactly as for ``ik``.
     """
 
     name = "pybullet_ik"
 
-    def __init__(self, kinematics: PandaKinematics, max_joint_step: float = 0.08, iterations: int = 100) -> None:
+    def __init__(self, kinematics: ArmKinematics, max_joint_step: float = 0.08, iterations: int = 100) -> None:
         super().__init__(kinematics, max_joint_step)
         import pybullet
 
-        from ikrl_ros.core.kinematics import PANDA_URDF
-
         self._pybullet = pybullet
         self._client = pybullet.connect(pybullet.DIRECT)
-        self._body = pybullet.loadURDF(PANDA_URDF, useFixedBase=True, physicsClientId=self._client)
+        arm = kinematics.arm
+        self._body = pybullet.loadURDF(arm.urdf, useFixedBase=True, physicsClientId=self._client)
+        joints = [pybullet.getJointInfo(self._body, j, physicsClientId=self._client) for j in range(
+            pybullet.getNumJoints(self._body, physicsClientId=self._client)
+        )]
+        by_name = {info[1].decode(): info[0] for info in joints}
+        self._joint_ids = [by_name[name] for name in arm.joint_names]
+        self._tip_link = next(info[0] for info in joints if info[12].decode() == arm.tip_frame)
+        # calculateInverseKinematics answers for every movable joint, in joint-index order.
+        movable = [info[1].decode() for info in joints if info[2] != pybullet.JOINT_FIXED]
+        self._solution_index = [movable.index(name) for name in arm.joint_names]
         self._iterations = iterations
 
     def solve(self, target: np.ndarray, q_seed: np.ndarray, rotation: np.ndarray | None = None) -> np.ndarray:
-        for joint, angle in enumerate(q_seed):
+        for joint, angle in zip(self._joint_ids, q_seed, strict=True):
             self._pybullet.resetJointState(self._body, joint, float(angle), physicsClientId=self._client)
         # Seeded with the current posture, like our DLS solver, but without its posture term:
         # PyBullet's null-space options trade away accuracy (0.3 mm median here).
         orientation = {} if rotation is None else {"targetOrientation": matrix_to_quaternion(rotation).tolist()}
         solution = self._pybullet.calculateInverseKinematics(
             self._body,
-            PANDA_EE_LINK,
+            self._tip_link,
             target.tolist(),
             maxNumIterations=self._iterations,
             residualThreshold=1e-6,
             physicsClientId=self._client,
             **orientation,
         )
-        return self.kinematics.clamp_to_limits(np.array(solution[:7]))
+        return self.kinematics.clamp_to_limits(np.array(solution)[self._solution_index])

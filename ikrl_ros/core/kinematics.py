@@ -1,23 +1,20 @@
-"""Pinocchio kinematics of the Panda's end effector, and a damped-least-squares IK solver.
+"""Pinocchio kinematics of an arm's tip frame, and a damped-least-squares IK solver.
 
-The model is built from the very URDF PyBullet simulates (``pybullet_data/franka_panda/panda.urdf``),
-reduced to the seven arm joints: the fingers do not move ``panda_grasptarget``. All positions are in
-``panda_link0``.
+The model is built from the URDF the simulator loads, reduced to the arm's controlled joints (locked
+joints such as fingers do not move the tip). Positions and Jacobians are in the arm's base frame;
+joint vectors are angles in ``Arm.joint_names`` order (a continuous joint's angle becomes Pinocchio's
+(cos, sin) pair inside this module only).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 import pinocchio as pin
-import pybullet_data
 
-from ikrl_ros.core.panda_model import EE_FRAME, FINGER_JOINT_NAMES, NEUTRAL_JOINT_POSITIONS
+from ikrl_ros.core.robot import Arm, RobotDescriptionError
 from ikrl_ros.core.rotations import angle_between, exp_map, rotation_error
-
-PANDA_URDF = os.path.join(pybullet_data.getDataPath(), "franka_panda", "panda.urdf")
 
 
 @dataclass(frozen=True)
@@ -40,36 +37,100 @@ MAX_ITERATION_STEP = 0.3
 singular orientation task cannot throw the posture across the joint space."""
 
 
-class PandaKinematics:
-    """Forward kinematics, Jacobians and numerical IK of ``panda_grasptarget`` for the 7 arm joints."""
+class ArmKinematics:
+    """Forward kinematics, Jacobians and numerical IK of the arm's tip frame over its controlled joints."""
 
-    def __init__(self, urdf_path: str = PANDA_URDF) -> None:
-        full_model = pin.buildModelFromUrdf(urdf_path)
-        finger_ids = [full_model.getJointId(name) for name in FINGER_JOINT_NAMES]
-        self.model = pin.buildReducedModel(full_model, finger_ids, pin.neutral(full_model))
+    def __init__(self, arm: Arm) -> None:
+        self.arm = arm
+        try:
+            full_model = pin.buildModelFromUrdf(arm.urdf)
+        except (RuntimeError, ValueError) as error:
+            raise RobotDescriptionError(f"robot '{arm.name}': cannot parse URDF {arm.urdf}: {error}") from None
+        names = list(full_model.names)
+        missing = [name for name in (*arm.joint_names, *arm.locked_joints) if name not in names]
+        if missing:
+            raise RobotDescriptionError(f"robot '{arm.name}': joints {missing} are not in {arm.urdf}")
+        kept = set(arm.joint_names)
+        locked_ids = [j for j in range(1, full_model.njoints) if names[j] not in kept]
+        reference = pin.neutral(full_model)
+        for name, value in arm.locked_joints.items():
+            joint = full_model.joints[full_model.getJointId(name)]
+            if joint.nq == 1:
+                reference[joint.idx_q] = value
+        self.model = pin.buildReducedModel(full_model, locked_ids, reference)
         self.data = self.model.createData()
-        self.frame_id = self.model.getFrameId(EE_FRAME)
-        self.lower_limits = self.model.lowerPositionLimit.copy()
-        self.upper_limits = self.model.upperPositionLimit.copy()
+        model_joints = [self.model.names[j] for j in range(1, self.model.njoints)]
+        if model_joints != list(arm.joint_names):
+            raise RobotDescriptionError(
+                f"robot '{arm.name}': joints must be listed base to tip as the URDF chains them: {model_joints}"
+            )
+        for frame in (arm.base_frame, arm.tip_frame):
+            if not self.model.existFrame(frame):
+                raise RobotDescriptionError(f"robot '{arm.name}': frame '{frame}' is not in {arm.urdf}")
+        self.frame_id = self.model.getFrameId(arm.tip_frame)
+        base_id = self.model.getFrameId(arm.base_frame)
+        if self.model.frames[base_id].parentJoint != 0:
+            raise RobotDescriptionError(f"robot '{arm.name}': base frame '{arm.base_frame}' moves with the joints")
+        self.dof = self.model.nv
+        continuous = [j for j in range(1, self.model.njoints) if self.model.joints[j].nq == 2]
+        self.continuous = np.zeros(self.dof, bool)
+        self.continuous[[self.model.joints[j].idx_v for j in continuous]] = True
+        lower = np.full(self.dof, -np.inf)
+        upper = np.full(self.dof, np.inf)
+        for j in range(1, self.model.njoints):
+            joint = self.model.joints[j]
+            if joint.nq == 1:
+                lower[joint.idx_v] = self.model.lowerPositionLimit[joint.idx_q]
+                upper[joint.idx_v] = self.model.upperPositionLimit[joint.idx_q]
+        self.lower_limits, self.upper_limits = lower, upper
+        self.neutral = arm.neutral
+        pin.framesForwardKinematics(self.model, self.data, pin.neutral(self.model))
+        base = self.data.oMf[base_id]
+        # The base frame is fixed in Pinocchio's world; at the URDF root (the usual case) nothing is transformed.
+        self.base_inverse = None if base.isIdentity() else base.inverse()
+
+    def _configuration(self, q: np.ndarray) -> np.ndarray:
+        """Pinocchio's configuration of joint angles ``q`` (continuous joints as (cos, sin))."""
+        if not self.continuous.any():
+            return q
+        config = []
+        for j in range(1, self.model.njoints):
+            angle = q[self.model.joints[j].idx_v]
+            config.extend([np.cos(angle), np.sin(angle)] if self.model.joints[j].nq == 2 else [angle])
+        return np.array(config)
+
+    def sampling_range(self, margin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Joint limits shrunk by ``margin``, with a continuous joint's range taken as one turn (to draw postures)."""
+        lower, upper = self.limits_with_margin(margin)
+        return np.where(self.continuous, -np.pi, lower), np.where(self.continuous, np.pi, upper)
 
     def ee_position(self, q: np.ndarray) -> np.ndarray:
-        """End-effector position in ``panda_link0``."""
-        pin.framesForwardKinematics(self.model, self.data, q)
-        return self.data.oMf[self.frame_id].translation.copy()
+        """Tip position in the base frame."""
+        return self.ee_pose(q)[0]
 
     def ee_pose(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """End-effector position and rotation matrix in ``panda_link0``."""
-        pin.framesForwardKinematics(self.model, self.data, q)
-        placement = self.data.oMf[self.frame_id]
+        """Tip position and rotation matrix in the base frame."""
+        pin.framesForwardKinematics(self.model, self.data, self._configuration(q))
+        return self._in_base(self.data.oMf[self.frame_id])
+
+    def _in_base(self, placement: pin.SE3) -> tuple[np.ndarray, np.ndarray]:
+        if self.base_inverse is not None:
+            placement = self.base_inverse * placement
         return placement.translation.copy(), placement.rotation.copy()
 
     def jacobian(self, q: np.ndarray) -> np.ndarray:
-        """3×7 linear Jacobian of the end effector, expressed in ``panda_link0``."""
+        """3×n linear Jacobian of the tip, expressed in the base frame."""
         return self.full_jacobian(q)[:3]
 
     def full_jacobian(self, q: np.ndarray) -> np.ndarray:
-        """6×7 Jacobian [linear; angular] of the end effector, expressed in ``panda_link0`` (MoveIt Servo's)."""
-        return pin.computeFrameJacobian(self.model, self.data, q, self.frame_id, pin.LOCAL_WORLD_ALIGNED)
+        """6×n Jacobian [linear; angular] of the tip in the base frame's axes (MoveIt Servo's)."""
+        jac = pin.computeFrameJacobian(
+            self.model, self.data, self._configuration(q), self.frame_id, pin.LOCAL_WORLD_ALIGNED
+        )
+        if self.base_inverse is not None:
+            rotation = self.base_inverse.rotation
+            jac = np.vstack([rotation @ jac[:3], rotation @ jac[3:]])
+        return jac
 
     def ee_position_and_jacobian(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Both at the cost of one kinematics pass (``computeFrameJacobian`` updates the placements)."""
@@ -77,10 +138,9 @@ class PandaKinematics:
         return position, jac[:3]
 
     def ee_pose_and_jacobian(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Position, rotation and the 6×7 Jacobian from one kinematics pass."""
+        """Position, rotation and the 6×n Jacobian from one kinematics pass."""
         jac = self.full_jacobian(q)
-        placement = self.data.oMf[self.frame_id]
-        return placement.translation.copy(), placement.rotation.copy(), jac
+        return (*self._in_base(self.data.oMf[self.frame_id]), jac)
 
     def ee_velocity(self, q: np.ndarray, dq: np.ndarray) -> np.ndarray:
         """End-effector linear velocity J(q)·q̇, as PyBullet reports the link velocity."""
@@ -118,7 +178,7 @@ class PandaKinematics:
                 break
             attempt = self._solve_from(
                 goal,
-                rng.uniform(self.lower_limits, self.upper_limits),
+                rng.uniform(*self.sampling_range()),
                 tolerance,
                 goal_rotation=goal_rotation,
                 **options,
@@ -145,7 +205,7 @@ class PandaKinematics:
         limits and close to where panda-gym starts, so consecutive goals give consecutive postures.
         """
         q = self.clamp_to_limits(
-            NEUTRAL_JOINT_POSITIONS.copy() if q_init is None else np.asarray(q_init, dtype=float), limit_margin
+            self.neutral.copy() if q_init is None else np.asarray(q_init, dtype=float), limit_margin
         )
         lower, upper = self.limits_with_margin(limit_margin)
         error = angle_error = np.inf
@@ -157,7 +217,8 @@ class PandaKinematics:
             angle_error = 0.0 if rotation_residual is None else float(np.linalg.norm(rotation_residual))
             if error < tolerance and angle_error < ORIENTATION_TOLERANCE:
                 return IKResult(q, error, iteration - 1, True, angle_error)
-            step = _limited_step(q, jac, residual, rotation_residual, damping, posture_gain, lower, upper)
+            posture = posture_gain * (self.neutral - q)
+            step = _limited_step(q, jac, residual, rotation_residual, damping, posture, lower, upper)
             q = np.clip(q + step, lower, upper)
         position, rotation = self.ee_pose(q)
         error = float(np.linalg.norm(goal - position))
@@ -192,13 +253,13 @@ class PandaKinematics:
         ).joint_positions
 
     def joint_origins(self, q: np.ndarray) -> np.ndarray:
-        """Positions (7×3, ``panda_link0``) of the seven arm joints' frames: where the links are."""
-        pin.forwardKinematics(self.model, self.data, q)
-        return np.array([self.data.oMi[j].translation for j in range(1, self.model.njoints)])
+        """Positions (n×3, base frame) of the arm joints' frames: where the links are."""
+        pin.forwardKinematics(self.model, self.data, self._configuration(q))
+        return np.array([self._in_base(self.data.oMi[j])[0] for j in range(1, self.model.njoints)])
 
     def condition_number(self, q: np.ndarray) -> float:
-        """Condition number of the 6×7 Jacobian, as MoveIt Servo computes it (its thresholds 17 and 30 are for this
-        one; the 3×7 linear Jacobian's stays below 7 across the workspace): large near singular postures."""
+        """Condition number of the 6×n Jacobian, as MoveIt Servo computes it (its thresholds 17 and 30 are for this
+        one, not for the 3×n linear Jacobian's): large near singular postures."""
         singular_values = np.linalg.svd(self.full_jacobian(q), compute_uv=False)
         return float(singular_values[0] / max(singular_values[-1], 1e-12))
 
@@ -213,7 +274,7 @@ def _limited_step(
     residual: np.ndarray,
     rotation_residual: np.ndarray | None,
     damping: float,
-    posture_gain: float,
+    posture: np.ndarray,
     lower: np.ndarray,
     upper: np.ndarray,
 ) -> np.ndarray:
@@ -224,14 +285,14 @@ def _limited_step(
     move the end effector off the commanded line; locking the joint and solving again with the others
     keeps the motion on the line while any free joint can provide it.
     """
-    posture = posture_gain * (NEUTRAL_JOINT_POSITIONS - q)
-    free = np.ones(7)
-    step = np.zeros(7)
-    for _ in range(7):
+    dof = len(q)
+    free = np.ones(dof)
+    step = np.zeros(dof)
+    for _ in range(dof):
         position_jac = jac[:3] * free
         position_inverse = _damped_pseudo_inverse(position_jac, damping)
         step = position_inverse @ residual
-        null_space = np.eye(7) - position_inverse @ position_jac
+        null_space = np.eye(dof) - position_inverse @ position_jac
         if rotation_residual is not None:
             projected = (jac[3:] * free) @ null_space
             projected_inverse = _damped_pseudo_inverse(projected, ORIENTATION_DAMPING)

@@ -1,19 +1,20 @@
-"""The Panda URDF that PyBullet simulates, made loadable by robot_state_publisher and RViz."""
+"""The URDF that PyBullet simulates, made loadable by robot_state_publisher and RViz."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from ikrl_ros.core.kinematics import PANDA_URDF
+from ikrl_ros.core.robot import DEFAULT_ROBOT, load_arm
 
 
-def panda_urdf_for_rviz(urdf_path: str = PANDA_URDF) -> str:
-    """pybullet_data's ``panda.urdf`` with its mesh references made absolute ``file://`` URIs.
+def urdf_for_rviz(robot: str = DEFAULT_ROBOT) -> str:
+    """The arm's URDF with relative mesh references made absolute ``file://`` URIs.
 
-    That URDF writes ``package://meshes/...`` although no ROS package called ``meshes`` exists;
-    the meshes lie beside the URDF, which is where PyBullet looks too.
+    pybullet_data's ``panda.urdf`` writes ``package://meshes/...`` although no ROS package called
+    ``meshes`` exists; the meshes lie beside the URDF, which is where PyBullet looks too.
     """
+    urdf_path = load_arm(robot).urdf
     urdf = Path(urdf_path)
     return re.sub(
         r'filename="(?:package://)?(?!file://|/)([^"]+)"',

@@ -1,23 +1,45 @@
 """Safety limits applied to every command, in the controller and again in the bridge.
 
-A command that would exceed a limit is changed to the nearest safe one (and the caller warns);
-it is never executed as sent. Near a singular posture the numerical controllers slow down and then
-stop, as MoveIt Servo does, but motion that leaves the singularity is never blocked.
+A command that would exceed a limit is changed to the nearest safe one, and the change is reported as
+a typed ``Intervention``; it is never executed as sent. Near a singular posture Cartesian motion slows
+down and then stops, as MoveIt Servo does, but motion that leaves the singularity is never blocked.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 import numpy as np
 
-from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.core.panda_model import MAX_ANGULAR_SPEED, MAX_CARTESIAN_SPEED
+from ikrl_ros.core.control import MAX_ANGULAR_SPEED, MAX_CARTESIAN_SPEED
+from ikrl_ros.core.kinematics import ArmKinematics
+
+
+class InterventionKind(enum.Enum):
+    """Which limit changed a command."""
+
+    SPEED = "speed"
+    ANGULAR_SPEED = "angular_speed"
+    SAFETY_BOX = "safety_box"
+    JOINT_BOUND = "joint_bound"
+    JOINT_STEP = "joint_step"
+    BOX_HOLD = "box_hold"
+    CARTESIAN_STEP_SLOWED = "cartesian_step_slowed"
+    SINGULARITY = "singularity"
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """One change a limit made to a command: its kind, and a sentence for the log."""
+
+    kind: InterventionKind
+    text: str
 
 
 @dataclass(frozen=True)
 class CartesianLimits:
-    """Per-axis linear and angular speed limits and a box the end-effector target must stay in (``panda_link0``)."""
+    """Per-axis linear and angular speed limits and a box the end-effector target must stay in (base frame)."""
 
     max_speed: float
     box_min: np.ndarray
@@ -35,7 +57,7 @@ class CartesianLimits:
 
 def limit_cartesian(
     velocity: np.ndarray, ee_position: np.ndarray, period: float, limits: CartesianLimits
-) -> tuple[np.ndarray, list[str]]:
+) -> tuple[np.ndarray, list[Intervention]]:
     """The velocity clipped to the speed limit and so that ``ee + v·period`` stays in the box.
 
     From outside the box only motion back toward it remains. The input array is returned
@@ -44,7 +66,11 @@ def limit_cartesian(
     notes = []
     limited = np.clip(velocity, -limits.max_speed, limits.max_speed)
     if not np.array_equal(limited, velocity):
-        notes.append(f"speed {np.abs(velocity).max():.3g} m/s above {limits.max_speed:g} m/s")
+        notes.append(
+            Intervention(
+                InterventionKind.SPEED, f"speed {np.abs(velocity).max():.3g} m/s above {limits.max_speed:g} m/s"
+            )
+        )
     target = ee_position + limited * period
     inside = np.clip(target, limits.box_min, limits.box_max)
     # Moving back toward the box from outside is always allowed.
@@ -52,24 +78,25 @@ def limit_cartesian(
     inside = np.where(outside_low, np.maximum(target, ee_position), inside)
     inside = np.where(outside_high, np.minimum(target, ee_position), inside)
     if not np.array_equal(inside, target):
-        notes.append(f"target {np.round(target, 3).tolist()} leaves the safety box")
+        notes.append(
+            Intervention(InterventionKind.SAFETY_BOX, f"target {np.round(target, 3).tolist()} leaves the safety box")
+        )
         # Only the offending axes change, so the others keep their exact values.
         limited = np.where(inside != target, (inside - ee_position) / period, limited)
     return (velocity if not notes else limited), notes
 
 
-def limit_angular(angular_velocity: np.ndarray, limits: CartesianLimits) -> tuple[np.ndarray, list[str]]:
+def limit_angular(angular_velocity: np.ndarray, limits: CartesianLimits) -> tuple[np.ndarray, list[Intervention]]:
     """The angular velocity (rad/s) clipped per axis to the limit; returned untouched when within it."""
     limited = np.clip(angular_velocity, -limits.max_angular_speed, limits.max_angular_speed)
     if np.array_equal(limited, angular_velocity):
         return angular_velocity, []
     return limited, [
-        f"angular speed {np.abs(angular_velocity).max():.3g} rad/s above {limits.max_angular_speed:g} rad/s"
+        Intervention(
+            InterventionKind.ANGULAR_SPEED,
+            f"angular speed {np.abs(angular_velocity).max():.3g} rad/s above {limits.max_angular_speed:g} rad/s",
+        )
     ]
-
-
-JOINT_LIMIT_NOTE = "joint targets beyond the limits (with margin)"
-"""How ``limit_joint_targets`` starts its note on clamped joint positions (the reach controller's status code 6)."""
 
 
 @dataclass(frozen=True)
@@ -88,20 +115,31 @@ class JointLimits:
 
 
 def limit_joint_targets(
-    targets: np.ndarray, current: np.ndarray, limits: JointLimits, kinematics: PandaKinematics, box: CartesianLimits
-) -> tuple[np.ndarray, list[str]]:
+    targets: np.ndarray, current: np.ndarray, limits: JointLimits, kinematics: ArmKinematics, box: CartesianLimits
+) -> tuple[np.ndarray, list[Intervention]]:
     """Joint targets within the position limits, at most ``max_step`` from ``current``, and with the
     end effector they lead to inside the safety box (or no farther out than it is now)."""
     notes = []
     limited = np.clip(targets, limits.lower, limits.upper)
     if not np.array_equal(limited, targets):
-        joints = [f"panda_joint{i + 1}" for i in np.flatnonzero(limited != targets)]
-        notes.append(f"{JOINT_LIMIT_NOTE} for {joints}")
+        joints = [kinematics.arm.joint_names[i] for i in np.flatnonzero(limited != targets)]
+        notes.append(
+            Intervention(InterventionKind.JOINT_BOUND, f"joint targets beyond the limits (with margin) for {joints}")
+        )
     stepped = np.clip(limited, current - limits.max_step, current + limits.max_step)
     if not np.array_equal(stepped, limited):
-        notes.append(f"joint step {np.abs(limited - current).max():.3g} rad above {limits.max_step:g} rad per period")
+        notes.append(
+            Intervention(
+                InterventionKind.JOINT_STEP,
+                f"joint step {np.abs(limited - current).max():.3g} rad above {limits.max_step:g} rad per period",
+            )
+        )
     if box_excess(kinematics.ee_position(stepped), box) > box_excess(kinematics.ee_position(current), box):
-        notes.append("joint targets would take the end effector out of the safety box; holding")
+        notes.append(
+            Intervention(
+                InterventionKind.BOX_HOLD, "joint targets would take the end effector out of the safety box; holding"
+            )
+        )
         stepped = current.copy()
     return (targets if not notes else stepped), notes
 
@@ -110,11 +148,11 @@ def cartesian_joint_targets(
     velocity: np.ndarray,
     current: np.ndarray,
     period: float,
-    kinematics: PandaKinematics,
+    kinematics: ArmKinematics,
     limits: JointLimits,
     box: CartesianLimits,
     angular_velocity: np.ndarray | None = None,
-) -> tuple[np.ndarray, list[str]]:
+) -> tuple[np.ndarray, list[Intervention]]:
     """Joint targets that execute a (limited) Cartesian twist for one period: the bridge's Cartesian mode.
 
     Without an angular velocity (or with a zero one) the orientation is left free, as in panda-gym's
@@ -130,8 +168,11 @@ def cartesian_joint_targets(
     largest = float(np.abs(targets - current).max())
     if largest > limits.max_step:
         notes.append(
-            f"Cartesian step needs {largest:.3g} rad on one joint, above {limits.max_step:g} rad per period: slowed "
-            "down"
+            Intervention(
+                InterventionKind.CARTESIAN_STEP_SLOWED,
+                f"Cartesian step needs {largest:.3g} rad on one joint, above {limits.max_step:g} rad per period: "
+                "slowed down",
+            )
         )
         targets = current + (targets - current) * (limits.max_step / largest)
     targets, more = limit_joint_targets(targets, current, limits, kinematics, box)
@@ -144,7 +185,7 @@ def box_excess(point: np.ndarray, box: CartesianLimits) -> float:
 
 
 def limits_from_parameters(
-    kinematics: PandaKinematics,
+    kinematics: ArmKinematics,
     max_cartesian_speed: float,
     safety_box_min: np.ndarray,
     safety_box_max: np.ndarray,
@@ -171,7 +212,7 @@ def limits_from_parameters(
 class SingularityGuard:
     """Scale motion down as the Jacobian condition number rises from ``slowdown`` to ``stop``."""
 
-    kinematics: PandaKinematics
+    kinematics: ArmKinematics
     slowdown: float
     stop: float
 

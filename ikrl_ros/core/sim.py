@@ -2,8 +2,8 @@
 
 panda-gym's own ``PyBullet``, ``Panda`` and ``Reach`` classes are reused (not rewritten), so the
 bridge node steps the same physics a policy was trained on: 1/500 s physics step, 20 sub-steps per
-control period, base at (-0.6, 0, 0) in panda-gym's world, table scene, gripper blocked, neutral
-pose and motor forces as panda-gym sets them.
+control period, base where the arm's description places it in panda-gym's world, table scene,
+gripper blocked, neutral pose and motor forces as panda-gym sets them.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from panda_gym.envs.tasks.reach import Reach
 from panda_gym.pybullet import PyBullet
 
 from ikrl_ros.core.controllers import ArmObservation, ReachState
-from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.core.panda_model import BASE_POSITION_IN_WORLD, world_to_base
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.robot import Arm
 
 IDENTITY_QUATERNION_XYZW = np.array([0.0, 0.0, 0.0, 1.0])
 HIDDEN_GOAL_POSITION = np.array([0.0, 0.0, -1.0])
@@ -26,20 +26,36 @@ HIDDEN_GOAL_POSITION = np.array([0.0, 0.0, -1.0])
 
 @dataclass(frozen=True)
 class JointSnapshot:
-    """Positions, velocities and applied motor torques of the 9 joints (7 arm + 2 fingers)."""
+    """Positions, velocities and applied motor torques of every simulated joint (``Arm.all_joint_names``)."""
 
     position: np.ndarray
     velocity: np.ndarray
     effort: np.ndarray
 
 
+class RecordingPanda(Panda):
+    """panda-gym's Panda, remembering the arm's position targets it last sent to the motors."""
+
+    commanded: np.ndarray | None = None
+
+    def control_joints(self, target_angles: np.ndarray) -> None:
+        self.commanded = np.array(target_angles[:7], dtype=float)
+        super().control_joints(target_angles)
+
+
 class PandaReachSim:
     """One PyBullet world with the Panda, the table and the goal marker of PandaReach."""
 
-    def __init__(self, control_type: str = "ee") -> None:
+    def __init__(self, arm: Arm, control_type: str = "ee") -> None:
+        if arm.name != "panda":
+            raise ValueError(f"panda-gym's PandaReach simulates the Panda only, not '{arm.name}'")
+        self.arm = arm
         self.pybullet = PyBullet(render_mode="rgb_array", renderer="Tiny")
-        self.robot = Panda(
-            self.pybullet, block_gripper=True, base_position=BASE_POSITION_IN_WORLD.copy(), control_type=control_type
+        self.robot = RecordingPanda(
+            self.pybullet,
+            block_gripper=True,
+            base_position=arm.base_position_in_world.copy(),
+            control_type=control_type,
         )
         # Reach builds the scene (plane, table, ghost goal sphere); its goal sampling is not used here.
         self.task = Reach(self.pybullet, get_ee_position=self.robot.get_ee_position)
@@ -58,8 +74,13 @@ class PandaReachSim:
         self.robot.set_action(np.asarray(action, dtype=float))
 
     def apply_joint_targets(self, arm_targets: np.ndarray) -> None:
-        """Position targets for the 7 arm joints; fingers held closed as with a blocked gripper."""
-        self.robot.control_joints(np.concatenate([np.asarray(arm_targets, dtype=float), [0.0, 0.0]]))
+        """Position targets for the arm joints; the locked joints (fingers) held where the description says."""
+        locked = list(self.arm.locked_joints.values())
+        self.robot.control_joints(np.concatenate([np.asarray(arm_targets, dtype=float), locked]))
+
+    def last_arm_targets(self) -> np.ndarray:
+        """The arm's position targets last sent to the motors (by either ``apply_*``)."""
+        return self.robot.commanded
 
     def step(self) -> None:
         """Advance one control period (20 physics sub-steps)."""
@@ -75,13 +96,13 @@ class PandaReachSim:
         )
 
     def arm_positions(self) -> np.ndarray:
-        return self.joint_snapshot().position[:7]
+        return self.joint_snapshot().position[: self.arm.dof]
 
     def ee_position_world(self) -> np.ndarray:
         return np.asarray(self.robot.get_ee_position(), dtype=float)
 
     def ee_position_base(self) -> np.ndarray:
-        return world_to_base(self.ee_position_world())
+        return self.arm.world_to_base(self.ee_position_world())
 
     def ee_orientation_xyzw(self) -> np.ndarray:
         # panda-gym 3.0.7's Panda.get_ee_orientation calls a method its base class lacks; ask PyBullet directly.
@@ -107,7 +128,8 @@ class PandaReachSim:
         self.pybullet.close()
 
 
-def observe(sim: PandaReachSim, kinematics: PandaKinematics, goal: np.ndarray) -> ReachState:
-    """The controllers' view of the simulated arm and a goal (``panda_link0``)."""
+def observe(sim: PandaReachSim, kinematics: ArmKinematics, goal: np.ndarray) -> ReachState:
+    """The controllers' view of the simulated arm and a goal (base frame)."""
     joints = sim.joint_snapshot()
-    return ArmObservation.from_joints(kinematics, joints.position[:7], joints.velocity[:7]).reach_state(goal)
+    dof = kinematics.dof
+    return ArmObservation.from_joints(kinematics, joints.position[:dof], joints.velocity[:dof]).reach_state(goal)

@@ -11,22 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ikrl_ros.core.panda_model import (
-    ARM_JOINT_NAMES,
-    BASE_FRAME,
-    JOINT_NAMES,
-    REACH_RADIUS,
-    SHOULDER_POSITION,
-    WORKSPACE_MAX,
-    WORKSPACE_MIN,
-    WORLD_FRAME,
-)
+from ikrl_ros.core.robot import WORLD_FRAME, Arm, Workspace
 from ikrl_ros.core.rotations import quaternion_to_matrix
 
 MAX_PLAUSIBLE_JOINT_POSITION = 2 * np.pi
-"""No Panda joint turns further than ±2.97 rad: beyond a full turn a reading is garbage."""
+"""rad: no joint with limits turns further than a full turn, so such a reading is garbage (continuous joints
+may read any angle)."""
 MAX_PLAUSIBLE_JOINT_SPEED = 50.0
-"""rad/s; the Panda's joints are rated at 2.6 rad/s at most. Larger readings would also overflow float32."""
+"""rad/s; arm joints are rated at a few rad/s. Larger readings would also overflow float32."""
 
 
 class InvalidInput(ValueError):
@@ -41,63 +33,23 @@ def finite_vector(values: Sequence[float], what: str) -> np.ndarray:
     return array
 
 
-def goal_in_base_frame(point: Sequence[float], frame_id: str, world_offset: np.ndarray) -> np.ndarray:
-    """A goal point expressed in ``panda_link0``.
+def goal_in_base_frame(point: Sequence[float], frame_id: str, world_offset: np.ndarray, base_frame: str) -> np.ndarray:
+    """A goal point expressed in the arm's base frame.
 
-    ``panda_link0`` is taken as is; ``world`` is shifted by the configured static offset (the
-    position of ``panda_link0`` in ``world``). Any other frame is refused: without tf2 there is no
+    The base frame is taken as is; ``world`` is shifted by the configured static offset (the
+    position of the base frame in ``world``). Any other frame is refused: without tf2 there is no
     honest way to transform it.
     """
     position = finite_vector(point, "goal position")
-    if frame_id == BASE_FRAME:
+    if frame_id == base_frame:
         return position
     if frame_id in (WORLD_FRAME, f"/{WORLD_FRAME}"):
         return position - world_offset
     shown = frame_id if frame_id else "<empty>"
     raise InvalidInput(
-        f"goal frame '{shown}' is not supported: send goals in '{BASE_FRAME}' or '{WORLD_FRAME}' "
+        f"goal frame '{shown}' is not supported: send goals in '{base_frame}' or '{WORLD_FRAME}' "
         "(no tf2 here to transform other frames)"
     )
-
-
-@dataclass(frozen=True)
-class Workspace:
-    """Where goals may lie, in ``panda_link0``: a box intersected with the arm's reach sphere."""
-
-    box_min: np.ndarray
-    box_max: np.ndarray
-    reach_center: np.ndarray
-    reach_radius: float
-
-    def __post_init__(self) -> None:
-        if np.any(self.box_min >= self.box_max):
-            raise ValueError(f"workspace box min {self.box_min.tolist()} must be below max {self.box_max.tolist()}")
-        if not self.reach_radius > 0.0:
-            raise ValueError(f"workspace reach radius must be positive, got {self.reach_radius}")
-        if not self.contains(self.clamp((self.box_min + self.box_max) / 2), slack=1e-6):
-            raise ValueError("workspace box and reach sphere do not intersect: no goal could be admitted")
-
-    def contains(self, point: np.ndarray, slack: float = 1e-9) -> bool:
-        inside_box = bool(np.all(point >= self.box_min - slack) and np.all(point <= self.box_max + slack))
-        return inside_box and float(np.linalg.norm(point - self.reach_center)) <= self.reach_radius + slack
-
-    def clamp(self, point: np.ndarray) -> np.ndarray:
-        """A nearby admissible point: alternating projections onto the box and the reach sphere.
-
-        Both sets are convex, so the alternation converges to a point of their intersection.
-        """
-        clamped = np.asarray(point, dtype=float)
-        for _ in range(100):
-            clamped = np.clip(clamped, self.box_min, self.box_max)
-            offset = clamped - self.reach_center
-            distance = float(np.linalg.norm(offset))
-            if distance <= self.reach_radius:
-                break
-            clamped = self.reach_center + offset * (self.reach_radius / distance)
-        return clamped
-
-
-DEFAULT_WORKSPACE = Workspace(WORKSPACE_MIN, WORKSPACE_MAX, SHOULDER_POSITION, REACH_RADIUS)
 
 
 def admit_goal(goal: np.ndarray, workspace: Workspace, clamp: bool) -> tuple[np.ndarray, str | None]:
@@ -117,43 +69,47 @@ def format_point(point: np.ndarray) -> str:
 
 @dataclass(frozen=True)
 class ArmState:
-    """Arm joint positions and velocities in ``panda_joint1..7`` order."""
+    """Arm joint positions and velocities in ``Arm.joint_names`` order."""
 
     position: np.ndarray
     velocity: np.ndarray
 
 
 def arm_state_from_joint_state(
+    arm: Arm,
     names: Sequence[str],
     position: Sequence[float],
     velocity: Sequence[float],
     allow_extra_joints: bool = False,
+    continuous: np.ndarray | None = None,
 ) -> ArmState:
     """The arm's state from a ``sensor_msgs/JointState``, whatever order its names come in.
 
     Refused: duplicated names, unknown names (unless ``allow_extra_joints`` for larger robots),
     any arm joint missing, position/velocity arrays whose length differs from the names, and
-    non-finite values. Velocities are required: the policy observes end-effector velocity.
+    non-finite values. ``continuous`` marks joints without position limits (``ArmKinematics.continuous``).
+    Velocities are required: the policy observes end-effector velocity.
     """
     names = list(names)
     if len(set(names)) != len(names):
         duplicated = sorted({name for name in names if names.count(name) > 1})
         raise InvalidInput(f"joint state names are duplicated: {duplicated}")
-    unknown = [name for name in names if name not in JOINT_NAMES]
+    unknown = [name for name in names if name not in arm.all_joint_names]
     if unknown and not allow_extra_joints:
         raise InvalidInput(f"joint state has unknown joint names {unknown}")
-    missing = [name for name in ARM_JOINT_NAMES if name not in names]
+    missing = [name for name in arm.joint_names if name not in names]
     if missing:
         raise InvalidInput(f"joint state is missing arm joints {missing}")
     if len(position) != len(names):
         raise InvalidInput(f"joint state has {len(names)} names but {len(position)} positions")
     if len(velocity) != len(names):
         raise InvalidInput(f"joint state has {len(names)} names but {len(velocity)} velocities")
-    order = [names.index(name) for name in ARM_JOINT_NAMES]
+    order = [names.index(name) for name in arm.joint_names]
     arm_position = finite_vector([position[i] for i in order], "joint positions")
     arm_velocity = finite_vector([velocity[i] for i in order], "joint velocities")
+    limited = np.ones(arm.dof, bool) if continuous is None else ~continuous
     if (
-        np.abs(arm_position).max() > MAX_PLAUSIBLE_JOINT_POSITION
+        np.any(limited & (np.abs(arm_position) > MAX_PLAUSIBLE_JOINT_POSITION))
         or np.abs(arm_velocity).max() > MAX_PLAUSIBLE_JOINT_SPEED
     ):
         raise InvalidInput(
@@ -164,49 +120,53 @@ def arm_state_from_joint_state(
     return ArmState(arm_position, arm_velocity)
 
 
-def arm_targets_from_joint_command(names: Sequence[str], position: Sequence[float]) -> np.ndarray:
-    """Seven arm position targets from a ``joint_command`` message: every arm joint, nothing else."""
+def arm_targets_from_joint_command(arm: Arm, names: Sequence[str], position: Sequence[float]) -> np.ndarray:
+    """Arm position targets from a ``joint_command`` message: every arm joint, nothing else."""
     names = list(names)
     if len(set(names)) != len(names):
         raise InvalidInput(f"joint command names are duplicated: {names}")
     if len(position) != len(names):
         raise InvalidInput(f"joint command has {len(names)} names but {len(position)} positions")
-    unknown = [name for name in names if name not in ARM_JOINT_NAMES]
+    unknown = [name for name in names if name not in arm.joint_names]
     if unknown:
         raise InvalidInput(f"joint command has names that are not arm joints: {unknown}")
-    missing = [name for name in ARM_JOINT_NAMES if name not in names]
+    missing = [name for name in arm.joint_names if name not in names]
     if missing:
         raise InvalidInput(f"joint command is missing arm joints {missing}")
-    return finite_vector([position[names.index(name)] for name in ARM_JOINT_NAMES], "joint command positions")
+    return finite_vector([position[names.index(name)] for name in arm.joint_names], "joint command positions")
 
 
-def arm_targets_from_joint_trajectory(names: Sequence[str], points: Sequence[Sequence[float]]) -> np.ndarray:
-    """Seven arm position targets from a ``trajectory_msgs/JointTrajectory``: its first point's positions, by
+def arm_targets_from_joint_trajectory(
+    arm: Arm, names: Sequence[str], points: Sequence[Sequence[float]]
+) -> np.ndarray:
+    """Arm position targets from a ``trajectory_msgs/JointTrajectory``: its first point's positions, by
     ``joint_names``, checked like ``joint_command`` (later points are ignored: one control period at a time)."""
     if not points:
         raise InvalidInput("joint trajectory has no points")
-    return arm_targets_from_joint_command(names, points[0])
+    return arm_targets_from_joint_command(arm, names, points[0])
 
 
-def arm_targets_from_array(data: Sequence[float]) -> np.ndarray:
-    """Seven arm position targets from a ``std_msgs/Float64MultiArray`` (ros2_control's forward_position_controller
-    layout): exactly one value per arm joint, in ``panda_joint1..7`` order."""
-    if len(data) != len(ARM_JOINT_NAMES):
+def arm_targets_from_array(arm: Arm, data: Sequence[float]) -> np.ndarray:
+    """Arm position targets from a ``std_msgs/Float64MultiArray`` (ros2_control's forward_position_controller
+    layout): exactly one value per arm joint, in ``Arm.joint_names`` order."""
+    if len(data) != arm.dof:
         raise InvalidInput(
-            f"commands has {len(data)} values, expected {len(ARM_JOINT_NAMES)} (positions of panda_joint1..7, in that "
+            f"commands has {len(data)} values, expected {arm.dof} (positions of {', '.join(arm.joint_names)}, in that "
             "order)"
         )
     return finite_vector(list(data), "commands positions")
 
 
-def cartesian_twist(linear: Sequence[float], angular: Sequence[float], frame_id: str) -> tuple[np.ndarray, np.ndarray]:
-    """A Cartesian twist command (m/s, rad/s) in ``panda_link0`` (limits are the safety module's job).
+def cartesian_twist(
+    linear: Sequence[float], angular: Sequence[float], frame_id: str, base_frame: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """A Cartesian twist command (m/s, rad/s) in the base frame (limits are the safety module's job).
 
-    ``world`` is accepted too: it differs from ``panda_link0`` by a translation only, so twists agree.
+    ``world`` is accepted too: it differs from the base frame by a translation only, so twists agree.
     """
-    if frame_id not in (BASE_FRAME, WORLD_FRAME):
+    if frame_id not in (base_frame, WORLD_FRAME):
         shown = frame_id if frame_id else "<empty>"
-        raise InvalidInput(f"cartesian command frame '{shown}' is not supported: use '{BASE_FRAME}'")
+        raise InvalidInput(f"cartesian command frame '{shown}' is not supported: use '{base_frame}'")
     return finite_vector(linear, "cartesian command velocity"), finite_vector(
         angular, "cartesian command angular velocity"
     )

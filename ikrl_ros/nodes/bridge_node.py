@@ -30,7 +30,6 @@ Sync modes (``sync_mode``):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 from builtin_interfaces.msg import Time
@@ -46,22 +45,10 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from ikrl_ros.core import validation
-from ikrl_ros.core.controllers import JointTargets
-from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.core.panda_model import (
-    BASE_FRAME,
-    BASE_POSITION_IN_WORLD,
-    CONTROL_PERIOD,
-    JOINT_NAMES,
-    MAX_CARTESIAN_SPEED,
-    base_to_world,
-)
-from ikrl_ros.core.safety import (
-    cartesian_joint_targets,
-    limit_angular,
-    limit_cartesian,
-    limit_joint_targets,
-)
+from ikrl_ros.core.control import CONTROL_PERIOD, MAX_CARTESIAN_SPEED
+from ikrl_ros.core.execution import Command, Execution, JointTargets, MotionExecutor, Twist
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.sim import PandaReachSim
 from ikrl_ros.nodes.parameters import BridgeParameters, declare_parameters, safety_limits
 from ikrl_ros.nodes.ros_common import (
@@ -75,34 +62,20 @@ from ikrl_ros.nodes.ros_common import (
 )
 
 
-@dataclass(frozen=True)
-class CartesianVelocity:
-    """A received ``cartesian_cmd``: linear (m/s) and angular (rad/s) velocity in ``panda_link0``."""
-
-    velocity: np.ndarray
-    angular: np.ndarray
-
-    def is_zero(self) -> bool:
-        return not (np.any(self.velocity != 0.0) or np.any(self.angular != 0.0))
-
-
-BridgeCommand = CartesianVelocity | JointTargets
-
-
 class PandaBridge(Node):
     """Owns one ``PandaReachSim`` and converts between it and ROS messages."""
 
     def __init__(self) -> None:
         super().__init__("panda_bridge")
         self.params = declare_parameters(self, BridgeParameters)
-        self.kinematics = PandaKinematics()
-        self.cartesian_limits, self.joint_limits = safety_limits(self.params, self.kinematics)
+        self.arm = load_arm()
+        self.kinematics = ArmKinematics(self.arm)
+        self.executor = MotionExecutor(self.kinematics, *safety_limits(self.params, self.kinematics), CONTROL_PERIOD)
 
-        self.sim = PandaReachSim()
+        self.sim = PandaReachSim(self.arm)
         self.sim_time_ns = 0
-        self.pending: BridgeCommand | None = None
+        self.pending: Command | None = None
         self.pending_received = -np.inf
-        self.hold_positions: np.ndarray | None = None
         self.hold_reason: str | None = None
         self.awaiting_answer_since = time.monotonic()
         self.rejected_commands = 0
@@ -114,6 +87,8 @@ class PandaBridge(Node):
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         # Reliable publishers are compatible with both reliable and best-effort (sensor data) subscribers.
         self.joint_state_pub = self.create_publisher(JointState, "joint_states", reliable)
+        # The joint targets each period applied, after every limit: what the motors were told.
+        self.joint_targets_pub = self.create_publisher(JointState, "~/joint_targets", reliable)
         self.ee_pose_pub = self.create_publisher(PoseStamped, "ee_pose", reliable)
         self.clock_pub = self.create_publisher(ClockMessage, "/clock", reliable) if self.uses_sim_time() else None
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
@@ -134,22 +109,24 @@ class PandaBridge(Node):
             self.create_timer(self.params.lockstep_timeout / 4, self.lockstep_watchdog, clock=self.steady)
         self.create_timer(1.0, self.publish_diagnostics, clock=self.steady)
         self.publish_state()
-        self.get_logger().info(f"Panda bridge up: {self.params.sync_mode} timing, control period {CONTROL_PERIOD} s")
+        self.get_logger().info(
+            f"{self.arm.name} bridge up: {self.params.sync_mode} timing, control period {CONTROL_PERIOD} s"
+        )
 
     # --- commands in -------------------------------------------------------------------------
     def on_cartesian_cmd(self, message: TwistStamped) -> None:
         try:
             velocity, angular = validation.cartesian_twist(
-                xyz(message.twist.linear), xyz(message.twist.angular), message.header.frame_id
+                xyz(message.twist.linear), xyz(message.twist.angular), message.header.frame_id, self.arm.base_frame
             )
         except validation.InvalidInput as error:
             self.reject(str(error))
             return
-        self.accept(CartesianVelocity(velocity, angular), message.header.stamp)
+        self.accept(Twist(velocity, angular), message.header.stamp)
 
     def on_joint_command(self, message: JointState) -> None:
         try:
-            targets = validation.arm_targets_from_joint_command(message.name, message.position)
+            targets = validation.arm_targets_from_joint_command(self.arm, message.name, message.position)
         except validation.InvalidInput as error:
             self.reject(str(error))
             return
@@ -159,7 +136,7 @@ class PandaBridge(Node):
         """ros2_control's JointTrajectoryController interface: the first point's positions, one control period."""
         try:
             targets = validation.arm_targets_from_joint_trajectory(
-                message.joint_names, [point.positions for point in message.points]
+                self.arm, message.joint_names, [point.positions for point in message.points]
             )
         except validation.InvalidInput as error:
             self.reject(f"joint_trajectory: {error}")
@@ -167,28 +144,30 @@ class PandaBridge(Node):
         self.accept(JointTargets(targets), message.header.stamp)
 
     def on_commands(self, message: Float64MultiArray) -> None:
-        """ros2_control's forward_position_controller interface: 7 positions, panda_joint1..7 order, no stamp."""
+        """ros2_control's forward_position_controller interface: one position per arm joint, in order, no stamp."""
         try:
-            targets = validation.arm_targets_from_array(message.data)
+            targets = validation.arm_targets_from_array(self.arm, message.data)
         except validation.InvalidInput as error:
             self.reject(str(error))
             return
         self.accept(JointTargets(targets), None)
 
     def on_goal_marker(self, message: PointStamped) -> None:
-        """Place the simulator's goal sphere where the reach controller's goal is (panda_link0)."""
+        """Place the simulator's goal sphere where the reach controller's goal is (base frame)."""
         try:
-            goal = validation.goal_in_base_frame(xyz(message.point), message.header.frame_id, BASE_POSITION_IN_WORLD)
+            goal = validation.goal_in_base_frame(
+                xyz(message.point), message.header.frame_id, self.arm.base_position_in_world, self.arm.base_frame
+            )
         except validation.InvalidInput as error:
             self.warnings.warn(f"goal_marker ignored: {error}")
             return
-        self.sim.show_goal(base_to_world(goal))
+        self.sim.show_goal(self.arm.base_to_world(goal))
 
     def reject(self, reason: str) -> None:
         self.rejected_commands += 1
         self.warnings.warn(f"command rejected: {reason}")
 
-    def accept(self, command: BridgeCommand, stamp: Time | None) -> None:
+    def accept(self, command: Command, stamp: Time | None) -> None:
         """``stamp`` None: a message type without a header (``commands``), fresh when it arrives and, in
         lockstep, the answer to the current state."""
         if stamp is None:
@@ -223,76 +202,56 @@ class PandaBridge(Node):
             )
             self.publish_state()
 
-    def advance(self, command: BridgeCommand | None) -> None:
+    def advance(self, command: Command | None) -> None:
         """Apply one command (or hold) within the safety limits, step one control period, publish the new state."""
-        if isinstance(command, CartesianVelocity) and not command.is_zero():
-            velocity, notes = limit_cartesian(
-                command.velocity, self.sim.ee_position_base(), CONTROL_PERIOD, self.cartesian_limits
-            )
-            angular, angular_notes = limit_angular(command.angular, self.cartesian_limits)
-            notes += angular_notes
-            if self.params.cartesian_execution == "dls_ik":
-                targets, step_notes = cartesian_joint_targets(
-                    velocity,
-                    self.sim.arm_positions(),
-                    CONTROL_PERIOD,
-                    self.kinematics,
-                    self.joint_limits,
-                    self.cartesian_limits,
-                    angular,
-                )
-                notes += step_notes
-                self.sim.apply_joint_targets(targets)
-            else:
-                if np.any(angular != 0.0):
-                    self.warnings.warn(
-                        "cartesian_cmd: angular velocity is ignored with cartesian_execution 'pybullet_ik' "
-                        "(panda-gym's position-only control)"
-                    )
-                # panda-gym action = displacement / 0.05 m = velocity / 1.25 m/s; dividing by exactly 1.25
-                # returns a float32 policy action bit for bit, so the bridge reproduces gym trajectories.
-                self.sim.apply_ee_action(velocity / MAX_CARTESIAN_SPEED)
-            self.safety_interventions += self.warnings.safety(notes)
-            self.hold_positions = self.hold_reason = None
-        elif isinstance(command, JointTargets):
-            current = self.sim.arm_positions()
-            targets, notes = limit_joint_targets(
-                command.positions, current, self.joint_limits, self.kinematics, self.cartesian_limits
-            )
-            self.safety_interventions += self.warnings.safety(notes)
-            self.sim.apply_joint_targets(targets)
-            self.hold_positions = self.hold_reason = None
+        q = self.sim.arm_positions()
+        if isinstance(command, Twist) and self.params.cartesian_execution == "pybullet_ik" and not command.is_zero():
+            execution = self.pybullet_ik_step(command)
         else:
-            # No fresh command, or an explicit zero twist: hold the joints where they were when holding began.
-            if self.hold_positions is None:
-                self.hold_positions = self.sim.arm_positions()
-            self.hold_reason = (
-                "zero command"
-                if command is not None
-                else f"no command within command_timeout ({self.params.command_timeout} s)"
-            )
-            self.sim.apply_joint_targets(self.hold_positions)
+            execution = self.executor.execute(q, command)
+            self.sim.apply_joint_targets(execution.targets)
+        self.safety_interventions += self.warnings.safety(execution.interventions)
+        if not execution.holding:
+            self.hold_reason = None
+        elif command is None:
+            self.hold_reason = f"no command within command_timeout ({self.params.command_timeout} s)"
+        else:
+            self.hold_reason = "zero command"
         self.sim.step()
         self.sim_time_ns += CONTROL_PERIOD_NS
-        self.publish_state()
-        if (
-            self.hold_reason != self.reported_hold_reason
-        ):  # report the watchdog's change at once, not at the next 1 Hz tick
+        self.publish_state(execution.targets)
+        if self.hold_reason != self.reported_hold_reason:  # report the watchdog's change at once, not at 1 Hz
             self.reported_hold_reason = self.hold_reason
             self.publish_diagnostics()
+
+    def pybullet_ik_step(self, twist: Twist) -> Execution:
+        """panda-gym's own end-effector control (PyBullet IK each step), after the twist's limits."""
+        twist, notes = self.executor.limit_twist(self.sim.ee_position_base(), twist)
+        if twist.angular is not None and np.any(twist.angular != 0.0):
+            self.warnings.warn(
+                "cartesian_cmd: angular velocity is ignored with cartesian_execution 'pybullet_ik' "
+                "(panda-gym's position-only control)"
+            )
+        # panda-gym action = displacement / 0.05 m = velocity / 1.25 m/s; dividing by exactly 1.25
+        # returns a float32 policy action bit for bit, so the bridge reproduces gym trajectories.
+        self.sim.apply_ee_action(twist.linear / MAX_CARTESIAN_SPEED)
+        self.executor.reset()
+        return Execution(self.sim.last_arm_targets(), tuple(notes), False)
 
     def on_reset(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         """Back to the neutral pose. Sim time moves on one period so no answer to the old state applies."""
         self.sim.reset()
         self.pending, self.pending_received = None, -np.inf
-        self.hold_positions = None
+        self.executor.reset()
         self.sim_time_ns += CONTROL_PERIOD_NS
         stamp = self.publish_state()
         # The neutral state's stamp, typed, for clients that count control periods from it; it is published
         # before the answer, and its stamp is later than every state before the reset.
-        self.reset_stamp_pub.publish(Header(stamp=stamp, frame_id=BASE_FRAME))
+        self.reset_stamp_pub.publish(Header(stamp=stamp, frame_id=self.arm.base_frame))
         response.success = True
-        response.message = f"Panda reset to the neutral pose; its state is stamped {ns_from_time(stamp) / 1e9:.3f} s"
+        response.message = (
+            f"{self.arm.name} reset to the neutral pose; its state is stamped {ns_from_time(stamp) / 1e9:.3f} s"
+        )
         return response
 
     # --- state out ---------------------------------------------------------------------------
@@ -306,24 +265,28 @@ class PandaBridge(Node):
             return time_from_ns(self.sim_time_ns)
         return self.get_clock().now().to_msg()
 
-    def publish_state(self) -> Time:
-        """Joint states and the end-effector pose, one stamp; returns it."""
+    def publish_state(self, applied_targets: np.ndarray | None = None) -> Time:
+        """Joint states, the end-effector pose and the joint targets that led to them, one stamp; returns it."""
         stamp = self.stamp()
         if self.clock_pub is not None:
             self.clock_pub.publish(ClockMessage(clock=time_from_ns(self.sim_time_ns)))
         joints = self.sim.joint_snapshot()
         joint_state = JointState()
         joint_state.header.stamp = stamp
-        joint_state.header.frame_id = BASE_FRAME
-        joint_state.name = list(JOINT_NAMES)
+        joint_state.header.frame_id = self.arm.base_frame
+        joint_state.name = list(self.arm.all_joint_names)
         joint_state.position = joints.position.tolist()
         joint_state.velocity = joints.velocity.tolist()
         joint_state.effort = joints.effort.tolist()
         self.joint_state_pub.publish(joint_state)
+        if applied_targets is not None:
+            targets = JointState(name=list(self.arm.joint_names), position=[float(v) for v in applied_targets])
+            targets.header.stamp = stamp
+            self.joint_targets_pub.publish(targets)
 
         pose = PoseStamped()
         pose.header.stamp = stamp
-        pose.header.frame_id = BASE_FRAME
+        pose.header.frame_id = self.arm.base_frame
         position, orientation = self.sim.ee_position_base(), self.sim.ee_orientation_xyzw()
         pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = position.tolist()
         (pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w) = (

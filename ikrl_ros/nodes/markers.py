@@ -7,13 +7,12 @@ from geometry_msgs.msg import Point
 from visualization_msgs.msg import Marker, MarkerArray
 
 from ikrl_ros.core.controllers import ReachState
-from ikrl_ros.core.panda_model import BASE_FRAME
 
 GOAL_AXIS_LENGTH = 0.08
 """Length (m) of the goal orientation's axis arrows."""
 
 
-def reach_markers(state: ReachState, stamp: Time, goal_tolerance: float) -> MarkerArray:
+def reach_markers(state: ReachState, stamp: Time, goal_tolerance: float, frame_id: str) -> MarkerArray:
     """Goal, end effector and tolerance sphere (diameter twice the tolerance), plus the goal's axes."""
     spheres = (
         ("goal", state.goal, 0.03, (0.1, 0.9, 0.1, 0.9)),
@@ -23,7 +22,7 @@ def reach_markers(state: ReachState, stamp: Time, goal_tolerance: float) -> Mark
     markers = MarkerArray()
     for marker_id, (namespace, position, diameter, rgba) in enumerate(spheres):
         marker = Marker()
-        marker.header.stamp, marker.header.frame_id = stamp, BASE_FRAME
+        marker.header.stamp, marker.header.frame_id = stamp, frame_id
         marker.ns, marker.id, marker.type, marker.action = namespace, marker_id, Marker.SPHERE, Marker.ADD
         marker.pose.position.x, marker.pose.position.y, marker.pose.position.z = (float(v) for v in position)
         marker.pose.orientation.w = 1.0
@@ -39,7 +38,7 @@ def goal_axes(state: ReachState, stamp: Time, first_id: int) -> list[Marker]:
     arrows = []
     for axis in range(3):
         marker = Marker()
-        marker.header.stamp, marker.header.frame_id = stamp, BASE_FRAME
+        marker.header.stamp, marker.header.frame_id = stamp, frame_id
         marker.ns, marker.id, marker.type = "goal_axes", first_id + axis, Marker.ARROW
         marker.action = Marker.DELETE if state.goal_rotation is None else Marker.ADD
         if state.goal_rotation is not None:

@@ -1,22 +1,12 @@
-"""``reach_controller``: drives the Panda's end effector to goal positions sent as RViz sends them.
+"""``reach_controller``: the ROS shell of ``core.reach_loop.ReachLoop`` (goals as RViz sends them in, commands out).
 
-Goals arrive on ``goal_pose`` (PoseStamped, RViz "2D Goal Pose") or ``clicked_point``
-(PointStamped, RViz "Publish Point"); their orientation is used as the ``orientation`` parameter says.
-Each joint state is answered as it arrives: it becomes the observation the controller's task uses
-(end-effector pose from Pinocchio, plus the goal), a controller chosen by the ``controller`` parameter
-computes the step, and the node
-publishes ``cartesian_cmd`` (TwistStamped) or joint position targets on the interface
-``joint_command_type`` chooses: ``joint_command`` (JointState), ``joint_trajectory``
-(trajectory_msgs/JointTrajectory, ros2_control's JointTrajectoryController) or ``commands``
-(std_msgs/Float64MultiArray, ros2_control's forward_position_controller). With ``cartesian_output:
-joint`` the Cartesian controllers' twists are turned into joint targets here (the bridge's DLS step),
-so a ros2_control stack without MoveIt Servo runs them too.
-
-MoveIt Servo's conventions: ``~/status`` (std_msgs/Int8, Servo's codes) every control step, and
-``~/pause`` (std_srvs/SetBool) to hold and resume.
-
-A zero twist means "hold": it is what the node sends with no goal, with stale or missing joint
-states, and on shutdown.
+Goals arrive on ``goal_pose`` (PoseStamped, RViz "2D Goal Pose") or ``clicked_point`` (PointStamped, RViz
+"Publish Point"). Each joint state is answered as it arrives (``realtime``: at most ``control_rate`` per
+second) with ``cartesian_cmd`` (TwistStamped) or joint position targets on the interface
+``joint_command_type`` chooses: ``joint_command`` (JointState), ``joint_trajectory`` (ros2_control's
+JointTrajectoryController) or ``commands`` (Float64MultiArray, its forward_position_controller).
+MoveIt Servo's conventions: ``~/status`` (Servo's codes) every control step, ``~/pause`` (SetBool).
+The node does lifecycle, QoS, decimation, time stamps and message conversion; the loop does the rest.
 """
 
 from __future__ import annotations
@@ -38,27 +28,14 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from visualization_msgs.msg import MarkerArray
 
 from ikrl_ros.core import validation
-from ikrl_ros.core.controllers import ArmObservation, CartesianAction, LearnedPolicyController, ReachState
-from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.core.panda_model import (
-    ARM_JOINT_NAMES,
-    BASE_FRAME,
-    CONTROL_PERIOD,
-    MAX_ANGULAR_SPEED,
-    MAX_CARTESIAN_SPEED,
-    SHOULDER_POSITION,
-)
-from ikrl_ros.core.rotations import GRIPPER_DOWN, angle_between, top_down, yaw_of
-from ikrl_ros.core.safety import (
-    JOINT_LIMIT_NOTE,
-    SingularityGuard,
-    cartesian_joint_targets,
-    limit_angular,
-    limit_cartesian,
-    limit_joint_targets,
-)
+from ikrl_ros.core.control import CONTROL_PERIOD
+from ikrl_ros.core.controllers import LearnedPolicyController
+from ikrl_ros.core.execution import Command, MotionExecutor, Twist
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.reach_loop import ReachLoop, ReachLoopSettings, StatusCode, StepResult
+from ikrl_ros.core.robot import Workspace, load_arm
+from ikrl_ros.core.safety import SingularityGuard
 from ikrl_ros.core.timing import LoopTiming
-from ikrl_ros.core.workspace import orientation_reachable
 from ikrl_ros.nodes.markers import reach_markers
 from ikrl_ros.nodes.parameters import ReachControllerParameters, declare_parameters, safety_limits
 from ikrl_ros.nodes.ros_common import ThrottledWarnings, diagnostics, ns_from_time, run_node, xyz
@@ -71,22 +48,6 @@ JOINT_COMMAND_TYPES = {
 }
 """joint_command_type → (message type, topic): ours, ros2_control's JointTrajectoryController, its
 forward_position_controller."""
-# ~/status codes: MoveIt Servo's StatusCode values (4 and 5, collisions, are not checked here).
-STATUS_INVALID = -1
-STATUS_NO_WARNING = 0
-STATUS_DECELERATE_FOR_SINGULARITY = 1
-STATUS_HALT_FOR_SINGULARITY = 2
-STATUS_LEAVING_SINGULARITY = 3
-STATUS_JOINT_BOUND = 6
-STATUS_PRIORITY = (
-    STATUS_NO_WARNING,
-    STATUS_LEAVING_SINGULARITY,
-    STATUS_DECELERATE_FOR_SINGULARITY,
-    STATUS_JOINT_BOUND,
-    STATUS_HALT_FOR_SINGULARITY,
-    STATUS_INVALID,
-)
-"""When one step has several, the later in this tuple is reported."""
 MARKER_PERIOD = 0.1
 MAX_ANSWER_CREDIT = 1.5
 """Realtime decimation: each state earns (time since the previous state) × control_rate of credit, and is
@@ -134,40 +95,36 @@ class ReachControllerNode(LifecycleNode):
         self.get_logger().info(f"reach controller '{self.params.controller}' up, {self.params.sync_mode} mode")
 
     def load_controller(self) -> None:
-        """The admitted workspace, the safety limits and the controller the parameters name."""
-        self.workspace = validation.Workspace(
-            np.array(self.params.workspace_min),
-            np.array(self.params.workspace_max),
-            SHOULDER_POSITION,
-            self.params.reach_radius,
-        )
-
-        self.kinematics = PandaKinematics()
-        self.cartesian_limits, self.joint_limits = safety_limits(self.params, self.kinematics)
-        self.singularity_guard = SingularityGuard(
-            self.kinematics, self.params.singularity_slowdown, self.params.singularity_stop
-        )
-        self.controller = make_controller(self.controller_settings(), self.kinematics)
-        # Every Cartesian command (cartesian_p, Cartesian policies, hybrid's Cartesian steps), as MoveIt Servo guards
-        # every twist: near a singularity a twist turns into fast joint motion. Joint-target controllers bound
-        # every joint step instead, and a guard there would freeze them whenever the way to the goal passes a
-        # badly conditioned posture (it did, re-orienting the wrist).
-        self.guard_singularities = not self.controller.commands_joints
-        if isinstance(self.controller, LearnedPolicyController):
-            policy = self.controller.policy
+        """The arm, its limits, the controller the parameters name and the reach loop around them."""
+        p = self.params
+        self.arm = load_arm()
+        self.kinematics = ArmKinematics(self.arm)
+        cartesian_limits, joint_limits = safety_limits(p, self.kinematics)
+        controller = make_controller(self.controller_settings(), self.kinematics)
+        if isinstance(controller, LearnedPolicyController):
+            policy = controller.policy
             self.get_logger().info(f"loaded {policy.algo} policy (trained {policy.step} steps on {policy.env_id})")
-        self.orientation_mode = self.effective_orientation()
-        # Everything goes out as joint targets: joint-space controllers, and Cartesian ones with
-        # cartesian_output 'joint'.
-        self.publishes_joints = self.controller.commands_joints or self.params.cartesian_output == "joint"
+        self.loop = ReachLoop(
+            controller,
+            MotionExecutor(self.kinematics, cartesian_limits, joint_limits, CONTROL_PERIOD),
+            SingularityGuard(self.kinematics, p.singularity_slowdown, p.singularity_stop),
+            Workspace(
+                np.array(p.workspace_min), np.array(p.workspace_max), self.arm.workspace.reach_center, p.reach_radius
+            ),
+            ReachLoopSettings(
+                orientation=p.orientation,
+                clamp_out_of_workspace=p.out_of_workspace == "clamp",
+                goal_tolerance=p.goal_tolerance,
+                goal_angle_tolerance=p.goal_angle_tolerance,
+                cartesian_output=p.cartesian_output,
+                world_offset=np.array(p.base_position_in_world),
+            ),
+        )
+        if self.loop.orientation_warning:
+            self.get_logger().warning(f"controller '{p.controller}': {self.loop.orientation_warning}")
 
     def reset_loop_state(self) -> None:
-        """No goal, no state yet; fresh timing, warnings and counters."""
-        self.goal: np.ndarray | None = None
-        self.goal_rotation: np.ndarray | None = None
-        self.goal_topic = ""
-        self.goal_changed = False
-        self.arm: ArmObservation | None = None
+        """No state yet; fresh timing, warnings and counters."""
         self.state_stamp = Time()
         self.state_received = -np.inf
         self.last_marker_time = -np.inf
@@ -177,10 +134,6 @@ class ReachControllerNode(LifecycleNode):
         self.safety_interventions = 0
         self.status = ("warn", "waiting for joint states and a goal")
         self.status_kind = "starting"
-        self.step_code = STATUS_NO_WARNING
-        self.paused = False
-        self.latched_hold: np.ndarray | None = None
-        """Joint positions held while paused (or on a zero twist with cartesian_output 'joint'): no creeping hold."""
         self.answer_credit = MAX_ANSWER_CREDIT
 
     def create_interfaces(self) -> None:
@@ -235,8 +188,7 @@ class ReachControllerNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.active = True
-        self.latched_hold = None
-        self.goal_changed = self.goal is not None  # plan again from wherever the arm is now
+        self.loop.replan()
         self.get_logger().info("active: commanding")
         return super().on_activate(state)
 
@@ -294,53 +246,33 @@ class ReachControllerNode(LifecycleNode):
     def on_clicked_point(self, message: PointStamped) -> None:
         self.set_goal(xyz(message.point), message.header.frame_id, "clicked_point")
 
-    def effective_orientation(self) -> str:
-        """The orientation mode in use: ``auto`` becomes top_down or ignore by what the controller can do; an
-        explicit mode a position-only controller cannot honour becomes ignore, with a warning."""
-        if self.controller.reaches_orientation:
-            return "top_down" if self.params.orientation == "auto" else self.params.orientation
-        if self.params.orientation not in ("auto", "ignore"):
-            self.get_logger().warning(
-                f"controller '{self.params.controller}' reaches positions only: goal orientations are ignored "
-                "(a pose policy such as policy_path:=sac_workspace_pose, a classical or hybrid controller honours them)"
-            )
-        return "ignore"
-
-    def goal_orientation(self, quaternion: list[float] | None) -> np.ndarray | None:
-        """The goal rotation the orientation mode asks for; without a quaternion, the current one (or its yaw)."""
-        if self.orientation_mode == "ignore":
-            return None
-        current = self.arm.ee_rotation if self.arm is not None else GRIPPER_DOWN
-        if quaternion is None:
-            return current if self.orientation_mode == "track" else top_down(yaw_of(current))
-        rotation = validation.goal_orientation(quaternion)
-        return rotation if self.orientation_mode == "track" else top_down(yaw_of(rotation))
-
     def set_goal(self, point: list[float], frame_id: str, topic: str, quaternion: list[float] | None = None) -> None:
         try:
-            goal = validation.goal_in_base_frame(point, frame_id, np.array(self.params.base_position_in_world))
-            goal, warning = validation.admit_goal(goal, self.workspace, self.params.out_of_workspace == "clamp")
-            # panda_link0 and world differ by a translation only: the orientation needs no transform.
-            goal_rotation = self.goal_orientation(quaternion)
+            goal, warning = self.loop.set_goal(point, frame_id, topic, quaternion)
         except validation.InvalidInput as error:
             self.warnings.warn(f"{topic}: {error}")
-            self.publish_status(STATUS_INVALID)
+            self.publish_status(StatusCode.INVALID)
             return
         if warning:
             self.warnings.warn(f"{topic}: {warning}")
-        self.goal, self.goal_rotation, self.goal_changed, self.goal_topic = goal, goal_rotation, True, topic
         marker = PointStamped()
-        marker.header.stamp, marker.header.frame_id = self.stamp(), BASE_FRAME
-        marker.point.x, marker.point.y, marker.point.z = (float(v) for v in goal)
+        marker.header.stamp, marker.header.frame_id = self.stamp(), self.arm.base_frame
+        marker.point.x, marker.point.y, marker.point.z = (float(v) for v in goal.position)
         self.goal_marker_pub.publish(marker)
         self.get_logger().info(
-            f"new goal from {topic}: {np.round(goal, 4).tolist()} in {BASE_FRAME}", throttle_duration_sec=1.0
+            f"new goal from {topic}: {np.round(goal.position, 4).tolist()} in {self.arm.base_frame}",
+            throttle_duration_sec=1.0,
         )
 
     def on_joint_state(self, message: JointState) -> None:
         try:
             arm = validation.arm_state_from_joint_state(
-                message.name, message.position, message.velocity, self.params.allow_extra_joints
+                self.arm,
+                message.name,
+                message.position,
+                message.velocity,
+                self.params.allow_extra_joints,
+                self.kinematics.continuous,
             )
             stamp_warning = validation.check_stamp(
                 ns_from_time(message.header.stamp),
@@ -349,13 +281,11 @@ class ReachControllerNode(LifecycleNode):
             )
         except validation.InvalidInput as error:
             self.warnings.warn(f"joint_states: {error}")
-            self.publish_status(STATUS_INVALID)
+            self.publish_status(StatusCode.INVALID)
             return
-        if (
-            stamp_warning and self.params.sync_mode == "realtime"
-        ):  # in lockstep, stamps are sim time and 0 is its first instant
+        if stamp_warning and self.params.sync_mode == "realtime":  # lockstep stamps are sim time, 0 its first instant
             self.warnings.warn(f"joint_states: message {stamp_warning}")
-        self.arm = ArmObservation.from_joints(self.kinematics, arm.position, arm.velocity)
+        self.loop.observe(arm.position, arm.velocity)
         self.state_stamp = message.header.stamp
         previous, self.state_received = self.state_received, time.monotonic()
         # Answer the state at once, so the command acts on the state it was computed from; in realtime
@@ -377,7 +307,7 @@ class ReachControllerNode(LifecycleNode):
         """Realtime: without fresh joint states, hold (and say why) until they come back."""
         if not self.active:
             return
-        if self.arm is None:
+        if self.loop.observation is None:
             self.set_status("warn", "no joint states received yet: holding", "no_state")
             self.publish_hold()
             return
@@ -391,201 +321,69 @@ class ReachControllerNode(LifecycleNode):
             self.publish_hold()
 
     def control_step(self) -> None:
-        self.step_code = STATUS_NO_WARNING
-        if self.goal is None:
-            self.set_status("ok", "no goal: holding" + (" (paused)" if self.paused else ""), "idle")
-            self.publish_hold()
-            self.publish_status(self.step_code)
-            return
         started = time.monotonic()
-        if self.goal_changed:
-            self.drop_unreachable_orientation()
-        state = self.arm.reach_state(self.goal, self.goal_rotation)
-        if self.paused:
-            self.hold_in_place(state)
-        else:
-            self.command_step(state)
+        result = self.loop.step()
+        for warning in result.warnings:
+            self.warnings.warn(warning)
+        self.safety_interventions += self.warnings.safety(result.interventions)
+        self.publish_command(result.command)
+        if result.state is None:
+            self.set_status("ok", "no goal: holding" + (" (paused)" if self.loop.paused else ""), "idle")
+            self.publish_status(result.status)
+            return
         self.timing.step_done(started, self.state_received, time.monotonic(), self.state_age_ms())
-        distance = float(np.linalg.norm(self.goal - state.ee_position))
-        self.distance_pub.publish(Float64(data=distance))
-        reached = distance <= self.params.goal_tolerance
-        away = f"{distance * 1000:.1f} mm"
-        if self.goal_rotation is not None:
-            angle = angle_between(state.ee_rotation, self.goal_rotation)
-            self.angle_pub.publish(Float64(data=angle))
-            reached = reached and angle <= self.params.goal_angle_tolerance
-            away += f", {angle:.3f} rad"
-        self.reached_pub.publish(Bool(data=reached))
-        if self.paused:
+        self.publish_goal_feedback(result)
+        self.publish_markers(result)
+        self.publish_status(result.status)
+
+    def publish_goal_feedback(self, result: StepResult) -> None:
+        self.distance_pub.publish(Float64(data=result.distance))
+        away = f"{result.distance * 1000:.1f} mm"
+        if result.angle is not None:
+            self.angle_pub.publish(Float64(data=result.angle))
+            away += f", {result.angle:.3f} rad"
+        self.reached_pub.publish(Bool(data=result.reached))
+        if self.loop.paused:
             self.set_status("ok", f"paused (~/pause): holding, goal {away} away", "paused")
         else:
             self.set_status("ok", f"tracking goal, {away} away", "tracking")
-        self.publish_markers(state)
-        self.publish_status(self.step_code)
 
-    def command_step(self, state: ReachState) -> None:
-        """One controller step, limited and sent on the configured interface."""
-        if self.goal_changed:
-            self.controller.set_goal(self.goal, state)
-            self.goal_changed = False
-        command = self.controller.compute(state)
-        if isinstance(command, CartesianAction):
-            angular_request = np.zeros(3) if command.angular is None else np.clip(command.angular, -1.0, 1.0)
-            velocity, angular = self.safe_twist(
-                state, np.clip(command.action, -1.0, 1.0) * MAX_CARTESIAN_SPEED, angular_request * MAX_ANGULAR_SPEED
-            )
-            if self.finite_or_zero(velocity, "velocity") and self.finite_or_zero(angular, "angular velocity"):
-                if self.params.cartesian_output == "joint":
-                    self.publish_twist_as_joint_targets(state, velocity, angular)
-                else:
-                    self.publish_cartesian(velocity, angular)
-        else:
-            targets = self.safe_joint_targets(state, command.positions)
-            if self.finite_or_zero(targets, "joint targets"):
-                self.latched_hold = None
-                self.publish_joint_targets(targets)
-
-    def publish_twist_as_joint_targets(self, state: ReachState, velocity: np.ndarray, angular: np.ndarray) -> None:
-        """cartesian_output 'joint': the bridge's DLS step (same limits) here; a zero twist holds, as in the bridge."""
-        if not (np.any(velocity != 0.0) or np.any(angular != 0.0)):
-            self.hold_in_place(state)
-            return
-        targets, notes = cartesian_joint_targets(
-            velocity,
-            state.joint_positions,
-            CONTROL_PERIOD,
-            self.kinematics,
-            self.joint_limits,
-            self.cartesian_limits,
-            angular,
-        )
-        self.note_joint_limits(notes)
-        self.safety_interventions += self.warnings.safety(notes)
-        if self.finite_or_zero(targets, "joint targets"):
-            self.latched_hold = None
-            self.publish_joint_targets(targets)
-
-    def hold_in_place(self, state: ReachState) -> None:
-        """Hold where the arm was when holding began (joint interfaces), or a zero twist."""
-        if not self.publishes_joints:
-            self.publish_cartesian(np.zeros(3))
-            return
-        if self.latched_hold is None:
-            self.latched_hold = state.joint_positions.copy()
-        self.publish_joint_targets(self.latched_hold)
-
-    def flag(self, code: int) -> None:
-        """Raise this step's ~/status code to ``code`` if it ranks higher (STATUS_PRIORITY)."""
-        if STATUS_PRIORITY.index(code) > STATUS_PRIORITY.index(self.step_code):
-            self.step_code = code
-
-    def note_joint_limits(self, notes: list[str]) -> None:
-        if any(note.startswith(JOINT_LIMIT_NOTE) for note in notes):
-            self.flag(STATUS_JOINT_BOUND)
-
-    def publish_status(self, code: int) -> None:
-        self.status_pub.publish(Int8(data=code))
+    def publish_status(self, code: StatusCode) -> None:
+        self.status_pub.publish(Int8(data=int(code)))
 
     def on_pause(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
         """MoveIt Servo's ~/pause_servo: true holds and stops tracking (the goal is kept), false resumes."""
-        was_paused, self.paused = self.paused, bool(request.data)
-        if self.paused:
-            response.message = (
-                "already paused: holding"
-                if was_paused
-                else "paused: holding, goal tracking stopped until ~/pause false"
-            )
-            if not was_paused:
-                self.latched_hold = None
-                self.get_logger().info("paused through ~/pause: holding")
-        else:
-            response.message = "resumed goal tracking" if was_paused else "not paused: tracking"
-            if was_paused:
-                self.latched_hold = None
-                self.goal_changed = self.goal is not None  # the controller plans again from where the arm is now
-                self.get_logger().info("resumed through ~/pause")
+        was_paused = self.loop.paused
+        response.message = self.loop.set_paused(bool(request.data))
+        if was_paused != self.loop.paused:
+            self.get_logger().info(f"{response.message} (~/pause)")
         response.success = True
         return response
-
-    def drop_unreachable_orientation(self) -> None:
-        """Position first: an orientation IK cannot reach at the goal from the current posture is dropped for
-        this goal. Checked here, once per new goal at the control rate, not in the goal callback: a flood of
-        goals must not cost an IK solve each."""
-        if self.goal_rotation is not None and not orientation_reachable(
-            self.kinematics, self.goal, self.goal_rotation, self.arm.joint_positions
-        ):
-            self.warnings.warn(
-                f"{self.goal_topic}: the arm cannot take that orientation at this position from its posture; reaching "
-                "the position, orientation free"
-            )
-            self.goal_rotation = None
-
-    def finite_or_zero(self, command: np.ndarray, what: str) -> bool:
-        """Last line of defence: a non-finite command (a policy fed a pathological state) becomes a zero command."""
-        if np.all(np.isfinite(command)):
-            return True
-        self.flag(STATUS_INVALID)
-        self.warnings.warn(f"controller '{self.params.controller}' produced non-finite {what}; commanding zero motion")
-        self.publish_hold()
-        return False
-
-    def safe_twist(self, state: ReachState, velocity: np.ndarray, angular: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Speed, box and singularity limits on the twist; every intervention is reported.
-
-        The singularity guard predicts the next posture from the whole twist (6×7 Jacobian, as the condition
-        number it watches) and scales the linear part. The rotation is left to its speed limit and the joint-step
-        limit: scaling it too (as MoveIt Servo, which is jogged by hand) froze cartesian_p for 100 consecutive
-        goals in the workspace suite — the top-down correction raised the condition number, so every goal's
-        whole twist was halted and the wrist never turned out of the badly conditioned posture.
-        """
-        velocity, notes = limit_cartesian(velocity, state.ee_position, CONTROL_PERIOD, self.cartesian_limits)
-        angular, angular_notes = limit_angular(angular, self.cartesian_limits)
-        notes += angular_notes
-        if self.guard_singularities:
-            twist = np.concatenate([velocity, angular]) * CONTROL_PERIOD
-            q_next = state.joint_positions + np.linalg.pinv(self.arm.jacobian) @ twist  # 6×7, from this state
-            scale, condition = self.singularity_guard.scale(state.joint_positions, q_next)
-            if scale < 1.0:
-                notes.append(f"near a singularity (condition number {condition:.1f}): speed × {scale:.2f}")
-                velocity = velocity * scale
-                self.flag(STATUS_HALT_FOR_SINGULARITY if scale == 0.0 else STATUS_DECELERATE_FOR_SINGULARITY)
-            elif condition > self.singularity_guard.slowdown:
-                self.flag(STATUS_LEAVING_SINGULARITY)  # badly conditioned, but moving away: not slowed
-        self.safety_interventions += self.warnings.safety(notes)
-        return velocity, angular
-
-    def safe_joint_targets(self, state: ReachState, targets: np.ndarray) -> np.ndarray:
-        """Joint limits, step size and safety box."""
-        targets, notes = limit_joint_targets(
-            targets, state.joint_positions, self.joint_limits, self.kinematics, self.cartesian_limits
-        )
-        self.note_joint_limits(notes)
-        self.safety_interventions += self.warnings.safety(notes)
-        return targets
 
     def stamp(self) -> Time:
         """One time base per mode: lockstep stamps everything (commands, markers, diagnostics) with the sim time
         of the state being answered; realtime with this node's clock (wall, or /clock with use_sim_time)."""
         return self.state_stamp if self.params.sync_mode == "lockstep" else self.get_clock().now().to_msg()
 
-    def publish_cartesian(self, velocity: np.ndarray, angular: np.ndarray | None = None) -> None:
-        message = TwistStamped()
-        message.header.stamp = self.stamp()
-        message.header.frame_id = BASE_FRAME
-        message.twist.linear.x, message.twist.linear.y, message.twist.linear.z = (float(v) for v in velocity)
-        if angular is not None:
-            message.twist.angular.x, message.twist.angular.y, message.twist.angular.z = (float(v) for v in angular)
-        self.cartesian_pub.publish(message)
+    def publish_command(self, command: Command | None) -> None:
+        """A twist on ``cartesian_cmd`` or joint targets on the joint_command_type interface; None: nothing yet."""
+        if isinstance(command, Twist):
+            self.publish_twist(command)
+        elif command is not None:
+            self.publish_joint_targets(command.positions)
 
     def publish_hold(self) -> None:
-        """Hold on the interface the controller commands: a zero twist, or the joint positions where holding
-        began (latched, so repeated holds do not creep with the measured positions)."""
-        if not self.publishes_joints:
-            self.publish_cartesian(np.zeros(3))
-        elif self.latched_hold is not None or self.arm is not None:
-            if self.latched_hold is None:
-                self.latched_hold = self.arm.joint_positions.copy()
-            self.publish_joint_targets(self.latched_hold)
+        self.publish_command(self.loop.hold())
+
+    def publish_twist(self, twist: Twist) -> None:
+        message = TwistStamped()
+        message.header.stamp = self.stamp()
+        message.header.frame_id = self.arm.base_frame
+        linear, angular = message.twist.linear, message.twist.angular
+        linear.x, linear.y, linear.z = (float(v) for v in twist.linear)
+        if twist.angular is not None:
+            angular.x, angular.y, angular.z = (float(v) for v in twist.angular)
+        self.cartesian_pub.publish(message)
 
     def state_age_ms(self) -> float | None:
         """Age of the answered joint state by its stamp, on this node's clock (wall, or /clock with use_sim_time);
@@ -596,13 +394,13 @@ class ReachControllerNode(LifecycleNode):
         return (self.get_clock().now().nanoseconds - stamp_ns) / 1e6 if stamp_ns else None
 
     def publish_joint_targets(self, positions: np.ndarray) -> None:
-        """Position targets for panda_joint1..7 on the joint_command_type interface."""
+        """Position targets of the arm's joints on the joint_command_type interface."""
         if self.params.joint_command_type == "float64_multi_array":
             message = Float64MultiArray(data=[float(v) for v in positions])  # no header: ros2_control's layout
         elif self.params.joint_command_type == "joint_trajectory":
             message = JointTrajectory()
             message.header.stamp = self.stamp()
-            message.joint_names = list(ARM_JOINT_NAMES)
+            message.joint_names = list(self.arm.joint_names)
             period_ns = round(1e9 / self.params.control_rate)
             point = JointTrajectoryPoint(
                 positions=[float(v) for v in positions],
@@ -612,18 +410,20 @@ class ReachControllerNode(LifecycleNode):
         else:
             message = JointState()
             message.header.stamp = self.stamp()
-            message.name = list(ARM_JOINT_NAMES)
+            message.name = list(self.arm.joint_names)
             message.position = positions.tolist()
         self.joint_pub.publish(message)
 
     # --- monitoring --------------------------------------------------------------------------
-    def publish_markers(self, state: ReachState) -> None:
+    def publish_markers(self, result: StepResult) -> None:
         """RViz markers of the goal, the end effector and the tolerance, at most every ``MARKER_PERIOD``."""
         now = time.monotonic()
         if now - self.last_marker_time < MARKER_PERIOD:
             return
         self.last_marker_time = now
-        self.marker_pub.publish(reach_markers(state, self.stamp(), self.params.goal_tolerance))
+        self.marker_pub.publish(
+            reach_markers(result.state, self.stamp(), self.params.goal_tolerance, self.arm.base_frame)
+        )
 
     def set_status(self, level: str, message: str, kind: str) -> None:
         """Record the node's state; a change of kind (e.g. tracking → stale) is published at once."""
@@ -634,7 +434,7 @@ class ReachControllerNode(LifecycleNode):
 
     def publish_diagnostics(self) -> None:
         level, message = self.status
-        goal = "none" if self.goal is None else str(np.round(self.goal, 4).tolist())
+        goal = "none" if self.loop.goal is None else str(np.round(self.loop.goal.position, 4).tolist())
         self.diagnostics_pub.publish(
             diagnostics(
                 self,
@@ -642,9 +442,9 @@ class ReachControllerNode(LifecycleNode):
                 message,
                 {
                     "controller": self.params.controller,
-                    "orientation": self.orientation_mode,
+                    "orientation": self.loop.orientation_mode,
                     "sync_mode": self.params.sync_mode,
-                    "paused": self.paused,
+                    "paused": self.loop.paused,
                     "goal": goal,
                     "safety_interventions": self.safety_interventions,
                     "warnings": self.warnings.count,

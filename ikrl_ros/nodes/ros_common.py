@@ -6,7 +6,7 @@ import re
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import rclpy
@@ -17,7 +17,8 @@ from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
-from ikrl_ros.core.panda_model import CONTROL_PERIOD
+from ikrl_ros.core.control import CONTROL_PERIOD
+from ikrl_ros.core.safety import Intervention
 
 CONTROL_PERIOD_NS = round(CONTROL_PERIOD * 1e9)
 DIAGNOSTIC_LEVELS = {"ok": DiagnosticStatus.OK, "warn": DiagnosticStatus.WARN, "error": DiagnosticStatus.ERROR}
@@ -82,11 +83,11 @@ class ThrottledWarnings:
             self.last_logged[kind] = now
             self.node.get_logger().warning(text)
 
-    def safety(self, notes: list[str]) -> int:
+    def safety(self, interventions: Sequence[Intervention]) -> int:
         """Report safety-limit interventions; returns how many there were."""
-        for note in notes:
-            self.warn(f"safety limit: {note}; command limited")
-        return len(notes)
+        for intervention in interventions:
+            self.warn(f"safety limit: {intervention.text}; command limited")
+        return len(interventions)
 
 
 def publish_at_rate(publish: Callable[[int], None], rate_hz: float, seconds: float) -> int:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ikrl_ros.core.workspace import CONTROL_TYPES
+from ikrl_ros.core.policy_spec import CONTROL_TYPES
 from ikrl_ros.rl.algorithms import make_normalizer
 from ikrl_ros.rl.config import CONFIGS, BaseConfig, config_from_dict
 from ikrl_ros.rl.envs import KEYS, EnvInfo

@@ -10,11 +10,11 @@ from ikrl_ros.core.controllers import (
     HybridController,
     LearnedPolicyController,
     NumericalIKController,
-    PolicyError,
     PyBulletIKController,
     ReachController,
 )
-from ikrl_ros.core.kinematics import PandaKinematics
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.policy_spec import PolicyError
 
 CLASSICAL_CONTROLLERS = ("cartesian_p", "ik", "pybullet_ik")
 LEARNED_CONTROLLERS = ("ddpg", "td3", "sac")
@@ -62,13 +62,15 @@ class ControllerSettings:
             )
 
 
-def make_controller(settings: ControllerSettings, kinematics: PandaKinematics) -> ReachController:
+def make_controller(settings: ControllerSettings, kinematics: ArmKinematics) -> ReachController:
     """The controller ``settings`` name; checkpoint problems raise ``ValueError`` with the reason."""
     if settings.name in LEARNED_CONTROLLERS:
-        return load_policy_controller(resolve_policy_path(settings.policy_path, settings.name), settings.name)
+        return load_policy_controller(
+            resolve_policy_path(settings.policy_path, settings.name), settings.name, kinematics
+        )
     if settings.name == "hybrid":
         far = load_policy_controller(
-            resolve_policy_path(settings.policy_path, settings.hybrid_policy), settings.hybrid_policy
+            resolve_policy_path(settings.policy_path, settings.hybrid_policy), settings.hybrid_policy, kinematics
         )
         return HybridController(
             far, make_classical(settings.hybrid_near, settings, kinematics), settings.hybrid_switch_radius
@@ -76,7 +78,7 @@ def make_controller(settings: ControllerSettings, kinematics: PandaKinematics) -
     return make_classical(settings.name, settings, kinematics)
 
 
-def make_classical(name: str, settings: ControllerSettings, kinematics: PandaKinematics) -> ReachController:
+def make_classical(name: str, settings: ControllerSettings, kinematics: ArmKinematics) -> ReachController:
     if name == "ik":
         return NumericalIKController(kinematics, settings.ik_max_joint_step)
     if name == "pybullet_ik":
@@ -84,7 +86,7 @@ def make_classical(name: str, settings: ControllerSettings, kinematics: PandaKin
     return CartesianPController(settings.cartesian_p_gain)
 
 
-def load_policy_controller(path: Path, algo: str) -> LearnedPolicyController:
+def load_policy_controller(path: Path, algo: str, kinematics: ArmKinematics) -> LearnedPolicyController:
     """Load and check a checkpoint for ``algo``; any problem is a ``ValueError`` that says which."""
     from ikrl_ros.rl.checkpoint import CheckpointError, load_policy  # torch is only needed for learned controllers
 
@@ -95,6 +97,6 @@ def load_policy_controller(path: Path, algo: str) -> LearnedPolicyController:
     if policy.algo != algo:
         raise ValueError(f"{path} holds a {policy.algo} policy, but the controller is '{algo}'")
     try:
-        return LearnedPolicyController(policy)
+        return LearnedPolicyController(policy, kinematics)
     except PolicyError as error:
         raise ValueError(f"{path}: {error}") from None

@@ -24,35 +24,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.core.panda_model import (
-    CONTROL_PERIOD,
-    JOINT_LIMIT_MARGIN,
-    JOINT_STEP_PER_ACTION,
-    MAX_ANGULAR_SPEED,
-    MAX_CARTESIAN_SPEED,
-    MAX_JOINT_STEP,
-    SAFETY_BOX_MAX,
-    SAFETY_BOX_MIN,
-)
-from ikrl_ros.core.safety import (
-    CartesianLimits,
-    JointLimits,
-    cartesian_joint_targets,
-    limit_angular,
-    limit_cartesian,
-    limit_joint_targets,
-)
-from ikrl_ros.core.workspace import (
-    ACTION_MAPS,
-    CONTROL_TYPES,
-    action_to_displacement_fraction,
-    policy_observation,
-    pose_goal,
-    sample_reachable_goal,
-    sample_reachable_pose,
-    sample_start_posture,
-)
+from ikrl_ros.core.control import CONTROL_PERIOD, JOINT_LIMIT_MARGIN, MAX_CARTESIAN_SPEED, MAX_JOINT_STEP
+from ikrl_ros.core.execution import MotionExecutor
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.policy_spec import WORKSPACE_TASK, PolicySpec
+from ikrl_ros.core.robot import DEFAULT_ROBOT, load_arm
+from ikrl_ros.core.safety import CartesianLimits, JointLimits
+from ikrl_ros.core.workspace import sample_reachable_goal, sample_reachable_pose, sample_start_posture
 
 WORKSPACE_ENV_IDS = {
     "IkrlReach-v0": ("ee", "linear"),
@@ -137,25 +115,32 @@ class WorkspaceReachTask:
 
 
 class WorkspaceReachEnv(gym.Env):
-    """The Panda reaching consecutive goals across the workspace, as the ROS stack executes actions."""
+    """An arm reaching consecutive goals across its workspace, as the ROS stack executes actions."""
 
     metadata: dict[str, Any] = {"render_modes": []}
 
-    def __init__(self, control_type: str = "ee", action_map: str = "linear", continue_probability: float = 0.8) -> None:
-        if control_type not in CONTROL_TYPES:
-            raise ValueError(f"control_type must be one of {CONTROL_TYPES}, got {control_type!r}")
-        if action_map not in ACTION_MAPS:
-            raise ValueError(f"action_map must be one of {ACTION_MAPS}, got {action_map!r}")
-        self.action_map = action_map
+    def __init__(
+        self,
+        control_type: str = "ee",
+        action_map: str = "linear",
+        continue_probability: float = 0.8,
+        robot: str = DEFAULT_ROBOT,
+    ) -> None:
         if not 0.0 <= continue_probability <= 1.0:
             raise ValueError(f"continue_probability must be in [0, 1], got {continue_probability}")
-        self.control_type = control_type
+        arm = load_arm(robot)
+        self.spec = PolicySpec(WORKSPACE_TASK, control_type, action_map, arm.dof, arm.base_position_in_world)
+        self.control_type, self.action_map = control_type, action_map
         self.continue_probability = continue_probability
-        self.kinematics = PandaKinematics()
+        self.kinematics = ArmKinematics(arm)
         self.task = WorkspaceReachTask()
-        self.cartesian_limits = CartesianLimits(MAX_CARTESIAN_SPEED, SAFETY_BOX_MIN, SAFETY_BOX_MAX)
-        self.joint_limits = JointLimits(*self.kinematics.limits_with_margin(JOINT_LIMIT_MARGIN), MAX_JOINT_STEP)
-        obs_dim, goal_dim, act_dim = {"ee": (3, 3, 3), "joints": (7, 3, 7), "pose": (9, 9, 6)}[control_type]
+        self.executor = MotionExecutor(
+            self.kinematics,
+            CartesianLimits(MAX_CARTESIAN_SPEED, arm.safety_box_min, arm.safety_box_max),
+            JointLimits(*self.kinematics.limits_with_margin(JOINT_LIMIT_MARGIN), MAX_JOINT_STEP),
+            CONTROL_PERIOD,
+        )
+        obs_dim, goal_dim, act_dim = self.spec.obs_dim, self.spec.goal_dim, self.spec.act_dim
         goal_space = gym.spaces.Box(-10.0, 10.0, (goal_dim,), np.float32)
         self.observation_space = gym.spaces.Dict(
             {
@@ -178,10 +163,11 @@ class WorkspaceReachEnv(gym.Env):
         super().reset(seed=seed)
         if seed is not None or self.q is None or self.np_random.random() >= self.continue_probability:
             self.q = self._random_start()
+            self.executor.reset()
         if self.control_type == "pose":
-            self.goal = pose_goal(*sample_reachable_pose(self.np_random, self.kinematics))
+            self.goal = self.spec.goal(*sample_reachable_pose(self.np_random, self.kinematics))
         else:
-            self.goal = sample_reachable_goal(self.np_random, self.kinematics).astype(np.float32)
+            self.goal = self.spec.goal(sample_reachable_goal(self.np_random, self.kinematics), None)
         return self._observation(), {}
 
     def _random_start(self) -> np.ndarray:
@@ -197,48 +183,15 @@ class WorkspaceReachEnv(gym.Env):
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         assert self.q is not None, "call reset() first"
-        action = action_to_displacement_fraction(action, self.action_map)
-        if self.control_type == "ee":
-            self.q = self._execute_cartesian(action * MAX_CARTESIAN_SPEED)
-        elif self.control_type == "pose":
-            self.q = self._execute_cartesian(action[:3] * MAX_CARTESIAN_SPEED, action[3:] * MAX_ANGULAR_SPEED)
-        else:
-            targets, _ = limit_joint_targets(
-                self.q + JOINT_STEP_PER_ACTION * action,
-                self.q,
-                self.joint_limits,
-                self.kinematics,
-                self.cartesian_limits,
-            )
-            self.q = targets
+        self.q = self.executor.execute(self.q, self.spec.command(action, self.q)).targets
         observation = self._observation()
         reward = float(self.compute_reward(observation["achieved_goal"], self.goal))
         success = bool(self.task.is_success(observation["achieved_goal"], self.goal))
         return observation, reward, False, False, {"is_success": success}
 
-    def _execute_cartesian(self, velocity: np.ndarray, angular_velocity: np.ndarray | None = None) -> np.ndarray:
-        """The controller's speed and box limits, then the bridge's Cartesian step; a zero twist holds."""
-        velocity, _ = limit_cartesian(
-            velocity, self.kinematics.ee_position(self.q), CONTROL_PERIOD, self.cartesian_limits
-        )
-        if angular_velocity is not None:
-            angular_velocity, _ = limit_angular(angular_velocity, self.cartesian_limits)
-        if not np.any(velocity != 0.0) and (angular_velocity is None or not np.any(angular_velocity != 0.0)):
-            return self.q
-        targets, _ = cartesian_joint_targets(
-            velocity,
-            self.q,
-            CONTROL_PERIOD,
-            self.kinematics,
-            self.joint_limits,
-            self.cartesian_limits,
-            angular_velocity,
-        )
-        return targets
-
     def _observation(self) -> dict[str, np.ndarray]:
-        observation = policy_observation(self.control_type, self.q, *self.kinematics.ee_pose(self.q))
-        return {**observation, "desired_goal": self.goal.copy()}
+        position, rotation = self.kinematics.ee_pose(self.q)
+        return self.spec.observe(self.q, position, rotation, np.zeros(3), self.goal.copy())
 
 
 def register_workspace_envs() -> None:

@@ -98,11 +98,11 @@ def test_everything_the_launch_file_names_is_installed(installed_share: Path, la
 def test_urdf_for_rviz_points_at_existing_meshes() -> None:
     import re
 
-    from ikrl_ros.core.robot_description import panda_urdf_for_rviz
+    from ikrl_ros.core.robot_description import urdf_for_rviz
 
-    meshes = re.findall(r'filename="file://([^"]+)"', panda_urdf_for_rviz())
+    meshes = re.findall(r'filename="file://([^"]+)"', urdf_for_rviz())
     assert meshes and all(Path(mesh).is_file() for mesh in meshes)
-    assert "package://" not in panda_urdf_for_rviz()
+    assert "package://" not in urdf_for_rviz()
 
 
 def test_config_declares_only_parameters_the_nodes_know() -> None:

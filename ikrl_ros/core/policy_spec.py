@@ -1,0 +1,171 @@
+"""The contract between a policy and the arm: sizes, observation, and what an action commands.
+
+One ``PolicySpec`` per task and control type, used by the training environments (their spaces and
+action execution), the learned controller (observation and command) and the checkpoint check, so the
+three cannot disagree:
+
+- workspace tasks (``IkrlReach*-v0``, base frame): ``ee`` observes the tip position and commands a
+  linear twist; ``joints`` observes the joint angles and commands joint targets; ``pose`` observes the
+  tip pose (position + 6-D rotation) and commands a twist with an angular part;
+- panda-gym's PandaReach (``PandaReach*-v3``, its world frame): observes the tip position and velocity;
+  ``ee`` commands a linear twist, ``joints`` joint targets.
+
+An action a ∈ [-1, 1] per axis becomes a fraction of the full step (``action_map``: ``a`` or ``a·|a|``),
+and the fraction × the unit speeds of ``core.control`` is the SI command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ikrl_ros.core.control import JOINT_STEP_PER_ACTION, MAX_ANGULAR_SPEED, MAX_CARTESIAN_SPEED
+from ikrl_ros.core.execution import Command, JointTargets, Twist
+
+CONTROL_TYPES = ("ee", "joints", "pose")
+"""``ee``: Cartesian displacement actions (× 0.05 m); ``joints``: joint displacement actions (× 0.05 rad);
+``pose``: Cartesian twist actions (× 0.05 m and × 0.05 rad about the base axes) toward pose goals."""
+ACTION_MAPS = ("linear", "signed_square")
+"""How a policy's action a ∈ [-1, 1] becomes the displacement fraction: ``a``, or ``a·|a|`` — the same full
+speed, with half the action range spent on the slowest quarter of speeds, where the last millimetres are."""
+WORKSPACE_TASK = "workspace"
+PANDA_GYM_TASK = "panda_gym"
+WORKSPACE_ENV_PREFIX = "IkrlReach"
+PANDA_GYM_ENV_PREFIX = "PandaReach"
+
+
+class PolicyError(ValueError):
+    """A checkpoint that cannot drive this robot: wrong task, sizes or action space."""
+
+
+def task_of(env_id: str) -> str:
+    """Which task family an environment id belongs to; the one place environment ids are interpreted."""
+    if env_id.startswith(WORKSPACE_ENV_PREFIX):
+        return WORKSPACE_TASK
+    if env_id.startswith(PANDA_GYM_ENV_PREFIX):
+        return PANDA_GYM_TASK
+    raise PolicyError(
+        f"policy was trained on {env_id}; only {PANDA_GYM_ENV_PREFIX} and {WORKSPACE_ENV_PREFIX} variants drive the "
+        "reach controller"
+    )
+
+
+def rotation_features(rotation: np.ndarray) -> np.ndarray:
+    """The continuous 6-D representation of a rotation: its first two columns (Zhou et al. 2019)."""
+    return np.asarray(rotation)[:, :2].T.reshape(6)
+
+
+def pose_goal(position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """A pose policy's desired goal: position and 6-D rotation (float32)."""
+    return np.concatenate([position, rotation_features(rotation)]).astype(np.float32)
+
+
+def action_to_displacement_fraction(action: np.ndarray, action_map: str) -> np.ndarray:
+    """The fraction of the full step (0.05 m or 0.05 rad per period) that ``action`` commands, per axis."""
+    action = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
+    if action_map == "linear":
+        return action
+    if action_map == "signed_square":
+        return action * np.abs(action)
+    raise ValueError(f"action map must be one of {ACTION_MAPS}, got {action_map!r}")
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """Sizes, observation and action meaning of one task and control type for an arm of ``dof`` joints."""
+
+    task: str
+    control_type: str
+    action_map: str
+    dof: int
+    world_offset: np.ndarray
+    """panda-gym's tasks observe in its world frame: the base frame's position there."""
+
+    def __post_init__(self) -> None:
+        if self.control_type not in CONTROL_TYPES:
+            raise ValueError(f"control type must be one of {CONTROL_TYPES}, got {self.control_type!r}")
+        if self.action_map not in ACTION_MAPS:
+            raise ValueError(f"action map must be one of {ACTION_MAPS}, got {self.action_map!r}")
+        if self.task == PANDA_GYM_TASK and self.control_type == "pose":
+            raise PolicyError("panda-gym's PandaReach has no pose control")
+
+    @property
+    def obs_dim(self) -> int:
+        if self.task == PANDA_GYM_TASK:
+            return 6
+        return {"ee": 3, "joints": self.dof, "pose": 9}[self.control_type]
+
+    @property
+    def goal_dim(self) -> int:
+        return 9 if self.control_type == "pose" else 3
+
+    @property
+    def act_dim(self) -> int:
+        return {"ee": 3, "joints": self.dof, "pose": 6}[self.control_type]
+
+    @property
+    def commands_joints(self) -> bool:
+        return self.control_type == "joints"
+
+    @property
+    def reaches_orientation(self) -> bool:
+        return self.control_type == "pose"
+
+    def goal(self, position: np.ndarray, rotation: np.ndarray | None) -> np.ndarray:
+        """The desired goal vector; a pose policy needs a rotation (the caller's current one for position goals)."""
+        if self.task == PANDA_GYM_TASK:
+            return (np.asarray(position, dtype=float) + self.world_offset).astype(np.float32)
+        if self.control_type == "pose":
+            return pose_goal(position, rotation)
+        return np.asarray(position, np.float32)
+
+    def observe(
+        self,
+        joint_positions: np.ndarray,
+        ee_position: np.ndarray,
+        ee_rotation: np.ndarray,
+        ee_velocity: np.ndarray,
+        desired_goal: np.ndarray,
+    ) -> dict[str, np.ndarray]:
+        """The observation dict (float32) the policy was trained on; ``desired_goal`` from ``goal``.
+
+        Goal-relative inputs are computed inside the network from ``achieved_goal`` and ``desired_goal``,
+        so hindsight relabelling stays valid.
+        """
+        if self.task == PANDA_GYM_TASK:
+            ee_world = np.asarray(ee_position, dtype=float) + self.world_offset
+            observation, achieved = np.concatenate([ee_world, ee_velocity]), ee_world
+        elif self.control_type == "pose":
+            observation = achieved = np.concatenate([ee_position, rotation_features(ee_rotation)])
+        else:
+            observation, achieved = (ee_position if self.control_type == "ee" else joint_positions), ee_position
+        return {
+            "observation": np.asarray(observation, np.float32),
+            "achieved_goal": np.asarray(achieved, np.float32),
+            "desired_goal": np.asarray(desired_goal, np.float32),
+        }
+
+    def command(self, action: np.ndarray, joint_positions: np.ndarray) -> Command:
+        """The SI command an action stands for."""
+        fraction = action_to_displacement_fraction(action, self.action_map)
+        if self.control_type == "joints":
+            return JointTargets(joint_positions + JOINT_STEP_PER_ACTION * fraction)
+        if self.control_type == "pose":
+            return Twist(fraction[:3] * MAX_CARTESIAN_SPEED, fraction[3:] * MAX_ANGULAR_SPEED)
+        return Twist(fraction * MAX_CARTESIAN_SPEED)
+
+    def check(self, env_id: str, obs_dim: int, goal_dim: int, act_dim: int) -> None:
+        """Refuse a checkpoint whose sizes do not match what this spec builds and executes."""
+        if (obs_dim, goal_dim) != (self.obs_dim, self.goal_dim):
+            raise PolicyError(
+                f"policy expects observation {obs_dim} + goal {goal_dim} values; for {env_id} the reach controller "
+                f"builds {self.obs_dim} + {self.goal_dim}"
+            )
+        if act_dim != self.act_dim:
+            raise PolicyError(f"policy for {env_id} outputs {act_dim} actions, expected {self.act_dim}")
+
+
+def policy_spec(env_id: str, control_type: str, action_map: str, dof: int, world_offset: np.ndarray) -> PolicySpec:
+    """The spec of a policy trained on ``env_id``."""
+    return PolicySpec(task_of(env_id), control_type, action_map, dof, np.asarray(world_offset, dtype=float))

@@ -1,0 +1,210 @@
+"""The arm as data: everything the package knows about a robot, from its URDF and a small description file.
+
+A description file (YAML, ``ikrl_ros/robots/NAME.yaml`` for a shipped arm) names the URDF, the base and
+tip frames, the controlled joints (base to tip), joints held fixed (fingers), the neutral posture, the
+velocity/acceleration/jerk limits, the goal workspace and the safety box. The URDF supplies the
+kinematic chain and the position limits. Every other module takes an ``Arm`` (or its kinematics)
+instead of importing robot constants, so nothing outside this module assumes a joint count.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pybullet_data
+import yaml
+
+DEFAULT_ROBOT = "panda"
+WORLD_FRAME = "world"
+"""The simulator's world frame; the arm's base frame sits at ``Arm.base_position_in_world`` in it, unrotated."""
+URDF_SCHEMES = {"pybullet_data://": pybullet_data.getDataPath}
+"""URDF locations inside packages installed with the project."""
+
+
+class RobotDescriptionError(ValueError):
+    """A robot description that cannot describe an arm; the text names the problem."""
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where goals may lie, in the base frame: a box intersected with the arm's reach sphere."""
+
+    box_min: np.ndarray
+    box_max: np.ndarray
+    reach_center: np.ndarray
+    reach_radius: float
+
+    def __post_init__(self) -> None:
+        if np.any(self.box_min >= self.box_max):
+            raise ValueError(f"workspace box min {self.box_min.tolist()} must be below max {self.box_max.tolist()}")
+        if not self.reach_radius > 0.0:
+            raise ValueError(f"workspace reach radius must be positive, got {self.reach_radius}")
+        if not self.contains(self.clamp((self.box_min + self.box_max) / 2), slack=1e-6):
+            raise ValueError("workspace box and reach sphere do not intersect: no goal could be admitted")
+
+    def contains(self, point: np.ndarray, slack: float = 1e-9) -> bool:
+        inside_box = bool(np.all(point >= self.box_min - slack) and np.all(point <= self.box_max + slack))
+        return inside_box and float(np.linalg.norm(point - self.reach_center)) <= self.reach_radius + slack
+
+    def clamp(self, point: np.ndarray) -> np.ndarray:
+        """A nearby admissible point: alternating projections onto the box and the reach sphere.
+
+        Both sets are convex, so the alternation converges to a point of their intersection.
+        """
+        clamped = np.asarray(point, dtype=float)
+        for _ in range(100):
+            clamped = np.clip(clamped, self.box_min, self.box_max)
+            offset = clamped - self.reach_center
+            distance = float(np.linalg.norm(offset))
+            if distance <= self.reach_radius:
+                break
+            clamped = self.reach_center + offset * (self.reach_radius / distance)
+        return clamped
+
+
+@dataclass(frozen=True)
+class MotionLimits:
+    """Velocity, acceleration and jerk limits of one axis group (joints, or the tip's translation/rotation)."""
+
+    velocity: np.ndarray
+    acceleration: np.ndarray
+    jerk: np.ndarray
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One serial arm: its frames, controlled joints, limits and the region where it takes goals."""
+
+    name: str
+    urdf: str
+    """Path of the URDF on this machine."""
+    base_frame: str
+    tip_frame: str
+    joint_names: tuple[str, ...]
+    """The controlled joints, base to tip: the order of every joint vector in the package."""
+    locked_joints: dict[str, float]
+    """Joints of the URDF that are held at these positions (fingers): not part of the arm's kinematics."""
+    neutral: np.ndarray
+    joint_limits: MotionLimits
+    linear_limits: MotionLimits
+    angular_limits: MotionLimits
+    workspace: Workspace
+    safety_box_min: np.ndarray
+    safety_box_max: np.ndarray
+    base_position_in_world: np.ndarray
+
+    @property
+    def dof(self) -> int:
+        return len(self.joint_names)
+
+    @property
+    def all_joint_names(self) -> tuple[str, ...]:
+        """Every simulated joint: the arm's, then the locked ones (the order of the bridge's ``joint_states``)."""
+        return self.joint_names + tuple(self.locked_joints)
+
+    def world_to_base(self, point_world: np.ndarray) -> np.ndarray:
+        """Simulator world coordinates → base frame (the base is translated, not rotated)."""
+        return np.asarray(point_world, dtype=float) - self.base_position_in_world
+
+    def base_to_world(self, point_base: np.ndarray) -> np.ndarray:
+        """Base frame coordinates → simulator world coordinates."""
+        return np.asarray(point_base, dtype=float) + self.base_position_in_world
+
+
+def resolve_urdf(location: str, relative_to: Path | None = None) -> str:
+    """A URDF path on this machine from a description's ``urdf`` entry (a scheme of ``URDF_SCHEMES``, an
+    absolute path, or a path relative to the description file)."""
+    for scheme, root in URDF_SCHEMES.items():
+        if location.startswith(scheme):
+            return os.path.join(root(), location[len(scheme) :])
+    path = Path(location)
+    if not path.is_absolute() and relative_to is not None:
+        path = relative_to / path
+    return str(path)
+
+
+def shipped_robots() -> list[str]:
+    """Names of the robot descriptions shipped with the package."""
+    folder = importlib.resources.files("ikrl_ros") / "robots"
+    return sorted(entry.name.removesuffix(".yaml") for entry in folder.iterdir() if entry.name.endswith(".yaml"))
+
+
+@functools.lru_cache(maxsize=16)
+def load_arm(robot: str = DEFAULT_ROBOT) -> Arm:
+    """The arm a shipped robot name or a description file's path describes (cached: it is immutable data)."""
+    if robot.endswith((".yaml", ".yml")):
+        path = Path(robot)
+        if not path.is_file():
+            raise RobotDescriptionError(f"robot description file {robot} does not exist")
+        text, folder = path.read_text(), path.parent
+    else:
+        entry = importlib.resources.files("ikrl_ros") / "robots" / f"{robot}.yaml"
+        if not entry.is_file():
+            raise RobotDescriptionError(f"unknown robot '{robot}': shipped robots are {shipped_robots()}")
+        text, folder = entry.read_text(), None
+    return arm_from_description(yaml.safe_load(text), folder)
+
+
+def arm_from_description(description: dict, folder: Path | None = None) -> Arm:
+    """Build an ``Arm`` from a parsed description; every missing or malformed entry is named in the error."""
+    try:
+        joints = tuple(str(name) for name in description["joints"])
+        limits = description["limits"]
+        cartesian = limits["cartesian"]
+        workspace, box = description["workspace"], description["safety_box"]
+        arm = Arm(
+            name=str(description["name"]),
+            urdf=resolve_urdf(str(description["urdf"]), folder),
+            base_frame=str(description["base_frame"]),
+            tip_frame=str(description["tip_frame"]),
+            joint_names=joints,
+            locked_joints={str(k): float(v) for k, v in (description.get("locked_joints") or {}).items()},
+            neutral=_vector(description["neutral"], len(joints), "neutral"),
+            joint_limits=MotionLimits(
+                *(_vector(limits[key], len(joints), f"limits.{key}") for key in ("velocity", "acceleration", "jerk"))
+            ),
+            linear_limits=MotionLimits(*(np.array(float(cartesian["linear"][k])) for k in MOTION_KEYS)),
+            angular_limits=MotionLimits(*(np.array(float(cartesian["angular"][k])) for k in MOTION_KEYS)),
+            workspace=Workspace(
+                _vector(workspace["box_min"], 3, "workspace.box_min"),
+                _vector(workspace["box_max"], 3, "workspace.box_max"),
+                _vector(workspace["reach_center"], 3, "workspace.reach_center"),
+                float(workspace["reach_radius"]),
+            ),
+            safety_box_min=_vector(box["min"], 3, "safety_box.min"),
+            safety_box_max=_vector(box["max"], 3, "safety_box.max"),
+            base_position_in_world=_vector(
+                (description.get("simulation") or {}).get("base_position_in_world", [0.0, 0.0, 0.0]),
+                3,
+                "simulation.base_position_in_world",
+            ),
+        )
+    except KeyError as missing:
+        raise RobotDescriptionError(f"robot description lacks the entry {missing}") from None
+    except (TypeError, ValueError) as error:
+        raise RobotDescriptionError(f"robot description is malformed: {error}") from None
+    if not os.path.isfile(arm.urdf):
+        raise RobotDescriptionError(f"robot '{arm.name}': URDF {arm.urdf} does not exist")
+    if len(set(joints)) != len(joints):
+        raise RobotDescriptionError(f"robot '{arm.name}': joint names are duplicated: {list(joints)}")
+    for group in (arm.joint_limits, arm.linear_limits, arm.angular_limits):
+        if not all(np.all(np.asarray(values) > 0) for values in (group.velocity, group.acceleration, group.jerk)):
+            raise RobotDescriptionError(f"robot '{arm.name}': velocity, acceleration and jerk limits must be positive")
+    if np.any(arm.safety_box_min >= arm.safety_box_max):
+        raise RobotDescriptionError(f"robot '{arm.name}': safety_box min must be below max")
+    return arm
+
+
+MOTION_KEYS = ("velocity", "acceleration", "jerk")
+
+
+def _vector(values: object, length: int, what: str) -> np.ndarray:
+    array = np.asarray(values, dtype=float)
+    if array.shape != (length,) or not np.all(np.isfinite(array)):
+        raise ValueError(f"'{what}' must be {length} finite numbers, got {values!r}")
+    return array
