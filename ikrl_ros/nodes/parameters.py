@@ -1,18 +1,22 @@
-"""Every node's parameters as data: one frozen dataclass per node, declared and validated in one place.
+"""Every node's parameters as data: one frozen dataclass per node, the single source of their rules and docs.
 
-A field's metadata (``param(...)``) becomes its ``ParameterDescriptor``: description, range
-(``FloatingPointRange``/``IntegerRange``, checked by rclpy itself), choices (in
-``additional_constraints``) and ``read_only`` — parameters are validated once at start-up, so
-``ros2 param set`` is refused instead of appearing to work. ``declare_parameters`` returns the frozen
-set the node runs with; a derived default (``joint_state_timeout``) is computed before it is declared,
-so a parameter query returns the value in use.
+A field's metadata (``param(...)``) holds everything about a parameter: description, unit, range, choices
+and array length. It becomes the ``ParameterDescriptor`` (rclpy checks the advertised range, ``check``
+the rest), the README tables and the config files (``parameter_docs`` generates both). Rules between
+fields live in the dataclass's ``__post_init__``, one function per rule. Parameters are read-only:
+they are validated once at start-up, so ``ros2 param set`` is refused instead of appearing to work.
+``declare_parameters`` returns the frozen set the node runs with; a derived default
+(``joint_state_timeout``) is computed before it is declared, so a parameter query returns the value in use.
+
+The safety limits both nodes enforce are one dataclass, ``SafetyParameters``, that both node sets extend;
+where a node's default differs, the node set says so with ``node_default`` and nothing else.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 from typing import Any, TypeVar
 
 import numpy as np
@@ -24,13 +28,17 @@ from ikrl_ros.core.kinematics import PandaKinematics
 from ikrl_ros.core.panda_model import (
     BASE_POSITION_IN_WORLD,
     CONTROL_PERIOD,
+    JOINT_LIMIT_MARGIN,
     MAX_ANGULAR_SPEED,
     MAX_CARTESIAN_SPEED,
+    MAX_JOINT_STEP,
     REACH_RADIUS,
+    SAFETY_BOX_MAX,
+    SAFETY_BOX_MIN,
     WORKSPACE_MAX,
     WORKSPACE_MIN,
 )
-from ikrl_ros.core.safety import CartesianLimits, JointLimits, limits_from_parameters
+from ikrl_ros.core.safety import CartesianLimits, JointLimits
 from ikrl_ros.rl.config import CONFIGS, HER_STRATEGIES
 from ikrl_ros.rl.controller_factory import CLASSICAL_CONTROLLERS, CONTROLLERS, LEARNED_CONTROLLERS
 
@@ -44,7 +52,10 @@ class ParameterError(ValueError):
 
 @dataclass(frozen=True)
 class ParameterSpec:
+    """Everything a parameter is besides its name, type and default (those are the dataclass field's)."""
+
     description: str
+    unit: str = ""
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
@@ -58,6 +69,7 @@ def param(
     default: Any,
     description: str,
     *,
+    unit: str = "",
     low: float | None = None,
     high: float | None = None,
     choices: tuple[str, ...] = (),
@@ -65,18 +77,54 @@ def param(
     derived: Callable[[dict[str, Any]], Any] | None = None,
 ) -> Any:
     """A dataclass field that is also a ROS parameter (its name is the field's name)."""
-    spec = ParameterSpec(description, low, high, choices, length, derived)
+    return spec_field(default, ParameterSpec(description, unit, low, high, choices, length, derived))
+
+
+def spec_field(default: Any, spec: ParameterSpec) -> Any:
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata={"parameter": spec})
     return field(default=default, metadata={"parameter": spec})
 
 
-def descriptor(spec: ParameterSpec, default: Any) -> ParameterDescriptor:
-    result = ParameterDescriptor(description=spec.description, read_only=True)
+def vector3(default: Any, description: str, low: float = -10.0, high: float = 10.0) -> Any:
+    """A 3-vector parameter in metres."""
+    return param(list(map(float, default)), description, unit="m", low=low, high=high, length=3)
+
+
+def node_default(parameter_set: type, name: str, default: Any) -> Any:
+    """``parameter_set``'s field ``name`` with another default; description and rules stay that field's.
+
+    For a node whose default differs from the shared one: the difference is this one line in its set.
+    """
+    return spec_field(default, spec_of(field_named(parameter_set, name)))
+
+
+def field_named(parameter_set: type, name: str) -> Field:
+    return next(item for item in fields(parameter_set) if item.name == name)
+
+
+def spec_of(item: Field) -> ParameterSpec:
+    return item.metadata["parameter"]
+
+
+def default_of(item: Field) -> Any:
+    """The field's declared default (a derived default's value for the other parameters' defaults)."""
+    return item.default if item.default is not MISSING else item.default_factory()  # type: ignore[misc]
+
+
+def constraints(spec: ParameterSpec) -> str:
+    """The allowed values in words: the descriptor's ``additional_constraints``, the docs' "allowed" column."""
     if spec.choices:
-        result.additional_constraints = f"one of: {', '.join(spec.choices)}"
-    if spec.length is not None:
-        result.additional_constraints = f"{spec.length} elements"
+        return " | ".join(spec.choices)
+    if spec.low is None or spec.high is None:
+        return ""
+    bounds = f"[{spec.low!r}, {spec.high!r}]"
+    return f"{spec.length} values, each in {bounds}" if spec.length is not None else bounds
+
+
+def descriptor(spec: ParameterSpec, default: Any) -> ParameterDescriptor:
+    description = f"{spec.description} (unit: {spec.unit})" if spec.unit else spec.description
+    result = ParameterDescriptor(description=description, read_only=True, additional_constraints=constraints(spec))
     if spec.low is not None and spec.high is not None and spec.length is None:  # arrays: checked by `check`
         if isinstance(default, bool) or not isinstance(default, int | float):
             raise TypeError("ranges apply to numbers and number arrays only")
@@ -88,7 +136,7 @@ def descriptor(spec: ParameterSpec, default: Any) -> ParameterDescriptor:
 
 
 def check(name: str, spec: ParameterSpec, value: Any) -> None:
-    """What rclpy's descriptor does not check: choices, array lengths, finiteness, and ranges for arrays."""
+    """Every rule of ``spec`` on ``value``: choices, array length, finiteness, range (of each array element)."""
     if spec.choices and value not in spec.choices:
         raise ParameterError(f"parameter '{name}' must be one of {spec.choices}, got {value!r}")
     values = list(value) if isinstance(value, list | tuple) else [value]
@@ -101,6 +149,31 @@ def check(name: str, spec: ParameterSpec, value: Any) -> None:
             raise ParameterError(f"parameter '{name}' must be within [{spec.low}, {spec.high}], got {value!r}")
 
 
+def type_error(name: str, default: Any, reason: str) -> ParameterError:
+    kind = type(default).__name__
+    hint = " (in YAML write 2.0, not 2)" if kind == "float" else ""
+    return ParameterError(f"parameter '{name}' must be a {kind}{hint}: {reason}")
+
+
+def same_ros_type(default: Any, value: Any) -> bool:
+    """Whether ROS would take ``value`` for a parameter declared with ``default`` (no int for a float, no bool
+    for an int; arrays element by element)."""
+    if isinstance(default, list):
+        return isinstance(value, list) and all(type(item) is type(default[0]) for item in value)
+    return type(value) is type(default)
+
+
+def check_value(parameter_set: type, name: str, value: Any) -> None:
+    """``value`` as a params file would give it (its own type, not yet declared): type and ``check``."""
+    names = {item.name: item for item in fields(parameter_set)}
+    if name not in names:
+        raise ParameterError(f"'{name}' is not a parameter of {parameter_set.__name__}")
+    default = default_of(names[name])
+    if not same_ros_type(default, value):
+        raise type_error(name, default, f"got {value!r}")
+    check(name, spec_of(names[name]), value)
+
+
 T = TypeVar("T")
 
 
@@ -108,16 +181,12 @@ def declare_parameters(node: Node, parameter_set: type[T]) -> T:
     """Declare every field of ``parameter_set`` on ``node`` (overrides from launch/YAML/CLI apply) and validate."""
     values: dict[str, Any] = {}
     for item in fields(parameter_set):  # type: ignore[arg-type]
-        spec: ParameterSpec = item.metadata["parameter"]
-        default = item.default if item.default is not MISSING else item.default_factory()  # type: ignore[misc]
-        if spec.derived is not None:
-            default = spec.derived(values)
+        spec = spec_of(item)
+        default = spec.derived(values) if spec.derived is not None else default_of(item)
         try:
             value = node.declare_parameter(item.name, default, descriptor(spec, default)).value
         except InvalidParameterTypeException as error:
-            kind = type(default).__name__
-            hint = " (in YAML write 2.0, not 2)" if kind == "float" else ""
-            raise ParameterError(f"parameter '{item.name}' must be a {kind}{hint}: {error}") from error
+            raise type_error(item.name, default, str(error)) from error
         except InvalidParameterValueException as error:
             raise ParameterError(
                 f"parameter '{item.name}' must be within [{spec.low}, {spec.high}] ({error})"
@@ -127,77 +196,59 @@ def declare_parameters(node: Node, parameter_set: type[T]) -> T:
     return parameter_set(**values)
 
 
-def parameter_names(parameter_set: type) -> list[str]:
-    return [item.name for item in fields(parameter_set)]
+def box_order(name: str, low: list[float], high: list[float]) -> None:
+    """``{name}_min`` below ``{name}_max`` in every axis."""
+    if not all(a < b for a, b in zip(low, high, strict=True)):
+        raise ParameterError(f"parameters '{name}_min' {low} must be below '{name}_max' {high} in every axis")
 
 
-def three(description: str, default: Any, low: float = -10.0, high: float = 10.0) -> Any:
-    """A 3-vector parameter in metres."""
-    return param(list(map(float, default)), description, low=low, high=high, length=3)
+def below(low_name: str, low: float, high_name: str, high: float) -> None:
+    if not low < high:
+        raise ParameterError(f"parameter '{low_name}' ({low}) must be below '{high_name}' ({high})")
 
 
 @dataclass(frozen=True)
-class BridgeParameters:
-    """``panda_bridge``: the simulated Panda and how it executes commands."""
+class SafetyParameters:
+    """The limits both nodes enforce: the controller on what it sends, the bridge again on what it executes."""
 
-    sync_mode: str = param(
-        "realtime",
-        "'realtime' (wall-clock paced) or 'lockstep' (steps when the controller answers; sim-time stamps and /clock)",
-        choices=SYNC_MODES,
-    )
-    cartesian_execution: str = param(
-        "dls_ik",
-        "how cartesian_cmd is executed: 'dls_ik' (damped least squares with a posture term, no drift) or "
-        "'pybullet_ik' (panda-gym's per-step PyBullet IK, bit-identical to panda-gym)",
-        choices=("dls_ik", "pybullet_ik"),
-    )
-    real_time_factor: float = param(1.0, "realtime mode: sim seconds per wall second", low=0.01, high=100.0)
-    command_timeout: float = param(
-        0.1,
-        "realtime mode: commands older than this (s, wall clock) are ignored and the arm holds",
-        low=0.001,
-        high=10.0,
-    )
-    lockstep_timeout: float = param(
-        0.5, "lockstep mode: republish the state if no answer came within this (s, wall clock)", low=0.01, high=60.0
-    )
-    publish_clock: bool = param(
-        False,
-        "realtime mode: publish sim time on /clock and stamp everything in sim time (for nodes with use_sim_time); "
-        "lockstep always does both",
-    )
     max_cartesian_speed: float = param(
         MAX_CARTESIAN_SPEED,
-        "safety: per-axis limit on cartesian_cmd (m/s); panda-gym's action limit 1.25 is also the most",
+        "safety: per-axis limit on commanded linear speed (the controller's twists, the bridge's `cartesian_cmd`); "
+        "panda-gym's action limit 1.25 m/s is also the most",
+        unit="m/s",
         low=0.001,
         high=MAX_CARTESIAN_SPEED,
     )
     max_angular_speed: float = param(
         MAX_ANGULAR_SPEED,
-        "safety: per-axis limit on cartesian_cmd's angular velocity (rad/s)",
+        "safety: per-axis limit on commanded angular speed (the twists' angular part, about the `panda_link0` axes)",
+        unit="rad/s",
         low=0.001,
         high=2 * MAX_ANGULAR_SPEED,
     )
-    safety_box_min: list[float] = three(
-        "safety: lower corner (m, panda_link0) the end-effector target may not leave; panda-gym keeps targets at z >= "
-        "0",
-        [-0.9, -0.9, -0.01],
+    safety_box_min: list[float] = vector3(
+        SAFETY_BOX_MIN,
+        "safety: lower corner (`panda_link0`) of the box commanded end-effector targets stay in; from outside it, "
+        "only motion back toward it is allowed. The bridge's default box is wider than the controller's: a second "
+        "line around it (panda-gym itself keeps targets at z >= 0)",
     )
-    safety_box_max: list[float] = three(
-        "safety: upper corner (m, panda_link0) of the end-effector target box", [0.9, 0.9, 1.2]
-    )
-    max_stamp_future: float = param(
-        0.5,
-        "realtime mode: commands stamped further than this (s) ahead of this node's clock are refused",
-        low=0.001,
-        high=60.0,
+    safety_box_max: list[float] = vector3(
+        SAFETY_BOX_MAX, "safety: upper corner (`panda_link0`) of the end-effector target box (see `safety_box_min`)"
     )
     joint_limit_margin: float = param(
-        0.01, "safety: joint targets are clamped this far (rad) inside the URDF limits", low=0.0, high=0.49
+        JOINT_LIMIT_MARGIN,
+        "safety: joint position targets (the controller's, and every joint command the bridge receives) are clamped "
+        "this far inside the URDF limits",
+        unit="rad",
+        low=0.0,
+        high=0.49,
     )
     max_joint_step: float = param(
-        0.1,
-        "safety: joint targets move at most this far (rad) from the current position per control period",
+        MAX_JOINT_STEP,
+        "safety: joint targets move at most this far from the current position per control period (0.1 rad is "
+        "2.5 rad/s at 0.04 s), a DLS Cartesian step is slowed down as a whole to it, and a target that would take "
+        "the end effector out of the safety box holds the arm",
+        unit="rad",
         low=0.001,
         high=1.0,
     )
@@ -206,24 +257,70 @@ class BridgeParameters:
         box_order("safety_box", self.safety_box_min, self.safety_box_max)
 
 
-def box_order(name: str, low: list[float], high: list[float]) -> None:
-    if not all(a < b for a, b in zip(low, high, strict=True)):
-        raise ParameterError(f"parameters '{name}_min' {low} must be below '{name}_max' {high} in every axis")
+BRIDGE_SAFETY_BOX_MIN = [-0.9, -0.9, -0.01]
+BRIDGE_SAFETY_BOX_MAX = [0.9, 0.9, 1.2]
 
 
-def safety_limits(
-    params: BridgeParameters | ReachControllerParameters, kinematics: PandaKinematics
-) -> tuple[CartesianLimits, JointLimits]:
-    """The limits both nodes enforce, from the safety fields their parameter sets share."""
-    return limits_from_parameters(
-        kinematics,
+@dataclass(frozen=True)
+class BridgeParameters(SafetyParameters):
+    """``panda_bridge``: the simulated Panda and how it executes commands."""
+
+    sync_mode: str = param(
+        "realtime",
+        "`realtime`: a steady timer steps every 0.04 s / `real_time_factor`; `lockstep`: step as soon as the command "
+        "stamped with the last state's stamp arrives, stamping in sim time and publishing `/clock` - as fast as the "
+        "controller answers, even idle (zero commands), so it keeps the CPU busy: for evaluation, not for "
+        "interactive use",
+        choices=SYNC_MODES,
+    )
+    cartesian_execution: str = param(
+        "dls_ik",
+        "how `cartesian_cmd` becomes joint targets: `dls_ik`, a damped-least-squares step from the current joints "
+        "(active joint limits, posture term toward the neutral pose, whole step slowed to `max_joint_step`, then the "
+        "joint and box checks of `joint_command`), which does not drift over consecutive goals; `pybullet_ik`, "
+        "panda-gym's own end-effector control (PyBullet IK each step, no posture term), bit-identical to "
+        '`gym.make("PandaReach-v3")`, which drifts over many goals into postures it cannot leave and asks for the '
+        "gripper pointing down at every step, so goals where that orientation is out of reach (the far edge of the "
+        "workspace, e.g. (0.81, -0.19, 0.19) m) stop 3-9 cm short",
+        choices=("dls_ik", "pybullet_ik"),
+    )
+    real_time_factor: float = param(1.0, "realtime: sim seconds per wall second", low=0.01, high=100.0)
+    command_timeout: float = param(
+        0.1,
+        "realtime: commands older than this (wall clock) are ignored and the arm holds its joints",
+        unit="s",
+        low=0.001,
+        high=10.0,
+    )
+    lockstep_timeout: float = param(
+        0.5, "lockstep: republish the state if no answer came within this (wall clock)", unit="s", low=0.01, high=60.0
+    )
+    publish_clock: bool = param(
+        False,
+        "realtime: publish sim time on `/clock` and stamp everything in sim time (for nodes with `use_sim_time`); "
+        "lockstep always does both: one time base per mode",
+    )
+    max_stamp_future: float = param(
+        0.5,
+        "realtime: commands stamped further than this ahead of this node's clock are refused (clocks disagree); "
+        "unstamped ones are used with a warning",
+        unit="s",
+        low=0.001,
+        high=60.0,
+    )
+    safety_box_min: list[float] = node_default(SafetyParameters, "safety_box_min", BRIDGE_SAFETY_BOX_MIN)
+    safety_box_max: list[float] = node_default(SafetyParameters, "safety_box_max", BRIDGE_SAFETY_BOX_MAX)
+
+
+def safety_limits(params: SafetyParameters, kinematics: PandaKinematics) -> tuple[CartesianLimits, JointLimits]:
+    """The limits both nodes enforce, from the safety fields their parameter sets share (validated there)."""
+    cartesian = CartesianLimits(
         params.max_cartesian_speed,
         np.array(params.safety_box_min),
         np.array(params.safety_box_max),
-        params.joint_limit_margin,
-        params.max_joint_step,
         params.max_angular_speed,
     )
+    return cartesian, JointLimits(*kinematics.limits_with_margin(params.joint_limit_margin), params.max_joint_step)
 
 
 def default_state_timeout(values: dict[str, Any]) -> float:
@@ -232,75 +329,94 @@ def default_state_timeout(values: dict[str, Any]) -> float:
 
 
 @dataclass(frozen=True)
-class ReachControllerParameters:
+class ReachControllerParameters(SafetyParameters):
     """``reach_controller``: which controller, which goals, which limits, which output interface."""
 
-    controller: str = param("sac", "reach controller", choices=CONTROLLERS)
+    controller: str = param(
+        "sac",
+        "`sac`, `td3`, `ddpg` (learned), `hybrid` (learned far, classical near), `cartesian_p` (proportional "
+        "Cartesian step, clipped to the action limit), `ik` (DLS IK, approached in joint space), `pybullet_ik` "
+        "(PyBullet's IK, same approach)",
+        choices=CONTROLLERS,
+    )
     control_rate: float = param(
         25.0,
-        "realtime: the most joint states answered per second (Hz); states arriving faster are decimated, slower ones "
-        "set the rate",
+        "realtime: the most joint states answered per second; states from a faster driver are thinned to this rate "
+        "on average, slower ones set the rate (the bridge publishes at 25 Hz)",
+        unit="Hz",
         low=1.0,
         high=1000.0,
     )
     sync_mode: str = param(
         "realtime",
-        "'realtime' (answer each joint state as it arrives, at most control_rate per second, watchdog on) or "
-        "'lockstep' (answer every state, everything stamped with its sim-time stamp, for a lockstep bridge)",
+        "`realtime`: answer each joint state as it arrives, so a command acts on the state it was computed from, at "
+        "most `control_rate` per second, watchdog on; `lockstep`: answer every state, and commands, markers and "
+        "diagnostics carry the answered state's sim-time stamp, for a lockstep bridge",
         choices=SYNC_MODES,
     )
     goal_tolerance: float = param(
         0.05,
-        "distance (m) under which ~/goal_reached is true; panda-gym's success threshold is 0.05",
+        "distance under which `~/goal_reached` is true; panda-gym's success threshold is 0.05 m",
+        unit="m",
         low=1e-5,
         high=1.0,
     )
     orientation: str = param(
         "auto",
-        "goal orientation: 'top_down' (gripper down, the yaw of goal_pose's quaternion: what RViz's 2D Goal Pose "
-        "means; clicked_point keeps the current yaw), 'track' (goal_pose's full orientation, as MoveIt; clicked_point "
-        "keeps the current orientation), 'ignore' (position only), or 'auto': top_down for controllers that turn the "
-        "gripper, ignore for position-only policies",
+        "`top_down`: the gripper points straight down, turned by the yaw of `goal_pose`'s quaternion (what RViz's "
+        '"2D Goal Pose" arrow means for an arm; `clicked_point` keeps the current yaw); `track`: `goal_pose`\'s full '
+        "orientation is the grasp target's, as MoveIt's pose goals (`clicked_point` keeps the current orientation); "
+        "`ignore`: position only; `auto`: `top_down` for controllers that turn the gripper (`cartesian_p`, `ik`, "
+        "`pybullet_ik`, `hybrid`, pose policies such as `sac_workspace_pose`), `ignore` for position-only policies "
+        "(the `*_workspace`, `*_workspace_joints` and `*_panda_reach` ones; an explicit `top_down`/`track` with "
+        "them logs a warning and is ignored). Position comes first: an orientation the IK cannot reach at that "
+        "position from the current posture is dropped for that goal with a warning, and the position is reached",
         choices=("auto", "top_down", "track", "ignore"),
     )
     goal_angle_tolerance: float = param(
         0.05,
-        "angle (rad) under which, with the distance, ~/goal_reached is true for goals with an orientation",
+        "for goals with an orientation, `~/goal_reached` also needs the angle to the goal's orientation below this",
+        unit="rad",
         low=1e-5,
         high=3.2,
     )
     joint_state_timeout: float = param(
         0.08,
-        "watchdog: joint states older than this (s, wall clock) are stale and the node holds; default: two periods "
-        "of this loop or of the bridge's 0.04 s, whichever is longer",
+        "watchdog (realtime): joint states older than this (wall clock) are stale, the node holds and resumes by "
+        "itself when fresh ones arrive; default: two periods of this loop or of the bridge's 0.04 s, whichever is "
+        "longer (a parameter query returns the value in use)",
+        unit="s",
         low=0.001,
         high=10.0,
         derived=default_state_timeout,
     )
-    base_position_in_world: list[float] = three(
-        "static position of panda_link0 in the 'world' frame (m), used for goals stamped 'world'",
-        BASE_POSITION_IN_WORLD,
+    base_position_in_world: list[float] = vector3(
+        BASE_POSITION_IN_WORLD, "`panda_link0` in the `world` frame (panda-gym's layout), for goals stamped `world`"
     )
-    workspace_min: list[float] = three(
-        "goal box lower corner in panda_link0 (m); z >= 0.01 keeps the fingertips (6 mm below the grasp target) off "
-        "the table",
+    workspace_min: list[float] = vector3(
         WORKSPACE_MIN,
+        "goal box lower corner in `panda_link0`; z >= 0.01 m because the fingertips sit 6 mm below the grasp target "
+        "and would touch the table",
     )
-    workspace_max: list[float] = three("goal box upper corner in panda_link0 (m)", WORKSPACE_MAX)
+    workspace_max: list[float] = vector3(WORKSPACE_MAX, "goal box upper corner in `panda_link0`")
     reach_radius: float = param(
         REACH_RADIUS,
-        "goals must also lie within this distance (m) of the shoulder (0, 0, 0.333)",
+        "goals must also lie within this distance of the shoulder (0, 0, 0.333): the Panda's specified reach",
+        unit="m",
         low=0.01,
         high=2.0,
     )
     out_of_workspace: str = param(
         "clamp",
-        "'clamp' goals outside the workspace to a nearby admissible point, or 'reject' them",
+        "`clamp` goals outside the workspace to a nearby admissible point (alternating projections onto box and "
+        "sphere), or `reject` them; a warning either way",
         choices=("clamp", "reject"),
     )
     max_stamp_future: float = param(
         0.5,
-        "joint states stamped further than this (s) ahead of this node's clock are refused (clocks disagree)",
+        "joint states stamped further than this ahead of this node's clock are refused (clocks disagree, e.g. "
+        "`use_sim_time` without `/clock`); unstamped ones are used with a warning, their age judged by arrival",
+        unit="s",
         low=0.001,
         high=60.0,
     )
@@ -308,96 +424,83 @@ class ReachControllerParameters:
         False, "accept joint states that also name joints outside the Panda (larger robots)"
     )
     cartesian_p_gain: float = param(
-        1.0, "cartesian_p: fraction of the remaining displacement commanded per step", low=0.01, high=1.0
+        1.0, "`cartesian_p`: fraction of the remaining displacement commanded per step", low=0.01, high=1.0
     )
     ik_max_joint_step: float = param(
-        0.08, "ik, pybullet_ik: largest joint target change per control step (rad)", low=0.001, high=1.0
-    )
-    policy_path: str = param(
-        "",
-        "ddpg/td3/sac/hybrid: checkpoint file, or the name of a shipped policy (e.g. sac_workspace_joints); empty = "
-        "the shipped workspace policy of that algorithm",
-    )
-    hybrid_policy: str = param("sac", "hybrid: learned controller used far from the goal", choices=LEARNED_CONTROLLERS)
-    hybrid_near: str = param(
-        "cartesian_p", "hybrid: classical controller used near the goal", choices=CLASSICAL_CONTROLLERS
-    )
-    hybrid_switch_radius: float = param(
-        0.05,
-        "hybrid: distance to the goal (m) under which the classical controller takes over",
+        0.08,
+        "`ik`, `pybullet_ik`: largest joint target change per control step (0.08 rad is 2 rad/s at 25 Hz)",
+        unit="rad",
         low=0.001,
         high=1.0,
     )
-    max_cartesian_speed: float = param(
-        MAX_CARTESIAN_SPEED,
-        "safety: per-axis limit on commanded Cartesian speed (m/s), at most panda-gym's 1.25",
-        low=0.001,
-        high=MAX_CARTESIAN_SPEED,
+    policy_path: str = param(
+        "",
+        "learned controllers and `hybrid`: a checkpoint file, or a shipped policy's name (`sac_workspace_joints`, "
+        "`sac_panda_reach`, ...); empty: the shipped workspace policy `ikrl_ros/policies/<algo>_workspace.pt`. Its "
+        "metadata decides the observation (workspace or panda-gym task), Cartesian or joint-space actions and the "
+        "action map; a wrong, missing, corrupt or mismatched file stops the node at start-up (exit code 2) before "
+        "it commands anything",
     )
-    max_angular_speed: float = param(
-        MAX_ANGULAR_SPEED,
-        "safety: per-axis limit on commanded angular speed (rad/s)",
-        low=0.001,
-        high=2 * MAX_ANGULAR_SPEED,
+    hybrid_policy: str = param(
+        "sac",
+        "`hybrid`: learned controller used far from the goal (its checkpoint: `policy_path`)",
+        choices=LEARNED_CONTROLLERS,
     )
-    safety_box_min: list[float] = three(
-        "safety: lower corner (m, panda_link0) that commanded end-effector targets may not leave", [0.1, -0.6, 0.0]
+    hybrid_near: str = param(
+        "cartesian_p", "`hybrid`: classical controller used near the goal", choices=CLASSICAL_CONTROLLERS
     )
-    safety_box_max: list[float] = three(
-        "safety: upper corner (m, panda_link0) of the commanded target box", [0.95, 0.6, 0.8]
-    )
-    joint_limit_margin: float = param(
-        0.01, "safety: joint targets are clamped this far (rad) inside the URDF limits", low=0.0, high=0.49
-    )
-    max_joint_step: float = param(
-        0.1,
-        "safety: joint targets move at most this far (rad) from the current position per step",
+    hybrid_switch_radius: float = param(
+        0.05,
+        "`hybrid`: distance to the goal under which the classical controller takes over",
+        unit="m",
         low=0.001,
         high=1.0,
     )
     singularity_slowdown: float = param(
         17.0,
-        "safety: Cartesian controllers slow down when the condition number of the 6x7 Jacobian exceeds this and grows "
-        "(MoveIt Servo's lower_singularity_threshold)",
+        "safety, for every Cartesian command whichever controller produced it (`cartesian_p`, Cartesian and pose "
+        "policies, `hybrid`'s Cartesian steps): above this condition number of the 6x7 Jacobian (MoveIt Servo's "
+        "measure and its `lower_singularity_threshold`; the neutral pose is at 10.9) motion toward the singularity "
+        "slows down linearly, to a stop at `singularity_stop`; motion away is never slowed. The next posture is "
+        "predicted from the whole twist and only the linear part is scaled, so re-orienting goes on. Joint-target "
+        "controllers are not guarded: `ik_max_joint_step` and `max_joint_step` bound their joint steps",
         low=1.0,
         high=1e4,
     )
     singularity_stop: float = param(
         30.0,
-        "safety: ... and stop moving toward the singularity at this condition number (MoveIt Servo's "
-        "hard_stop_singularity_threshold)",
+        "safety: the Jacobian condition number at which motion toward the singularity stops (MoveIt Servo's "
+        "`hard_stop_singularity_threshold`); above `singularity_slowdown`",
         low=1.0,
         high=1e4,
     )
     joint_command_type: str = param(
         "joint_state",
-        "interface of joint position targets (and their hold): joint_state = sensor_msgs/JointState on "
-        "joint_command, joint_trajectory = trajectory_msgs/JointTrajectory on joint_trajectory (one point, "
-        "time_from_start one control period), float64_multi_array = std_msgs/Float64MultiArray on commands "
-        "(panda_joint1..7 order)",
+        "interface of joint position targets and of their hold: `joint_state` (sensor_msgs/JointState on "
+        "`joint_command`), `joint_trajectory` (trajectory_msgs/JointTrajectory on `joint_trajectory`, one point, "
+        "`time_from_start` one control period, for a JointTrajectoryController) or `float64_multi_array` "
+        "(std_msgs/Float64MultiArray on `commands`, `panda_joint1..7` order, for a forward_position_controller)",
         choices=("joint_state", "joint_trajectory", "float64_multi_array"),
     )
     cartesian_output: str = param(
         "twist",
-        "Cartesian controllers' output: 'twist' (cartesian_cmd, for the bridge or MoveIt Servo) or 'joint' (the "
-        "safety-limited twist turned into joint targets by the DLS step, on the joint_command_type interface, for "
-        "ros2_control)",
+        "Cartesian controllers (`cartesian_p`, learned Cartesian and pose policies, `hybrid`'s Cartesian part): "
+        "`twist` publishes `cartesian_cmd` (for the bridge or MoveIt Servo); `joint` turns the safety-limited twist "
+        "into joint targets here, with the bridge's DLS step (same joint, step and box limits; a zero twist holds), "
+        "and sends them on `joint_command_type`'s interface, so a ros2_control stack without MoveIt Servo runs "
+        "learned Cartesian policies",
         choices=("twist", "joint"),
     )
     autostart: bool = param(
         True,
-        "configure and activate at start (as an unmanaged node; bad parameters exit with code 2); false: wait "
-        "unconfigured for lifecycle transitions on ~/change_state",
+        "configure and activate at start, so `ros2 run` / `ros2 launch` behave as for an unmanaged node (bad "
+        "parameters: exit code 2); `false`: start unconfigured and wait for lifecycle transitions on `~/change_state`",
     )
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         box_order("workspace", self.workspace_min, self.workspace_max)
-        box_order("safety_box", self.safety_box_min, self.safety_box_max)
-        if not self.singularity_slowdown < self.singularity_stop:
-            raise ParameterError(
-                f"parameter 'singularity_slowdown' ({self.singularity_slowdown}) must be below 'singularity_stop' "
-                f"({self.singularity_stop})"
-            )
+        below("singularity_slowdown", self.singularity_slowdown, "singularity_stop", self.singularity_stop)
 
 
 NO_TARGET = 0.0
@@ -407,23 +510,28 @@ NO_TARGET = 0.0
 class TrainNodeParameters:
     """``train_node``: one training run, as ``ikrl train`` takes it."""
 
-    algo: str = param("sac", "algorithm", choices=tuple(sorted(CONFIGS)))
+    algo: str = param("sac", "the learning algorithm", choices=tuple(sorted(CONFIGS)))
     env_id: str = param(
-        "PandaReach-v3", "gymnasium id (PandaReach-v3, IkrlReach-v0, IkrlReachJoints-v0, IkrlReachPose-v0, ...)"
+        "PandaReach-v3",
+        "gymnasium id: panda-gym's `PandaReach-v3`, `PandaReachDense-v3`, `PandaReachJoints-v3`, "
+        "`PandaReachJointsDense-v3`, or the workspace tasks `IkrlReach-v0`, `IkrlReachJoints-v0`, `IkrlReachPose-v0`",
     )
-    her_strategy: str = param("future", "hindsight relabelling ('none' = plain replay)", choices=tuple(HER_STRATEGIES))
+    her_strategy: str = param(
+        "future", "hindsight relabelling of replayed goals (`none`: plain replay)", choices=tuple(HER_STRATEGIES)
+    )
     steps: int = param(20_000, "total environment steps", low=1, high=1_000_000_000)
     seed: int = param(0, "random seed", low=0, high=2**31 - 1)
     out_dir: str = param(
-        "runs/train_node", "output directory: checkpoints, progress.csv, TensorBoard; resumed if it holds a checkpoint"
+        "runs/train_node",
+        "output directory: checkpoints, progress.csv, TensorBoard; resumed when it holds a checkpoint",
     )
     n_envs: int = param(2, "environments stepped in parallel", low=1, high=256)
     eval_every: int = param(
-        1_000, "environment steps between evaluations (and ~/progress messages)", low=1, high=1_000_000_000
+        1_000, "environment steps between evaluations (and `~/progress` messages)", low=1, high=1_000_000_000
     )
     eval_episodes: int = param(50, "seeded goals per evaluation", low=1, high=100_000)
     checkpoint_every: int = param(1_000, "environment steps between atomic checkpoints", low=1, high=1_000_000_000)
     target_success: float = param(
         NO_TARGET, "stop at the first evaluation with this success rate (0: train all steps)", low=0.0, high=1.0
     )
-    resume: bool = param(True, "continue from out_dir's checkpoint when there is one")
+    resume: bool = param(True, "continue from `out_dir`'s checkpoint when there is one")

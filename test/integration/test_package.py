@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ikrl_ros.nodes.parameters import BridgeParameters, ReachControllerParameters, TrainNodeParameters, check
+from ikrl_ros.nodes.parameters import (
+    BridgeParameters,
+    ReachControllerParameters,
+    TrainNodeParameters,
+    check_value,
+    constraints,
+    spec_of,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_FILES = ["package.xml", "setup.py", "setup.cfg", "resource", "ikrl_ros", "launch", "config"]
@@ -107,18 +114,23 @@ def test_urdf_for_rviz_points_at_existing_meshes() -> None:
 
 def test_config_declares_only_parameters_the_nodes_know() -> None:
     """Every key in the config files is a field of the node's parameter set (a typo would be silently ignored),
-    and every value has the field's type and passes its checks."""
+    every value has the field's type and passes its checks, every parameter but a derived one is there, and a
+    comment says only the unit and the allowed values (the meaning is the field's description, nowhere else)."""
     for config_file, node_name, parameter_set in (
         ("reach.yaml", "panda_bridge", BridgeParameters),
         ("reach.yaml", "reach_controller", ReachControllerParameters),
         ("train.yaml", "train_node", TrainNodeParameters),
     ):
-        sections = yaml.safe_load((ROOT / "config" / config_file).read_text())
-        config = sections[f"/**/{node_name}"]["ros__parameters"]  # /**/: the file applies in any namespace
-        specs = {item.name: item for item in fields(parameter_set)}
+        text = (ROOT / "config" / config_file).read_text()
+        config = yaml.safe_load(text)[f"/**/{node_name}"]["ros__parameters"]  # /**/: the file applies in any namespace
         for key, value in config.items():
-            assert key in specs, f"{node_name} does not declare '{key}'"
-            spec = specs[key].metadata["parameter"]
-            default = getattr(parameter_set(), key)
-            assert type(value) is type(default), f"{node_name}.{key}: {value!r} is not a {type(default).__name__}"
-            check(key, spec, value)
+            check_value(parameter_set, key, value)
+        specs = {item.name: spec_of(item) for item in fields(parameter_set)}
+        assert set(config) == {name for name, spec in specs.items() if spec.derived is None}, node_name
+        for line in text.splitlines():
+            key, _, comment = line.strip().lstrip("# ").partition("  # ")
+            name = key.partition(":")[0]
+            if comment and name in specs:
+                rules = ", ".join(part for part in (specs[name].unit, constraints(specs[name])) if part)
+                rules += "; unset, it is derived" if specs[name].derived is not None else ""
+                assert comment == rules, f"{config_file}: {name}'s comment is more than its unit and allowed values"

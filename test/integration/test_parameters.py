@@ -1,23 +1,38 @@
-"""Parameters as data: descriptors carry ranges and choices, bad values are refused by name, and a parameter
-query returns the value the node uses (real rclpy nodes in this process)."""
+"""Parameters as data: descriptors carry ranges and choices, bad values are refused by name, the two nodes'
+safety parameters are one definition, and a parameter query returns the value the node uses (real rclpy nodes
+in this process)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import fields
 
+import numpy as np
 import pytest
 import rclpy
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from ikrl_ros.core.kinematics import PandaKinematics
 from ikrl_ros.nodes.parameters import (
     BridgeParameters,
     ParameterError,
     ReachControllerParameters,
+    SafetyParameters,
     TrainNodeParameters,
+    check_value,
     declare_parameters,
+    default_of,
+    default_state_timeout,
+    field_named,
+    safety_limits,
+    spec_of,
 )
+
+NODE_SETS = (BridgeParameters, ReachControllerParameters)
+SAME_NAME_OTHER_INPUT = {"sync_mode", "max_stamp_future"}
+"""Parameters both nodes declare that are not shared: each describes what that node does in a mode, or with
+the messages it receives (the bridge's commands, the controller's joint states)."""
 
 
 @pytest.fixture
@@ -41,6 +56,8 @@ def test_every_parameter_is_described_read_only_and_numbers_have_ranges(context:
         for item in fields(parameter_set):
             described = node.describe_parameter(item.name)
             assert described.description and described.read_only, item.name
+            spec = spec_of(item)
+            assert not spec.unit or described.description.endswith(f"(unit: {spec.unit})"), item.name
             value = getattr(values, item.name)
             if isinstance(value, float):
                 assert described.floating_point_range, f"{item.name} has no range"
@@ -73,27 +90,84 @@ def test_an_explicit_watchdog_timeout_wins_over_the_derived_one(context: None) -
         node.destroy_node()
 
 
+SAFETY_CASES = [
+    ({"max_cartesian_speed": 2.0}, r"'max_cartesian_speed' must be within \[0.001, 1.25\]"),
+    ({"safety_box_max": [-0.95, 0.6, 0.8]}, r"'safety_box_min' .* must be below 'safety_box_max'"),
+    ({"safety_box_min": [0.0, 0.0, 11.0]}, r"'safety_box_min' must be within \[-10.0, 10.0\]"),
+]
+CONTROLLER_CASES = [
+    ({"control_rate": 0.0}, r"'control_rate' must be within \[1.0, 1000.0\]"),
+    ({"orientation": "sideways"}, r"'orientation' must be one of"),
+    ({"workspace_min": [0.1, 0.2]}, r"'workspace_min' must have 3 elements"),
+    ({"workspace_min": [0.9, 0.0, 0.0]}, r"'workspace_min' .* must be below 'workspace_max'"),
+    ({"singularity_slowdown": 40.0}, r"'singularity_slowdown' \(40.0\) must be below 'singularity_stop'"),
+    ({"base_position_in_world": [0.0, float("nan"), 0.0]}, r"'base_position_in_world' must be finite"),
+    ({"controller": "magic"}, r"'controller' must be one of"),
+    ({"control_rate": 50}, r"'control_rate' must be a float \(in YAML write 2.0, not 2\)"),
+]
+
+
 @pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        ({"control_rate": 0.0}, r"'control_rate' must be within \[1.0, 1000.0\]"),
-        ({"orientation": "sideways"}, r"'orientation' must be one of"),
-        ({"workspace_min": [0.1, 0.2]}, r"'workspace_min' must have 3 elements"),
-        ({"workspace_min": [0.9, 0.0, 0.0]}, r"'workspace_min' .* must be below 'workspace_max'"),
-        ({"singularity_slowdown": 40.0}, r"'singularity_slowdown' \(40.0\) must be below 'singularity_stop'"),
-        ({"base_position_in_world": [0.0, float("nan"), 0.0]}, r"'base_position_in_world' must be finite"),
-        ({"controller": "magic"}, r"'controller' must be one of"),
-        ({"control_rate": 50}, r"'control_rate' must be a float \(in YAML write 2.0, not 2\)"),
-        ({"max_cartesian_speed": 2.0}, r"'max_cartesian_speed' must be within \[0.001, 1.25\]"),
-    ],
+    ("parameter_set", "overrides", "message"),
+    [(ReachControllerParameters, *case) for case in CONTROLLER_CASES + SAFETY_CASES]
+    + [(BridgeParameters, *case) for case in SAFETY_CASES],
 )
-def test_bad_values_are_refused_by_name(context: None, overrides: dict[str, object], message: str) -> None:
+def test_bad_values_are_refused_by_name(
+    context: None, parameter_set: type, overrides: dict[str, object], message: str
+) -> None:
     node = node_with(overrides)
     try:
         with pytest.raises(ParameterError, match=message):
-            declare_parameters(node, ReachControllerParameters)
+            declare_parameters(node, parameter_set)
     finally:
         node.destroy_node()
+
+
+def test_the_nodes_share_their_safety_parameters_and_declare_nothing_else_twice() -> None:
+    """One description and one set of rules per shared field; a node's own default is the only difference."""
+    both = {item.name for item in fields(BridgeParameters)} & {item.name for item in fields(ReachControllerParameters)}
+    shared = {item.name for item in fields(SafetyParameters)}
+    assert both == shared | SAME_NAME_OTHER_INPUT
+    for name in shared:
+        base = spec_of(field_named(SafetyParameters, name))
+        assert all(spec_of(field_named(parameter_set, name)) is base for parameter_set in NODE_SETS), name
+    differing = {
+        name
+        for name in shared
+        if default_of(field_named(BridgeParameters, name)) != default_of(field_named(ReachControllerParameters, name))
+    }
+    assert differing == {"safety_box_min", "safety_box_max"}
+
+
+def test_safety_limits_are_the_parameters() -> None:
+    kinematics = PandaKinematics()
+    params = BridgeParameters(max_joint_step=0.2, joint_limit_margin=0.05, max_angular_speed=2.0)
+    cartesian, joints = safety_limits(params, kinematics)
+    assert cartesian.max_speed == params.max_cartesian_speed and cartesian.max_angular_speed == 2.0
+    assert cartesian.box_min.tolist() == params.safety_box_min and cartesian.box_max.tolist() == params.safety_box_max
+    lower, upper = kinematics.limits_with_margin(0.05)
+    assert np.array_equal(joints.lower, lower) and np.array_equal(joints.upper, upper) and joints.max_step == 0.2
+
+
+def test_the_derived_default_is_the_declared_default() -> None:
+    """The dataclass default (what the docs show) is what ``default_state_timeout`` gives for the defaults."""
+    values = {item.name: default_of(item) for item in fields(ReachControllerParameters)}
+    assert default_state_timeout(values) == values["joint_state_timeout"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("control_rate", 25, r"'control_rate' must be a float \(in YAML write 2.0, not 2\)"),
+        ("workspace_min", [0, 0, 0], r"'workspace_min' must be a list"),
+        ("autostart", 1, r"'autostart' must be a bool"),
+        ("controller", "magic", r"'controller' must be one of"),
+        ("control_rat", 25.0, r"'control_rat' is not a parameter of ReachControllerParameters"),
+    ],
+)
+def test_params_file_values_are_checked_by_the_same_rules(name: str, value: object, message: str) -> None:
+    with pytest.raises(ParameterError, match=message):
+        check_value(ReachControllerParameters, name, value)
 
 
 def test_a_set_after_start_up_is_refused(context: None) -> None:
