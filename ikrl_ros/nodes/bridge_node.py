@@ -70,7 +70,7 @@ class PandaBridge(Node):
         self.params = declare_parameters(self, BridgeParameters)
         self.arm = load_arm()
         self.kinematics = ArmKinematics(self.arm)
-        self.executor = MotionExecutor(self.kinematics, *safety_limits(self.params, self.kinematics), CONTROL_PERIOD)
+        self.motion = MotionExecutor(self.kinematics, *safety_limits(self.params, self.kinematics), CONTROL_PERIOD)
 
         self.sim = PandaReachSim(self.arm)
         self.sim_time_ns = 0
@@ -208,7 +208,7 @@ class PandaBridge(Node):
         if isinstance(command, Twist) and self.params.cartesian_execution == "pybullet_ik" and not command.is_zero():
             execution = self.pybullet_ik_step(command)
         else:
-            execution = self.executor.execute(q, command)
+            execution = self.motion.execute(q, command)
             self.sim.apply_joint_targets(execution.targets)
         self.safety_interventions += self.warnings.safety(execution.interventions)
         if not execution.holding:
@@ -226,7 +226,7 @@ class PandaBridge(Node):
 
     def pybullet_ik_step(self, twist: Twist) -> Execution:
         """panda-gym's own end-effector control (PyBullet IK each step), after the twist's limits."""
-        twist, notes = self.executor.limit_twist(self.sim.ee_position_base(), twist)
+        twist, notes = self.motion.limit_twist(self.sim.ee_position_base(), twist)
         if twist.angular is not None and np.any(twist.angular != 0.0):
             self.warnings.warn(
                 "cartesian_cmd: angular velocity is ignored with cartesian_execution 'pybullet_ik' "
@@ -235,14 +235,14 @@ class PandaBridge(Node):
         # panda-gym action = displacement / 0.05 m = velocity / 1.25 m/s; dividing by exactly 1.25
         # returns a float32 policy action bit for bit, so the bridge reproduces gym trajectories.
         self.sim.apply_ee_action(twist.linear / MAX_CARTESIAN_SPEED)
-        self.executor.reset()
+        self.motion.reset()
         return Execution(self.sim.last_arm_targets(), tuple(notes), False)
 
     def on_reset(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         """Back to the neutral pose. Sim time moves on one period so no answer to the old state applies."""
         self.sim.reset()
         self.pending, self.pending_received = None, -np.inf
-        self.executor.reset()
+        self.motion.reset()
         self.sim_time_ns += CONTROL_PERIOD_NS
         stamp = self.publish_state()
         # The neutral state's stamp, typed, for clients that count control periods from it; it is published

@@ -29,11 +29,11 @@ def reach_markers(state: ReachState, stamp: Time, goal_tolerance: float, frame_i
         marker.scale.x = marker.scale.y = marker.scale.z = float(diameter)
         marker.color.r, marker.color.g, marker.color.b, marker.color.a = rgba
         markers.markers.append(marker)
-    markers.markers += goal_axes(state, stamp, first_id=len(spheres))
+    markers.markers += goal_axes(state, stamp, frame_id, first_id=len(spheres))
     return markers
 
 
-def goal_axes(state: ReachState, stamp: Time, first_id: int) -> list[Marker]:
+def goal_axes(state: ReachState, stamp: Time, frame_id: str, first_id: int) -> list[Marker]:
     """The goal orientation's x, y, z axes as red, green, blue arrows (deleted for position-only goals)."""
     arrows = []
     for axis in range(3):

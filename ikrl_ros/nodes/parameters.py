@@ -24,23 +24,21 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
 
-from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.core.panda_model import (
-    BASE_POSITION_IN_WORLD,
+from ikrl_ros.core.control import (
     CONTROL_PERIOD,
     JOINT_LIMIT_MARGIN,
     MAX_ANGULAR_SPEED,
     MAX_CARTESIAN_SPEED,
     MAX_JOINT_STEP,
-    REACH_RADIUS,
-    SAFETY_BOX_MAX,
-    SAFETY_BOX_MIN,
-    WORKSPACE_MAX,
-    WORKSPACE_MIN,
 )
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.safety import CartesianLimits, JointLimits
 from ikrl_ros.rl.config import CONFIGS, HER_STRATEGIES
 from ikrl_ros.rl.controller_factory import CLASSICAL_CONTROLLERS, CONTROLLERS, LEARNED_CONTROLLERS
+
+DEFAULT_ARM = load_arm()
+"""The robot the nodes drive: its description supplies the defaults of the workspace and safety parameters."""
 
 SYNC_MODES = ("realtime", "lockstep")
 """One vocabulary for bridge, controller and launch: wall-clock paced, or stepping when the controller answers."""
@@ -227,13 +225,14 @@ class SafetyParameters:
         high=2 * MAX_ANGULAR_SPEED,
     )
     safety_box_min: list[float] = vector3(
-        SAFETY_BOX_MIN,
+        DEFAULT_ARM.safety_box_min.tolist(),
         "safety: lower corner (`panda_link0`) of the box commanded end-effector targets stay in; from outside it, "
         "only motion back toward it is allowed. The bridge's default box is wider than the controller's: a second "
         "line around it (panda-gym itself keeps targets at z >= 0)",
     )
     safety_box_max: list[float] = vector3(
-        SAFETY_BOX_MAX, "safety: upper corner (`panda_link0`) of the end-effector target box (see `safety_box_min`)"
+        DEFAULT_ARM.safety_box_max.tolist(),
+        "safety: upper corner (`panda_link0`) of the end-effector target box (see `safety_box_min`)",
     )
     joint_limit_margin: float = param(
         JOINT_LIMIT_MARGIN,
@@ -312,7 +311,7 @@ class BridgeParameters(SafetyParameters):
     safety_box_max: list[float] = node_default(SafetyParameters, "safety_box_max", BRIDGE_SAFETY_BOX_MAX)
 
 
-def safety_limits(params: SafetyParameters, kinematics: PandaKinematics) -> tuple[CartesianLimits, JointLimits]:
+def safety_limits(params: SafetyParameters, kinematics: ArmKinematics) -> tuple[CartesianLimits, JointLimits]:
     """The limits both nodes enforce, from the safety fields their parameter sets share (validated there)."""
     cartesian = CartesianLimits(
         params.max_cartesian_speed,
@@ -391,16 +390,19 @@ class ReachControllerParameters(SafetyParameters):
         derived=default_state_timeout,
     )
     base_position_in_world: list[float] = vector3(
-        BASE_POSITION_IN_WORLD, "`panda_link0` in the `world` frame (panda-gym's layout), for goals stamped `world`"
+        DEFAULT_ARM.base_position_in_world.tolist(),
+        "`panda_link0` in the `world` frame (panda-gym's layout), for goals stamped `world`",
     )
     workspace_min: list[float] = vector3(
-        WORKSPACE_MIN,
+        DEFAULT_ARM.workspace.box_min.tolist(),
         "goal box lower corner in `panda_link0`; z >= 0.01 m because the fingertips sit 6 mm below the grasp target "
         "and would touch the table",
     )
-    workspace_max: list[float] = vector3(WORKSPACE_MAX, "goal box upper corner in `panda_link0`")
+    workspace_max: list[float] = vector3(
+        DEFAULT_ARM.workspace.box_max.tolist(), "goal box upper corner in `panda_link0`"
+    )
     reach_radius: float = param(
-        REACH_RADIUS,
+        DEFAULT_ARM.workspace.reach_radius,
         "goals must also lie within this distance of the shoulder (0, 0, 0.333): the Panda's specified reach",
         unit="m",
         low=0.01,

@@ -129,7 +129,7 @@ class WorkspaceReachEnv(gym.Env):
         if not 0.0 <= continue_probability <= 1.0:
             raise ValueError(f"continue_probability must be in [0, 1], got {continue_probability}")
         arm = load_arm(robot)
-        self.spec = PolicySpec(WORKSPACE_TASK, control_type, action_map, arm.dof, arm.base_position_in_world)
+        self.policy_spec = PolicySpec(WORKSPACE_TASK, control_type, action_map, arm.dof, arm.base_position_in_world)
         self.control_type, self.action_map = control_type, action_map
         self.continue_probability = continue_probability
         self.kinematics = ArmKinematics(arm)
@@ -140,7 +140,7 @@ class WorkspaceReachEnv(gym.Env):
             JointLimits(*self.kinematics.limits_with_margin(JOINT_LIMIT_MARGIN), MAX_JOINT_STEP),
             CONTROL_PERIOD,
         )
-        obs_dim, goal_dim, act_dim = self.spec.obs_dim, self.spec.goal_dim, self.spec.act_dim
+        obs_dim, goal_dim, act_dim = self.policy_spec.obs_dim, self.policy_spec.goal_dim, self.policy_spec.act_dim
         goal_space = gym.spaces.Box(-10.0, 10.0, (goal_dim,), np.float32)
         self.observation_space = gym.spaces.Dict(
             {
@@ -165,9 +165,9 @@ class WorkspaceReachEnv(gym.Env):
             self.q = self._random_start()
             self.executor.reset()
         if self.control_type == "pose":
-            self.goal = self.spec.goal(*sample_reachable_pose(self.np_random, self.kinematics))
+            self.goal = self.policy_spec.goal(*sample_reachable_pose(self.np_random, self.kinematics))
         else:
-            self.goal = self.spec.goal(sample_reachable_goal(self.np_random, self.kinematics), None)
+            self.goal = self.policy_spec.goal(sample_reachable_goal(self.np_random, self.kinematics), None)
         return self._observation(), {}
 
     def _random_start(self) -> np.ndarray:
@@ -183,7 +183,7 @@ class WorkspaceReachEnv(gym.Env):
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         assert self.q is not None, "call reset() first"
-        self.q = self.executor.execute(self.q, self.spec.command(action, self.q)).targets
+        self.q = self.executor.execute(self.q, self.policy_spec.command(action, self.q)).targets
         observation = self._observation()
         reward = float(self.compute_reward(observation["achieved_goal"], self.goal))
         success = bool(self.task.is_success(observation["achieved_goal"], self.goal))
@@ -191,7 +191,7 @@ class WorkspaceReachEnv(gym.Env):
 
     def _observation(self) -> dict[str, np.ndarray]:
         position, rotation = self.kinematics.ee_pose(self.q)
-        return self.spec.observe(self.q, position, rotation, np.zeros(3), self.goal.copy())
+        return self.policy_spec.observe(self.q, position, rotation, np.zeros(3), self.goal.copy())
 
 
 def register_workspace_envs() -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.core.panda_model import DISTANCE_THRESHOLD, EPISODE_STEPS, sample_goals_world, world_to_base
-from ikrl_ros.core.validation import DEFAULT_WORKSPACE
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.panda_gym_task import DISTANCE_THRESHOLD, EPISODE_STEPS, sample_goals_world
+from ikrl_ros.core.robot import load_arm
 
 
 def time_per_call_us(function, inputs: list, repeats: int = 3) -> float:
@@ -27,12 +27,12 @@ def time_per_call_us(function, inputs: list, repeats: int = 3) -> float:
 
 
 def kinematics_rows(samples: int, seed: int) -> list[str]:
-    kinematics = PandaKinematics()
+    kinematics = ArmKinematics(load_arm())
     rng = np.random.default_rng(seed)
     configurations = list(rng.uniform(kinematics.lower_limits, kinematics.upper_limits, size=(samples, 7)))
     fk = time_per_call_us(kinematics.ee_position, configurations)
     fk_jacobian = time_per_call_us(kinematics.ee_position_and_jacobian, configurations)
-    goals = world_to_base(sample_goals_world(samples, seed))
+    goals = load_arm().world_to_base(sample_goals_world(samples, seed))
     solve_times, errors, iterations = [], [], []
     for goal in goals:
         started = time.perf_counter()
@@ -60,7 +60,7 @@ def stack_rows(goal_count: int, seed: int, log_dir: Path) -> list[str]:
     from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
     from ikrl_ros.tools.stack import reach_stack
 
-    goals = world_to_base(sample_goals_world(goal_count, seed))
+    goals = load_arm().world_to_base(sample_goals_world(goal_count, seed))
     rows = [
         f"| controller | reached ≤ 5 cm in {EPISODE_STEPS} steps | steps to 5 cm (median / max) | final error to the "
         "admitted goal (median / p95 / max) | wall time |",
@@ -76,7 +76,11 @@ def stack_rows(goal_count: int, seed: int, log_dir: Path) -> list[str]:
         with stack, connected_runner() as runner:
             outcomes = [
                 runner.run_goal(
-                    goal, GOAL_TOPICS[i % 2], EPISODE_STEPS, DISTANCE_THRESHOLD, expected=DEFAULT_WORKSPACE.clamp(goal)
+                    goal,
+                    GOAL_TOPICS[i % 2],
+                    EPISODE_STEPS,
+                    DISTANCE_THRESHOLD,
+                    expected=load_arm().workspace.clamp(goal),
                 )
                 for i, goal in enumerate(goals)
             ]

@@ -26,9 +26,11 @@ import gymnasium as gym
 import numpy as np
 import panda_gym  # noqa: F401  (registers the environments)
 
-from ikrl_ros.core.controllers import CartesianAction
-from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.core.panda_model import CONTROL_PERIOD, EPISODE_STEPS, base_to_world, world_to_base
+from ikrl_ros.core.control import CONTROL_PERIOD, MAX_CARTESIAN_SPEED
+from ikrl_ros.core.execution import Twist
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.panda_gym_task import EPISODE_STEPS
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.sim import PandaReachSim, observe
 from ikrl_ros.rl.controller_factory import (
     CLASSICAL_CONTROLLERS,
@@ -44,7 +46,7 @@ THRESHOLDS = (0.05, 0.01, 0.001)
 def seeded_goals(count: int) -> np.ndarray:
     """The goals of ``env.reset(seed=i)``, i = 0..count-1, in ``panda_link0`` (what ``ikrl eval`` uses)."""
     env = gym.make("PandaReach-v3")
-    goals = [world_to_base(env.reset(seed=seed)[0]["desired_goal"].astype(float)) for seed in range(count)]
+    goals = [load_arm().world_to_base(env.reset(seed=seed)[0]["desired_goal"].astype(float)) for seed in range(count)]
     env.close()
     return np.array(goals)
 
@@ -87,13 +89,14 @@ class Episodes:
 
 def direct_episodes(name: str, goals: np.ndarray) -> Episodes:
     """Episodes on panda-gym's simulator without ROS; compute time covers observation + controller."""
-    kinematics = PandaKinematics()
+    arm = load_arm()
+    kinematics = ArmKinematics(arm)
     controller = make_controller(settings_for(name), kinematics)
-    sim = PandaReachSim()
+    sim = PandaReachSim(arm)
     result = Episodes()
     for goal in goals:
         sim.reset()
-        sim.show_goal(base_to_world(goal))
+        sim.show_goal(arm.base_to_world(goal))
         state = observe(sim, kinematics, goal)
         controller.set_goal(goal, state)
         reached = None
@@ -101,8 +104,8 @@ def direct_episodes(name: str, goals: np.ndarray) -> Episodes:
             started = time.perf_counter()
             command = controller.compute(observe(sim, kinematics, goal))
             result.compute_ms.append((time.perf_counter() - started) * 1e3)
-            if isinstance(command, CartesianAction):
-                sim.apply_ee_action(command.action)
+            if isinstance(command, Twist):
+                sim.apply_ee_action(command.linear / MAX_CARTESIAN_SPEED)
             else:
                 sim.apply_joint_targets(kinematics.clamp_to_limits(command.positions))
             sim.step()

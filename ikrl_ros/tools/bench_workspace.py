@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.core.panda_model import CONTROL_PERIOD
+from ikrl_ros.core.control import CONTROL_PERIOD
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.rotations import angle_between, matrix_to_quaternion, quaternion_to_matrix
 from ikrl_ros.core.workspace import sample_reachable_goals, sample_reachable_poses
 from ikrl_ros.rl.controller_factory import ControllerSettings
@@ -226,7 +227,7 @@ def run_suite(args: argparse.Namespace) -> int:
     if unknown:
         print(f"error: unknown entries {unknown}; choose from {list(entries)}", file=sys.stderr)
         return 2
-    kinematics = PandaKinematics()
+    kinematics = ArmKinematics(load_arm())
     if args.poses:
         poses = sample_reachable_poses(args.goals, args.seed, kinematics)
         goals = np.array([position for position, _ in poses])

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.core.panda_model import CONTROL_PERIOD
+from ikrl_ros.core.control import CONTROL_PERIOD
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.workspace import sample_reachable_goals
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, GoalOutcome, connected_runner, format_table
 from ikrl_ros.tools.render import plot_paths, render_animation
@@ -36,7 +37,7 @@ def run_demo(
     Returns each goal's outcome and the arm states the bridge published (for the animation).
     """
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    goals = sample_reachable_goals(goal_count, seed, PandaKinematics())
+    goals = sample_reachable_goals(goal_count, seed, ArmKinematics(load_arm()))
     with (
         reach_stack(
             out_dir / "logs",

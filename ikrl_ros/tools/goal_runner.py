@@ -22,7 +22,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
-from ikrl_ros.core.panda_model import BASE_FRAME
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.validation import InvalidInput, arm_state_from_joint_state
 from ikrl_ros.nodes.ros_common import CONTROL_PERIOD_NS, ns_from_time, xyz
 
@@ -131,7 +131,7 @@ class GoalRunner(Node):
         raise TimeoutError("the reach stack did not come up: no ee_pose, or nobody subscribes to the goal topics")
 
     def publish_goal(
-        self, goal: np.ndarray, topic: str, frame_id: str = BASE_FRAME, quaternion: np.ndarray | None = None
+        self, goal: np.ndarray, topic: str, frame_id: str | None = None, quaternion: np.ndarray | None = None
     ) -> None:
         """A goal as RViz sends it; ``goal_pose`` carries ``quaternion`` (x, y, z, w), by default yaw 0."""
         if topic == "goal_pose":
@@ -145,7 +145,7 @@ class GoalRunner(Node):
             message.point.x, message.point.y, message.point.z = (float(v) for v in goal)
             publisher = self.clicked_point_pub
         message.header.stamp = self.get_clock().now().to_msg()
-        message.header.frame_id = frame_id
+        message.header.frame_id = load_arm().base_frame if frame_id is None else frame_id
         publisher.publish(message)
 
     def run_goal(
@@ -274,7 +274,8 @@ def connected_runner(namespace: str = "") -> Iterator[GoalRunner]:
 def format_table(outcomes: list[GoalOutcome], tolerance: float) -> str:
     """The per-goal table the demo prints."""
     lines = [
-        f"| # | goal in {BASE_FRAME} (m) | sent on | reached (≤ {tolerance * 1000:g} mm) | steps | final error (mm) |",
+        f"| # | goal in {load_arm().base_frame} (m) | sent on | reached (≤ {tolerance * 1000:g} mm) | steps "
+        "| final error (mm) |",
         "|---|---|---|---|---|---|",
     ]
     for index, outcome in enumerate(outcomes, 1):

@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ikrl_ros.core.panda_model import BASE_FRAME, base_to_world  # noqa: E402
+from ikrl_ros.core.robot import load_arm  # noqa: E402
 from ikrl_ros.core.sim import PandaReachSim  # noqa: E402
 
 
@@ -29,12 +29,13 @@ def render_animation(
     Replaying the recorded states in a second, render-only simulator keeps rendering out of the
     bridge's control loop.
     """
-    sim = PandaReachSim()
+    arm = load_arm()
+    sim = PandaReachSim(arm)
     frames = []
     try:
         for arm, goal in zip(joint_positions, goals, strict=True):
             sim.robot.set_joint_angles(np.concatenate([arm, [0.0, 0.0]]))
-            sim.show_goal(base_to_world(goal))
+            sim.show_goal(arm.base_to_world(goal))
             frames.append(sim.render(width, height))
     finally:
         sim.close()
@@ -55,7 +56,7 @@ def plot_paths(
                 axis.plot(points[:, i], points[:, j], "-", color=colour, linewidth=1.2)
             axis.plot(goal[i], goal[j], "o" if ok else "x", color=colour, markersize=7)
             axis.annotate(str(index), (goal[i], goal[j]), textcoords="offset points", xytext=(4, 4), fontsize=7)
-        axis.set_xlabel(f"{xlabel} in {BASE_FRAME} (m)")
+        axis.set_xlabel(f"{xlabel} in {load_arm().base_frame} (m)")
         axis.set_ylabel(f"{ylabel} (m)")
         axis.set_aspect("equal", adjustable="datalim")
         axis.grid(alpha=0.3)

@@ -24,7 +24,9 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TwistStamped
 from sensor_msgs.msg import JointState
 
-from ikrl_ros.core.panda_model import CONTROL_PERIOD, DISTANCE_THRESHOLD, JOINT_NAMES, sample_goals_world, world_to_base
+from ikrl_ros.core.control import CONTROL_PERIOD
+from ikrl_ros.core.panda_gym_task import DISTANCE_THRESHOLD, sample_goals_world
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.timing import rss_mib
 from ikrl_ros.nodes.ros_common import publish_at_rate
 from ikrl_ros.tools.goal_runner import GoalRunner
@@ -122,7 +124,7 @@ class Soak:
             self.runner.publish_goal(np.array([0.5, inf, 0.2]), "clicked_point")
             self.runner.publish_goal(np.array([0.5, 0.0, 0.2]), "goal_pose", frame_id="map")
             self.runner.publish_goal(np.array([9.0, 0.0, 0.2]), "clicked_point")
-            state = JointState(name=list(JOINT_NAMES[:5]), position=[0.0] * 9, velocity=[0.0] * 2)
+            state = JointState(name=list(load_arm().all_joint_names[:5]), position=[0.0] * 9, velocity=[0.0] * 2)
             self.joint_pub.publish(state)
             twist = TwistStamped()
             twist.header.frame_id = "panda_link0"
@@ -159,7 +161,7 @@ def run_soak(args: argparse.Namespace) -> str:
     rclpy.init()
     soak = Soak(args.controller, log_dir)
     outcomes: Counter[str] = Counter()
-    goals = world_to_base(sample_goals_world(100_000, args.seed))
+    goals = load_arm().world_to_base(sample_goals_world(100_000, args.seed))
     try:
         soak.start("panda_bridge")
         soak.start("reach_controller")
