@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -31,8 +32,8 @@ from typing import Any
 
 from ikrl_ros.tools.report import write_section
 
-IMPORT_ROOT = Path(__file__).resolve().parents[2]
-"""The folder ikrl_ros is imported from: SB3's interpreter imports the same evaluation code from it."""
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+"""This ikrl_ros package's folder, wherever it is installed: SB3's interpreter imports the same evaluation code."""
 
 EVAL_EVERY, EVAL_EPISODES, TARGET = 1_000, 50, 0.95
 MARKER, WORKSPACE_MARKER = "bench_training", "bench_training_workspace"
@@ -177,6 +178,23 @@ def random_baseline(env_id: str, episodes: int = EVAL_EPISODES) -> float:
 
 
 # ----------------------------------------------------------------------------- driver
+def worker_environment(runs: Path) -> dict[str, str]:
+    """This environment, with ikrl_ros importable by SB3's interpreter (its own virtualenv) and one torch thread.
+
+    PYTHONPATH gets a folder holding only a link to this package, not the folder it is installed in: that is
+    our site-packages when pip-installed, whose torch and gymnasium would shadow the SB3 environment's own.
+    """
+    folder = runs / "import"
+    link = folder / "ikrl_ros"
+    folder.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() and link.resolve() != PACKAGE_DIR:
+        link.unlink()
+    if not link.is_symlink():
+        link.symlink_to(PACKAGE_DIR, target_is_directory=True)
+    python_path = [str(folder.resolve()), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(python_path), "OMP_NUM_THREADS": "1"}
+
+
 def run(
     impl: str,
     algo: str,
@@ -221,7 +239,7 @@ def run(
         cmd,
         stdout=subprocess.PIPE,
         text=True,
-        env={"PYTHONPATH": str(IMPORT_ROOT), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"},
+        env=worker_environment(runs),
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{tag} failed (exit {proc.returncode})")

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from ikrl_ros.tools import demo, figures, learning_commands, soak, sweep
+from ikrl_ros.tools import command, demo, figures, learning_commands, soak, sweep
+
+SUBCOMMAND_MODULES = (demo, soak, learning_commands, figures, sweep)
+"""Every module with ``ikrl`` subcommands (``add_subcommands``, see ``command``), in ``ikrl --help`` order."""
+
+DESCRIPTION = "Learned and classical inverse kinematics for the Panda, over ROS 2."
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ikrl", description="Learned and classical inverse kinematics for the Panda, over ROS 2."
-    )
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    demo.add_subcommand(subparsers)
-    soak.add_subcommand(subparsers)
-    learning_commands.add_subcommands(subparsers)
-    figures.add_subcommand(subparsers)
-    sweep.add_subcommand(subparsers)
-    return parser
+    return command.build_parser(*(module.add_subcommands for module in SUBCOMMAND_MODULES), description=DESCRIPTION)
 
 
 def main(argv: list[str] | None = None) -> int:

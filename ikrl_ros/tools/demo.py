@@ -17,6 +17,7 @@ from ikrl_ros.core.control import CONTROL_PERIOD
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.workspace import sample_reachable_goals
+from ikrl_ros.tools.command import SubParsers, run_subcommand
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, GoalOutcome, connected_runner, format_table
 from ikrl_ros.tools.render import plot_paths, render_animation
 from ikrl_ros.tools.stack import reach_stack
@@ -66,7 +67,7 @@ def animation_frames(
     return joints, goals
 
 
-def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
+def add_subcommands(subparsers: SubParsers) -> None:
     parser = subparsers.add_parser(
         "demo", help="run the reach demo: bridge + controller over DDS, goals as RViz sends them"
     )
@@ -116,3 +117,12 @@ def demo_command(args: argparse.Namespace) -> int:
     print(summary)
     print(f"output folder: {out_dir} (goals.md, paths.png{'' if args.no_animation else ', reach.gif'}, logs/)")
     return 0 if reached == len(outcomes) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ikrl_ros.tools.demo ARGS`` is ``ikrl demo ARGS``."""
+    return run_subcommand("demo", add_subcommands, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -16,12 +16,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ikrl_ros.tools.command import SubParsers, run_subcommand
+
 
 @dataclass(frozen=True)
 class Figure:
     name: str
     module: str
-    """``ikrl_ros.tools.<module>``, whose ``main(argv)`` runs it."""
+    """``ikrl_ros.tools.<module>``, whose ``main(argv)`` runs it (see ``ikrl_ros.tools.command``)."""
     argv: tuple[str, ...]
     writes: str
     minutes: float
@@ -66,36 +68,26 @@ def command_line(figure: Figure, sb3_python: str | None) -> list[str]:
     return [*figure.argv, *extra]
 
 
-SUBCOMMANDS = ("soak", "sweep")
-"""Figures made by an ``ikrl`` subcommand rather than a module with ``main(argv)``."""
-
-
 def run(figure: Figure, sb3_python: str | None) -> int:
-    if figure.module in SUBCOMMANDS:
-        from ikrl_ros.tools.cli import main as cli_main
-
-        return cli_main([figure.module, *figure.argv])
+    """The figure's tool by its ``main(argv)``, imported here only: figures imports no tool module up front."""
     module = importlib.import_module(f"ikrl_ros.tools.{figure.module}")
     return int(module.main(command_line(figure, sb3_python)) or 0)
 
 
-def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("figures", help="rerun every benchmark that writes README/docs figures")
-    add_arguments(parser)
-    parser.set_defaults(func=regenerate)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_subcommands(subparsers: SubParsers) -> None:
+    parser = subparsers.add_parser(
+        "figures", help="rerun every benchmark that writes README/docs figures", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--only", nargs="+", choices=sorted(BY_NAME), help="these figures only (default: all)")
     parser.add_argument("--skip", nargs="+", choices=sorted(BY_NAME), default=[], help="all but these")
     parser.add_argument("--sb3-python", help="interpreter with stable-baselines3 (training comparisons)")
     parser.add_argument("--list", action="store_true", help="print what would run, and stop")
+    parser.set_defaults(func=regenerate)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ikrl figures", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return regenerate(parser.parse_args(argv))
+    """``python -m ikrl_ros.tools.figures ARGS`` is ``ikrl figures ARGS``."""
+    return run_subcommand("figures", add_subcommands, argv)
 
 
 def regenerate(args: argparse.Namespace) -> int:
@@ -123,3 +115,7 @@ def regenerate(args: argparse.Namespace) -> int:
     if failed:
         print(f"[figures] failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

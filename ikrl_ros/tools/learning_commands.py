@@ -1,7 +1,7 @@
 """`ikrl` subcommands for learning: train, eval, plot, bench.
 
-`add_subcommands(subparsers)` registers them on the package CLI's argparse subparsers; each parser
-sets `func(args) -> int`. `python -m ikrl_ros.tools.learning_commands ...` runs them without the ROS side.
+`add_subcommands(subparsers)` registers them (the convention in `ikrl_ros.tools.command`);
+`python -m ikrl_ros.tools.learning_commands ...` runs them without the ROS side.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from ikrl_ros.rl.config import CONFIGS, HER_STRATEGIES
+from ikrl_ros.tools.command import SubParsers, run
 
 
 def _parse_override(text: str) -> tuple[str, Any]:
@@ -122,7 +123,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return int(module.main(args.bench_args) or 0)
 
 
-def add_subcommands(subparsers: Any) -> None:
+def add_subcommands(subparsers: SubParsers) -> None:
     """Register train/eval/plot/bench on an `argparse` subparsers object."""
     p = subparsers.add_parser(
         "train",
@@ -193,10 +194,8 @@ def add_subcommands(subparsers: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ikrl", description=__doc__.splitlines()[0])
-    add_subcommands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args))
+    """``ikrl train|eval|plot|bench ...`` without importing the ROS side of the CLI."""
+    return run(argv, add_subcommands)
 
 
 if __name__ == "__main__":

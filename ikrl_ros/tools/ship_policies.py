@@ -1,5 +1,5 @@
 """Train the shipped policies with the `ikrl train` CLI, evaluate them on 100 seeded goals, and install
-them with a JSON manifest into ikrl_ros/policies/.
+them with a JSON manifest into the checkout's ikrl_ros/policies/ (run from the checkout's root).
 
     python -m ikrl_ros.tools.ship_policies [--algos ddpg td3 sac] [--env PandaReach-v3] [--steps 20000]
     python -m ikrl_ros.tools.ship_policies --env IkrlReach-v0 --steps 100000 --set goal_relative_inputs=true
@@ -16,9 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-from ikrl_ros.rl.controller_factory import POLICY_DIR as POLICIES
 from ikrl_ros.rl.plotting import plot_runs
 from ikrl_ros.tools.report import write_section
+
+POLICY_SOURCES = Path("ikrl_ros") / "policies"
+"""The shipped policies in the checkout (the working directory): what the wheel and colcon install as package data."""
 
 SUFFIX = {
     "PandaReach-v3": "panda_reach",
@@ -45,11 +47,12 @@ def ship(
     runs: Path,
     overrides: list[str],
     eval_every: int,
+    policies: Path,
     resume: bool = False,
 ) -> dict:
     out = runs / f"{algo}_{SUFFIX[env_id]}_s{seed}"  # commands run in the repository root
     name = f"{algo}_{SUFFIX[env_id]}"
-    earlier = json.loads((POLICIES / f"{name}.json").read_text()) if resume else None
+    earlier = json.loads((policies / f"{name}.json").read_text()) if resume else None
     train_args = [
         "train",
         "--algo",
@@ -72,8 +75,8 @@ def ship(
     t0 = time.perf_counter()
     trained = run_cli(train_args)
     elapsed = time.perf_counter() - t0
-    target = POLICIES / f"{name}.pt"
-    POLICIES.mkdir(parents=True, exist_ok=True)
+    target = policies / f"{name}.pt"
+    policies.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(trained["policy"], target)
     evaluation = run_cli(["eval", str(target), "--episodes", "100"])
     manifest = {
@@ -100,19 +103,19 @@ def ship(
         "size_bytes": target.stat().st_size,
         "machine": f"{platform.processor() or platform.machine()}, torch threads 1",
     }
-    (POLICIES / f"{name}.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (policies / f"{name}.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
-def write_table(doc: Path) -> None:
-    """Summarise every manifest in ikrl_ros/policies/ between the ship markers of docs/training.md."""
+def write_table(doc: Path, policies: Path) -> None:
+    """Summarise every manifest in ``policies`` between the ship markers of docs/training.md."""
     if not doc.exists() or "<!-- ship:begin -->" not in doc.read_text():
         return
     rows = [
         "| policy | env | steps | training s | success (100 goals) | median final distance | size |",
         "|---|---|---|---|---|---|---|",
     ]
-    for path in sorted(POLICIES.glob("*.json")):
+    for path in sorted(policies.glob("*.json")):
         m = json.loads(path.read_text())
         e = m["evaluation"]
         rows.append(
@@ -131,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--runs", type=Path, default=Path("runs") / "shipped", help="relative to the repository")
     p.add_argument(
+        "--policies",
+        type=Path,
+        default=POLICY_SOURCES,
+        help="where policies and manifests go (default: %(default)s: the checkout's, not the installed package's)",
+    )
+    p.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter override passed to ikrl train"
     )
     p.add_argument("--eval-every", type=int, default=1_000, help="steps between the training run's evaluations")
@@ -144,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     for algo in [] if args.table_only else args.algos:
-        m = ship(algo, args.env, args.steps, args.seed, args.runs, args.set, args.eval_every, args.resume)
+        m = ship(
+            algo, args.env, args.steps, args.seed, args.runs, args.set, args.eval_every, args.policies, args.resume
+        )
         print(
             f"{m['policy']}: success {m['evaluation']['success_rate']:.2%}, median final distance "
             f"{m['evaluation']['median_final_distance_m'] * 1000:.1f} mm, {m['train_time_s']} s",
@@ -152,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not args.table_only:
         write_curves(args.runs, args.env, args.algos, args.seed)
-    write_table(Path("docs/training.md"))
+    write_table(Path("docs/training.md"), args.policies)
     return 0
 
 

@@ -29,6 +29,7 @@ from ikrl_ros.core.panda_gym_task import DISTANCE_THRESHOLD, sample_goals_world
 from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.timing import rss_mib
 from ikrl_ros.nodes.ros_common import publish_at_rate
+from ikrl_ros.tools.command import SubParsers, run_subcommand
 from ikrl_ros.tools.goal_runner import GoalRunner
 from ikrl_ros.tools.stack import start_node, stop_node
 
@@ -249,7 +250,7 @@ def run_soak(args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
-def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
+def add_subcommands(subparsers: SubParsers) -> None:
     parser = subparsers.add_parser("soak", help="long real-time run with injected faults (reliability benchmark)")
     parser.add_argument("--duration", type=float, default=1800.0, help="seconds (default: %(default)s)")
     parser.add_argument("--fault-every", type=float, default=60.0, help="seconds between faults (default: %(default)s)")
@@ -269,3 +270,12 @@ def soak_command(args: argparse.Namespace) -> int:
     Path(args.out).write_text(report)
     print(report)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ikrl_ros.tools.soak ARGS`` is ``ikrl soak ARGS``."""
+    return run_subcommand("soak", add_subcommands, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

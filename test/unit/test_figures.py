@@ -6,7 +6,7 @@ import importlib
 import re
 from pathlib import Path
 
-from ikrl_ros.tools.figures import FIGURES, SUBCOMMANDS, main
+from ikrl_ros.tools.figures import FIGURES, main
 
 ROOT = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"<!-- ([a-z_:]+):begin -->")
@@ -22,8 +22,7 @@ def test_every_marked_block_has_a_figure_that_writes_it() -> None:
 def test_every_figure_runs_a_real_command() -> None:
     for figure in FIGURES:
         module = importlib.import_module(f"ikrl_ros.tools.{figure.module}")
-        runner = "add_subcommand" if figure.module in SUBCOMMANDS else "main"
-        assert callable(getattr(module, runner, None)), f"{figure.name}: ikrl_ros.tools.{figure.module}.{runner}"
+        assert callable(getattr(module, "main", None)), f"{figure.name}: ikrl_ros.tools.{figure.module}.main"
 
 
 def test_list_prints_every_figure_and_refuses_sb3_comparisons_without_an_interpreter(capsys, monkeypatch) -> None:

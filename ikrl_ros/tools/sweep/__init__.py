@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from ikrl_ros.tools.command import SubParsers, run_subcommand
 from ikrl_ros.tools.report import write_section
 from ikrl_ros.tools.sweep.results import best_command, markdown, plot, write_csv
 from ikrl_ros.tools.sweep.spec import SpecError, load_spec
@@ -90,7 +91,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0 if best is not None else 1
 
 
-def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
+def add_subcommands(subparsers: SubParsers) -> None:
     p = subparsers.add_parser(
         "sweep",
         help="hyperparameter sweep over seeds on Ray Tune (Optuna + ASHA), local or on a cluster",
@@ -106,3 +107,8 @@ def add_subcommand(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--report-only", action="store_true", help="only rewrite the outputs from the sweep directory")
     p.add_argument("--doc", help="also write the results into the <!-- sweep:NAME --> block of this markdown file")
     p.set_defaults(func=cmd_sweep)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``ikrl sweep ARGS`` without the rest of the CLI (``ikrl figures`` runs it so)."""
+    return run_subcommand("sweep", add_subcommands, argv)
