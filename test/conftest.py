@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 # Each pytest process (xdist worker) gets its own DDS domain so parallel tests never hear each other: the first of
 # 140..191 whose lock file no other live process holds (clear of the default 0, the demo's 42 and the benchmarks'
-# 60..69 and 120+). A lock, not a hash of the process id: two sessions on one machine once shared a domain.
+# 60..69 and 120+). A lock, not a hash of the process id: separate sessions on one machine must never share one.
 def _claim_free_domain(first: int = 140, last: int = 191) -> int:
     for domain in range(first, last + 1):
         handle = open(f"/tmp/ikrl_test_domain_{domain}.lock", "w")  # noqa: SIM115 - held for the process's life

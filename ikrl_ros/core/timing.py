@@ -80,3 +80,26 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+class AnswerCredit:
+    """Realtime decimation of a state stream to at most ``rate`` answers per second on average.
+
+    Each state earns (time since the previous state) × rate of credit, and is answered once the credit
+    reaches ½ (spending 1). States at ``rate`` are all answered whatever their jitter; faster streams are
+    thinned to ``rate`` on average; the cap stops bursts after a gap.
+    """
+
+    CAP = 1.5
+
+    def __init__(self, rate: float) -> None:
+        self.rate, self.credit, self.previous = rate, self.CAP, -np.inf
+
+    def answer(self, received: float) -> bool:
+        """Whether the state received at ``received`` (monotonic seconds) is answered."""
+        self.credit = min(self.credit + (received - self.previous) * self.rate, self.CAP)
+        self.previous = received
+        if self.credit < 0.5:
+            return False
+        self.credit -= 1.0
+        return True

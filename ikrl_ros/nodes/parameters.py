@@ -31,11 +31,14 @@ from ikrl_ros.core.control import (
     MAX_CARTESIAN_SPEED,
     MAX_JOINT_STEP,
 )
+from ikrl_ros.core.controllers import ReachController
+from ikrl_ros.core.execution import MotionExecutor
 from ikrl_ros.core.kinematics import ArmKinematics
-from ikrl_ros.core.robot import load_arm
-from ikrl_ros.core.safety import CartesianLimits, JointLimits
+from ikrl_ros.core.reach_loop import ReachLoop, ReachLoopSettings
+from ikrl_ros.core.robot import Workspace, load_arm
+from ikrl_ros.core.safety import CartesianLimits, JointLimits, SingularityGuard
 from ikrl_ros.rl.config import CONFIGS, HER_STRATEGIES
-from ikrl_ros.rl.controller_factory import CLASSICAL_CONTROLLERS, CONTROLLERS, LEARNED_CONTROLLERS
+from ikrl_ros.rl.controller_factory import CLASSICAL_CONTROLLERS, CONTROLLERS, LEARNED_CONTROLLERS, ControllerSettings
 
 DEFAULT_ARM = load_arm()
 """The robot the nodes drive: its description supplies the defaults of the workspace and safety parameters."""
@@ -537,3 +540,40 @@ class TrainNodeParameters:
         NO_TARGET, "stop at the first evaluation with this success rate (0: train all steps)", low=0.0, high=1.0
     )
     resume: bool = param(True, "continue from `out_dir`'s checkpoint when there is one")
+
+
+def controller_settings(params: ReachControllerParameters) -> ControllerSettings:
+    """Which controller the parameters name, with its tuning."""
+    return ControllerSettings(
+        params.controller,
+        params.policy_path,
+        params.hybrid_policy,
+        params.hybrid_near,
+        params.hybrid_switch_radius,
+        params.cartesian_p_gain,
+        params.ik_max_joint_step,
+    )
+
+
+def reach_loop(params: ReachControllerParameters, controller: ReachController, kinematics: ArmKinematics) -> ReachLoop:
+    """The ROS-free reach loop the reach controller's parameters describe, around ``controller``."""
+    cartesian_limits, joint_limits = safety_limits(params, kinematics)
+    return ReachLoop(
+        controller,
+        MotionExecutor(kinematics, cartesian_limits, joint_limits, CONTROL_PERIOD),
+        SingularityGuard(kinematics, params.singularity_slowdown, params.singularity_stop),
+        Workspace(
+            np.array(params.workspace_min),
+            np.array(params.workspace_max),
+            kinematics.arm.workspace.reach_center,
+            params.reach_radius,
+        ),
+        ReachLoopSettings(
+            orientation=params.orientation,
+            clamp_out_of_workspace=params.out_of_workspace == "clamp",
+            goal_tolerance=params.goal_tolerance,
+            goal_angle_tolerance=params.goal_angle_tolerance,
+            cartesian_output=params.cartesian_output,
+            world_offset=np.array(params.base_position_in_world),
+        ),
+    )

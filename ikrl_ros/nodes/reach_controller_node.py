@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from builtin_interfaces.msg import Duration, Time
+from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
 from rclpy.clock import Clock, ClockType
@@ -22,37 +22,24 @@ from rclpy.lifecycle import LifecycleState, TransitionCallbackReturn
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool, Float64, Float64MultiArray, Int8
+from std_msgs.msg import Bool, Float64, Int8
 from std_srvs.srv import SetBool
-from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from visualization_msgs.msg import MarkerArray
 
 from ikrl_ros.core import validation
-from ikrl_ros.core.control import CONTROL_PERIOD
 from ikrl_ros.core.controllers import LearnedPolicyController
-from ikrl_ros.core.execution import Command, MotionExecutor, Twist
+from ikrl_ros.core.execution import Command, Twist
 from ikrl_ros.core.kinematics import ArmKinematics
-from ikrl_ros.core.reach_loop import ReachLoop, ReachLoopSettings, StatusCode, StepResult
-from ikrl_ros.core.robot import Workspace, load_arm
-from ikrl_ros.core.safety import SingularityGuard
-from ikrl_ros.core.timing import LoopTiming
+from ikrl_ros.core.reach_loop import StatusCode, StepResult
+from ikrl_ros.core.robot import load_arm
+from ikrl_ros.core.timing import AnswerCredit, LoopTiming
 from ikrl_ros.nodes.markers import reach_markers
-from ikrl_ros.nodes.parameters import ReachControllerParameters, declare_parameters, safety_limits
-from ikrl_ros.nodes.ros_common import ThrottledWarnings, diagnostics, ns_from_time, run_node, xyz
-from ikrl_ros.rl.controller_factory import ControllerSettings, make_controller
+from ikrl_ros.nodes.messages import JOINT_COMMAND_TYPES, joint_command_message, point_message, twist_message
+from ikrl_ros.nodes.parameters import ReachControllerParameters, controller_settings, declare_parameters, reach_loop
+from ikrl_ros.nodes.ros_common import EntitySnapshot, ThrottledWarnings, diagnostics, ns_from_time, run_node, xyz
+from ikrl_ros.rl.controller_factory import make_controller
 
-JOINT_COMMAND_TYPES = {
-    "joint_state": (JointState, "joint_command"),
-    "joint_trajectory": (JointTrajectory, "joint_trajectory"),
-    "float64_multi_array": (Float64MultiArray, "commands"),
-}
-"""joint_command_type → (message type, topic): ours, ros2_control's JointTrajectoryController, its
-forward_position_controller."""
 MARKER_PERIOD = 0.1
-MAX_ANSWER_CREDIT = 1.5
-"""Realtime decimation: each state earns (time since the previous state) × control_rate of credit, and is
-answered once the credit reaches ½ (spending 1). States at control_rate are all answered whatever their
-jitter; faster streams are thinned to control_rate on average; the cap stops bursts after a gap."""
 
 
 class ReachControllerNode(LifecycleNode):
@@ -72,7 +59,7 @@ class ReachControllerNode(LifecycleNode):
         self.configured = self.active = self.finished = False
         self.configure_error: str | None = None
         # What exists before configure (parameter and lifecycle services...) survives cleanup; the rest is torn down.
-        self.base_entities = self.entity_sets()
+        self.base_entities = EntitySnapshot(self)
         if self.params.autostart:
             if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
                 raise ValueError(self.configure_error or "configure transition failed")
@@ -82,9 +69,6 @@ class ReachControllerNode(LifecycleNode):
             self.get_logger().info(
                 "reach controller unconfigured: waiting for lifecycle transitions (reach_controller/change_state)"
             )
-
-    def entity_sets(self) -> tuple[set, set, set, set]:
-        return set(self.publishers), set(self.subscriptions), set(self.timers), set(self.services)
 
     def setup(self) -> None:
         """The configure transition: load the controller and its limits, reset the loop state, create the
@@ -96,32 +80,15 @@ class ReachControllerNode(LifecycleNode):
 
     def load_controller(self) -> None:
         """The arm, its limits, the controller the parameters name and the reach loop around them."""
-        p = self.params
         self.arm = load_arm()
         self.kinematics = ArmKinematics(self.arm)
-        cartesian_limits, joint_limits = safety_limits(p, self.kinematics)
-        controller = make_controller(self.controller_settings(), self.kinematics)
+        controller = make_controller(controller_settings(self.params), self.kinematics)
         if isinstance(controller, LearnedPolicyController):
             policy = controller.policy
             self.get_logger().info(f"loaded {policy.algo} policy (trained {policy.step} steps on {policy.env_id})")
-        self.loop = ReachLoop(
-            controller,
-            MotionExecutor(self.kinematics, cartesian_limits, joint_limits, CONTROL_PERIOD),
-            SingularityGuard(self.kinematics, p.singularity_slowdown, p.singularity_stop),
-            Workspace(
-                np.array(p.workspace_min), np.array(p.workspace_max), self.arm.workspace.reach_center, p.reach_radius
-            ),
-            ReachLoopSettings(
-                orientation=p.orientation,
-                clamp_out_of_workspace=p.out_of_workspace == "clamp",
-                goal_tolerance=p.goal_tolerance,
-                goal_angle_tolerance=p.goal_angle_tolerance,
-                cartesian_output=p.cartesian_output,
-                world_offset=np.array(p.base_position_in_world),
-            ),
-        )
+        self.loop = reach_loop(self.params, controller, self.kinematics)
         if self.loop.orientation_warning:
-            self.get_logger().warning(f"controller '{p.controller}': {self.loop.orientation_warning}")
+            self.get_logger().warning(f"controller '{self.params.controller}': {self.loop.orientation_warning}")
 
     def reset_loop_state(self) -> None:
         """No state yet; fresh timing, warnings and counters."""
@@ -134,7 +101,7 @@ class ReachControllerNode(LifecycleNode):
         self.safety_interventions = 0
         self.status = ("warn", "waiting for joint states and a goal")
         self.status_kind = "starting"
-        self.answer_credit = MAX_ANSWER_CREDIT
+        self.answer_credit = AnswerCredit(self.params.control_rate)
 
     def create_interfaces(self) -> None:
         """Publishers, subscriptions, services and timers; QoS chosen per topic."""
@@ -162,15 +129,7 @@ class ReachControllerNode(LifecycleNode):
 
     def teardown(self) -> None:
         """Destroy everything ``setup`` created (after a failed configure, on cleanup and on shutdown)."""
-        publishers, subscriptions, timers, services = self.base_entities
-        for timer in set(self.timers) - timers:
-            self.destroy_timer(timer)
-        for subscription in set(self.subscriptions) - subscriptions:
-            self.destroy_subscription(subscription)
-        for service in set(self.services) - services:
-            self.destroy_service(service)
-        for publisher in set(self.publishers) - publishers:
-            self.destroy_publisher(publisher)
+        self.base_entities.destroy_newer(self)
         self.configured = self.active = False
 
     # --- lifecycle transitions ------------------------------------------------------------------
@@ -226,18 +185,6 @@ class ReachControllerNode(LifecycleNode):
         """After the lifecycle shutdown transition (finalized) the process exits (``run_node``)."""
         return self.finished
 
-    def controller_settings(self) -> ControllerSettings:
-        p = self.params
-        return ControllerSettings(
-            p.controller,
-            p.policy_path,
-            p.hybrid_policy,
-            p.hybrid_near,
-            p.hybrid_switch_radius,
-            p.cartesian_p_gain,
-            p.ik_max_joint_step,
-        )
-
     # --- inputs ------------------------------------------------------------------------------
     def on_goal_pose(self, message: PoseStamped) -> None:
         q = message.pose.orientation
@@ -255,10 +202,7 @@ class ReachControllerNode(LifecycleNode):
             return
         if warning:
             self.warnings.warn(f"{topic}: {warning}")
-        marker = PointStamped()
-        marker.header.stamp, marker.header.frame_id = self.stamp(), self.arm.base_frame
-        marker.point.x, marker.point.y, marker.point.z = (float(v) for v in goal.position)
-        self.goal_marker_pub.publish(marker)
+        self.goal_marker_pub.publish(point_message(goal.position, self.stamp(), self.arm.base_frame))
         self.get_logger().info(
             f"new goal from {topic}: {np.round(goal.position, 4).tolist()} in {self.arm.base_frame}",
             throttle_duration_sec=1.0,
@@ -287,16 +231,11 @@ class ReachControllerNode(LifecycleNode):
             self.warnings.warn(f"joint_states: message {stamp_warning}")
         self.loop.observe(arm.position, arm.velocity)
         self.state_stamp = message.header.stamp
-        previous, self.state_received = self.state_received, time.monotonic()
+        self.state_received = time.monotonic()
         # Answer the state at once, so the command acts on the state it was computed from; in realtime
         # at most control_rate times per second on average (states from a faster driver are thinned).
-        if self.params.sync_mode == "realtime":
-            self.answer_credit = min(
-                self.answer_credit + (self.state_received - previous) * self.params.control_rate, MAX_ANSWER_CREDIT
-            )
-            if self.answer_credit < 0.5:
-                return
-            self.answer_credit -= 1.0
+        if self.params.sync_mode == "realtime" and not self.answer_credit.answer(self.state_received):
+            return
         if not self.active:
             return
         self.timing.tick(self.state_received)
@@ -376,14 +315,7 @@ class ReachControllerNode(LifecycleNode):
         self.publish_command(self.loop.hold())
 
     def publish_twist(self, twist: Twist) -> None:
-        message = TwistStamped()
-        message.header.stamp = self.stamp()
-        message.header.frame_id = self.arm.base_frame
-        linear, angular = message.twist.linear, message.twist.angular
-        linear.x, linear.y, linear.z = (float(v) for v in twist.linear)
-        if twist.angular is not None:
-            angular.x, angular.y, angular.z = (float(v) for v in twist.angular)
-        self.cartesian_pub.publish(message)
+        self.cartesian_pub.publish(twist_message(twist, self.stamp(), self.arm.base_frame))
 
     def state_age_ms(self) -> float | None:
         """Age of the answered joint state by its stamp, on this node's clock (wall, or /clock with use_sim_time);
@@ -395,24 +327,12 @@ class ReachControllerNode(LifecycleNode):
 
     def publish_joint_targets(self, positions: np.ndarray) -> None:
         """Position targets of the arm's joints on the joint_command_type interface."""
-        if self.params.joint_command_type == "float64_multi_array":
-            message = Float64MultiArray(data=[float(v) for v in positions])  # no header: ros2_control's layout
-        elif self.params.joint_command_type == "joint_trajectory":
-            message = JointTrajectory()
-            message.header.stamp = self.stamp()
-            message.joint_names = list(self.arm.joint_names)
-            period_ns = round(1e9 / self.params.control_rate)
-            point = JointTrajectoryPoint(
-                positions=[float(v) for v in positions],
-                time_from_start=Duration(sec=period_ns // 1_000_000_000, nanosec=period_ns % 1_000_000_000),
+        period_ns = round(1e9 / self.params.control_rate)
+        self.joint_pub.publish(
+            joint_command_message(
+                self.params.joint_command_type, positions, list(self.arm.joint_names), self.stamp(), period_ns
             )
-            message.points = [point]
-        else:
-            message = JointState()
-            message.header.stamp = self.stamp()
-            message.name = list(self.arm.joint_names)
-            message.position = positions.tolist()
-        self.joint_pub.publish(message)
+        )
 
     # --- monitoring --------------------------------------------------------------------------
     def publish_markers(self, result: StepResult) -> None:

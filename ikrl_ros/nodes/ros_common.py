@@ -58,6 +58,25 @@ NUMBER = re.compile(r"[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)", re
 """Numbers in a warning, signed and non-finite ones included: warnings that differ only in them are one kind."""
 
 
+class EntitySnapshot:
+    """A node's publishers, subscriptions, timers and services at one moment, to tear down what came later
+    (a managed node's cleanup keeps what existed before configure: parameter and lifecycle services)."""
+
+    def __init__(self, node: Node) -> None:
+        self.publishers, self.subscriptions = set(node.publishers), set(node.subscriptions)
+        self.timers, self.services = set(node.timers), set(node.services)
+
+    def destroy_newer(self, node: Node) -> None:
+        for timer in set(node.timers) - self.timers:
+            node.destroy_timer(timer)
+        for subscription in set(node.subscriptions) - self.subscriptions:
+            node.destroy_subscription(subscription)
+        for service in set(node.services) - self.services:
+            node.destroy_service(service)
+        for publisher in set(node.publishers) - self.publishers:
+            node.destroy_publisher(publisher)
+
+
 class ThrottledWarnings:
     """Log each kind of warning at most once per ``period`` seconds.
 

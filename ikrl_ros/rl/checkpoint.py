@@ -34,8 +34,8 @@ from ikrl_ros.rl.networks import DeterministicActor, Normalizer, SquashedGaussia
 FORMAT = "ikrl_ros.rl.checkpoint"
 VERSION = 1
 CONTROL_TYPES_BEFORE_METADATA = {"PandaReach-v3": "ee", "PandaReachJoints-v3": "joints"}
-"""Control types of the panda-gym tasks whose shipped policies (ikrl_ros/policies/*_panda_reach*.pt) were saved
-before checkpoints recorded ``control_type``. Every other checkpoint must declare it."""
+"""Control types of the panda-gym tasks whose shipped policies (ikrl_ros/policies/*_panda_reach*.pt) carry no
+``control_type``: a checkpoint of one of these tasks without it gets the task's. Every other one must declare it."""
 REQUIRED_META = (
     "format",
     "version",
@@ -157,8 +157,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
 
 
 def _control_type(meta: dict[str, Any], path: Path) -> str:
-    """The checkpoint's declared control type, never guessed from its name (a few early policies: see
-    `CONTROL_TYPES_BEFORE_METADATA`)."""
+    """The checkpoint's declared control type, never guessed from its name (a panda-gym task's checkpoint that
+    declares none: see `CONTROL_TYPES_BEFORE_METADATA`)."""
     control_type = meta.get("control_type", CONTROL_TYPES_BEFORE_METADATA.get(meta["env_id"]))
     if control_type is None:
         raise CheckpointError(

@@ -47,8 +47,8 @@ ENTRIES: dict[str, ControllerSettings] = {
     "pybullet_ik": ControllerSettings("pybullet_ik"),
     "sac_panda_reach": ControllerSettings("sac", policy_path="sac_panda_reach"),
 }
-"""Benchmark entries: the shipped workspace policies, hybrid, the classical controllers, and the
-PandaReach-v3 policy that was the default before (trained in panda-gym's cube from the neutral pose)."""
+"""Benchmark entries: the shipped workspace policies, hybrid, the classical controllers, and the study's
+PandaReach-v3 policy for comparison (trained in panda-gym's cube from the neutral pose)."""
 POSE_ENTRIES: dict[str, ControllerSettings] = {
     "sac_workspace_pose": ControllerSettings("sac", policy_path="sac_workspace_pose"),
     "hybrid_pose": ControllerSettings("hybrid", policy_path="sac_workspace_pose"),

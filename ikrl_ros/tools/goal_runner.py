@@ -91,7 +91,7 @@ class GoalRunner(Node):
 
     def _on_joint_state(self, message: JointState) -> None:
         try:
-            arm = arm_state_from_joint_state(message.name, message.position, message.velocity)
+            arm = arm_state_from_joint_state(load_arm(), message.name, message.position, message.velocity)
         except InvalidInput:
             return
         self.arm_states.append((ns_from_time(message.header.stamp), arm.position))

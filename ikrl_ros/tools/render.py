@@ -33,8 +33,8 @@ def render_animation(
     sim = PandaReachSim(arm)
     frames = []
     try:
-        for arm, goal in zip(joint_positions, goals, strict=True):
-            sim.robot.set_joint_angles(np.concatenate([arm, [0.0, 0.0]]))
+        for positions, goal in zip(joint_positions, goals, strict=True):
+            sim.robot.set_joint_angles(np.concatenate([positions, list(arm.locked_joints.values())]))
             sim.show_goal(arm.base_to_world(goal))
             frames.append(sim.render(width, height))
     finally:
