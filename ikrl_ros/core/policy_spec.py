@@ -29,6 +29,9 @@ CONTROL_TYPES = ("ee", "joints", "pose")
 ACTION_MAPS = ("linear", "signed_square")
 """How a policy's action a ∈ [-1, 1] becomes the displacement fraction: ``a``, or ``a·|a|`` — the same full
 speed, with half the action range spent on the slowest quarter of speeds, where the last millimetres are."""
+POSITION_GOAL_DIM = 3
+POSE_GOAL_DIM = 9
+"""A pose goal: position and the 6-D rotation (``pose_goal``)."""
 WORKSPACE_TASK = "workspace"
 PANDA_GYM_TASK = "panda_gym"
 WORKSPACE_ENV_PREFIX = "IkrlReach"
@@ -98,7 +101,7 @@ class PolicySpec:
 
     @property
     def goal_dim(self) -> int:
-        return 9 if self.control_type == "pose" else 3
+        return POSE_GOAL_DIM if self.control_type == "pose" else POSITION_GOAL_DIM
 
     @property
     def act_dim(self) -> int:

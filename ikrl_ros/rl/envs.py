@@ -13,6 +13,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from ikrl_ros.core.policy_spec import PANDA_GYM_TASK, PolicyError, task_of
+
 KEYS = ("observation", "achieved_goal", "desired_goal")
 """Order of the dict entries in the flat network input (the 'expected observation layout')."""
 
@@ -22,9 +24,10 @@ PANDA_NOTES = (
     "desired_goal = goal position. Control period 0.04 s."
 )
 WORKSPACE_NOTES = (
-    "panda_link0 frame (metres): observation = end-effector position (3, 'ee' control) or the 7 arm joint "
-    "angles (rad, 'joints' control); achieved_goal = end-effector position; desired_goal = goal position. "
-    "Control period 0.04 s; episodes continue from the previous one and never end on success."
+    "the arm's base frame (metres): observation = end-effector position (3, 'ee' control), the arm's joint "
+    "angles (rad, 'joints' control) or the end-effector pose (position + 6-D rotation, 'pose' control); "
+    "achieved_goal = end-effector position (pose); desired_goal = goal position (pose). Control period 0.04 s; "
+    "episodes continue from the previous one and never end on success."
 )
 
 
@@ -104,9 +107,11 @@ class EnvInfo:
         ]
 
     def notes(self) -> str:
-        if self.env_id.startswith("PandaReach"):
-            return PANDA_NOTES
-        return WORKSPACE_NOTES if self.env_id.startswith("IkrlReach") else ""
+        try:
+            task = task_of(self.env_id)
+        except PolicyError:
+            return ""
+        return PANDA_NOTES if task == PANDA_GYM_TASK else WORKSPACE_NOTES
 
 
 def env_info(env: gym.Env) -> EnvInfo:

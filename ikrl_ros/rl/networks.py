@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ikrl_ros.core.policy_spec import POSE_GOAL_DIM
+
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 
@@ -42,7 +44,7 @@ def goal_relative_features(x: torch.Tensor, goal_dim: int) -> torch.Tensor:
     achieved, goal = x[..., -2 * goal_dim : -goal_dim], x[..., -goal_dim:]
     delta = goal[..., :3] - achieved[..., :3]
     features = [x, delta, *(torch.tanh(delta / scale) for scale in GOAL_RELATIVE_SCALES)]
-    if goal_dim == 9:
+    if goal_dim == POSE_GOAL_DIM:
         relative = _rotation_from_6d(goal[..., 3:]) @ _rotation_from_6d(achieved[..., 3:]).transpose(-1, -2)
         axis_sine = 0.5 * torch.stack(
             [
@@ -71,7 +73,7 @@ def feature_dim(input_dim: int, goal_relative_dim: int) -> int:
     if not goal_relative_dim:
         return input_dim
     extra = 3 * (1 + len(GOAL_RELATIVE_SCALES))
-    if goal_relative_dim == 9:
+    if goal_relative_dim == POSE_GOAL_DIM:
         extra += 9 + 3 * (1 + len(ANGLE_RELATIVE_SCALES))
     return input_dim + extra
 

@@ -27,7 +27,7 @@ import numpy as np
 from ikrl_ros.core.control import CONTROL_PERIOD, JOINT_LIMIT_MARGIN, MAX_CARTESIAN_SPEED, MAX_JOINT_STEP
 from ikrl_ros.core.execution import MotionExecutor
 from ikrl_ros.core.kinematics import ArmKinematics
-from ikrl_ros.core.policy_spec import WORKSPACE_TASK, PolicySpec
+from ikrl_ros.core.policy_spec import POSITION_GOAL_DIM, WORKSPACE_TASK, PolicySpec
 from ikrl_ros.core.robot import DEFAULT_ROBOT, load_arm
 from ikrl_ros.core.safety import CartesianLimits, JointLimits
 from ikrl_ros.core.workspace import sample_reachable_goal, sample_reachable_pose, sample_start_posture
@@ -99,7 +99,7 @@ class WorkspaceReachTask:
         self.distance_threshold, self.angle_threshold = distance_threshold, angle_threshold
 
     def errors(self, achieved: np.ndarray, desired: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        if np.shape(desired)[-1] == 3:
+        if np.shape(desired)[-1] == POSITION_GOAL_DIM:
             return np.linalg.norm(np.asarray(achieved) - np.asarray(desired), axis=-1), None
         return pose_errors(achieved, desired)
 

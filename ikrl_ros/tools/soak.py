@@ -128,10 +128,10 @@ class Soak:
             state = JointState(name=list(load_arm().all_joint_names[:5]), position=[0.0] * 9, velocity=[0.0] * 2)
             self.joint_pub.publish(state)
             twist = TwistStamped()
-            twist.header.frame_id = "panda_link0"
+            twist.header.frame_id = load_arm().base_frame
             twist.twist.linear.x = nan
             self.bad_twist_pub.publish(twist)
-            self.bad_joint_command_pub.publish(JointState(name=["panda_joint1"], position=[inf]))
+            self.bad_joint_command_pub.publish(JointState(name=[load_arm().joint_names[0]], position=[inf]))
             self.runner.spin_for(0.01)
 
     def inject(self, fault: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import tokenize
 from pathlib import Path
 
 import numpy as np
@@ -128,20 +129,39 @@ def test_six_dof_kinematics_with_a_continuous_joint(tmp_path: Path) -> None:
         )
 
 
+def code_without_text(path: Path) -> str:
+    """A module's code with its comments and string literals (docstrings included) removed."""
+    with path.open("rb") as source:
+        kept = [
+            token.string
+            for token in tokenize.tokenize(source.readline)
+            if token.type not in (tokenize.COMMENT, tokenize.STRING, tokenize.ENCODING)
+        ]
+    return " ".join(kept)
+
+
 def test_nothing_outside_the_robot_description_assumes_the_panda() -> None:
-    """No module but the robot description names Panda joints or assumes seven of them."""
-    allowed = {"core/robot.py", "core/sim.py", "core/panda_gym_task.py"}  # panda-gym's Panda and task, by name
-    seven = re.compile(r"range\(7\)|np\.(ones|zeros|eye)\(7\)|\[:7\]|panda_joint\d|PANDA_EE_LINK")
+    """No module but the robot description (and panda-gym's Panda and task) assumes seven joints or Panda names."""
+    allowed = {"core/robot.py", "core/sim.py", "core/panda_gym_task.py"}
+    seven = re.compile(r"range \( 7 \)|np \. (ones|zeros|eye) \( 7 \)|\[ : 7 \]|PANDA_EE_LINK|panda_joint")
+    strings = re.compile(r"[\"']panda_(joint|link|finger|hand|grasptarget)")
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = str(path.relative_to(PACKAGE))
         if relative in allowed:
             continue
-        code = "\n".join(
-            line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")
-        )
-        strings = {node.value for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Constant)}
-        docless = code
-        for text in strings:
-            if isinstance(text, str):
-                docless = docless.replace(text, "")
-        assert not seven.search(docless), f"{relative} assumes the Panda: {seven.search(docless).group(0)}"
+        found = seven.search(code_without_text(path))
+        assert not found, f"{relative} assumes the Panda: {found.group(0)}"
+        tree = ast.parse(path.read_text())
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef) and node.body
+            and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+        }
+        literals = [
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+        ]
+        named = [text for text in literals if strings.search(repr(text))]
+        assert not named, f"{relative} names Panda frames or joints in code: {named[:3]}"
