@@ -13,15 +13,14 @@ from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 
-from ikrl_ros.core.panda_model import (
-    ARM_JOINT_NAMES,
-    MAX_CARTESIAN_SPEED,
-    NEUTRAL_JOINT_POSITIONS,
-    base_to_world,
-    world_to_base,
-)
+from ikrl_ros.core.control import MAX_CARTESIAN_SPEED
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.nodes.ros_common import ns_from_time, xyz
 from ikrl_ros.tools.stack import start_node, stop_node
+
+ARM = load_arm()
+ARM_JOINT_NAMES = ARM.joint_names
+NEUTRAL_JOINT_POSITIONS = ARM.neutral
 
 
 class BridgeProbe:
@@ -95,7 +94,7 @@ def test_bridge_reproduces_panda_gym_trajectories(lockstep_bridge: Path, ros_nod
     # panda-gym puts its goal sphere at the goal; so does the bridge when told where the goal is.
     marker = PointStamped()
     marker.header.frame_id = "panda_link0"
-    marker.point.x, marker.point.y, marker.point.z = (float(v) for v in world_to_base(env.unwrapped.task.goal))
+    marker.point.x, marker.point.y, marker.point.z = (float(v) for v in ARM.world_to_base(env.unwrapped.task.goal))
     assert spin_until(ros_node, lambda: marker_pub.get_subscription_count() > 0, 10)
     marker_pub.publish(marker)
     spin_until(ros_node, lambda: False, 0.5)
@@ -109,7 +108,7 @@ def test_bridge_reproduces_panda_gym_trajectories(lockstep_bridge: Path, ros_nod
         probe.twist(action * MAX_CARTESIAN_SPEED, stamp_ns=answered)
         assert spin_until(ros_node, lambda answered=answered: probe.poses[-1][0] > answered, 5.0), "no step"
         answered = probe.poses[-1][0]
-        bridge_path.append(base_to_world(probe.latest()))
+        bridge_path.append(ARM.base_to_world(probe.latest()))
 
     gym_path = []
     for action in actions:

@@ -17,23 +17,27 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Float64, Int8
 from visualization_msgs.msg import Marker, MarkerArray
 
-from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.core.panda_model import JOINT_NAMES, NEUTRAL_JOINT_POSITIONS
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.reach_loop import StatusCode
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.rotations import angle_between, quaternion_to_matrix, top_down
-from ikrl_ros.core.validation import DEFAULT_WORKSPACE
 from ikrl_ros.core.workspace import sample_reachable_goals
 from ikrl_ros.nodes.ros_common import xyz
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
 from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
 
+ARM = load_arm()
+JOINT_NAMES = ARM.all_joint_names
+NEUTRAL_JOINT_POSITIONS = ARM.neutral
+DEFAULT_WORKSPACE = ARM.workspace
 LOCKSTEP = {"sync_mode": "lockstep"}
-STATUS_DECELERATE_FOR_SINGULARITY = 1
+STATUS_DECELERATE_FOR_SINGULARITY = StatusCode.DECELERATE_FOR_SINGULARITY
 
 
 def test_hybrid_reaches_consecutive_workspace_goals_to_a_millimetre_and_holds_there(tmp_path: Path) -> None:
     """The launch default policy far from the goal, cartesian_p within 5 cm, goals one after another without reset
     (gripper top-down, orientation auto). The error after the full budget is the error while holding."""
-    goals = sample_reachable_goals(6, 41, PandaKinematics())
+    goals = sample_reachable_goals(6, 41, ArmKinematics(ARM))
     controller = {"controller": "hybrid", **LOCKSTEP}
     with reach_stack(tmp_path, bridge=LOCKSTEP, controller=controller) as processes, connected_runner() as runner:
         outcomes = [runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=60) for index, goal in enumerate(goals)]
@@ -99,7 +103,7 @@ def test_the_classical_step_near_the_goal_is_slowed_near_a_singularity(
             probe.feed(0.2)
         assert ready(), "controller did not come up"
         probe.feed(0.3)
-        neutral_ee = PandaKinematics().ee_position(NEUTRAL_JOINT_POSITIONS)
+        neutral_ee = ArmKinematics(ARM).ee_position(NEUTRAL_JOINT_POSITIONS)
         probe.goal(neutral_ee + [0.04, 0.0, 0.0])
         start = len(probe.twists)
         probe.feed(0.6)
@@ -179,7 +183,7 @@ def test_goal_feedback_topics_and_markers_report_the_true_distance_angle_and_goa
     )
 
     # The first goal: distance and angle of the end effector the bridge's joint states put at each step.
-    kinematics = PandaKinematics()
+    kinematics = ArmKinematics(ARM)
     poses = [kinematics.ee_pose(q) for stamp, q in runner.arm_states if stamp >= start_pose[0]]
     true_distances = np.array([np.linalg.norm(position - first_goal) for position, _ in poses])
     true_angles = np.array([angle_between(rotation, goal_rotation) for _, rotation in poses])
@@ -328,7 +332,7 @@ def test_the_default_realtime_stack_answers_every_joint_state_at_the_control_rat
     """Launch defaults (realtime bridge, the shipped sac policy, 25 Hz), goals tracked for about 4 s: one
     command per joint state at 25 Hz (±20 %), and by ``/diagnostics`` each command leaves within
     milliseconds of the state it answers. Bounds for a loaded 2-core machine; typical values are far lower."""
-    goals = sample_reachable_goals(3, 42, PandaKinematics())
+    goals = sample_reachable_goals(3, 42, ArmKinematics(ARM))
     with reach_stack(tmp_path) as processes, connected_runner() as runner:
         diagnostics = runner.controller_diagnostics()
         states: list[float] = []

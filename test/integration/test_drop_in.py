@@ -17,12 +17,16 @@ from std_msgs.msg import Float64MultiArray, Int8
 from std_srvs.srv import SetBool
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.core.panda_model import ARM_JOINT_NAMES, JOINT_NAMES, NEUTRAL_JOINT_POSITIONS
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.workspace import sample_reachable_goals
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, GoalRunner, connected_runner
 from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
 
+ARM = load_arm()
+ARM_JOINT_NAMES = ARM.joint_names
+JOINT_NAMES = ARM.all_joint_names
+NEUTRAL_JOINT_POSITIONS = ARM.neutral
 LOCKSTEP = {"sync_mode": "lockstep"}
 JOINT_TOPICS = {
     "joint_state": (JointState, "joint_command"),
@@ -42,7 +46,7 @@ def test_ik_reaches_goals_to_a_millimetre_on_each_ros2_control_interface(
     tmp_path: Path, joint_command_type: str
 ) -> None:
     """``ik`` through the bridge in lockstep, its targets sent as JointTrajectory or Float64MultiArray only."""
-    goals = sample_reachable_goals(6, 31, PandaKinematics())
+    goals = sample_reachable_goals(6, 31, ArmKinematics(ARM))
     controller = {"controller": "ik", "orientation": "ignore", "joint_command_type": joint_command_type, **LOCKSTEP}
     with reach_stack(tmp_path, bridge=LOCKSTEP, controller=controller) as processes, connected_runner() as runner:
         used = record(runner, *JOINT_TOPICS[joint_command_type])
@@ -66,7 +70,7 @@ def test_ik_reaches_goals_to_a_millimetre_on_each_ros2_control_interface(
 
 def test_a_learned_cartesian_policy_runs_on_a_joint_interface(tmp_path: Path) -> None:
     """``cartesian_output: joint``: the shipped Cartesian workspace policy reaches goals with no ``cartesian_cmd``."""
-    goals = sample_reachable_goals(6, 32, PandaKinematics())
+    goals = sample_reachable_goals(6, 32, ArmKinematics(ARM))
     controller = {
         "controller": "sac",
         "policy_path": "sac_workspace",
@@ -266,7 +270,7 @@ def test_the_bridge_validates_trajectory_and_array_commands(tmp_path: Path, ros_
     bad_arrays = [
         (
             Float64MultiArray(data=neutral[:6]),
-            "commands has 6 values, expected 7 (positions of panda_joint1..7, in that order)",
+            f"commands has 6 values, expected 7 (positions of {', '.join(ARM_JOINT_NAMES)}, in that order)",
         ),
         (Float64MultiArray(data=neutral + [0.0, 0.0]), "commands has 9 values, expected 7"),
         (Float64MultiArray(data=[float("inf")] * 7), "commands positions contains non-finite values"),

@@ -13,7 +13,8 @@ import rclpy
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
-from ikrl_ros.core.kinematics import PandaKinematics
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.nodes.parameters import (
     BridgeParameters,
     ParameterError,
@@ -140,7 +141,7 @@ def test_the_nodes_share_their_safety_parameters_and_declare_nothing_else_twice(
 
 
 def test_safety_limits_are_the_parameters() -> None:
-    kinematics = PandaKinematics()
+    kinematics = ArmKinematics(load_arm())
     params = BridgeParameters(max_joint_step=0.2, joint_limit_margin=0.05, max_angular_speed=2.0)
     cartesian, joints = safety_limits(params, kinematics)
     assert cartesian.max_speed == params.max_cartesian_speed and cartesian.max_angular_speed == 2.0

@@ -10,7 +10,8 @@ import panda_gym  # noqa: F401  (registers the environments)
 import pytest
 from conftest import wait_for_log
 
-from ikrl_ros.core.panda_model import DISTANCE_THRESHOLD, EPISODE_STEPS, world_to_base
+from ikrl_ros.core.panda_gym_task import DISTANCE_THRESHOLD, EPISODE_STEPS
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.rl.algorithms import make_normalizer
 from ikrl_ros.rl.checkpoint import build_actor, load_checkpoint, load_policy, save_checkpoint
 from ikrl_ros.rl.config import config_from_dict
@@ -18,6 +19,7 @@ from ikrl_ros.rl.controller_factory import resolve_policy_path, shipped_policy_p
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
 from ikrl_ros.tools.stack import reach_stack, start_node
 
+ARM = load_arm()
 EPISODES = 20
 
 
@@ -28,7 +30,7 @@ def gym_episodes(policy_path: Path, seeds: range) -> tuple[np.ndarray, list[int 
     goals, steps = [], []
     for seed in seeds:
         observation, _ = env.reset(seed=seed)
-        goals.append(world_to_base(observation["desired_goal"].astype(float)))
+        goals.append(ARM.world_to_base(observation["desired_goal"].astype(float)))
         reached = None
         for step in range(1, EPISODE_STEPS + 1):
             observation, _, terminated, truncated, _ = env.step(policy.act(observation))

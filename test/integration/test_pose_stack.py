@@ -10,7 +10,8 @@ from conftest import spin_until, wait_for_log
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from std_msgs.msg import Float64
 
-from ikrl_ros.core.kinematics import PandaKinematics
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.rotations import angle_between, matrix_to_quaternion, quaternion_to_matrix
 from ikrl_ros.core.workspace import sample_reachable_poses
 from ikrl_ros.tools.goal_runner import connected_runner
@@ -24,7 +25,7 @@ def pose_errors(
 ) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """Final position and angle errors of consecutive pose goals sent on goal_pose (lockstep), and the
     controller's last ~/goal_angle_error."""
-    poses = sample_reachable_poses(count, seed, PandaKinematics())
+    poses = sample_reachable_poses(count, seed, ArmKinematics(load_arm()))
     reported: list[float] = []
     with reach_stack(tmp_path, bridge=LOCKSTEP, controller={**controller, **LOCKSTEP}), connected_runner() as runner:
         runner.create_subscription(Float64, "reach_controller/goal_angle_error", lambda m: reported.append(m.data), 100)

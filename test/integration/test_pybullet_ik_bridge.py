@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 
-from ikrl_ros.core.kinematics import PandaKinematics
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.rotations import GRIPPER_DOWN
 from ikrl_ros.core.workspace import sample_reachable_goals
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
@@ -25,7 +26,7 @@ LOCKSTEP = {"sync_mode": "lockstep"}
 
 def gripper_down_goals(count: int, seed: int) -> list[np.ndarray]:
     """Workspace goals (in the sampled order) where the arm can point the gripper down, as panda-gym's IK asks."""
-    kinematics = PandaKinematics()
+    kinematics = ArmKinematics(load_arm())
     goals = []
     for goal in sample_reachable_goals(3 * count, seed, kinematics):
         result = kinematics.solve_ik(goal, goal_rotation=GRIPPER_DOWN, restarts=2)

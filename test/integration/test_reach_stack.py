@@ -13,18 +13,16 @@ from conftest import spin_until, wait_for_log
 from geometry_msgs.msg import PointStamped, PoseStamped, TwistStamped
 from sensor_msgs.msg import JointState
 
-from ikrl_ros.core.panda_model import (
-    EPISODE_STEPS,
-    JOINT_NAMES,
-    NEUTRAL_JOINT_POSITIONS,
-    sample_goals_world,
-    world_to_base,
-)
-from ikrl_ros.core.validation import DEFAULT_WORKSPACE
+from ikrl_ros.core.panda_gym_task import EPISODE_STEPS, sample_goals_world
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.nodes.ros_common import xyz
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, GoalOutcome, GoalRunner, connected_runner
 from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
 
+ARM = load_arm()
+JOINT_NAMES = ARM.all_joint_names
+NEUTRAL_JOINT_POSITIONS = ARM.neutral
+DEFAULT_WORKSPACE = ARM.workspace
 HOLD_STEPS = 10
 """Control periods each goal is held after it was reached, before the next goal."""
 
@@ -44,7 +42,7 @@ def test_each_controller_reaches_50_panda_gym_goals_in_lockstep(
 ) -> None:
     """Each goal is followed until it is reached to a fifth of ``max_final_error`` (or the 50-step budget
     ends), then held for 10 more steps: every goal must stay within 1 mm while the controller holds it."""
-    goals = world_to_base(sample_goals_world(50, seed=123))
+    goals = ARM.world_to_base(sample_goals_world(50, seed=123))
     stack = reach_stack(
         tmp_path, bridge={"sync_mode": "lockstep"}, controller={"controller": controller, "sync_mode": "lockstep"}
     )

@@ -11,7 +11,8 @@ from conftest import spin_until
 from geometry_msgs.msg import TwistStamped
 from sensor_msgs.msg import JointState
 
-from ikrl_ros.core.kinematics import PandaKinematics
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.workspace import sample_reachable_goals
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
 from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
@@ -23,7 +24,7 @@ def consecutive_final_errors(
     tmp_path: Path, controller: dict[str, object], goal_count: int, seed: int, steps: int = 50
 ) -> np.ndarray:
     """Final error of each goal, sent one after another without reset, ``steps`` control periods each (lockstep)."""
-    goals = sample_reachable_goals(goal_count, seed, PandaKinematics())
+    goals = sample_reachable_goals(goal_count, seed, ArmKinematics(load_arm()))
     with (
         reach_stack(tmp_path, bridge=LOCKSTEP, controller={**controller, **LOCKSTEP}) as processes,
         connected_runner() as runner,
@@ -57,7 +58,7 @@ def test_the_shipped_workspace_policy_reaches_consecutive_workspace_goals(tmp_pa
 
 def test_the_realtime_controller_answers_each_state_as_it_arrives(tmp_path: Path) -> None:
     """Launch defaults in real time: every command leaves within milliseconds of the state it answers."""
-    goals = sample_reachable_goals(3, 23, PandaKinematics())
+    goals = sample_reachable_goals(3, 23, ArmKinematics(load_arm()))
     with reach_stack(tmp_path, controller={"controller": "cartesian_p"}), connected_runner() as runner:
         diagnostics = runner.controller_diagnostics()
         for index, goal in enumerate(goals):

@@ -8,29 +8,31 @@ import numpy as np
 import pybullet
 import pytest
 
-from ikrl_ros.core.kinematics import PANDA_URDF, PandaKinematics
-from ikrl_ros.core.panda_model import sample_goals_world, world_to_base
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.panda_gym_task import sample_goals_world
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.rotations import angle_between, top_down
 from ikrl_ros.core.workspace import sample_reachable_poses
 
+ARM = load_arm()
 ARM_JOINTS = range(7)
 EE_LINK = 11
 
 
 @pytest.fixture(scope="module")
-def kinematics() -> PandaKinematics:
-    return PandaKinematics()
+def kinematics() -> ArmKinematics:
+    return ArmKinematics(ARM)
 
 
 @pytest.fixture(scope="module")
 def bullet_panda():
     client = pybullet.connect(pybullet.DIRECT)
-    body = pybullet.loadURDF(PANDA_URDF, useFixedBase=True, physicsClientId=client)
+    body = pybullet.loadURDF(ARM.urdf, useFixedBase=True, physicsClientId=client)
     yield client, body
     pybullet.disconnect(client)
 
 
-def test_forward_kinematics_and_velocity_match_pybullet(kinematics: PandaKinematics, bullet_panda) -> None:
+def test_forward_kinematics_and_velocity_match_pybullet(kinematics: ArmKinematics, bullet_panda) -> None:
     client, body = bullet_panda
     rng = np.random.default_rng(0)
     worst_position = worst_velocity = 0.0
@@ -48,8 +50,8 @@ def test_forward_kinematics_and_velocity_match_pybullet(kinematics: PandaKinemat
     assert worst_velocity < 1e-4
 
 
-def test_ik_reaches_panda_gym_goals_to_a_tenth_of_a_millimetre(kinematics: PandaKinematics) -> None:
-    goals = world_to_base(sample_goals_world(500, seed=3))
+def test_ik_reaches_panda_gym_goals_to_a_tenth_of_a_millimetre(kinematics: ArmKinematics) -> None:
+    goals = ARM.world_to_base(sample_goals_world(500, seed=3))
     started = time.perf_counter()
     results = [kinematics.solve_ik(goal) for goal in goals]
     per_solve_ms = (time.perf_counter() - started) / len(goals) * 1e3
@@ -61,7 +63,7 @@ def test_ik_reaches_panda_gym_goals_to_a_tenth_of_a_millimetre(kinematics: Panda
         assert np.all(result.joint_positions <= kinematics.upper_limits)
 
 
-def test_ik_reaches_goals_sampled_anywhere_in_joint_space(kinematics: PandaKinematics) -> None:
+def test_ik_reaches_goals_sampled_anywhere_in_joint_space(kinematics: ArmKinematics) -> None:
     rng = np.random.default_rng(7)
     goals = [
         kinematics.ee_position(q) for q in rng.uniform(kinematics.lower_limits, kinematics.upper_limits, size=(300, 7))
@@ -70,7 +72,7 @@ def test_ik_reaches_goals_sampled_anywhere_in_joint_space(kinematics: PandaKinem
     assert np.mean(errors < 1e-4) >= 0.99
 
 
-def test_ik_reports_unreachable_goals_instead_of_pretending(kinematics: PandaKinematics) -> None:
+def test_ik_reports_unreachable_goals_instead_of_pretending(kinematics: ArmKinematics) -> None:
     result = kinematics.solve_ik(np.array([2.0, 0.0, 0.3]), restarts=2)
     assert not result.converged
     assert result.error > 0.9
@@ -80,7 +82,7 @@ def test_pose_ik_reaches_random_reachable_poses_to_a_hundredth_of_a_millimetre_a
     None
 ):
     """6-D IK on 100 pose goals sampled as the pose benchmark samples them (each reachable by construction)."""
-    kinematics = PandaKinematics()
+    kinematics = ArmKinematics(ARM)
     for position, rotation in sample_reachable_poses(100, seed=41, kinematics=kinematics):
         result = kinematics.solve_ik(position, goal_rotation=rotation)
         reached_position, reached_rotation = kinematics.ee_pose(result.joint_positions)
@@ -94,7 +96,7 @@ def test_pose_ik_reaches_random_reachable_poses_to_a_hundredth_of_a_millimetre_a
 
 def test_position_stays_exact_when_the_orientation_is_unreachable() -> None:
     """Position is the primary task: a top-down grasp at the edge of the reach is impossible, the position is not."""
-    kinematics = PandaKinematics()
+    kinematics = ArmKinematics(ARM)
     position = np.array([0.84, -0.069, 0.214])  # near the reach sphere: no top-down solution there
     result = kinematics.solve_ik(position, goal_rotation=top_down(0.0), restarts=3)
     assert not result.converged and result.angle_error > 0.1

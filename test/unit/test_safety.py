@@ -7,9 +7,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.core.panda_model import NEUTRAL_JOINT_POSITIONS
-from ikrl_ros.core.safety import CartesianLimits, JointLimits, SingularityGuard, limit_cartesian, limit_joint_targets
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.robot import load_arm
+from ikrl_ros.core.safety import (
+    CartesianLimits,
+    InterventionKind,
+    JointLimits,
+    SingularityGuard,
+    limit_cartesian,
+    limit_joint_targets,
+)
+
+ARM = load_arm()
+NEUTRAL_JOINT_POSITIONS = ARM.neutral
 
 LIMITS = CartesianLimits(1.25, np.array([0.1, -0.6, 0.0]), np.array([0.95, 0.6, 0.8]))
 PERIOD = 0.04
@@ -40,12 +50,13 @@ def test_safe_commands_pass_bit_for_bit() -> None:
 
 
 def test_joint_targets_are_clamped_inside_the_margin_and_step_limited() -> None:
-    kinematics = PandaKinematics()
+    kinematics = ArmKinematics(ARM)
     limits = JointLimits(*kinematics.limits_with_margin(0.05), max_step=3.0)
     targets = NEUTRAL_JOINT_POSITIONS.copy()
     targets[6] = 3.1  # beyond panda_joint7's 2.9671 rad (the wrist turns about the end effector's axis)
     clamped, notes = limit_joint_targets(targets, NEUTRAL_JOINT_POSITIONS, limits, kinematics, LIMITS)
-    assert clamped[6] == pytest.approx(limits.upper[6]) and "panda_joint7" in notes[0]
+    assert clamped[6] == pytest.approx(limits.upper[6])
+    assert notes[0].kind == InterventionKind.JOINT_BOUND and "panda_joint7" in notes[0].text
     unchanged, notes = limit_joint_targets(
         NEUTRAL_JOINT_POSITIONS + 0.01, NEUTRAL_JOINT_POSITIONS, limits, kinematics, LIMITS
     )
@@ -55,17 +66,19 @@ def test_joint_targets_are_clamped_inside_the_margin_and_step_limited() -> None:
     jump[0] = 2.5  # a 2.5 rad jump of the base joint in one period
     slow = JointLimits(limits.lower, limits.upper, max_step=0.1)
     stepped, notes = limit_joint_targets(jump, NEUTRAL_JOINT_POSITIONS, slow, kinematics, LIMITS)
-    assert stepped[0] == pytest.approx(0.1) and "joint step" in notes[0]
+    assert stepped[0] == pytest.approx(0.1)
+    assert notes[0].kind == InterventionKind.JOINT_STEP and "joint step" in notes[0].text
 
 
 def test_joint_targets_that_leave_the_safety_box_hold_the_arm() -> None:
-    kinematics = PandaKinematics()
+    kinematics = ArmKinematics(ARM)
     limits = JointLimits(*kinematics.limits_with_margin(0.01), max_step=3.0)
     down = NEUTRAL_JOINT_POSITIONS.copy()
     down[1] = 1.6  # shoulder forward: the hand would dive through the table (z < 0)
     assert kinematics.ee_position(down)[2] < 0.0
     held, notes = limit_joint_targets(down, NEUTRAL_JOINT_POSITIONS, limits, kinematics, LIMITS)
-    assert np.array_equal(held, NEUTRAL_JOINT_POSITIONS) and "out of the safety box" in notes[-1]
+    assert np.array_equal(held, NEUTRAL_JOINT_POSITIONS)
+    assert notes[-1].kind == InterventionKind.BOX_HOLD and "out of the safety box" in notes[-1].text
 
 
 def stretched_posture(elbow: float) -> np.ndarray:
@@ -77,7 +90,7 @@ def stretched_posture(elbow: float) -> np.ndarray:
 
 def test_singularity_guard_with_moveit_servos_thresholds_on_the_6x7_jacobian() -> None:
     """The shipped thresholds (17, 30) act across the workspace: neutral is well below, a stretched arm above."""
-    kinematics = PandaKinematics()
+    kinematics = ArmKinematics(ARM)
     guard = SingularityGuard(kinematics, slowdown=17.0, stop=30.0)
     assert 10.0 < kinematics.condition_number(NEUTRAL_JOINT_POSITIONS) < 12.0
     assert guard.scale(NEUTRAL_JOINT_POSITIONS, NEUTRAL_JOINT_POSITIONS + 0.01)[0] == 1.0
@@ -90,7 +103,7 @@ def test_singularity_guard_with_moveit_servos_thresholds_on_the_6x7_jacobian() -
 
 
 def test_singularity_guard_ramps_linearly_between_the_thresholds() -> None:
-    kinematics = PandaKinematics()
+    kinematics = ArmKinematics(ARM)
     q = stretched_posture(-0.07)
     condition = kinematics.condition_number(q)
     toward = stretched_posture(-0.3)

@@ -8,8 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ikrl_ros.core import validation
-from ikrl_ros.core.panda_model import ARM_JOINT_NAMES, BASE_POSITION_IN_WORLD, JOINT_NAMES
-from ikrl_ros.core.validation import DEFAULT_WORKSPACE, InvalidInput
+from ikrl_ros.core.robot import Workspace, load_arm
+from ikrl_ros.core.validation import InvalidInput
+
+ARM = load_arm()
+ARM_JOINT_NAMES = ARM.joint_names
+JOINT_NAMES = ARM.all_joint_names
+BASE_POSITION_IN_WORLD = ARM.base_position_in_world
+BASE_FRAME = ARM.base_frame
+DEFAULT_WORKSPACE = ARM.workspace
 
 any_float = st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True)
 NEUTRAL = [0.0, 0.41, 0.0, -1.85, 0.0, 2.26, 0.79, 0.0, 0.0]
@@ -19,7 +26,7 @@ NEUTRAL = [0.0, 0.41, 0.0, -1.85, 0.0, 2.26, 0.79, 0.0, 0.0]
 @settings(max_examples=300, deadline=None)
 def test_a_goal_is_either_refused_or_finite_and_inside_the_workspace(point: list[float], frame: str) -> None:
     try:
-        goal = validation.goal_in_base_frame(point, frame, BASE_POSITION_IN_WORLD)
+        goal = validation.goal_in_base_frame(point, frame, BASE_POSITION_IN_WORLD, BASE_FRAME)
         admitted, _ = validation.admit_goal(goal, DEFAULT_WORKSPACE, clamp=True)
     except InvalidInput as error:
         assert "non-finite" in str(error)
@@ -32,11 +39,11 @@ def test_a_goal_is_either_refused_or_finite_and_inside_the_workspace(point: list
 @pytest.mark.parametrize("frame", ["map", "", "panda_hand", "odom/../world", "wörld"])
 def test_goals_in_frames_without_a_transform_are_refused(frame: str) -> None:
     with pytest.raises(InvalidInput, match="not supported"):
-        validation.goal_in_base_frame([0.5, 0.0, 0.2], frame, BASE_POSITION_IN_WORLD)
+        validation.goal_in_base_frame([0.5, 0.0, 0.2], frame, BASE_POSITION_IN_WORLD, BASE_FRAME)
 
 
 def test_world_goals_are_shifted_by_the_configured_offset() -> None:
-    goal = validation.goal_in_base_frame([0.0, 0.1, 0.2], "world", BASE_POSITION_IN_WORLD)
+    goal = validation.goal_in_base_frame([0.0, 0.1, 0.2], "world", BASE_POSITION_IN_WORLD, BASE_FRAME)
     np.testing.assert_allclose(goal, [0.6, 0.1, 0.2])
 
 
@@ -52,13 +59,13 @@ def test_out_of_workspace_goals_are_rejected_or_clamped_with_a_warning() -> None
 
 def test_workspace_that_cannot_hold_any_goal_is_refused() -> None:
     with pytest.raises(ValueError, match="do not intersect"):
-        validation.Workspace(np.array([5.0, 5.0, 5.0]), np.array([6.0, 6.0, 6.0]), np.zeros(3), 0.8)
+        Workspace(np.array([5.0, 5.0, 5.0]), np.array([6.0, 6.0, 6.0]), np.zeros(3), 0.8)
 
 
 def test_joint_states_in_any_order_give_the_arm_in_canonical_order() -> None:
     names = list(reversed(JOINT_NAMES))
     positions = list(reversed(NEUTRAL))
-    state = validation.arm_state_from_joint_state(names, positions, [0.0] * 9)
+    state = validation.arm_state_from_joint_state(ARM, names, positions, [0.0] * 9)
     np.testing.assert_allclose(state.position, NEUTRAL[:7])
 
 
@@ -77,12 +84,12 @@ def test_joint_states_in_any_order_give_the_arm_in_canonical_order() -> None:
 )
 def test_malformed_joint_states_are_refused_with_the_reason(names, position, velocity, message) -> None:
     with pytest.raises(InvalidInput, match=message):
-        validation.arm_state_from_joint_state(names, position, velocity)
+        validation.arm_state_from_joint_state(ARM, names, position, velocity)
 
 
 def test_extra_joints_are_accepted_when_allowed() -> None:
     state = validation.arm_state_from_joint_state(
-        list(JOINT_NAMES) + ["wheel"], NEUTRAL + [3.0], [0.0] * 10, allow_extra_joints=True
+        ARM, list(JOINT_NAMES) + ["wheel"], NEUTRAL + [3.0], [0.0] * 10, allow_extra_joints=True
     )
     np.testing.assert_allclose(state.position, NEUTRAL[:7])
 
@@ -91,7 +98,7 @@ def test_extra_joints_are_accepted_when_allowed() -> None:
 @settings(max_examples=200, deadline=None)
 def test_joint_commands_are_finite_or_refused(positions: list[float]) -> None:
     try:
-        targets = validation.arm_targets_from_joint_command(list(ARM_JOINT_NAMES), positions)
+        targets = validation.arm_targets_from_joint_command(ARM, list(ARM_JOINT_NAMES), positions)
     except InvalidInput:
         assert not np.all(np.isfinite(positions))
         return
@@ -100,18 +107,18 @@ def test_joint_commands_are_finite_or_refused(positions: list[float]) -> None:
 
 def test_joint_commands_must_name_exactly_the_arm_joints() -> None:
     with pytest.raises(InvalidInput, match="not arm joints"):
-        validation.arm_targets_from_joint_command(list(ARM_JOINT_NAMES) + ["panda_finger_joint1"], [0.0] * 8)
+        validation.arm_targets_from_joint_command(ARM, list(ARM_JOINT_NAMES) + ["panda_finger_joint1"], [0.0] * 8)
     with pytest.raises(InvalidInput, match="missing arm joints"):
-        validation.arm_targets_from_joint_command(list(ARM_JOINT_NAMES[:6]), [0.0] * 6)
+        validation.arm_targets_from_joint_command(ARM, list(ARM_JOINT_NAMES[:6]), [0.0] * 6)
     with pytest.raises(InvalidInput, match="7 names but 6 positions"):
-        validation.arm_targets_from_joint_command(list(ARM_JOINT_NAMES), [0.0] * 6)
+        validation.arm_targets_from_joint_command(ARM, list(ARM_JOINT_NAMES), [0.0] * 6)
 
 
 @given(st.lists(any_float, min_size=3, max_size=3), st.lists(any_float, min_size=3, max_size=3))
 @settings(max_examples=300, deadline=None)
 def test_cartesian_commands_are_finite_or_refused(linear: list[float], angular: list[float]) -> None:
     try:
-        velocity, angular_velocity = validation.cartesian_twist(linear, angular, "panda_link0")
+        velocity, angular_velocity = validation.cartesian_twist(linear, angular, "panda_link0", BASE_FRAME)
     except InvalidInput:
         assert not (np.all(np.isfinite(linear)) and np.all(np.isfinite(angular)))
         return
@@ -120,7 +127,7 @@ def test_cartesian_commands_are_finite_or_refused(linear: list[float], angular: 
 
 def test_cartesian_commands_need_a_known_frame() -> None:
     with pytest.raises(InvalidInput, match="frame '<empty>'"):
-        validation.cartesian_twist([0.1, 0.0, 0.0], [0.0] * 3, "")
+        validation.cartesian_twist([0.1, 0.0, 0.0], [0.0] * 3, "", BASE_FRAME)
 
 
 @given(st.lists(any_float, min_size=4, max_size=4))
@@ -164,7 +171,7 @@ def test_stamps_in_the_future_or_at_zero_are_named(stamp_ns: int, now_ns: int) -
 def test_odd_frame_names_are_quoted_back_exactly() -> None:
     for frame in ("\\x00", "a" * 500, "panda_link0 ", "PANDA_LINK0", "/panda_link0/"):
         with pytest.raises(InvalidInput) as error:
-            validation.goal_in_base_frame([0.5, 0.0, 0.2], frame, BASE_POSITION_IN_WORLD)
+            validation.goal_in_base_frame([0.5, 0.0, 0.2], frame, BASE_POSITION_IN_WORLD, BASE_FRAME)
         assert f"'{frame}'" in str(error.value)
 
 
@@ -173,24 +180,24 @@ def test_odd_frame_names_are_quoted_back_exactly() -> None:
 )
 def test_implausible_joint_readings_are_refused(position: list[float], velocity: list[float]) -> None:
     with pytest.raises(InvalidInput, match="implausible"):
-        validation.arm_state_from_joint_state(list(JOINT_NAMES), position, velocity)
+        validation.arm_state_from_joint_state(ARM, list(JOINT_NAMES), position, velocity)
 
 
 def test_joint_trajectories_give_their_first_point_by_name() -> None:
     names = list(reversed(ARM_JOINT_NAMES))
-    targets = validation.arm_targets_from_joint_trajectory(names, [[float(i) / 10 for i in range(7)], [9.0] * 7])
+    targets = validation.arm_targets_from_joint_trajectory(ARM, names, [[float(i) / 10 for i in range(7)], [9.0] * 7])
     np.testing.assert_array_equal(targets, [0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0])
     with pytest.raises(InvalidInput, match="joint trajectory has no points"):
-        validation.arm_targets_from_joint_trajectory(ARM_JOINT_NAMES, [])
+        validation.arm_targets_from_joint_trajectory(ARM, ARM_JOINT_NAMES, [])
     with pytest.raises(InvalidInput, match="missing arm joints"):
-        validation.arm_targets_from_joint_trajectory(ARM_JOINT_NAMES[:6], [[0.0] * 6])
+        validation.arm_targets_from_joint_trajectory(ARM, ARM_JOINT_NAMES[:6], [[0.0] * 6])
 
 
 @given(st.lists(any_float, min_size=0, max_size=10))
 @settings(max_examples=200, deadline=None)
 def test_position_arrays_are_seven_finite_values_or_refused(data: list[float]) -> None:
     try:
-        targets = validation.arm_targets_from_array(data)
+        targets = validation.arm_targets_from_array(ARM, data)
     except InvalidInput as error:
         assert (
             len(data) != 7

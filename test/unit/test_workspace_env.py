@@ -5,13 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ikrl_ros.core.kinematics import PandaKinematics
-from ikrl_ros.core.panda_model import CONTROL_PERIOD, SAFETY_BOX_MAX, SAFETY_BOX_MIN
+from ikrl_ros.core.control import CONTROL_PERIOD
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.safety import cartesian_joint_targets
-from ikrl_ros.core.validation import DEFAULT_WORKSPACE
 from ikrl_ros.core.workspace import sample_start_posture
 from ikrl_ros.rl.envs import env_info, goal_functions, make_env
 from ikrl_ros.rl.workspace_env import SUCCESS_THRESHOLD, WorkspaceReachEnv, reach_reward
+
+ARM = load_arm()
+DEFAULT_WORKSPACE = ARM.workspace
+SAFETY_BOX_MIN, SAFETY_BOX_MAX = ARM.safety_box_min, ARM.safety_box_max
 
 
 def exact_cartesian_action(observation: dict[str, np.ndarray]) -> np.ndarray:
@@ -21,7 +25,7 @@ def exact_cartesian_action(observation: dict[str, np.ndarray]) -> np.ndarray:
 
 def test_goals_lie_in_the_admitted_workspace_and_are_reachable() -> None:
     env = WorkspaceReachEnv()
-    kinematics = PandaKinematics()
+    kinematics = ArmKinematics(ARM)
     env.reset(seed=0)
     goals = []
     for _ in range(100):
@@ -35,7 +39,7 @@ def test_goals_lie_in_the_admitted_workspace_and_are_reachable() -> None:
 
 
 def test_random_starts_keep_the_end_effector_in_the_safety_box_and_links_above_the_table() -> None:
-    kinematics = PandaKinematics()
+    kinematics = ArmKinematics(ARM)
     rng = np.random.default_rng(3)
     for _ in range(100):
         q = sample_start_posture(rng, kinematics)
@@ -97,7 +101,7 @@ def test_cartesian_actions_execute_as_the_bridge_does() -> None:
     action = np.array([0.3, -0.5, 0.2])
     env.step(action)
     expected, _ = cartesian_joint_targets(
-        action * 1.25, q, CONTROL_PERIOD, env.kinematics, env.joint_limits, env.cartesian_limits
+        action * 1.25, q, CONTROL_PERIOD, env.kinematics, env.executor.joints, env.executor.cartesian
     )
     np.testing.assert_array_equal(env.q, expected)
     np.testing.assert_allclose(
@@ -112,7 +116,8 @@ def test_joint_actions_respect_the_deployed_joint_limits() -> None:
         before = env.q.copy()
         env.step(np.ones(7))
         assert np.all(np.abs(env.q - before) <= 0.05 + 1e-12)
-        assert np.all(env.q >= env.joint_limits.lower - 1e-12) and np.all(env.q <= env.joint_limits.upper + 1e-12)
+        limits = env.executor.joints
+        assert np.all(env.q >= limits.lower - 1e-12) and np.all(env.q <= limits.upper + 1e-12)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
