@@ -142,8 +142,13 @@ def test_realtime_bridge_runs_at_25_hz_and_holds_after_command_timeout(realtime_
     probe = BridgeProbe(ros_node)
     probe.wait_ready()
     count = len(probe.poses)
-    spin_until(ros_node, lambda: False, 1.0)
-    assert 20 <= len(probe.poses) - count <= 30, "25 Hz state publication"
+    spin_until(ros_node, lambda: False, 2.0)
+    # By the bridge's stamps, not this process's receipt times. A loaded machine delays some ticks of the
+    # bridge's timer, each followed by an early one on the timer's grid: the median interval is the rate.
+    stamps = np.array([stamp for stamp, _ in probe.poses[count:]]) / 1e9
+    intervals = np.diff(stamps)
+    assert np.median(intervals) == pytest.approx(0.04, rel=0.1), f"25 Hz state publication: {np.round(intervals, 3)}"
+    assert 25 <= len(stamps) <= (stamps[-1] - stamps[0]) / 0.04 * 1.1 + 1, f"{len(stamps)} states in 2 s"
 
     before = probe.latest()
     probe.twist([0.0, 0.0, 0.5])  # one command only: it lasts command_timeout (0.1 s), then the arm holds

@@ -64,9 +64,14 @@ def test_the_realtime_controller_answers_each_state_as_it_arrives(tmp_path: Path
         for index, goal in enumerate(goals):
             runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=25)
         runner.spin_for(1.2)
-    # With a free-running timer the answered state would be on average half a period (20 ms) old.
-    assert float(diagnostics["state_age_p50_ms"]) < 10.0, diagnostics
-    assert float(diagnostics["latency_p99_ms"]) < 20.0, diagnostics
+    # With a free-running timer the answered state would wait for the next tick, half a period (20 ms) on average:
+    # latency (state taken to command out) minus compute time shows that wait free of the CPU the machine has left.
+    values = {key: float(diagnostics[key]) for key in ("latency_p50_ms", "compute_p50_ms", "state_age_p50_ms")}
+    values["latency_p99_ms"] = float(diagnostics["latency_p99_ms"])
+    assert values["latency_p50_ms"] - values["compute_p50_ms"] < 5.0, diagnostics
+    # Absolute times against what the loop allows, not against an idle machine's (2-5 ms): the median answer acts
+    # on a state younger than one period, and even the slowest 1 % leave before the watchdog's timeout (two).
+    assert values["state_age_p50_ms"] < 40.0 and values["latency_p99_ms"] < 80.0, diagnostics
     assert int(diagnostics["control_steps"]) >= 60, diagnostics
 
 
