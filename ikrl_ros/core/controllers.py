@@ -257,9 +257,11 @@ class PyBulletIKController(NumericalIKController):
         super().__init__(kinematics, max_joint_step)
         import pybullet
 
+        arm = kinematics.arm
+        if kinematics.base_inverse is not None:
+            raise ValueError(f"pybullet_ik needs the base frame at the URDF's root; '{arm.base_frame}' is not")
         self._pybullet = pybullet
         self._client = pybullet.connect(pybullet.DIRECT)
-        arm = kinematics.arm
         self._body = pybullet.loadURDF(arm.urdf, useFixedBase=True, physicsClientId=self._client)
         joints = [pybullet.getJointInfo(self._body, j, physicsClientId=self._client) for j in range(
             pybullet.getNumJoints(self._body, physicsClientId=self._client)

@@ -100,10 +100,16 @@ class MotionExecutor:
         if command is None or command.is_zero():
             return self.hold(q)
         twist, notes = self.limit_twist(self.kinematics.ee_position(q), command)
+        execution = self.execute_limited(q, twist)
+        return Execution(execution.targets, tuple(notes) + execution.interventions, execution.holding)
+
+    def execute_limited(self, q: np.ndarray, twist: Twist) -> Execution:
+        """``execute`` for a twist already within ``limit_twist`` (the reach loop guards it in between); a twist the
+        limits made zero holds."""
         if twist.is_zero():
-            return Execution(self.hold(q).targets, tuple(notes), True)
-        targets, step_notes = cartesian_joint_targets(
+            return self.hold(q)
+        targets, notes = cartesian_joint_targets(
             twist.linear, q, self.period, self.kinematics, self.joints, self.cartesian, twist.angular
         )
         self.hold_positions = None
-        return Execution(targets, tuple(notes + step_notes), False)
+        return Execution(targets, tuple(notes), False)

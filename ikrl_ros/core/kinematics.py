@@ -57,6 +57,8 @@ class ArmKinematics:
             joint = full_model.joints[full_model.getJointId(name)]
             if joint.nq == 1:
                 reference[joint.idx_q] = value
+            else:  # a continuous joint: (cos, sin) of its angle
+                reference[joint.idx_q : joint.idx_q + 2] = np.cos(value), np.sin(value)
         self.model = pin.buildReducedModel(full_model, locked_ids, reference)
         self.data = self.model.createData()
         model_joints = [self.model.names[j] for j in range(1, self.model.njoints)]
@@ -103,6 +105,13 @@ class ArmKinematics:
         """Joint limits shrunk by ``margin``, with a continuous joint's range taken as one turn (to draw postures)."""
         lower, upper = self.limits_with_margin(margin)
         return np.where(self.continuous, -np.pi, lower), np.where(self.continuous, np.pi, upper)
+
+    def toward_neutral(self, q: np.ndarray) -> np.ndarray:
+        """The joint motion to the neutral posture; a continuous joint takes the shorter way round."""
+        offset = self.neutral - q
+        if self.continuous.any():
+            offset = np.where(self.continuous, (offset + np.pi) % (2 * np.pi) - np.pi, offset)
+        return offset
 
     def ee_position(self, q: np.ndarray) -> np.ndarray:
         """Tip position in the base frame."""
@@ -217,7 +226,7 @@ class ArmKinematics:
             angle_error = 0.0 if rotation_residual is None else float(np.linalg.norm(rotation_residual))
             if error < tolerance and angle_error < ORIENTATION_TOLERANCE:
                 return IKResult(q, error, iteration - 1, True, angle_error)
-            posture = posture_gain * (self.neutral - q)
+            posture = posture_gain * self.toward_neutral(q)
             step = _limited_step(q, jac, residual, rotation_residual, damping, posture, lower, upper)
             q = np.clip(q + step, lower, upper)
         position, rotation = self.ee_pose(q)

@@ -66,7 +66,7 @@ class ReachLoopSettings:
 
     orientation: str = "auto"
     clamp_out_of_workspace: bool = True
-    goal_tolerance: float = 0.005
+    goal_tolerance: float = 0.05
     goal_angle_tolerance: float = 0.05
     cartesian_output: str = "twist"
     world_offset: np.ndarray = field(default_factory=lambda: np.zeros(3))
@@ -232,10 +232,14 @@ class ReachLoop:
                 status, notes = worst(status, guard_status), notes + guard_notes
             if not self.publishes_joints:
                 return twist, twist.is_zero(), status, tuple(notes), []
-            execution = self.executor.execute(state.joint_positions, twist)
+            execution = self.executor.execute_limited(state.joint_positions, twist)
         else:
             execution = self.executor.execute(state.joint_positions, command)
             notes = []
+        if not np.all(np.isfinite(execution.targets)):
+            warning = f"controller '{self.controller.name}' led to non-finite joint targets; commanding zero motion"
+            self.executor.reset()
+            return self.hold(), True, StatusCode.INVALID, (), [warning]
         interventions = tuple(notes) + execution.interventions
         if any(note.kind == InterventionKind.JOINT_BOUND for note in interventions):
             status = worst(status, StatusCode.JOINT_BOUND)

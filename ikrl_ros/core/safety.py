@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ikrl_ros.core.control import MAX_ANGULAR_SPEED, MAX_CARTESIAN_SPEED
+from ikrl_ros.core.control import MAX_ANGULAR_SPEED
 from ikrl_ros.core.kinematics import ArmKinematics
 
 
@@ -182,30 +182,6 @@ def cartesian_joint_targets(
 def box_excess(point: np.ndarray, box: CartesianLimits) -> float:
     """How far (m, summed over axes) ``point`` lies outside the safety box; 0 inside."""
     return float(np.sum(np.maximum(box.box_min - point, 0.0) + np.maximum(point - box.box_max, 0.0)))
-
-
-def limits_from_parameters(
-    kinematics: ArmKinematics,
-    max_cartesian_speed: float,
-    safety_box_min: np.ndarray,
-    safety_box_max: np.ndarray,
-    joint_limit_margin: float,
-    max_joint_step: float,
-    max_angular_speed: float = MAX_ANGULAR_SPEED,
-) -> tuple[CartesianLimits, JointLimits]:
-    """The limits both nodes enforce, built from their parameters; a bad value is a ``ValueError`` naming it."""
-    if not 0.0 < max_angular_speed <= 2 * MAX_ANGULAR_SPEED:
-        raise ValueError(
-            f"parameter 'max_angular_speed' must be in (0, {2 * MAX_ANGULAR_SPEED:g}] rad/s, got {max_angular_speed}"
-        )
-    if max_cartesian_speed > MAX_CARTESIAN_SPEED:
-        raise ValueError(f"parameter 'max_cartesian_speed' may not exceed panda-gym's {MAX_CARTESIAN_SPEED} m/s")
-    if not 0.0 <= joint_limit_margin < 0.5:
-        raise ValueError(f"parameter 'joint_limit_margin' must be in [0, 0.5) rad, got {joint_limit_margin}")
-    if safety_box_min.shape != (3,) or safety_box_max.shape != (3,):
-        raise ValueError("parameters 'safety_box_min' and 'safety_box_max' must have 3 elements")
-    cartesian = CartesianLimits(max_cartesian_speed, safety_box_min, safety_box_max, max_angular_speed)
-    return cartesian, JointLimits(*kinematics.limits_with_margin(joint_limit_margin), max_joint_step)
 
 
 @dataclass(frozen=True)

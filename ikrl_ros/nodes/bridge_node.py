@@ -77,6 +77,7 @@ class PandaBridge(Node):
         self.pending: Command | None = None
         self.pending_received = -np.inf
         self.hold_reason: str | None = None
+        self.command_timed_out = False
         self.awaiting_answer_since = time.monotonic()
         self.rejected_commands = 0
         self.reported_hold_reason: str | None = None
@@ -211,10 +212,13 @@ class PandaBridge(Node):
             execution = self.motion.execute(q, command)
             self.sim.apply_joint_targets(execution.targets)
         self.safety_interventions += self.warnings.safety(execution.interventions)
+        self.command_timed_out = execution.holding and command is None
         if not execution.holding:
             self.hold_reason = None
         elif command is None:
             self.hold_reason = f"no command within command_timeout ({self.params.command_timeout} s)"
+        elif isinstance(command, Twist) and not command.is_zero():
+            self.hold_reason = "command limited to zero by the safety limits"
         else:
             self.hold_reason = "zero command"
         self.sim.step()
@@ -297,7 +301,7 @@ class PandaBridge(Node):
         return stamp
 
     def publish_diagnostics(self) -> None:
-        timed_out = self.hold_reason is not None and self.hold_reason != "zero command"
+        timed_out = self.hold_reason is not None and self.command_timed_out
         self.diagnostics_pub.publish(
             diagnostics(
                 self,

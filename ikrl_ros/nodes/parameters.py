@@ -464,7 +464,7 @@ class ReachControllerParameters(SafetyParameters):
     singularity_slowdown: float = param(
         17.0,
         "safety, for every Cartesian command whichever controller produced it (`cartesian_p`, Cartesian and pose "
-        "policies, `hybrid`'s Cartesian steps): above this condition number of the 6x7 Jacobian (MoveIt Servo's "
+        "policies, `hybrid`'s Cartesian steps): above this condition number of the 6×n Jacobian (MoveIt Servo's "
         "measure and its `lower_singularity_threshold`; the neutral pose is at 10.9) motion toward the singularity "
         "slows down linearly, to a stop at `singularity_stop`; motion away is never slowed. The next posture is "
         "predicted from the whole twist and only the linear part is scaled, so re-orienting goes on. Joint-target "

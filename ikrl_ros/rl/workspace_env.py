@@ -150,8 +150,18 @@ class WorkspaceReachEnv(gym.Env):
             }
         )
         self.action_space = gym.spaces.Box(-1.0, 1.0, (act_dim,), np.float32)
-        self.q: np.ndarray | None = None
+        self._q: np.ndarray | None = None
         self.goal = np.zeros(goal_dim, np.float32)
+
+    @property
+    def q(self) -> np.ndarray | None:
+        """The arm's joint positions; setting them (a new start, a caller placing the arm) releases any hold."""
+        return self._q
+
+    @q.setter
+    def q(self, positions: np.ndarray) -> None:
+        self._q = positions
+        self.executor.reset()
 
     def compute_reward(self, achieved: np.ndarray, desired: np.ndarray, info: Any = None) -> np.ndarray:
         return self.task.compute_reward(achieved, desired, info)
@@ -163,7 +173,6 @@ class WorkspaceReachEnv(gym.Env):
         super().reset(seed=seed)
         if seed is not None or self.q is None or self.np_random.random() >= self.continue_probability:
             self.q = self._random_start()
-            self.executor.reset()
         if self.control_type == "pose":
             self.goal = self.policy_spec.goal(*sample_reachable_pose(self.np_random, self.kinematics))
         else:
@@ -183,7 +192,7 @@ class WorkspaceReachEnv(gym.Env):
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         assert self.q is not None, "call reset() first"
-        self.q = self.executor.execute(self.q, self.policy_spec.command(action, self.q)).targets
+        self._q = self.executor.execute(self.q, self.policy_spec.command(action, self.q)).targets
         observation = self._observation()
         reward = float(self.compute_reward(observation["achieved_goal"], self.goal))
         success = bool(self.task.is_success(observation["achieved_goal"], self.goal))

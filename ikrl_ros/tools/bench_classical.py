@@ -29,7 +29,7 @@ def time_per_call_us(function, inputs: list, repeats: int = 3) -> float:
 def kinematics_rows(samples: int, seed: int) -> list[str]:
     kinematics = ArmKinematics(load_arm())
     rng = np.random.default_rng(seed)
-    configurations = list(rng.uniform(kinematics.lower_limits, kinematics.upper_limits, size=(samples, 7)))
+    configurations = list(rng.uniform(*kinematics.sampling_range(), size=(samples, kinematics.dof)))
     fk = time_per_call_us(kinematics.ee_position, configurations)
     fk_jacobian = time_per_call_us(kinematics.ee_position_and_jacobian, configurations)
     goals = load_arm().world_to_base(sample_goals_world(samples, seed))

@@ -190,3 +190,15 @@ def test_unreachable_orientation_is_dropped_for_the_goal() -> None:
     result = loop.step()
     assert loop.goal.rotation is None and result.angle is None
     assert "cannot take that orientation" in result.warnings[0]
+
+
+def test_joint_output_reports_each_limit_once() -> None:
+    """The loop limits a twist once, guards it, and executes it without limiting it again."""
+    near_the_floor = KINEMATICS.solve_ik(np.array([0.5, 0.1, 0.01])).joint_positions  # the box's floor is z = 0
+    down_fast = Twist(np.array([3.0, 0.0, -1.0]))  # above the speed limit and through the floor
+    for output in ("twist", "joint"):
+        loop = make_loop(Scripted(down_fast), cartesian_output=output, orientation="ignore")
+        loop.observe(near_the_floor, np.zeros(ARM.dof))
+        loop.set_goal([0.5, 0.0, 0.3], ARM.base_frame, "goal_pose")
+        kinds = [i.kind for i in loop.step().interventions if i.kind != InterventionKind.CARTESIAN_STEP_SLOWED]
+        assert sorted(kinds, key=str) == [InterventionKind.SAFETY_BOX, InterventionKind.SPEED], output

@@ -165,3 +165,9 @@ def test_nothing_outside_the_robot_description_assumes_the_panda() -> None:
         ]
         named = [text for text in literals if strings.search(repr(text))]
         assert not named, f"{relative} names Panda frames or joints in code: {named[:3]}"
+
+
+def test_continuous_joints_return_to_neutral_the_short_way(tmp_path: Path) -> None:
+    kinematics = ArmKinematics(arm_from_description(six_dof_description(tmp_path), tmp_path))
+    wound = kinematics.neutral + np.array([0.1, 0, 0, 0, 0, 4 * np.pi + 0.2])
+    np.testing.assert_allclose(kinematics.toward_neutral(wound), [-0.1, 0, 0, 0, 0, -0.2], atol=1e-12)

@@ -132,3 +132,19 @@ def test_the_cartesian_execution_does_not_drift_over_consecutive_goals(seed: int
         errors.append(np.linalg.norm(observation["desired_goal"] - observation["achieved_goal"]))
         observation, _ = env.reset()
     assert max(errors) < 1e-3, f"{sum(e >= 1e-3 for e in errors)} of 300 goals missed by more than 1 mm"
+
+
+def test_placing_the_arm_releases_a_hold() -> None:
+    """A zero action holds where the arm is; after the arm is placed elsewhere, a zero action holds there."""
+    import gymnasium as gym
+
+    from ikrl_ros.rl.workspace_env import register_workspace_envs
+
+    register_workspace_envs()
+    env = gym.make("IkrlReach-v0").unwrapped
+    env.reset(seed=1)
+    env.step(np.zeros(3))
+    placed = env.q + 0.05
+    env.q = placed
+    env.step(np.zeros(3))
+    np.testing.assert_array_equal(env.q, placed)
