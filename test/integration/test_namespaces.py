@@ -140,9 +140,9 @@ def test_the_params_file_applies_to_nodes_started_under_a_namespace(tmp_path: Pa
         )
     ]
     try:
-        assert wait_for_log(logs[0], "Panda bridge up", 30) and wait_for_log(logs[1], "reach controller '", 30)
+        assert wait_for_log(logs[0], "bridge up", 30) and wait_for_log(logs[1], "reach controller '", 30)
     finally:
         for process in processes:
             stop_node(process)
-    assert "Panda bridge up: lockstep timing" in logs[0].read_text(), logs[0].read_text()
+    assert "bridge up: lockstep timing" in logs[0].read_text(), logs[0].read_text()
     assert "reach controller 'cartesian_p' up, lockstep mode" in logs[1].read_text(), logs[1].read_text()

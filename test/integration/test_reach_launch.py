@@ -73,14 +73,14 @@ class TestReachLaunch(unittest.TestCase):
         return condition()
 
     def test_nodes_start(self, proc_output) -> None:
-        proc_output.assertWaitFor("Panda bridge up", timeout=START_TIMEOUT)
+        proc_output.assertWaitFor("bridge up", timeout=START_TIMEOUT)
         proc_output.assertWaitFor("reach controller 'sac' up", timeout=START_TIMEOUT)
 
     def test_a_clicked_point_goal_is_reached(self, proc_output) -> None:
         from geometry_msgs.msg import PointStamped
         from std_msgs.msg import Bool, Float64
 
-        proc_output.assertWaitFor("Panda bridge up", timeout=START_TIMEOUT)
+        proc_output.assertWaitFor("bridge up", timeout=START_TIMEOUT)
         proc_output.assertWaitFor("reach controller 'sac' up", timeout=START_TIMEOUT)
         reached: list[bool] = []
         distances: list[float] = []
