@@ -40,15 +40,25 @@ class OffPolicyAgent:
     algo = ""
 
     def __init__(
-        self, config: BaseConfig, in_dim: int, act_dim: int, action_scale: np.ndarray, goal_dim: int = 3
+        self,
+        config: BaseConfig,
+        in_dim: int,
+        act_dim: int,
+        action_scale: np.ndarray,
+        goal_dim: int = 3,
+        device: str | torch.device = "cpu",
     ) -> None:
         self.config, self.act_dim = config, act_dim
+        self.device = torch.device(device)
+        """Where networks, optimiser state and batches live; replay and environments stay in host memory."""
         self.action_scale = np.asarray(action_scale, np.float32)
-        self.normalizer = make_normalizer(config, in_dim, goal_dim)
+        self.normalizer = make_normalizer(config, in_dim, goal_dim).to(self.device)
         self.in_dim = self.normalizer.out_dim
         """Width of the networks' input: the flat observation plus any goal-relative features."""
-        self.actor = self._make_actor()
-        self.critic = CriticEnsemble(config.n_critics, self.in_dim, act_dim, config.hidden_sizes)
+        self.actor = self._make_actor().to(self.device)
+        self.critic = CriticEnsemble(
+            config.n_critics, self.in_dim, act_dim, config.hidden_sizes, config.critic_layer_norm
+        ).to(self.device)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor_opt = _adam(self.actor.parameters(), config.actor_lr)
         self.critic_opt = _adam(self.critic.parameters(), config.critic_lr)
@@ -60,23 +70,36 @@ class OffPolicyAgent:
     def _make_actor(self) -> nn.Module:
         raise NotImplementedError
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def act(self, x: np.ndarray, explore: bool) -> np.ndarray:
         """Actions for a batch of flat inputs; with exploration noise if `explore`."""
-        xt = self.normalizer(torch.as_tensor(x, dtype=torch.float32))
-        return self._act(xt, explore).numpy()
+        xt = self.normalizer(torch.as_tensor(x, dtype=torch.float32).to(self.device))
+        return self._act(xt, explore).cpu().numpy()
+
+    def _optimizers(self) -> list[tuple[torch.optim.Optimizer, float]]:
+        """Each optimiser with its configured learning rate."""
+        return [(self.actor_opt, self.config.actor_lr), (self.critic_opt, self.config.critic_lr)]
+
+    def set_learning_rate_fraction(self, fraction: float) -> None:
+        """Scale every configured learning rate by `fraction` (the trainer's linear decay)."""
+        for optimizer, base_lr in self._optimizers():
+            for group in optimizer.param_groups:
+                group["lr"] = base_lr * fraction
 
     def _act(self, x: torch.Tensor, explore: bool) -> torch.Tensor:
         raise NotImplementedError
 
     def update(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         """One gradient step on a replay batch; returns detached losses."""
-        x = self.normalizer(torch.from_numpy(batch["x"]))
-        x_next = self.normalizer(torch.from_numpy(batch["x_next"]))
-        a, r, done = (torch.from_numpy(batch[key]) for key in ("a", "r", "done"))
+        x, x_next, a, r, done = (self._tensor(batch[key]) for key in ("x", "x_next", "a", "r", "done"))
+        x, x_next = self.normalizer(x), self.normalizer(x_next)
         losses = self._update(x, a, r, done, x_next)
         self.n_updates += 1
         return losses
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(array)
+        return tensor if self.device.type == "cpu" else tensor.to(self.device, non_blocking=True)
 
     def _update(
         self, x: torch.Tensor, a: torch.Tensor, r: torch.Tensor, done: torch.Tensor, x_next: torch.Tensor
@@ -125,13 +148,19 @@ class TD3(OffPolicyAgent):
     config: TD3Config
 
     def __init__(
-        self, config: TD3Config, in_dim: int, act_dim: int, action_scale: np.ndarray, goal_dim: int = 3
+        self,
+        config: TD3Config,
+        in_dim: int,
+        act_dim: int,
+        action_scale: np.ndarray,
+        goal_dim: int = 3,
+        device: str | torch.device = "cpu",
     ) -> None:
-        super().__init__(config, in_dim, act_dim, action_scale, goal_dim)
+        super().__init__(config, in_dim, act_dim, action_scale, goal_dim, device)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
         self._actor_params = list(self.actor.parameters())
         self._actor_target_params = list(self.actor_target.parameters())
-        self._scale = torch.as_tensor(self.action_scale)
+        self._scale = torch.as_tensor(self.action_scale, device=self.device)
 
     def _make_actor(self) -> nn.Module:
         return DeterministicActor(self.in_dim, self.act_dim, self.config.hidden_sizes, self.action_scale)
@@ -185,15 +214,24 @@ class SAC(OffPolicyAgent):
     config: SACConfig
 
     def __init__(
-        self, config: SACConfig, in_dim: int, act_dim: int, action_scale: np.ndarray, goal_dim: int = 3
+        self,
+        config: SACConfig,
+        in_dim: int,
+        act_dim: int,
+        action_scale: np.ndarray,
+        goal_dim: int = 3,
+        device: str | torch.device = "cpu",
     ) -> None:
-        super().__init__(config, in_dim, act_dim, action_scale, goal_dim)
-        self.log_alpha = torch.tensor(float(np.log(config.init_alpha)), requires_grad=True)
+        super().__init__(config, in_dim, act_dim, action_scale, goal_dim, device)
+        self.log_alpha = torch.tensor(float(np.log(config.init_alpha)), requires_grad=True, device=self.device)
         self.alpha_opt = _adam([self.log_alpha], config.alpha_lr)
         self.target_entropy = -float(act_dim) if config.target_entropy is None else config.target_entropy
 
     def _make_actor(self) -> nn.Module:
         return SquashedGaussianActor(self.in_dim, self.act_dim, self.config.hidden_sizes, self.action_scale)
+
+    def _optimizers(self) -> list[tuple[torch.optim.Optimizer, float]]:
+        return [*super()._optimizers(), (self.alpha_opt, self.config.alpha_lr)]
 
     def _act(self, x: torch.Tensor, explore: bool) -> torch.Tensor:
         return self.actor(x)[0] if explore else self.actor.deterministic(x)
@@ -241,10 +279,29 @@ AGENTS: dict[str, type[OffPolicyAgent]] = {"ddpg": DDPG, "td3": TD3, "sac": SAC}
 
 
 def make_agent(
-    config: BaseConfig, in_dim: int, act_dim: int, action_scale: np.ndarray, goal_dim: int = 3
+    config: BaseConfig,
+    in_dim: int,
+    act_dim: int,
+    action_scale: np.ndarray,
+    goal_dim: int = 3,
+    device: str | torch.device = "cpu",
 ) -> OffPolicyAgent:
     """Instantiate the agent class matching `config.algo`; `in_dim` = observation + 2 × `goal_dim`."""
-    return AGENTS[config.algo](config, in_dim, act_dim, action_scale, goal_dim)  # type: ignore[arg-type]
+    return AGENTS[config.algo](config, in_dim, act_dim, action_scale, goal_dim, device)  # type: ignore[arg-type]
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device `name` names, refusing one this machine lacks with a message that says why."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"unknown device {name!r}: {error}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        reason = "torch was built without CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+        raise ValueError(f"device {name!r} requested but CUDA is not available ({reason}, torch {torch.__version__})")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {name!r}: only 'cpu' and 'cuda' are supported")
+    return device
 
 
 def make_normalizer(config: BaseConfig, in_dim: int, goal_dim: int) -> Normalizer:

@@ -50,6 +50,11 @@ class BaseConfig:
     """Normalised inputs are clipped to [-obs_clip, obs_clip]."""
     goal_relative_inputs: bool = False
     """Add goal − achieved and its tanh at 2 cm and 2 mm scales to the network input (precision reaching)."""
+    critic_layer_norm: bool = False
+    """Layer-normalise the critics' hidden layers (steadier values at high learning rates; the actor is unchanged)."""
+    final_lr_fraction: float = 1.0
+    """Learning rates fall linearly over the run's steps to this fraction of their value (1 keeps them constant);
+    a small final step size lets the last updates settle the millimetres instead of jittering around them."""
 
     def __post_init__(self) -> None:
         self.hidden_sizes = tuple(int(h) for h in self.hidden_sizes)
@@ -59,6 +64,8 @@ class BaseConfig:
             raise ValueError("need 0 < tau <= 1 and 0 <= gamma < 1")
         if self.n_critics < 1 or self.batch_size < 1 or self.updates_per_step <= 0:
             raise ValueError("n_critics, batch_size and updates_per_step must be positive")
+        if not 0.0 <= self.final_lr_fraction <= 1.0:
+            raise ValueError(f"final_lr_fraction must be in [0, 1], got {self.final_lr_fraction}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable dict (tuples become lists)."""
@@ -127,9 +134,15 @@ def make_config(algo: str, **overrides: Any) -> BaseConfig:
     return cls(**overrides)
 
 
+LEGACY_VALUES: dict[str, Any] = {"critic_layer_norm": False, "final_lr_fraction": 1.0}
+"""What a checkpoint written before a field existed was trained with: the field, absent from its stored
+hyperparameters, takes this value rather than today's default, so old checkpoints rebuild and resume as they ran."""
+
+
 def config_from_dict(algo: str, values: dict[str, Any]) -> BaseConfig:
-    """Inverse of `BaseConfig.to_dict` (used when loading checkpoints)."""
-    return make_config(algo, **values)
+    """Inverse of `BaseConfig.to_dict` (used when loading checkpoints); fields the dict lacks take `LEGACY_VALUES`."""
+    legacy = {name: value for name, value in LEGACY_VALUES.items() if name not in values}
+    return make_config(algo, **legacy, **values)
 
 
 __all__ = [
@@ -139,6 +152,7 @@ __all__ = [
     "SACConfig",
     "CONFIGS",
     "HER_STRATEGIES",
+    "LEGACY_VALUES",
     "make_config",
     "config_from_dict",
 ]

@@ -14,14 +14,21 @@ from ikrl_ros.core.policy_spec import POSE_GOAL_DIM
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
 
-def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> nn.Sequential:
-    """ReLU multilayer perceptron with a linear output layer."""
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, layer_norm: bool = False) -> nn.Sequential:
+    """ReLU multilayer perceptron with a linear output layer; with `layer_norm`, each hidden layer is
+    normalised before its ReLU."""
     layers: list[nn.Module] = []
     for width in hidden:
-        layers += [nn.Linear(in_dim, width), nn.ReLU()]
+        layers += [nn.Linear(in_dim, width), *_norm(width, layer_norm), nn.ReLU()]
         in_dim = width
     layers.append(nn.Linear(in_dim, out_dim))
     return nn.Sequential(*layers)
+
+
+def _norm(width: int, layer_norm: bool) -> list[nn.Module]:
+    """A layer normalisation without learned scale and shift (none if not asked for): in an ensemble the
+    members must not share affine parameters, and the next linear layer learns them anyway."""
+    return [nn.LayerNorm(width, elementwise_affine=False)] if layer_norm else []
 
 
 GOAL_RELATIVE_SCALES = (0.02, 0.002)
@@ -107,7 +114,9 @@ class Normalizer(nn.Module):
         """Merge a batch of raw inputs, as features (Chan et al. parallel variance)."""
         if not self.enabled or len(x) == 0:
             return
-        batch = self.features(torch.as_tensor(x, dtype=torch.float64)).reshape(-1, self.mean.numel())
+        batch = self.features(torch.as_tensor(x, dtype=torch.float64, device=self.sum_mean.device)).reshape(
+            -1, self.mean.numel()
+        )
         batch_count = batch.shape[0]
         batch_mean = batch.mean(0)
         batch_m2 = ((batch - batch_mean) ** 2).sum(0)
@@ -129,9 +138,11 @@ class Normalizer(nn.Module):
 class DeterministicActor(nn.Module):
     """a = scale * tanh(MLP(x)), the DDPG/TD3 actor."""
 
-    def __init__(self, in_dim: int, act_dim: int, hidden: Sequence[int], action_scale: np.ndarray) -> None:
+    def __init__(
+        self, in_dim: int, act_dim: int, hidden: Sequence[int], action_scale: np.ndarray, layer_norm: bool = False
+    ) -> None:
         super().__init__()
-        self.net = mlp(in_dim, hidden, act_dim)
+        self.net = mlp(in_dim, hidden, act_dim, layer_norm)
         self.register_buffer("action_scale", torch.as_tensor(action_scale, dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -144,9 +155,11 @@ class DeterministicActor(nn.Module):
 class SquashedGaussianActor(nn.Module):
     """SAC actor: a = scale * tanh(u), u ~ N(mu(x), sigma(x)); log-probabilities include the tanh Jacobian."""
 
-    def __init__(self, in_dim: int, act_dim: int, hidden: Sequence[int], action_scale: np.ndarray) -> None:
+    def __init__(
+        self, in_dim: int, act_dim: int, hidden: Sequence[int], action_scale: np.ndarray, layer_norm: bool = False
+    ) -> None:
         super().__init__()
-        self.net = mlp(in_dim, hidden, 2 * act_dim)
+        self.net = mlp(in_dim, hidden, 2 * act_dim, layer_norm)
         self.register_buffer("action_scale", torch.as_tensor(action_scale, dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -181,13 +194,13 @@ class EnsembleLinear(nn.Module):
 class CriticEnsemble(nn.Module):
     """`n` Q-networks Q_i(x, a) -> tensor of shape (n, batch)."""
 
-    def __init__(self, n: int, in_dim: int, act_dim: int, hidden: Sequence[int]) -> None:
+    def __init__(self, n: int, in_dim: int, act_dim: int, hidden: Sequence[int], layer_norm: bool = False) -> None:
         super().__init__()
         self.n = n
         dims = [in_dim + act_dim, *hidden]
         layers: list[nn.Module] = []
         for d_in, d_out in zip(dims[:-1], dims[1:], strict=True):
-            layers += [EnsembleLinear(n, d_in, d_out), nn.ReLU()]
+            layers += [EnsembleLinear(n, d_in, d_out), *_norm(d_out, layer_norm), nn.ReLU()]
         layers.append(EnsembleLinear(n, dims[-1], 1))
         self.net = nn.Sequential(*layers)
 

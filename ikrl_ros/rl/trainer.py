@@ -33,7 +33,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from ikrl_ros.rl.algorithms import OffPolicyAgent, make_agent
+from ikrl_ros.rl.algorithms import OffPolicyAgent, make_agent, resolve_device
 from ikrl_ros.rl.checkpoint import (
     CheckpointError,
     atomic_write,
@@ -185,6 +185,7 @@ def _open_run(
     seed: int,
     out: Path,
     resume: bool,
+    device: torch.device,
 ) -> _Run:
     """Environments, agent and replay buffer; restored from out/checkpoint.pt when resuming."""
     envs = [make_env(env_id, **env_kwargs) for _ in range(n_envs)]
@@ -198,7 +199,7 @@ def _open_run(
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         agent = make_agent(
-            config, info.input_dim, info.act_dim, np.asarray(info.action_scale, np.float32), info.goal_dim
+            config, info.input_dim, info.act_dim, np.asarray(info.action_scale, np.float32), info.goal_dim, device
         )
         buffer = make_replay(config, info, envs[0], rng)
         state = RunState(seed=seed)
@@ -453,19 +454,28 @@ def train(
     progress_callback: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     env_kwargs: dict[str, Any] | None = None,
+    device: str = "cpu",
+    start_callback: Callable[[int], None] | None = None,
 ) -> TrainResult:
     """Train until `steps` total environment steps (across all envs) or until `target_success` is reached.
 
     Resumes from `out_dir/checkpoint.pt` when `resume` and it exists (with the replay buffer if
     `save_replay` stored one with that checkpoint). Evaluation uses `eval_episodes` goals seeded 0..n-1.
+    The networks learn on `device` ('cpu' or 'cuda'; environments and replay stay on the host);
+    `start_callback(step)` is called once the run is open, with the step it starts from (0 for a new run).
     """
+    if n_envs < 1:
+        raise ValueError(f"n_envs must be at least 1, got {n_envs}")
+    torch_device = resolve_device(device)
     torch.set_num_threads(1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stop_requested = should_stop or (lambda: False)
     with contextlib.ExitStack() as cleanup:
-        run = _open_run(config, env_id, env_kwargs or {}, n_envs, seed, out, resume)
+        run = _open_run(config, env_id, env_kwargs or {}, n_envs, seed, out, resume, torch_device)
         cleanup.callback(run.close)
+        if start_callback is not None:
+            start_callback(run.state.step)
         reporter = _Reporter(
             out, run, steps, eval_episodes, tensorboard, progress_bar, progress_callback, stop_requested
         )
@@ -524,6 +534,8 @@ def _train_loop(
         state.episodes += collector.step(_exploration_actions(run, collector.inputs))
         state.step += n_envs
         if state.step >= config.learning_starts and len(run.buffer) >= config.batch_size:
+            if config.final_lr_fraction < 1.0:
+                run.agent.set_learning_rate_fraction(learning_rate_fraction(config, state.step, schedule.total_steps))
             gradient_steps = state.take_gradient_steps(n_envs, config.updates_per_step)
             losses.add(learn(run.agent, run.buffer, config.batch_size, gradient_steps))
         reporter.advance(n_envs)
@@ -554,6 +566,24 @@ def _train_loop(
     return result
 
 
+def learning_rate_fraction(config: BaseConfig, step: int, total_steps: int) -> float:
+    """Linear decay from 1 at step 0 to `config.final_lr_fraction` at `total_steps`: a function of the step
+    alone, so a resumed run continues the same schedule."""
+    progress = min(1.0, step / total_steps) if total_steps > 0 else 1.0
+    return 1.0 - (1.0 - config.final_lr_fraction) * progress
+
+
+def on_cpu(state: Any) -> Any:
+    """A copy of a (nested) state dict with every tensor in host memory: checkpoints load on any machine."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().cpu()
+    if isinstance(state, dict):
+        return {key: on_cpu(value) for key, value in state.items()}
+    if isinstance(state, list | tuple):
+        return type(state)(on_cpu(value) for value in state)
+    return state
+
+
 def replay_path(out: Path, step: int) -> Path:
     """Replay files carry the step of their checkpoint: the one a checkpoint needs is deleted only after a
     newer checkpoint is in place, so a kill between the two writes loses nothing."""
@@ -574,9 +604,11 @@ def save_training_state(
     if buffer is not None:
         replay_state = buffer.state_dict()
         atomic_write(replay, lambda f: np.savez(f, **replay_state))
-    agent_state = agent.state_dict()
+    agent_state = on_cpu(agent.state_dict())
     policy = {"normalizer": agent_state.pop("normalizer"), "actor": agent_state.pop("actor")}
     training = {**agent_state, "torch_rng": torch.get_rng_state()}
+    if agent.device.type == "cuda":
+        training["cuda_rng"] = torch.cuda.get_rng_state(agent.device)
     meta = make_meta(
         agent.algo,
         agent.config,
@@ -624,6 +656,8 @@ def restore_training_state(
     objects; returns the run's counters. A missing or unreadable replay means an empty buffer (logged)."""
     agent.load_state_dict({**payload["policy"], **payload["training"]})
     torch.set_rng_state(payload["training"]["torch_rng"])
+    if agent.device.type == "cuda" and "cuda_rng" in payload["training"]:
+        torch.cuda.set_rng_state(payload["training"]["cuda_rng"], agent.device)
     rng.bit_generator.state = meta["numpy_rng"]
     state = RunState.from_meta(meta)
     path = replay_path(out, state.step)
@@ -642,7 +676,7 @@ def restore_training_state(
 
 def _export_policy(out: Path, agent: OffPolicyAgent, info: EnvInfo, state: RunState) -> None:
     """Small deployable policy file (and its metadata as config.json) next to the checkpoint."""
-    agent_state = agent.state_dict()
+    agent_state = on_cpu(agent.state_dict())
     meta = make_meta(
         agent.algo,
         agent.config,

@@ -28,6 +28,7 @@ def _parse_override(text: str) -> tuple[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from ikrl_ros.rl.algorithms import resolve_device
     from ikrl_ros.rl.config import make_config
     from ikrl_ros.rl.envs import resolve_env_id
     from ikrl_ros.rl.trainer import train
@@ -40,6 +41,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.her_k is not None:
         overrides["her_k"] = args.her_k
     config = make_config(args.algo, **overrides)
+    try:
+        resolve_device(args.device)
+    except ValueError as error:  # e.g. cuda asked for on a machine without CUDA
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    def announce_start(step: int) -> None:
+        if step > 0:
+            print(f"resumed from step {step}", flush=True)
+
     result = train(
         config,
         env_id=resolve_env_id(args.env, args.reward),
@@ -56,6 +67,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         tensorboard=not args.no_tensorboard,
         progress_bar=not args.no_progress,
         env_kwargs=dict(args.env_kwarg or []),
+        device=args.device,
+        start_callback=announce_start,
     )
     last = result.history[-1] if result.history else None
     print(
@@ -139,7 +152,10 @@ def add_subcommands(subparsers: SubParsers) -> None:
     p.add_argument("--steps", type=int, default=5_000, help="total environment steps (all envs)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output directory (resumed if it holds a checkpoint)")
-    p.add_argument("--n-envs", type=int, default=2, help="environments stepped in parallel")
+    p.add_argument(
+        "--n-envs", type=int, default=2, help="environments stepped side by side, one batched actor call for all"
+    )
+    p.add_argument("--device", default="cpu", help="where the networks learn: cpu or cuda (cuda:N)")
     p.add_argument("--eval-every", type=int, default=1_000)
     p.add_argument("--eval-episodes", type=int, default=50)
     p.add_argument("--checkpoint-every", type=int, default=1_000)
