@@ -246,20 +246,24 @@ class SAC(OffPolicyAgent):
             q_next = self.critic_target(x_next, a_next).min(0).values - alpha * logp_next
             y = r + config.gamma * (1.0 - done) * q_next
         critic_loss = self._critic_step(x, a, y)
+        losses = {"critic_loss": critic_loss, "alpha": alpha}
+        if self.n_updates % config.policy_delay == 0:
+            losses["actor_loss"] = self._actor_and_temperature_step(x, alpha)
+        polyak_update(self._critic_target_params, self._critic_params, config.tau)
+        return losses
 
+    def _actor_and_temperature_step(self, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         _set_requires_grad(self._critic_params, False)
         a_pi, logp = self.actor(x)
         actor_loss = (alpha * logp - self.critic(x, a_pi).min(0).values).mean()
         self._actor_step(actor_loss)
         _set_requires_grad(self._critic_params, True)
-
-        if config.auto_alpha:  # log alpha rises while the entropy (-logp) is below its target, falls above it
+        if self.config.auto_alpha:  # log alpha rises while the entropy (-logp) is below its target, falls above it
             alpha_loss = -(self.log_alpha * (logp.detach() + self.target_entropy)).mean()
             self.alpha_opt.zero_grad(set_to_none=True)
             alpha_loss.backward()
             self.alpha_opt.step()
-        polyak_update(self._critic_target_params, self._critic_params, config.tau)
-        return {"critic_loss": critic_loss, "actor_loss": actor_loss.detach(), "alpha": alpha}
+        return actor_loss.detach()
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -116,6 +116,13 @@ class SACConfig(BaseConfig):
     """Adam learning rate of log(alpha)."""
     target_entropy: float | None = None
     """Entropy target; None means -action_dim (the usual heuristic)."""
+    policy_delay: int = 1
+    """Actor and temperature are updated once every `policy_delay` critic updates (as TD3 delays its actor)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.policy_delay < 1:
+            raise ValueError(f"policy_delay must be at least 1, got {self.policy_delay}")
 
 
 CONFIGS: dict[str, type[BaseConfig]] = {"ddpg": DDPGConfig, "td3": TD3Config, "sac": SACConfig}
@@ -134,7 +141,7 @@ def make_config(algo: str, **overrides: Any) -> BaseConfig:
     return cls(**overrides)
 
 
-LEGACY_VALUES: dict[str, Any] = {"critic_layer_norm": False, "final_lr_fraction": 1.0}
+LEGACY_VALUES: dict[str, Any] = {"critic_layer_norm": False, "final_lr_fraction": 1.0, "policy_delay": 1}
 """What a checkpoint written before a field existed was trained with: the field, absent from its stored
 hyperparameters, takes this value rather than today's default, so old checkpoints rebuild and resume as they ran."""
 

@@ -311,22 +311,23 @@ def learn(
 
 class _LossAverager:
     """Sums the detached losses of the gradient steps between evaluations; converted to floats only when
-    logged (a `.item()` per gradient step would synchronise for nothing)."""
+    logged (a `.item()` per gradient step would synchronise for nothing). Each loss is averaged over the steps
+    that produced it: a delayed actor reports on only some of them."""
 
     def __init__(self) -> None:
         self.sums: dict[str, torch.Tensor] = {}
-        self.count = 0
+        self.counts: dict[str, int] = {}
 
     def add(self, losses: list[dict[str, torch.Tensor]]) -> None:
         for step_losses in losses:
             for name, value in step_losses.items():
                 self.sums[name] = self.sums[name] + value if name in self.sums else value
-            self.count += 1
+                self.counts[name] = self.counts.get(name, 0) + 1
 
     def take_means(self) -> dict[str, float]:
         """Means since the last call, then start afresh."""
-        means = {name: float(total) / self.count for name, total in self.sums.items()} if self.count else {}
-        self.sums, self.count = {}, 0
+        means = {name: float(total) / self.counts[name] for name, total in self.sums.items()}
+        self.sums, self.counts = {}, {}
         return means
 
 
