@@ -89,17 +89,20 @@ class OffPolicyAgent:
     def _act(self, x: torch.Tensor, explore: bool) -> torch.Tensor:
         raise NotImplementedError
 
-    def update(self, batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        """One gradient step on a replay batch; returns detached losses."""
+    def update(self, batch: dict[str, np.ndarray], learn_statistics: bool = False) -> dict[str, torch.Tensor]:
+        """One gradient step on a replay batch; returns detached losses. With `learn_statistics`, the input
+        normaliser first absorbs the batch's inputs (their features computed once, for both)."""
         x, x_next, a, r, done = (self._tensor(batch[key]) for key in ("x", "x_next", "a", "r", "done"))
-        x, x_next = self.normalizer(x), self.normalizer(x_next)
+        features = self.normalizer.features(x)
+        if learn_statistics:
+            self.normalizer.update_features(features)
+        x, x_next = self.normalizer.normalize(features), self.normalizer(x_next)
         losses = self._update(x, a, r, done, x_next)
         self.n_updates += 1
         return losses
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
-        tensor = torch.from_numpy(array)
-        return tensor if self.device.type == "cpu" else tensor.to(self.device, non_blocking=True)
+        return torch.from_numpy(array).to(self.device, non_blocking=True)
 
     def _update(
         self, x: torch.Tensor, a: torch.Tensor, r: torch.Tensor, done: torch.Tensor, x_next: torch.Tensor

@@ -112,11 +112,15 @@ class Normalizer(nn.Module):
     @torch.no_grad()
     def update(self, x: np.ndarray) -> None:
         """Merge a batch of raw inputs, as features (Chan et al. parallel variance)."""
-        if not self.enabled or len(x) == 0:
+        if self.enabled and len(x):
+            self.update_features(self.features(torch.as_tensor(x, dtype=torch.float64, device=self.sum_mean.device)))
+
+    @torch.no_grad()
+    def update_features(self, features: torch.Tensor) -> None:
+        """Merge a batch of already computed features (the trainer's, which the networks see next)."""
+        if not self.enabled or len(features) == 0:
             return
-        batch = self.features(torch.as_tensor(x, dtype=torch.float64, device=self.sum_mean.device)).reshape(
-            -1, self.mean.numel()
-        )
+        batch = features.reshape(-1, self.mean.numel()).double()
         batch_count = batch.shape[0]
         batch_mean = batch.mean(0)
         batch_m2 = ((batch - batch_mean) ** 2).sum(0)
@@ -128,11 +132,13 @@ class Normalizer(nn.Module):
         self.mean.copy_(self.sum_mean.float())
         self.std.copy_((self.sum_m2 / total).sqrt().clamp_min(self.eps).float())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)
+    def normalize(self, features: torch.Tensor) -> torch.Tensor:
         if not self.enabled:
-            return x
-        return ((x - self.mean) / self.std).clamp(-self.clip, self.clip)
+            return features
+        return ((features - self.mean) / self.std).clamp(-self.clip, self.clip)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.normalize(self.features(x))
 
 
 class DeterministicActor(nn.Module):

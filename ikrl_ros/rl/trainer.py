@@ -303,9 +303,7 @@ def learn(
     """
     losses = []
     for _ in range(gradient_steps):
-        batch = buffer.sample(batch_size)
-        agent.normalizer.update(batch["x"])
-        losses.append(agent.update(batch))
+        losses.append(agent.update(buffer.sample(batch_size), learn_statistics=True))
     return losses
 
 

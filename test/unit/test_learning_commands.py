@@ -4,7 +4,9 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from ikrl_ros.rl.checkpoint import load_policy
 from ikrl_ros.rl.envs import make_env, resolve_env_id
@@ -97,3 +99,43 @@ def test_shipped_policy_matches_its_manifest(manifest):
     assert res.median_final_distance == pytest.approx(m["evaluation"]["median_final_distance_m"], abs=5e-4)
     if m["env_id"].startswith("PandaReach"):
         assert res.success_rate >= 0.99  # panda-gym's 5 cm success
+
+
+TINY_TRAIN = ["--eval-episodes", "2", "--no-progress", "--no-tensorboard", "--set", "learning_starts=50"]
+TINY_TRAIN += ["--set", "batch_size=32", "--set", "hidden_sizes=[16]"]
+
+
+def test_resumed_run_says_so_on_its_first_line(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    common = ["train", "--algo", "sac", "--out", out, "--eval-every", "100", "--n-envs", "3", *TINY_TRAIN]
+    assert commands.main([*common, "--steps", "150"]) == 0
+    fresh = capsys.readouterr().out.strip().splitlines()
+    assert len(fresh) == 1 and json.loads(fresh[0])["step"] == 150  # 50 iterations of 3 environments
+    assert commands.main([*common, "--steps", "300"]) == 0
+    resumed = capsys.readouterr().out.strip().splitlines()
+    assert resumed[0] == "resumed from step 150"
+    assert json.loads(resumed[-1])["start_step"] == 150 and json.loads(resumed[-1])["step"] == 300
+
+
+def test_explicit_cpu_device_trains_and_checkpoints_on_the_host(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--algo", "td3", "--out", str(out), "--steps", "120", "--eval-every", "120", "--device", "cpu"]
+    assert commands.main([*args, *TINY_TRAIN]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["step"] == 120
+    assert load_policy(out / "policy.pt").act(np.zeros(12, np.float32)).shape == (3,)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_refused_before_anything_starts(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--algo", "sac", "--out", str(out), "--steps", "100", "--device", "cuda", *TINY_TRAIN]
+    assert commands.main(args) == 2
+    error = capsys.readouterr().err
+    assert "device 'cuda' requested but CUDA is not available" in error, error
+    assert not (out / "checkpoint.pt").exists()
+
+
+def test_unknown_device_is_refused(tmp_path, capsys):
+    args = ["train", "--algo", "sac", "--out", str(tmp_path / "run"), "--device", "tpu", *TINY_TRAIN]
+    assert commands.main(args) == 2
+    assert "device 'tpu'" in capsys.readouterr().err

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from ikrl_ros.rl.algorithms import make_agent, polyak_update
+from ikrl_ros.rl.algorithms import make_agent, polyak_update, resolve_device
 from ikrl_ros.rl.config import make_config
 from ikrl_ros.rl.envs import goal_functions, make_env
 from ikrl_ros.rl.networks import goal_relative_features
 from ikrl_ros.rl.replay import HerReplayBuffer
-from ikrl_ros.rl.trainer import learn
+from ikrl_ros.rl.trainer import learn, learning_rate_fraction
 
 TINY = dict(normalize_obs=False, hidden_sizes=(8,))
 """Small networks: the update rules, not learning, are under test."""
@@ -174,3 +174,36 @@ def test_normalizer_learns_exactly_the_relabelled_batches_the_networks_train_on(
     np.testing.assert_allclose(agent.normalizer.std.numpy(), np.maximum(features.std(0), 1e-2), rtol=1e-4)
     goal_mean = agent.normalizer.mean.numpy()[9:12]
     assert np.all((goal_mean > 0.5) & (goal_mean < 2.0)), goal_mean  # ~0.2 x 5 + 0.8 x 0.15, not 5
+
+
+def test_sac_policy_delay_updates_actor_and_temperature_every_other_step():
+    agent = tiny_agent("sac", policy_delay=2)
+    batch = random_batch()
+    actor, alpha = snapshot(agent.actor), float(agent.log_alpha.detach())
+    assert "actor_loss" in agent.update(batch)  # update 0: critic, actor and temperature
+    assert changed(actor, agent.actor) and float(agent.log_alpha.detach()) != alpha
+    actor, alpha, critic = snapshot(agent.actor), float(agent.log_alpha.detach()), snapshot(agent.critic)
+    assert "actor_loss" not in agent.update(batch)  # update 1: the critic only
+    assert not changed(actor, agent.actor) and float(agent.log_alpha.detach()) == alpha and changed(critic, agent.critic)
+
+
+def test_learning_rates_decay_linearly_to_their_final_fraction():
+    config = make_config("sac", actor_lr=1e-3, critic_lr=2e-3, alpha_lr=4e-3, final_lr_fraction=0.1)
+    assert learning_rate_fraction(config, 0, 1000) == 1.0
+    assert learning_rate_fraction(config, 500, 1000) == pytest.approx(0.55)
+    assert learning_rate_fraction(config, 2000, 1000) == pytest.approx(0.1)
+    agent = make_agent(config, 12, 3, np.ones(3, np.float32))
+    agent.set_learning_rate_fraction(0.5)
+    rates = [group["lr"] for opt in (agent.actor_opt, agent.critic_opt, agent.alpha_opt) for group in opt.param_groups]
+    assert rates == pytest.approx([5e-4, 1e-3, 2e-3])
+    with pytest.raises(ValueError, match="final_lr_fraction"):
+        make_config("sac", final_lr_fraction=1.5)
+
+
+def test_device_names_are_checked():
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="only 'cpu' and 'cuda'"):
+        resolve_device("meta")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda:0")

@@ -17,7 +17,7 @@ from ikrl_ros.rl.checkpoint import (
     make_meta,
     save_checkpoint,
 )
-from ikrl_ros.rl.config import make_config
+from ikrl_ros.rl.config import config_from_dict, make_config
 from ikrl_ros.rl.envs import EnvInfo
 
 INFO = EnvInfo("PandaReach-v3", obs_dim=6, goal_dim=3, act_dim=3, action_scale=(1.0, 1.0, 1.0), max_episode_steps=50)
@@ -192,3 +192,33 @@ def test_code_executing_pickle_refused(tmp_path, good):
     with pytest.raises(CheckpointError, match="objects other than tensors"):
         load_checkpoint(path)
     assert not marker.exists()
+
+
+def test_checkpoint_from_before_a_field_existed_rebuilds_as_it_was_trained(tmp_path):
+    """A stored config without the newer fields gets their legacy values, not today's defaults."""
+    agent = trained_looking_agent("sac")
+    path = tmp_path / "old.pt"
+    old_config = {
+        key: value
+        for key, value in agent.config.to_dict().items()
+        if key not in ("critic_layer_norm", "final_lr_fraction", "policy_delay")
+    }
+    save_agent(agent, path, config=old_config)
+    meta, _ = load_checkpoint(path)
+    config = config_from_dict("sac", meta["config"])
+    assert (config.critic_layer_norm, config.final_lr_fraction, config.policy_delay) == (False, 1.0, 1)
+    x = np.random.default_rng(3).normal(size=(5, 12)).astype(np.float32)
+    np.testing.assert_array_equal(load_policy(path).act(x), agent.act(x, explore=False))
+
+
+def test_layer_normalised_critics_and_their_config_survive_a_round_trip(tmp_path):
+    config = make_config("sac", critic_layer_norm=True, policy_delay=2, final_lr_fraction=0.1)
+    agent = make_agent(config, INFO.input_dim, INFO.act_dim, np.ones(3, np.float32))
+    assert any(isinstance(layer, torch.nn.LayerNorm) for layer in agent.critic.net)
+    save_agent(agent, tmp_path / "ln.pt")
+    meta, payload = load_checkpoint(tmp_path / "ln.pt")
+    assert config_from_dict("sac", meta["config"]) == config
+    restored = make_agent(config, INFO.input_dim, INFO.act_dim, np.ones(3, np.float32))
+    restored.load_state_dict({**payload["policy"], **payload["training"]})
+    for original, loaded in zip(agent.critic.parameters(), restored.critic.parameters(), strict=True):
+        assert torch.equal(original, loaded)
