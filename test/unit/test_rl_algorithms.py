@@ -184,7 +184,9 @@ def test_sac_policy_delay_updates_actor_and_temperature_every_other_step():
     assert changed(actor, agent.actor) and float(agent.log_alpha.detach()) != alpha
     actor, alpha, critic = snapshot(agent.actor), float(agent.log_alpha.detach()), snapshot(agent.critic)
     assert "actor_loss" not in agent.update(batch)  # update 1: the critic only
-    assert not changed(actor, agent.actor) and float(agent.log_alpha.detach()) == alpha and changed(critic, agent.critic)
+    assert (
+        not changed(actor, agent.actor) and float(agent.log_alpha.detach()) == alpha and changed(critic, agent.critic)
+    )
 
 
 def test_learning_rates_decay_linearly_to_their_final_fraction():
