@@ -65,7 +65,7 @@ def with_change(key: str, value: object) -> dict:
     [
         ({**TINY, "serach": {}}, "unknown key 'serach'"),
         (with_change("search", {"learning_rate": {"loguniform": [1e-4, 1e-3]}}), "search.learning_rate: unknown sac"),
-        (with_change("search", {"policy_delay": {"int": [1, 3]}}), "search.policy_delay: unknown sac config field"),
+        (with_change("search", {"action_noise": {"int": [1, 3]}}), "search.action_noise: unknown sac config field"),
         (with_change("fixed.hidden_size", [8]), "fixed.hidden_size: unknown sac config field"),
         (with_change("search.actor_lr", {"loguniform": [1e-2, 1e-4]}), "low 0.01 must be below high 0.0001"),
         (with_change("search.actor_lr", {"uniform": [1e-3, 1e-3]}), "low 0.001 must be below high 0.001"),
