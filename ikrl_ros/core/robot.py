@@ -2,8 +2,9 @@
 
 A description file (YAML, ``ikrl_ros/robots/NAME.yaml`` for a shipped arm) names the URDF, the base and
 tip frames, the controlled joints (base to tip), joints held fixed (fingers), the neutral posture, the
-velocity/acceleration/jerk limits, the goal workspace and the safety box. The URDF supplies the
-kinematic chain and the position limits. Every other module takes an ``Arm`` (or its kinematics)
+velocity/acceleration/jerk limits, the goal workspace, the safety box, the obstacles of the simulated
+scene and the link pairs left out of self-collision checks. The URDF supplies the kinematic chain, the
+position limits and the collision geometry. Every other module takes an ``Arm`` (or its kinematics)
 instead of importing robot constants, so nothing outside this module assumes a joint count.
 """
 
@@ -77,6 +78,36 @@ class MotionLimits:
 
 
 @dataclass(frozen=True)
+class SceneBox:
+    """An obstacle of the arm's scene: an axis-aligned box in the base frame (the simulator's table, its floor)."""
+
+    name: str
+    box_min: np.ndarray
+    box_max: np.ndarray
+    mounted_links: tuple[str, ...] = ()
+    """Links fixed on this obstacle (the base on the table): they touch it by design and are not checked against it."""
+
+    def __post_init__(self) -> None:
+        if np.any(self.box_min >= self.box_max):
+            raise ValueError(
+                f"scene box '{self.name}' min {self.box_min.tolist()} must be below max {self.box_max.tolist()}"
+            )
+
+    @property
+    def center(self) -> np.ndarray:
+        return (self.box_min + self.box_max) / 2
+
+    @property
+    def size(self) -> np.ndarray:
+        return self.box_max - self.box_min
+
+
+DISABLED_COLLISION_REASONS = ("adjacent", "always")
+"""Why a self-collision pair is not checked (MoveIt's disabled-collision matrix): the links are joined to each
+other (only links with geometry count), or they are within the self-collision threshold in every posture sampled."""
+
+
+@dataclass(frozen=True)
 class Arm:
     """One serial arm: its frames, controlled joints, limits and the region where it takes goals."""
 
@@ -97,6 +128,10 @@ class Arm:
     safety_box_min: np.ndarray
     safety_box_max: np.ndarray
     base_position_in_world: np.ndarray
+    scene: tuple[SceneBox, ...] = ()
+    """Obstacles around the arm (the simulator's world), in the base frame."""
+    disabled_collisions: tuple[tuple[str, str], ...] = ()
+    """Link pairs never checked for self-collision, each pair sorted by name."""
 
     @property
     def dof(self) -> int:
@@ -183,6 +218,8 @@ def arm_from_description(description: dict, folder: Path | None = None) -> Arm:
                 3,
                 "simulation.base_position_in_world",
             ),
+            scene=_scene(description.get("scene") or []),
+            disabled_collisions=_disabled_collisions(description.get("disabled_collisions") or {}),
         )
     except KeyError as missing:
         raise RobotDescriptionError(f"robot description lacks the entry {missing}") from None
@@ -197,10 +234,56 @@ def arm_from_description(description: dict, folder: Path | None = None) -> Arm:
             raise RobotDescriptionError(f"robot '{arm.name}': velocity, acceleration and jerk limits must be positive")
     if np.any(arm.safety_box_min >= arm.safety_box_max):
         raise RobotDescriptionError(f"robot '{arm.name}': safety_box min must be below max")
+    names = [box.name for box in arm.scene]
+    if len(set(names)) != len(names):
+        raise RobotDescriptionError(f"robot '{arm.name}': scene box names are duplicated: {names}")
     return arm
 
 
 MOTION_KEYS = ("velocity", "acceleration", "jerk")
+
+
+def _scene(entries: object) -> tuple[SceneBox, ...]:
+    if not isinstance(entries, list):
+        raise ValueError(f"'scene' must be a list of boxes, got {entries!r}")
+    boxes = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise ValueError(f"'scene[{index}]' must be a box with a name, min and max, got {entry!r}")
+        name = str(entry["name"])
+        unknown = set(entry) - {"name", "min", "max", "mounted"}
+        if unknown:
+            raise ValueError(f"scene box '{name}' has unknown entries {sorted(unknown)}")
+        mounted = entry.get("mounted") or []
+        if not isinstance(mounted, list):
+            raise ValueError(f"'scene.{name}.mounted' must be a list of link names, got {mounted!r}")
+        boxes.append(
+            SceneBox(
+                name,
+                _vector(entry.get("min"), 3, f"scene.{name}.min"),
+                _vector(entry.get("max"), 3, f"scene.{name}.max"),
+                tuple(str(link) for link in mounted),
+            )
+        )
+    return tuple(boxes)
+
+
+def _disabled_collisions(entries: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(entries, dict):
+        raise ValueError(f"'disabled_collisions' must map reasons to link pairs, got {entries!r}")
+    pairs = []
+    for reason, listed in entries.items():
+        if reason not in DISABLED_COLLISION_REASONS:
+            raise ValueError(
+                f"'disabled_collisions' reason '{reason}' is not one of {list(DISABLED_COLLISION_REASONS)}"
+            )
+        for pair in listed or []:
+            if not (isinstance(pair, list) and len(pair) == 2 and pair[0] != pair[1]):
+                raise ValueError(f"'disabled_collisions.{reason}' entry {pair!r} must be two different link names")
+            pairs.append(tuple(sorted(str(link) for link in pair)))
+    if len(set(pairs)) != len(pairs):
+        raise ValueError(f"'disabled_collisions' lists a pair twice: {sorted(pairs)}")
+    return tuple(pairs)
 
 
 def _vector(values: object, length: int, what: str) -> np.ndarray:

@@ -55,8 +55,12 @@ def six_dof_description(tmp_path: Path, **changes) -> dict:
                 "angular": {"velocity": 2.0, "acceleration": 10.0, "jerk": 1000.0},
             },
         },
-        "workspace": {"box_min": [0.05, -0.3, 0.1], "box_max": [0.4, 0.3, 0.6], "reach_center": [0, 0, 0.3],
-                      "reach_radius": 0.5},
+        "workspace": {
+            "box_min": [0.05, -0.3, 0.1],
+            "box_max": [0.4, 0.3, 0.6],
+            "reach_center": [0, 0, 0.3],
+            "reach_radius": 0.5,
+        },
         "safety_box": {"min": [-0.6, -0.6, 0.0], "max": [0.6, 0.6, 0.9]},
     }
     description.update(changes)
@@ -98,6 +102,44 @@ def test_a_missing_entry_is_named(tmp_path: Path) -> None:
         arm_from_description(description, tmp_path)
     with pytest.raises(RobotDescriptionError, match="unknown robot 'nope'"):
         load_arm("nope")
+
+
+def test_the_panda_scene_is_panda_gyms_table_and_plane_in_the_base_frame() -> None:
+    arm = load_arm("panda")
+    table, plane = arm.scene
+    assert (table.name, table.mounted_links, plane.name, plane.mounted_links) == (
+        "table",
+        ("panda_link0",),
+        "plane",
+        (),
+    )
+    # create_table(1.1, 0.7, 0.4, x_offset=-0.3) and create_plane(-0.4), in the world, seen from the base at x = -0.6.
+    np.testing.assert_allclose(arm.base_to_world(table.center), [-0.3, 0.0, -0.2], atol=1e-12)
+    np.testing.assert_allclose(table.size, [1.1, 0.7, 0.4])
+    np.testing.assert_allclose(arm.base_to_world(plane.center), [0.0, 0.0, -0.41], atol=1e-12)
+    assert ("panda_leftfinger", "panda_rightfinger") in arm.disabled_collisions
+    assert all(pair == tuple(sorted(pair)) for pair in arm.disabled_collisions)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"scene": {"name": "table"}}, "'scene' must be a list"),
+        ({"scene": [{"min": [0, 0, 0], "max": [1, 1, 1]}]}, r"'scene\[0\]' must be a box with a name"),
+        ({"scene": [{"name": "t", "min": [0, 0, 0], "max": [1, 1]}]}, "'scene.t.max' must be 3 finite numbers"),
+        ({"scene": [{"name": "t", "min": [0, 0, 1], "max": [1, 1, 1]}]}, "scene box 't' min .* must be below max"),
+        ({"scene": [{"name": "t", "min": [0, 0, 0], "max": [1, 1, 1], "size": 1}]}, r"unknown entries \['size'\]"),
+        ({"scene": [{"name": "t", "min": [0, 0, 0], "max": [1, 1, 1], "mounted": "base"}]}, "'scene.t.mounted' must"),
+        ({"scene": [{"name": "t", "min": [0, 0, 0], "max": [1, 1, 1]}] * 2}, r"scene box names are duplicated"),
+        ({"disabled_collisions": [["l1", "l2"]]}, "'disabled_collisions' must map reasons"),
+        ({"disabled_collisions": {"never": [["l1", "l2"]]}}, "reason 'never' is not one of"),
+        ({"disabled_collisions": {"always": [["l1"]]}}, "'disabled_collisions.always' entry \\['l1'\\] must be two"),
+        ({"disabled_collisions": {"adjacent": [["l1", "l2"]], "always": [["l2", "l1"]]}}, "lists a pair twice"),
+    ],
+)
+def test_bad_scenes_and_disabled_collisions_are_refused(tmp_path: Path, change: dict, message: str) -> None:
+    with pytest.raises(RobotDescriptionError, match=message):
+        arm_from_description(six_dof_description(tmp_path, **change), tmp_path)
 
 
 def test_six_dof_kinematics_with_a_continuous_joint(tmp_path: Path) -> None:
@@ -155,8 +197,10 @@ def test_nothing_outside_the_robot_description_assumes_the_panda() -> None:
         docstrings = {
             id(node.body[0].value)
             for node in ast.walk(tree)
-            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef) and node.body
-            and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
         }
         literals = [
             node.value
