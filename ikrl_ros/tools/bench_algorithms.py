@@ -363,11 +363,15 @@ def reached(value: float | None, hits: int, seeds: int, unit: str, ran: float) -
     return text if hits == seeds else f"{text} ({hits}/{seeds} seeds)"
 
 
-def ratio(value: float | None, ran: float, ours: float | None) -> str:
-    """value / ours; an algorithm that never got there is at least its whole budget over ours."""
-    if ours is None:
-        return "-"
-    return f"{value / ours:.2f}x" if value is not None else f"> {ran / ours:.2f}x"
+def ratio(value: float | None, ran: float, ours: float | None, ours_ran: float) -> str:
+    """value / ours; a run that never got there counts its whole budget, which makes the ratio a bound."""
+    if value is not None and ours is not None:
+        return f"{value / ours:.2f}x"
+    if ours is not None:
+        return f"> {ran / ours:.2f}x"
+    if value is not None:
+        return f"< {value / ours_ran:.2f}x"
+    return "-"
 
 
 def table(results: list[RunResult], header: str) -> str:
@@ -394,7 +398,8 @@ def table(results: list[RunResult], header: str) -> str:
     if ours is not None:
         lines += [
             "",
-            "Ratios to ours (> : never reached in its budget, so at least that):",
+            "Ratios to ours (> or <: one of the two never got there in its budget, which counts in full, so a bound; "
+            "-: neither did):",
             "",
             "| algorithm | samples to 95 % | seconds to 95 % | samples to shipped quality | seconds to shipped "
             "quality |",
@@ -402,12 +407,13 @@ def table(results: list[RunResult], header: str) -> str:
         ]
         for row in rows:
             if row is not ours:
-                lines.append(
-                    f"| {row.algorithm} | {ratio(row.target_steps, row.steps_run, ours.target_steps)} | "
-                    f"{ratio(row.target_seconds, row.seconds_run, ours.target_seconds)} | "
-                    f"{ratio(row.shipped_steps, row.steps_run, ours.shipped_steps)} | "
-                    f"{ratio(row.shipped_seconds, row.seconds_run, ours.shipped_seconds)} |"
-                )
+                cells = [
+                    ratio(row.target_steps, row.steps_run, ours.target_steps, ours.steps_run),
+                    ratio(row.target_seconds, row.seconds_run, ours.target_seconds, ours.seconds_run),
+                    ratio(row.shipped_steps, row.steps_run, ours.shipped_steps, ours.steps_run),
+                    ratio(row.shipped_seconds, row.seconds_run, ours.shipped_seconds, ours.seconds_run),
+                ]
+                lines.append(f"| {row.algorithm} | {' | '.join(cells)} |")
     return "\n".join(lines) + "\n"
 
 
