@@ -1,8 +1,8 @@
 """`ikrl bench-algorithms`: our SAC + HER against Stable-Baselines3 SAC + HER and sb3-contrib CrossQ + HER, in one
 run on one machine, on IkrlReach-v0 with one evaluation.
 
-    ikrl bench-algorithms --steps 60000 --seeds 0 1 2 --eval-every 5000     # the full comparison (about an hour)
-    ikrl bench-algorithms --steps 400 --eval-every 200 --eval-episodes 2    # a smoke run (seconds)
+    ikrl bench-algorithms --steps 60000 --seeds 0 --eval-every 5000   # about 50 min on 2 shared cores, per seed
+    ikrl bench-algorithms --steps 1040 --eval-every 520 --eval-episodes 1 --crossq-critic-width 64   # < 1 min
 
 Every run is evaluated every `--eval-every` environment steps by `ikrl_ros.rl.evaluation.evaluate` on the held-out
 goals of `ikrl eval` (goal i from env.reset(seed=i), deterministic actions, `--eval-episodes` of them), and its
@@ -16,9 +16,10 @@ shipped quality (>= 99 % within 5 mm and a median final distance <= 0.5 mm) or a
   VecNormalize (observations and rewards); one environment, one gradient step per step (SB3's defaults).
 - CrossQ: sb3-contrib's defaults (batch renormalisation, no target network, policy delay 3, actor [256, 256]) with
   the same goal-conditioned fields as the SAC entry (rl-baselines3-zoo's crossq.yml has no goal-conditioned entry).
-  Its critic width is `--crossq-critic-width` (sb3-contrib's default is 1024, the paper's 2048: at one torch thread
-  those cost far more per update than this benchmark's budget allows; the table states the width used). sb3-contrib
-  2.9 has no MultiInputPolicy for CrossQ, so its policy and replay samples see the dict observation flattened.
+  Its critic width is `--crossq-critic-width`, 256 by default: sb3-contrib's default [1024, 1024] (the paper's
+  [2048, 2048]) is 16 (64) times the hidden-layer work per update, hours per run at one torch thread; the table
+  states the width used. sb3-contrib 2.9 has no MultiInputPolicy for CrossQ, so its policy and replay samples see
+  the dict observation flattened.
 
 Writes OUT/algorithms.md (the table, also printed), OUT/results.json and OUT/<algorithm>_s<seed>/evaluations.csv
 (for ours beside the trainer's own run files).
