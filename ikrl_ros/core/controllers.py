@@ -263,9 +263,10 @@ class PyBulletIKController(NumericalIKController):
         self._pybullet = pybullet
         self._client = pybullet.connect(pybullet.DIRECT)
         self._body = pybullet.loadURDF(arm.urdf, useFixedBase=True, physicsClientId=self._client)
-        joints = [pybullet.getJointInfo(self._body, j, physicsClientId=self._client) for j in range(
-            pybullet.getNumJoints(self._body, physicsClientId=self._client)
-        )]
+        joints = [
+            pybullet.getJointInfo(self._body, j, physicsClientId=self._client)
+            for j in range(pybullet.getNumJoints(self._body, physicsClientId=self._client))
+        ]
         by_name = {info[1].decode(): info[0] for info in joints}
         self._joint_ids = [by_name[name] for name in arm.joint_names]
         self._tip_link = next(info[0] for info in joints if info[12].decode() == arm.tip_frame)

@@ -136,9 +136,7 @@ def arm_targets_from_joint_command(arm: Arm, names: Sequence[str], position: Seq
     return finite_vector([position[names.index(name)] for name in arm.joint_names], "joint command positions")
 
 
-def arm_targets_from_joint_trajectory(
-    arm: Arm, names: Sequence[str], points: Sequence[Sequence[float]]
-) -> np.ndarray:
+def arm_targets_from_joint_trajectory(arm: Arm, names: Sequence[str], points: Sequence[Sequence[float]]) -> np.ndarray:
     """Arm position targets from a ``trajectory_msgs/JointTrajectory``: its first point's positions, by
     ``joint_names``, checked like ``joint_command`` (later points are ignored: one control period at a time)."""
     if not points:

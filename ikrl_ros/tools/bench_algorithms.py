@@ -133,14 +133,9 @@ def run_ours(
     """Our trainer with the settings of the shipped policy's command `shipped`."""
     from ikrl_ros.rl.config import make_config
     from ikrl_ros.rl.trainer import Progress, train
+    from ikrl_ros.tools import learning_commands
 
-    overrides = dict(shipped.set or [])
-    if not shipped.her:
-        overrides["her_strategy"] = "none"
-    elif shipped.her_strategy:
-        overrides["her_strategy"] = shipped.her_strategy
-    if shipped.her_k is not None:
-        overrides["her_k"] = shipped.her_k
+    overrides = learning_commands.train_overrides(shipped)
     settings = f"`{SHIPPED_MANIFEST.name}`: {overrides or 'defaults'}, {shipped.n_envs} envs"
     log = EvaluationLog(RunResult("ours", seed, settings), out)
     done = False

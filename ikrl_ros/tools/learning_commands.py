@@ -27,12 +27,8 @@ def _parse_override(text: str) -> tuple[str, Any]:
         return key.replace("-", "_"), value
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from ikrl_ros.rl.algorithms import resolve_device
-    from ikrl_ros.rl.config import make_config
-    from ikrl_ros.rl.envs import resolve_env_id
-    from ikrl_ros.rl.trainer import train
-
+def train_overrides(args: argparse.Namespace) -> dict:
+    """The hyperparameter overrides an `ikrl train` command line gives: its `--set`s and HER flags."""
     overrides = dict(args.set or [])
     if not args.her:
         overrides["her_strategy"] = "none"
@@ -40,7 +36,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         overrides["her_strategy"] = args.her_strategy
     if args.her_k is not None:
         overrides["her_k"] = args.her_k
-    config = make_config(args.algo, **overrides)
+    return overrides
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ikrl_ros.rl.algorithms import resolve_device
+    from ikrl_ros.rl.config import make_config
+    from ikrl_ros.rl.envs import resolve_env_id
+    from ikrl_ros.rl.trainer import train
+
+    config = make_config(args.algo, **train_overrides(args))
     try:
         resolve_device(args.device)
     except ValueError as error:  # e.g. cuda asked for on a machine without CUDA
