@@ -84,6 +84,9 @@ class ArmKinematics:
             if joint.nq == 1:
                 lower[joint.idx_v] = self.model.lowerPositionLimit[joint.idx_q]
                 upper[joint.idx_v] = self.model.upperPositionLimit[joint.idx_q]
+        if arm.position_limits is not None:
+            # A description's limits (a datasheet's) only tighten the URDF's.
+            lower, upper = np.maximum(lower, arm.position_limits[0]), np.minimum(upper, arm.position_limits[1])
         self.lower_limits, self.upper_limits = lower, upper
         self.neutral = arm.neutral
         pin.framesForwardKinematics(self.model, self.data, pin.neutral(self.model))

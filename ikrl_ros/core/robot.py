@@ -132,6 +132,8 @@ class Arm:
     """Obstacles around the arm (the simulator's world), in the base frame."""
     disabled_collisions: tuple[tuple[str, str], ...] = ()
     """Link pairs never checked for self-collision, each pair sorted by name."""
+    position_limits: tuple[np.ndarray, np.ndarray] | None = None
+    """Joint position limits (lower, upper) tighter than the URDF's (a datasheet's); None: the URDF's."""
 
     @property
     def dof(self) -> int:
@@ -220,6 +222,7 @@ def arm_from_description(description: dict, folder: Path | None = None) -> Arm:
             ),
             scene=_scene(description.get("scene") or []),
             disabled_collisions=_disabled_collisions(description.get("disabled_collisions") or {}),
+            position_limits=_position_limits(limits.get("position"), len(joints)),
         )
     except KeyError as missing:
         raise RobotDescriptionError(f"robot description lacks the entry {missing}") from None
@@ -241,6 +244,18 @@ def arm_from_description(description: dict, folder: Path | None = None) -> Arm:
 
 
 MOTION_KEYS = ("velocity", "acceleration", "jerk")
+
+
+def _position_limits(entry: object, dof: int) -> tuple[np.ndarray, np.ndarray] | None:
+    if entry is None:
+        return None
+    if not isinstance(entry, dict) or set(entry) != {"lower", "upper"}:
+        raise ValueError(f"'limits.position' must have exactly 'lower' and 'upper', got {entry!r}")
+    lower = _vector(entry["lower"], dof, "limits.position.lower")
+    upper = _vector(entry["upper"], dof, "limits.position.upper")
+    if np.any(lower >= upper):
+        raise ValueError("'limits.position' lower limits must be below the upper ones")
+    return lower, upper
 
 
 def _scene(entries: object) -> tuple[SceneBox, ...]:

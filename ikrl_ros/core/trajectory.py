@@ -173,7 +173,8 @@ class JointMotionGenerator:
         positions = np.array([state[0] for state in states] + [end.position.tolist()])
         velocities = np.array([state[1] for state in states] + [end.velocity.tolist()])
         accelerations = np.array([state[2] for state in states] + [end.acceleration.tolist()])
-        return MotionState(positions.reshape(count, -1), velocities.reshape(count, -1), accelerations.reshape(count, -1))
+        shape = (count, -1)
+        return MotionState(positions.reshape(shape), velocities.reshape(shape), accelerations.reshape(shape))
 
     def _update(self, request: InputParameter) -> Result:
         try:
@@ -191,7 +192,7 @@ def quintic_samples(
     times = np.arange(1, round(duration * rate) + 1) / rate
     p0, v0, a0 = start.position, start.velocity, start.acceleration
     p1, v1, a1 = end.position, end.velocity, end.acceleration
-    T = duration
+    T = duration  # noqa: N806 (the formula's symbol)
     c3 = (20 * (p1 - p0) - (8 * v1 + 12 * v0) * T - (3 * a0 - a1) * T**2) / (2 * T**3)
     c4 = (30 * (p0 - p1) + (14 * v1 + 16 * v0) * T + (3 * a0 - 2 * a1) * T**2) / (2 * T**4)
     c5 = (12 * (p1 - p0) - (6 * v1 + 6 * v0) * T - (a0 - a1) * T**2) / (2 * T**5)

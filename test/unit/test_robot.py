@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import copy
 import re
 import tokenize
 from pathlib import Path
@@ -26,6 +27,16 @@ SIX_DOF_URDF = """<?xml version="1.0"?>
 """
 AXES = ["0 0 1", "0 1 0", "0 1 0", "0 0 1", "0 1 0", "0 0 1"]
 
+LIMITS = {
+    "velocity": [2.0] * 6,
+    "acceleration": [10.0] * 6,
+    "jerk": [1000.0] * 6,
+    "cartesian": {
+        "linear": {"velocity": 1.0, "acceleration": 5.0, "jerk": 500.0},
+        "angular": {"velocity": 2.0, "acceleration": 10.0, "jerk": 1000.0},
+    },
+}
+
 
 def six_dof_description(tmp_path: Path, **changes) -> dict:
     """A 6-DoF arm whose last joint is continuous, in a scratch URDF."""
@@ -46,15 +57,7 @@ def six_dof_description(tmp_path: Path, **changes) -> dict:
         "tip_frame": "tool",
         "joints": [f"j{i}" for i in range(1, 7)],
         "neutral": [0.0, 0.5, 0.8, 0.0, 0.5, 0.0],
-        "limits": {
-            "velocity": [2.0] * 6,
-            "acceleration": [10.0] * 6,
-            "jerk": [1000.0] * 6,
-            "cartesian": {
-                "linear": {"velocity": 1.0, "acceleration": 5.0, "jerk": 500.0},
-                "angular": {"velocity": 2.0, "acceleration": 10.0, "jerk": 1000.0},
-            },
-        },
+        "limits": copy.deepcopy(LIMITS),
         "workspace": {
             "box_min": [0.05, -0.3, 0.1],
             "box_max": [0.4, 0.3, 0.6],
@@ -76,6 +79,9 @@ def test_the_panda_is_one_description() -> None:
     np.testing.assert_array_equal(arm.joint_limits.acceleration, [15, 7.5, 10, 12.5, 15, 20, 20])
     np.testing.assert_array_equal(arm.base_position_in_world, [-0.6, 0.0, 0.0])
     kinematics = ArmKinematics(arm)
+    # Franka's datasheet position limits, tighter than pybullet_data's URDF (joint 4 up to 0.0, joint 6 to −0.087).
+    np.testing.assert_array_equal(kinematics.upper_limits[[3, 5]], [-0.0698, 3.7525])
+    np.testing.assert_array_equal(kinematics.lower_limits[[1, 5]], [-1.7628, -0.0175])
     # panda-gym's neutral grasp target, checked against Pinocchio (REFERENCE.md).
     np.testing.assert_allclose(kinematics.ee_position(arm.neutral), [0.6384, 0.0, 0.1974], atol=1e-4)
 
@@ -88,6 +94,8 @@ def test_the_panda_is_one_description() -> None:
         ({"joints": [f"j{i}" for i in (2, 1, 3, 4, 5, 6)]}, "base to tip"),
         ({"urdf": "missing.urdf"}, "does not exist"),
         ({"joints": ["j1", "j2", "j3", "j4", "j5", "jx"]}, r"joints \['jx'\] are not in"),
+        ({"limits": {**LIMITS, "position": {"lower": [0.0] * 6}}}, "exactly 'lower' and 'upper'"),
+        ({"limits": {**LIMITS, "position": {"lower": [1.0] * 6, "upper": [0.0] * 6}}}, "must be below the upper"),
     ],
 )
 def test_bad_descriptions_are_refused_with_the_reason(tmp_path: Path, change: dict, message: str) -> None:
