@@ -179,6 +179,17 @@ class CollisionModel:
         )
 
 
+_MODELS: dict[tuple[str, str], CollisionModel] = {}
+
+
+def shared_collision_model(arm: Arm) -> CollisionModel:
+    """The arm's collision model, built once per process (loading and hulling its meshes takes about a second)."""
+    key = (arm.name, arm.urdf)
+    if key not in _MODELS:
+        _MODELS[key] = CollisionModel(arm)
+    return _MODELS[key]
+
+
 def adjacent_links(arm: Arm, links: set[str]) -> set[tuple[str, str]]:
     """Pairs of links with geometry that a joint connects, skipping links without geometry between them (the
     Panda's link8 between link7 and the hand), as MoveIt's setup assistant counts adjacency."""

@@ -7,6 +7,8 @@ training environments agree on what an action means.
 
 from __future__ import annotations
 
+import numpy as np
+
 PHYSICS_TIMESTEP = 1.0 / 500.0
 SUBSTEPS_PER_CONTROL = 20
 CONTROL_PERIOD = PHYSICS_TIMESTEP * SUBSTEPS_PER_CONTROL
@@ -27,3 +29,26 @@ JOINT_LIMIT_MARGIN = 0.01
 """Default margin (rad) inside the position limits that joint targets keep."""
 MAX_JOINT_STEP = 0.1
 """Default largest joint-target change per control period (rad)."""
+
+BRAKING_DECELERATION = 2.0
+"""m/s²: Cartesian approaches (the proportional controller, learned Cartesian actions) go no faster than they can
+stop at the goal at this deceleration, well within what the Panda's joint acceleration limits give the tip."""
+ANGULAR_BRAKING_DECELERATION = 4.0
+"""rad/s²: the same for turning toward a goal orientation."""
+REACH_PER_ACTION = 0.25
+"""Workspace policies: metres of tip displacement target per unit action (and per unit of ``JOINT_REACH_PER_ACTION``
+for joints), approached within the limits (``braked``)."""
+TURN_PER_ACTION = 0.5
+"""Workspace pose policies: radians of tip rotation target per unit angular action."""
+JOINT_REACH_PER_ACTION = 0.25
+"""Workspace joint-space policies: radians of joint displacement target per unit action."""
+
+
+def braked(error: np.ndarray, gain: float, period: float, max_speed: float, deceleration: float) -> np.ndarray:
+    """``gain × error / period`` along the error, no faster than ``max_speed`` nor than the speed from which
+    ``deceleration`` stops at the goal: a velocity an acceleration-limited arm follows without overshoot."""
+    distance = float(np.linalg.norm(error))
+    if distance == 0.0:
+        return np.zeros_like(error)
+    speed = min(gain * distance / period, max_speed, float(np.sqrt(2.0 * deceleration * distance)))
+    return error * (speed / distance)

@@ -1,7 +1,7 @@
 """Reach controllers behind one interface: the controller's view of the arm in, an SI command out, no ROS.
 
-A controller answers each control step with a ``Twist`` (m/s and rad/s in the base frame) or absolute
-``JointTargets``; the learned policies implement the same interface through their ``PolicySpec``.
+A controller answers each control step with a ``Twist`` (m/s and rad/s in the base frame), ``JointVelocities``
+or absolute ``JointTargets``; the learned policies implement the same interface through their ``PolicySpec``.
 """
 
 from __future__ import annotations
@@ -12,11 +12,14 @@ from typing import Protocol
 import numpy as np
 
 from ikrl_ros.core.control import (
+    ANGULAR_BRAKING_DECELERATION,
+    BRAKING_DECELERATION,
     CONTROL_PERIOD,
     EE_STEP_PER_ACTION,
     MAX_ANGULAR_SPEED,
     MAX_CARTESIAN_SPEED,
     ROTATION_STEP_PER_ACTION,
+    braked,
 )
 from ikrl_ros.core.execution import Command, JointTargets, Twist
 from ikrl_ros.core.kinematics import ArmKinematics
@@ -36,6 +39,7 @@ class ReachState:
     ee_rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
     goal_rotation: np.ndarray | None = None
     """Desired orientation of the tip; None = position only."""
+    ee_angular_velocity: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
 
 @dataclass(frozen=True)
@@ -55,16 +59,17 @@ class ArmObservation:
         return cls(q, dq, position, jacobian, rotation)
 
     def reach_state(self, goal: np.ndarray, goal_rotation: np.ndarray | None = None) -> ReachState:
-        """The controller's view: end-effector velocity J·q̇, as PyBullet reports it, and the goal."""
-        velocity = self.jacobian[:3] @ self.joint_velocities
+        """The controller's view: end-effector twist J·q̇ (its linear part as PyBullet reports it), and the goal."""
+        twist = self.jacobian @ self.joint_velocities
         return ReachState(
             self.joint_positions,
             self.joint_velocities,
             self.ee_position,
-            velocity,
+            twist[:3],
             goal,
             self.ee_rotation,
             goal_rotation,
+            twist[3:],
         )
 
 
@@ -85,10 +90,11 @@ class ReachController(Protocol):
 
 
 class CartesianPController:
-    """Proportional Cartesian velocity toward the goal, clipped per axis to the interface's speed.
+    """Proportional Cartesian velocity toward the goal, braked to what the arm can stop from (``braked``).
 
     With gain 1 the velocity covers exactly the remaining displacement in one control period whenever
-    that is within the speed limit, which is the analytic optimum of panda-gym's end-effector task.
+    that is within the speed and braking limits: near the goal, the analytic optimum of panda-gym's end-effector
+    task.
     """
 
     name = "cartesian_p"
@@ -108,11 +114,11 @@ class CartesianPController:
         """Stateless: nothing to prepare."""
 
     def compute(self, state: ReachState) -> Twist:
-        linear = np.clip(self.gain * (state.goal - state.ee_position) / self.period, -self.max_speed, self.max_speed)
+        linear = braked(state.goal - state.ee_position, self.gain, self.period, self.max_speed, BRAKING_DECELERATION)
         angular = None
         if state.goal_rotation is not None:
             turn = rotation_error(state.ee_rotation, state.goal_rotation)
-            angular = np.clip(self.gain * turn / self.period, -self.max_angular_speed, self.max_angular_speed)
+            angular = braked(turn, self.gain, self.period, self.max_angular_speed, ANGULAR_BRAKING_DECELERATION)
         return Twist(linear, angular)
 
 
@@ -216,6 +222,8 @@ class LearnedPolicyController:
             state.ee_rotation,
             state.ee_velocity,
             self.spec.goal(state.goal, rotation),
+            state.joint_velocities,
+            state.ee_angular_velocity,
         )
         return self.spec.command(self.policy.act(observation) / self.policy.action_scale, state.joint_positions)
 

@@ -32,6 +32,8 @@ ORIENTATION_TOLERANCE = 1e-4
 """rad: pose goals count as solved when the grasp target's orientation is this close (and the position)."""
 ORIENTATION_DAMPING = 5e-3
 """Damping of the orientation task, whose null-space-projected Jacobian is often nearly singular."""
+POSTURE_GAIN = 0.05
+"""Each solver iteration (and each Cartesian step) pulls the redundancy this fraction of the way to neutral."""
 MAX_ITERATION_STEP = 0.3
 """rad: a solver iteration moves no joint further (the whole step is scaled down), so a nearly
 singular orientation task cannot throw the posture across the joint space."""
@@ -207,7 +209,7 @@ class ArmKinematics:
         max_iterations: int = 200,
         damping: float = 1e-3,
         limit_margin: float = 1e-3,
-        posture_gain: float = 0.05,
+        posture_gain: float = POSTURE_GAIN,
         goal_rotation: np.ndarray | None = None,
     ) -> IKResult:
         """Damped least squares, joint limits enforced at every iteration.
@@ -240,7 +242,12 @@ class ArmKinematics:
         )
 
     def cartesian_step(
-        self, q: np.ndarray, displacement: np.ndarray, rotation: np.ndarray | None = None, iterations: int = 10
+        self,
+        q: np.ndarray,
+        displacement: np.ndarray,
+        rotation: np.ndarray | None = None,
+        iterations: int = 10,
+        posture_gain: float = POSTURE_GAIN,
     ) -> np.ndarray:
         """Joint targets that move the end effector by ``displacement`` (and turn it by the rotation
         vector ``rotation``, in the base frame) from posture ``q``.
@@ -258,7 +265,7 @@ class ArmKinematics:
         # The posture pull once per period (5 % of the way to neutral in the null space); repeated in
         # every iteration its second-order effect on the end effector keeps the solve from converging.
         pulled = self._solve_from(
-            target, q, tolerance=0.0, max_iterations=1, goal_rotation=goal_rotation
+            target, q, tolerance=0.0, max_iterations=1, goal_rotation=goal_rotation, posture_gain=posture_gain
         ).joint_positions
         return self._solve_from(
             target, pulled, tolerance=1e-6, max_iterations=iterations, posture_gain=0.0, goal_rotation=goal_rotation

@@ -4,9 +4,11 @@ One ``PolicySpec`` per task and control type, used by the training environments 
 action execution), the learned controller (observation and command) and the checkpoint check, so the
 three cannot disagree:
 
-- workspace tasks (``IkrlReach*-v0``, base frame): ``ee`` observes the tip position and commands a
-  linear twist; ``joints`` observes the joint angles and commands joint targets; ``pose`` observes the
-  tip pose (position + 6-D rotation) and commands a twist with an angular part;
+- workspace tasks (``IkrlReach*-v0``, base frame, executed within the arm's limits): ``ee`` observes the tip
+  position and velocity and commands a linear twist; ``joints`` observes the joint angles and velocities and
+  commands joint targets; ``pose`` observes the tip pose (position + 6-D rotation) and twist and commands a
+  twist with an angular part (see ``CONTROL_TYPES``). The velocities are the commanded motion's: under
+  velocity, acceleration and jerk limits where the arm will be depends on how it moves now;
 - panda-gym's PandaReach (``PandaReach*-v3``, its world frame): observes the tip position and velocity;
   ``ee`` commands a linear twist, ``joints`` joint targets.
 
@@ -20,12 +22,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ikrl_ros.core.control import JOINT_STEP_PER_ACTION, MAX_ANGULAR_SPEED, MAX_CARTESIAN_SPEED
+from ikrl_ros.core.control import (
+    ANGULAR_BRAKING_DECELERATION,
+    BRAKING_DECELERATION,
+    CONTROL_PERIOD,
+    JOINT_REACH_PER_ACTION,
+    JOINT_STEP_PER_ACTION,
+    MAX_ANGULAR_SPEED,
+    MAX_CARTESIAN_SPEED,
+    REACH_PER_ACTION,
+    TURN_PER_ACTION,
+    braked,
+)
 from ikrl_ros.core.execution import Command, JointTargets, Twist
 
 CONTROL_TYPES = ("ee", "joints", "pose")
-"""``ee``: Cartesian displacement actions (× 0.05 m); ``joints``: joint displacement actions (× 0.05 rad);
-``pose``: Cartesian twist actions (× 0.05 m and × 0.05 rad about the base axes) toward pose goals."""
+"""``ee``: Cartesian displacement targets; ``joints``: joint displacement targets; ``pose``: Cartesian displacement
+and rotation targets (about the base axes) toward pose goals. PandaReach (panda-gym): one period's displacement
+(× 0.05 m or rad). Workspace tasks: targets ``REACH_PER_ACTION`` (or the joint and turn scales) away at a full
+action, approached within the arm's limits: a Cartesian target as a braked twist (``control.braked``), a joint
+target by the jerk-limited generator, time-optimally, at rest on arrival."""
 ACTION_MAPS = ("linear", "signed_square")
 """How a policy's action a ∈ [-1, 1] becomes the displacement fraction: ``a``, or ``a·|a|`` — the same full
 speed, with half the action range spent on the slowest quarter of speeds, where the last millimetres are."""
@@ -97,7 +113,7 @@ class PolicySpec:
     def obs_dim(self) -> int:
         if self.task == PANDA_GYM_TASK:
             return 6
-        return {"ee": 3, "joints": self.dof, "pose": 9}[self.control_type]
+        return {"ee": 6, "joints": 2 * self.dof, "pose": 15}[self.control_type]
 
     @property
     def goal_dim(self) -> int:
@@ -130,8 +146,11 @@ class PolicySpec:
         ee_rotation: np.ndarray,
         ee_velocity: np.ndarray,
         desired_goal: np.ndarray,
+        joint_velocities: np.ndarray | None = None,
+        ee_angular_velocity: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
-        """The observation dict (float32) the policy was trained on; ``desired_goal`` from ``goal``.
+        """The observation dict (float32) the policy was trained on; ``desired_goal`` from ``goal``. Velocities
+        absent are zero (an arm at rest).
 
         Goal-relative inputs are computed inside the network from ``achieved_goal`` and ``desired_goal``,
         so hindsight relabelling stays valid.
@@ -139,10 +158,17 @@ class PolicySpec:
         if self.task == PANDA_GYM_TASK:
             ee_world = np.asarray(ee_position, dtype=float) + self.world_offset
             observation, achieved = np.concatenate([ee_world, ee_velocity]), ee_world
-        elif self.control_type == "pose":
-            observation = achieved = np.concatenate([ee_position, rotation_features(ee_rotation)])
         else:
-            observation, achieved = (ee_position if self.control_type == "ee" else joint_positions), ee_position
+            angular = np.zeros(3) if ee_angular_velocity is None else ee_angular_velocity
+            joint_speed = np.zeros(self.dof) if joint_velocities is None else joint_velocities
+            achieved = ee_position
+            if self.control_type == "pose":
+                achieved = np.concatenate([ee_position, rotation_features(ee_rotation)])
+                observation = np.concatenate([achieved, ee_velocity, angular])
+            elif self.control_type == "ee":
+                observation = np.concatenate([ee_position, ee_velocity])
+            else:
+                observation = np.concatenate([joint_positions, joint_speed])
         return {
             "observation": np.asarray(observation, np.float32),
             "achieved_goal": np.asarray(achieved, np.float32),
@@ -152,11 +178,17 @@ class PolicySpec:
     def command(self, action: np.ndarray, joint_positions: np.ndarray) -> Command:
         """The SI command an action stands for."""
         fraction = action_to_displacement_fraction(action, self.action_map)
+        if self.task == PANDA_GYM_TASK:
+            if self.control_type == "joints":
+                return JointTargets(joint_positions + JOINT_STEP_PER_ACTION * fraction)
+            return Twist(fraction * MAX_CARTESIAN_SPEED)
         if self.control_type == "joints":
-            return JointTargets(joint_positions + JOINT_STEP_PER_ACTION * fraction)
+            return JointTargets(joint_positions + JOINT_REACH_PER_ACTION * fraction)
+        linear = braked(fraction[:3] * REACH_PER_ACTION, 1.0, CONTROL_PERIOD, MAX_CARTESIAN_SPEED, BRAKING_DECELERATION)
         if self.control_type == "pose":
-            return Twist(fraction[:3] * MAX_CARTESIAN_SPEED, fraction[3:] * MAX_ANGULAR_SPEED)
-        return Twist(fraction * MAX_CARTESIAN_SPEED)
+            turn = fraction[3:] * TURN_PER_ACTION
+            return Twist(linear, braked(turn, 1.0, CONTROL_PERIOD, MAX_ANGULAR_SPEED, ANGULAR_BRAKING_DECELERATION))
+        return Twist(linear)
 
     def check(self, env_id: str, obs_dim: int, goal_dim: int, act_dim: int) -> None:
         """Refuse a checkpoint whose sizes do not match what this spec builds and executes."""

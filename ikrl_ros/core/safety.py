@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ikrl_ros.core.control import MAX_ANGULAR_SPEED
-from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.kinematics import POSTURE_GAIN, ArmKinematics
 
 
 class InterventionKind(enum.Enum):
@@ -152,6 +152,7 @@ def cartesian_joint_targets(
     limits: JointLimits,
     box: CartesianLimits,
     angular_velocity: np.ndarray | None = None,
+    posture_gain: float = POSTURE_GAIN,
 ) -> tuple[np.ndarray, list[Intervention]]:
     """Joint targets that execute a (limited) Cartesian twist for one period: the bridge's Cartesian mode.
 
@@ -163,7 +164,9 @@ def cartesian_joint_targets(
     the same joint and box checks as a joint command: a step that would leave the box holds.
     """
     turning = angular_velocity is not None and np.any(angular_velocity != 0.0)
-    targets = kinematics.cartesian_step(current, velocity * period, angular_velocity * period if turning else None)
+    targets = kinematics.cartesian_step(
+        current, velocity * period, angular_velocity * period if turning else None, posture_gain=posture_gain
+    )
     notes = []
     largest = float(np.abs(targets - current).max())
     if largest > limits.max_step:

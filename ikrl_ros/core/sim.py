@@ -87,6 +87,16 @@ class PandaReachSim:
         self.pybullet.step()
         self.steps += 1
 
+    def step_along(self, arm_targets: np.ndarray) -> None:
+        """Advance one control period with new position targets at every physics sub-step (one row each): how a
+        1 kHz interface feeds the motors a continuous trajectory instead of one target per period."""
+        if len(arm_targets) != self.pybullet.n_substeps:
+            raise ValueError(f"need {self.pybullet.n_substeps} sub-step targets, got {len(arm_targets)}")
+        for targets in arm_targets:
+            self.apply_joint_targets(targets)
+            self._client.stepSimulation()
+        self.steps += 1
+
     def joint_snapshot(self) -> JointSnapshot:
         states = self._client.getJointStates(self._body, [int(i) for i in self.robot.joint_indices])
         return JointSnapshot(

@@ -136,12 +136,60 @@ def arm_targets_from_joint_command(arm: Arm, names: Sequence[str], position: Seq
     return finite_vector([position[names.index(name)] for name in arm.joint_names], "joint command positions")
 
 
-def arm_targets_from_joint_trajectory(arm: Arm, names: Sequence[str], points: Sequence[Sequence[float]]) -> np.ndarray:
-    """Arm position targets from a ``trajectory_msgs/JointTrajectory``: its first point's positions, by
-    ``joint_names``, checked like ``joint_command`` (later points are ignored: one control period at a time)."""
+def arm_targets_from_joint_trajectory(
+    arm: Arm, names: Sequence[str], points: Sequence[Sequence[float]], times: Sequence[float], period: float
+) -> np.ndarray:
+    """Arm position targets from a ``trajectory_msgs/JointTrajectory`` for one control period: the last point due
+    within ``period`` of its stamp (the first point if none is), by ``joint_names``, checked like
+    ``joint_command``; later points are ignored."""
     if not points:
         raise InvalidInput("joint trajectory has no points")
-    return arm_targets_from_joint_command(arm, names, points[0])
+    due = [index for index, time in enumerate(times) if time <= period + 1e-9]
+    return arm_targets_from_joint_command(arm, names, points[due[-1] if due else 0])
+
+
+@dataclass(frozen=True)
+class TrajectorySamples:
+    """A joint trajectory's points in ``Arm.joint_names`` order: times from its stamp (s) and positions
+    (points × joints); velocities and accelerations where every point carries them."""
+
+    times: np.ndarray
+    positions: np.ndarray
+    velocities: np.ndarray | None
+    accelerations: np.ndarray | None
+
+
+def joint_trajectory_samples(
+    arm: Arm,
+    names: Sequence[str],
+    times: Sequence[float],
+    positions: Sequence[Sequence[float]],
+    velocities: Sequence[Sequence[float]],
+    accelerations: Sequence[Sequence[float]],
+) -> TrajectorySamples:
+    """A whole ``JointTrajectory``, checked: every point names every arm joint once, finite values, times strictly
+    increasing after the stamp."""
+    if not positions:
+        raise InvalidInput("joint trajectory has no points")
+    order = [list(names).index(name) for name in arm.joint_names] if set(arm.joint_names) <= set(names) else None
+    arm_targets_from_joint_command(arm, names, positions[0])  # names: complete, unique, arm joints only
+    times = finite_vector(list(times), "joint trajectory times")
+    if times[0] <= 0.0 or np.any(np.diff(times) <= 0.0):
+        raise InvalidInput("joint trajectory point times must increase strictly, all after the stamp")
+
+    def matrix(rows: Sequence[Sequence[float]], what: str) -> np.ndarray | None:
+        if any(len(row) == 0 for row in rows):
+            return None
+        if any(len(row) != len(names) for row in rows):
+            raise InvalidInput(f"joint trajectory {what} must have one value per joint name at every point")
+        values = np.array([[row[i] for i in order] for row in rows], dtype=float)
+        if not np.all(np.isfinite(values)):
+            raise InvalidInput(f"joint trajectory {what} must be finite")
+        return values
+
+    return TrajectorySamples(
+        times, matrix(positions, "positions"), matrix(velocities, "velocities"), matrix(accelerations, "accelerations")
+    )
 
 
 def arm_targets_from_array(arm: Arm, data: Sequence[float]) -> np.ndarray:

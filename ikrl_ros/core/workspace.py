@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ikrl_ros.core.collision import SCENE_THRESHOLD, SELF_THRESHOLD, CollisionModel
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.robot import Workspace
 from ikrl_ros.core.rotations import exp_map, top_down
@@ -89,9 +90,13 @@ def orientation_reachable(
 
 
 def sample_start_posture(
-    rng: np.random.Generator, kinematics: ArmKinematics, spread: float = START_SPREAD
+    rng: np.random.Generator,
+    kinematics: ArmKinematics,
+    spread: float = START_SPREAD,
+    collision: CollisionModel | None = None,
 ) -> np.ndarray:
-    """Joint positions uniform around neutral, end effector in the safety box, links above the table.
+    """Joint positions uniform around neutral, end effector in the safety box, links above the table (and, with a
+    collision model, outside the collision check's thresholds: a start the limited execution does not slow).
 
     Each joint is drawn within ``spread`` × half its range of neutral (clipped to the limits). Wider
     draws include "flipped" postures (joints 1 and 3 both near ±170°) from which a straight
@@ -107,5 +112,10 @@ def sample_start_posture(
         ee = kinematics.ee_position(q)
         if np.any(ee < box_min) or np.any(ee > box_max) or ee[2] < START_EE_MIN_HEIGHT:
             continue
-        if np.all(kinematics.joint_origins(q)[2:, 2] > START_LINK_CLEARANCE):
+        if not np.all(kinematics.joint_origins(q)[2:, 2] > START_LINK_CLEARANCE):
+            continue
+        if collision is None:
+            return q
+        clearance = collision.clearance(q)
+        if clearance.scene >= SCENE_THRESHOLD and clearance.self_ >= SELF_THRESHOLD:
             return q

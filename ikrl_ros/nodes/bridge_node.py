@@ -40,17 +40,21 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMessage
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray, Header
+from std_msgs.msg import Float64MultiArray, Header, String
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from ikrl_ros.core import validation
+from ikrl_ros.core.collision import STOP_MARGIN, shared_collision_model
 from ikrl_ros.core.control import CONTROL_PERIOD, MAX_CARTESIAN_SPEED
-from ikrl_ros.core.execution import Command, Execution, JointTargets, MotionExecutor, Twist
+from ikrl_ros.core.execution import Command, Execution, JointTargets, Twist, limited_generator
 from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.motion_check import JointStreamMonitor, TwistStreamMonitor
 from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.sim import PandaReachSim
-from ikrl_ros.nodes.parameters import BridgeParameters, declare_parameters, safety_limits
+from ikrl_ros.core.strict_arm import REFLEX, PeriodMotion, StrictInterface
+from ikrl_ros.core.validation import TrajectorySamples
+from ikrl_ros.nodes.parameters import BridgeParameters, declare_parameters, motion_executor, safety_limits
 from ikrl_ros.nodes.ros_common import (
     CONTROL_PERIOD_NS,
     ThrottledWarnings,
@@ -70,10 +74,19 @@ class PandaBridge(Node):
         self.params = declare_parameters(self, BridgeParameters)
         self.arm = load_arm()
         self.kinematics = ArmKinematics(self.arm)
-        self.motion = MotionExecutor(self.kinematics, *safety_limits(self.params, self.kinematics), CONTROL_PERIOD)
+        self.motion = motion_executor(self.params, self.kinematics)
 
         self.sim = PandaReachSim(self.arm)
+        self.strict = self.strict_interface() if self.params.strict else None
+        self.pending_target: tuple[np.ndarray, np.ndarray | None] | None = None
+        self.state_times: dict[int, int] = {}
+        """Stamps (ns) of the recent joint states → their sim time: trajectories count from the state they answer."""
+        self.reflexes = 0
+        self.refused_commands = 0
+        self.collision_states = 0
+        self.min_clearance = np.inf
         self.sim_time_ns = 0
+        self.wall_anchor_ns: int | None = None
         self.pending: Command | None = None
         self.pending_received = -np.inf
         self.hold_reason: str | None = None
@@ -99,6 +112,8 @@ class PandaBridge(Node):
         self.create_subscription(Float64MultiArray, "commands", self.on_commands, reliable)
         self.create_subscription(PointStamped, "goal_marker", self.on_goal_marker, reliable)
         self.create_service(Trigger, "~/reset", self.on_reset)
+        self.create_service(Trigger, "~/recover", self.on_recover)
+        self.reflex_pub = self.create_publisher(String, "~/reflex", reliable)
         latched = QoSProfile(
             depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
         )
@@ -128,21 +143,40 @@ class PandaBridge(Node):
     def on_joint_command(self, message: JointState) -> None:
         try:
             targets = validation.arm_targets_from_joint_command(self.arm, message.name, message.position)
+            velocities = None
+            if self.strict is not None and len(message.velocity) == len(message.name):
+                velocities = validation.arm_targets_from_joint_command(self.arm, message.name, message.velocity)
         except validation.InvalidInput as error:
             self.reject(str(error))
             return
+        self.pending_target = (targets, velocities)
         self.accept(JointTargets(targets), message.header.stamp)
 
     def on_joint_trajectory(self, message: JointTrajectory) -> None:
-        """ros2_control's JointTrajectoryController interface: the first point's positions, one control period."""
+        """ros2_control's JointTrajectoryController interface. Strict: the whole trajectory, followed by time from
+        the state its stamp names; else the positions due one control period after the stamp."""
+        times = [point.time_from_start.sec + point.time_from_start.nanosec * 1e-9 for point in message.points]
         try:
-            targets = validation.arm_targets_from_joint_trajectory(
-                self.arm, message.joint_names, [point.positions for point in message.points]
-            )
+            if self.strict is not None:
+                samples = validation.joint_trajectory_samples(
+                    self.arm,
+                    message.joint_names,
+                    times,
+                    [point.positions for point in message.points],
+                    [point.velocities for point in message.points],
+                    [point.accelerations for point in message.points],
+                )
+            else:
+                targets = validation.arm_targets_from_joint_trajectory(
+                    self.arm, message.joint_names, [point.positions for point in message.points], times, CONTROL_PERIOD
+                )
         except validation.InvalidInput as error:
             self.reject(f"joint_trajectory: {error}")
             return
-        self.accept(JointTargets(targets), message.header.stamp)
+        if self.strict is None:
+            self.accept(JointTargets(targets), message.header.stamp)
+            return
+        self.accept(None, message.header.stamp, samples)
 
     def on_commands(self, message: Float64MultiArray) -> None:
         """ros2_control's forward_position_controller interface: one position per arm joint, in order, no stamp."""
@@ -151,6 +185,7 @@ class PandaBridge(Node):
         except validation.InvalidInput as error:
             self.reject(str(error))
             return
+        self.pending_target = (targets, None)
         self.accept(JointTargets(targets), None)
 
     def on_goal_marker(self, message: PointStamped) -> None:
@@ -168,15 +203,17 @@ class PandaBridge(Node):
         self.rejected_commands += 1
         self.warnings.warn(f"command rejected: {reason}")
 
-    def accept(self, command: Command, stamp: Time | None) -> None:
+    def accept(self, command: Command | None, stamp: Time | None, trajectory: TrajectorySamples | None = None) -> None:
         """``stamp`` None: a message type without a header (``commands``), fresh when it arrives and, in
-        lockstep, the answer to the current state."""
+        lockstep, the answer to the current state. ``trajectory``: a strict joint trajectory (``command`` None),
+        kept and followed by time from the state its stamp names."""
         if stamp is None:
             if self.params.sync_mode == "realtime":
                 self.pending, self.pending_received = command, time.monotonic()
             else:
                 self.advance(command)
-        elif self.params.sync_mode == "realtime":
+            return
+        if self.params.sync_mode == "realtime":
             try:
                 warning = validation.check_stamp(
                     ns_from_time(stamp), self.get_clock().now().nanoseconds, round(self.params.max_stamp_future * 1e9)
@@ -186,10 +223,26 @@ class PandaBridge(Node):
                 return
             if warning:
                 self.warnings.warn(f"command {warning}")
-            self.pending, self.pending_received = command, time.monotonic()
+            if trajectory is not None:
+                self.strict.receive_trajectory(self.sim_time_of(stamp), trajectory)
+            else:
+                self.pending, self.pending_received = command, time.monotonic()
         elif ns_from_time(stamp) == self.sim_time_ns:
+            if trajectory is not None:
+                self.strict.receive_trajectory(self.sim_time_ns, trajectory)
             self.advance(command)
         # A lockstep command answering an older state is late: the state it saw is gone, so it is dropped.
+
+    def sim_time_of(self, stamp: Time) -> int:
+        """Sim time (ns) of a command's stamp: that of the state it answers; a zero stamp means now; another stamp
+        is placed by its distance from the newest state's."""
+        stamp_ns = ns_from_time(stamp)
+        if stamp_ns in self.state_times:
+            return self.state_times[stamp_ns]
+        if stamp_ns == 0 or not self.state_times:
+            return self.sim_time_ns
+        newest = max(self.state_times)
+        return self.state_times[newest] + (stamp_ns - newest)
 
     # --- stepping ----------------------------------------------------------------------------
     def realtime_tick(self) -> None:
@@ -205,6 +258,9 @@ class PandaBridge(Node):
 
     def advance(self, command: Command | None) -> None:
         """Apply one command (or hold) within the safety limits, step one control period, publish the new state."""
+        if self.strict is not None:
+            self.advance_strict(command)
+            return
         q = self.sim.arm_positions()
         if isinstance(command, Twist) and self.params.cartesian_execution == "pybullet_ik" and not command.is_zero():
             execution = self.pybullet_ik_step(command)
@@ -228,6 +284,63 @@ class PandaBridge(Node):
             self.reported_hold_reason = self.hold_reason
             self.publish_diagnostics()
 
+    def advance_strict(self, command: Command | None) -> None:
+        """One period of the strict arm: the newest trajectory, else a fresh target or twist, checked at 1 kHz."""
+        target = self.pending_target if isinstance(command, JointTargets) else None
+        twist = command if isinstance(command, Twist) else None
+        period = self.strict.step(self.sim_time_ns, target, twist, self.sim.arm_positions())
+        self.sim.step_along(period.samples.position[1 :: len(period.samples.position) // self.sim.pybullet.n_substeps])
+        self.sim_time_ns += CONTROL_PERIOD_NS
+        self.report_period(period)
+        end = period.samples.position[-1]
+        self.publish_state(end, period.samples.velocity[-1])
+
+    def report_period(self, period: PeriodMotion) -> None:
+        """Reflexes, refusals, holds and collision states of one strict period, for the log and ``/diagnostics``."""
+        if period.reflex is not None:
+            self.reflexes += 1
+            text = period.reflex.text()
+            self.get_logger().error(f"reflex: {text}; stopping, call ~/recover at rest to move again")
+            self.reflex_pub.publish(String(data=text))
+        if period.refused is not None:
+            self.refused_commands += 1
+            self.warnings.warn(period.refused)
+        clearance = shared_collision_model(self.arm).clearance(period.samples.position[-1])
+        closest = min(clearance.scene, clearance.self_)
+        self.min_clearance = min(self.min_clearance, closest)
+        self.collision_states += closest <= STOP_MARGIN
+        previous = self.hold_reason
+        self.command_timed_out = period.mode != "following" and period.mode != REFLEX
+        if period.mode == "following":
+            self.hold_reason = None
+        elif period.mode == REFLEX:
+            self.hold_reason = f"reflex {self.strict.reflex.text() if self.strict.reflex else ''}: call ~/recover"
+        else:
+            self.hold_reason = f"no command within command_timeout ({self.params.command_timeout} s): {period.mode}"
+        if self.hold_reason != previous or period.reflex is not None:
+            self.reported_hold_reason = self.hold_reason
+            self.publish_diagnostics()
+
+    def on_recover(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        """Franka's error recovery: after a reflex, at rest, the arm takes commands again."""
+        if self.strict is None:
+            response.success, response.message = True, "strict is off: no reflexes to recover from"
+            return response
+        response.success, response.message = self.strict.recover()
+        self.get_logger().info(f"~/recover: {response.message}")
+        return response
+
+    def strict_interface(self) -> StrictInterface:
+        lower, upper = self.kinematics.limits_with_margin(0.0)
+        _, joints = safety_limits(self.params, self.kinematics)
+        return StrictInterface(
+            JointStreamMonitor(self.arm, lower, upper),
+            TwistStreamMonitor(self.arm.linear_limits, self.arm.angular_limits, CONTROL_PERIOD),
+            limited_generator(joints, self.kinematics, CONTROL_PERIOD),
+            self.motion,
+            self.sim.arm_positions(),
+        )
+
     def pybullet_ik_step(self, twist: Twist) -> Execution:
         """panda-gym's own end-effector control (PyBullet IK each step), after the twist's limits."""
         twist, notes = self.motion.limit_twist(self.sim.ee_position_base(), twist)
@@ -245,8 +358,10 @@ class PandaBridge(Node):
     def on_reset(self, _request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         """Back to the neutral pose. Sim time moves on one period so no answer to the old state applies."""
         self.sim.reset()
-        self.pending, self.pending_received = None, -np.inf
+        self.pending, self.pending_received, self.pending_target = None, -np.inf, None
         self.motion.reset()
+        if self.strict is not None:
+            self.strict.reset(self.sim.arm_positions())
         self.sim_time_ns += CONTROL_PERIOD_NS
         stamp = self.publish_state()
         # The neutral state's stamp, typed, for clients that count control periods from it; it is published
@@ -265,13 +380,22 @@ class PandaBridge(Node):
         return self.params.sync_mode == "lockstep" or self.params.publish_clock
 
     def stamp(self) -> Time:
+        """Sim time, or in realtime the wall clock on the simulation's period grid (the wall time the simulation
+        started at plus its sim time): consecutive states are exactly one period apart, as a hardware interface
+        stamps them, so a controller counts periods by stamps whatever the timer's jitter."""
         if self.uses_sim_time():
             return time_from_ns(self.sim_time_ns)
-        return self.get_clock().now().to_msg()
+        if self.wall_anchor_ns is None:
+            self.wall_anchor_ns = self.get_clock().now().nanoseconds - self.sim_time_ns
+        return time_from_ns(self.wall_anchor_ns + self.sim_time_ns)
 
-    def publish_state(self, applied_targets: np.ndarray | None = None) -> Time:
-        """Joint states, the end-effector pose and the joint targets that led to them, one stamp; returns it."""
+    def publish_state(self, applied_targets: np.ndarray | None = None, velocities: np.ndarray | None = None) -> Time:
+        """Joint states, the end-effector pose and the joint targets that led to them (with the commanded velocities
+        when strict), one stamp; returns it."""
         stamp = self.stamp()
+        self.state_times[ns_from_time(stamp)] = self.sim_time_ns
+        if len(self.state_times) > 64:
+            del self.state_times[min(self.state_times)]
         if self.clock_pub is not None:
             self.clock_pub.publish(ClockMessage(clock=time_from_ns(self.sim_time_ns)))
         joints = self.sim.joint_snapshot()
@@ -285,6 +409,8 @@ class PandaBridge(Node):
         self.joint_state_pub.publish(joint_state)
         if applied_targets is not None:
             targets = JointState(name=list(self.arm.joint_names), position=[float(v) for v in applied_targets])
+            if velocities is not None:
+                targets.velocity = [float(v) for v in velocities]
             targets.header.stamp = stamp
             self.joint_targets_pub.publish(targets)
 
@@ -302,10 +428,11 @@ class PandaBridge(Node):
 
     def publish_diagnostics(self) -> None:
         timed_out = self.hold_reason is not None and self.command_timed_out
+        reflex = self.strict is not None and self.strict.reflex is not None
         self.diagnostics_pub.publish(
             diagnostics(
                 self,
-                "warn" if timed_out else "ok",
+                "error" if reflex else "warn" if timed_out else "ok",
                 f"holding position: {self.hold_reason}" if self.hold_reason else "following commands",
                 {
                     "sync_mode": self.params.sync_mode,
@@ -315,6 +442,11 @@ class PandaBridge(Node):
                     "rejected_commands": self.rejected_commands,
                     "warnings": self.warnings.count,
                     "safety_interventions": self.safety_interventions,
+                    "strict": self.strict is not None,
+                    "reflexes": self.reflexes,
+                    "refused commands": self.refused_commands,
+                    "collision states": self.collision_states,
+                    "min clearance m": f"{self.min_clearance:.4f}",
                 },
                 self.stamp(),
             )

@@ -10,6 +10,7 @@ from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from ikrl_ros.core.execution import Twist
+from ikrl_ros.core.reach_loop import INTERFACE_RATE, PlannedMotion
 
 JOINT_COMMAND_TYPES = {
     "joint_state": (JointState, "joint_command"),
@@ -54,4 +55,35 @@ def point_message(position: np.ndarray, stamp: Time, frame_id: str) -> PointStam
     message = PointStamped()
     message.header.stamp, message.header.frame_id = stamp, frame_id
     message.point.x, message.point.y, message.point.z = (float(v) for v in position)
+    return message
+
+
+def planned_motion_message(
+    kind: str, motion: PlannedMotion, names: list[str], stamp: Time
+) -> JointState | JointTrajectory | Float64MultiArray:
+    """Limited execution: a trajectory carries both planned periods at 1 kHz (positions, velocities,
+    accelerations, times from the answered state's stamp); the single-point interfaces get the commanded state one
+    period ahead (``JointState`` with its velocities)."""
+    end = motion.end_of_current
+    if kind != "joint_trajectory":
+        message = joint_command_message(kind, end.position, names, stamp, 0)
+        if isinstance(message, JointState):
+            message.velocity = [float(v) for v in end.velocity]
+        return message
+    samples = motion.samples()
+    message = JointTrajectory(joint_names=names)
+    message.header.stamp = stamp
+    step_ns = round(1e9 / INTERFACE_RATE)
+    for index, (position, velocity, acceleration) in enumerate(
+        zip(samples.position, samples.velocity, samples.acceleration, strict=True), start=1
+    ):
+        due = index * step_ns
+        message.points.append(
+            JointTrajectoryPoint(
+                positions=position.tolist(),
+                velocities=velocity.tolist(),
+                accelerations=acceleration.tolist(),
+                time_from_start=Duration(sec=due // 1_000_000_000, nanosec=due % 1_000_000_000),
+            )
+        )
     return message

@@ -24,6 +24,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
 
+from ikrl_ros.core.collision import shared_collision_model
 from ikrl_ros.core.control import (
     CONTROL_PERIOD,
     JOINT_LIMIT_MARGIN,
@@ -32,7 +33,7 @@ from ikrl_ros.core.control import (
     MAX_JOINT_STEP,
 )
 from ikrl_ros.core.controllers import ReachController
-from ikrl_ros.core.execution import MotionExecutor
+from ikrl_ros.core.execution import MotionExecutor, limited_generator
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.reach_loop import ReachLoop, ReachLoopSettings
 from ikrl_ros.core.robot import Workspace, load_arm
@@ -255,6 +256,14 @@ class SafetyParameters:
         high=1.0,
     )
 
+    strict: bool = param(
+        True,
+        "motion a real arm accepts: the controller sends only jerk-limited trajectories within the arm's velocity, "
+        "acceleration, jerk and position limits, slowed and stopped before collisions (the limited execution); the "
+        "bridge checks every command stream as libfranka does and stops with a reflex on a violation. `false`: "
+        "panda-gym's motors, which accept any target (the study's reproduction)",
+    )
+
     def __post_init__(self) -> None:
         box_order("safety_box", self.safety_box_min, self.safety_box_max)
 
@@ -323,6 +332,17 @@ def safety_limits(params: SafetyParameters, kinematics: ArmKinematics) -> tuple[
         params.max_angular_speed,
     )
     return cartesian, JointLimits(*kinematics.limits_with_margin(params.joint_limit_margin), params.max_joint_step)
+
+
+def motion_executor(params: SafetyParameters, kinematics: ArmKinematics) -> MotionExecutor:
+    """The execution both nodes run their commands through: limited and collision-checked with ``strict``."""
+    cartesian, joints = safety_limits(params, kinematics)
+    if not params.strict:
+        return MotionExecutor(kinematics, cartesian, joints, CONTROL_PERIOD)
+    generator = limited_generator(joints, kinematics, CONTROL_PERIOD)
+    return MotionExecutor(
+        kinematics, cartesian, joints, CONTROL_PERIOD, generator, shared_collision_model(kinematics.arm)
+    )
 
 
 def default_state_timeout(values: dict[str, Any]) -> float:
@@ -480,20 +500,22 @@ class ReachControllerParameters(SafetyParameters):
         high=1e4,
     )
     joint_command_type: str = param(
-        "joint_state",
-        "interface of joint position targets and of their hold: `joint_state` (sensor_msgs/JointState on "
-        "`joint_command`), `joint_trajectory` (trajectory_msgs/JointTrajectory on `joint_trajectory`, one point, "
-        "`time_from_start` one control period, for a JointTrajectoryController) or `float64_multi_array` "
-        "(std_msgs/Float64MultiArray on `commands`, `panda_joint1..7` order, for a forward_position_controller)",
+        "joint_trajectory",
+        "interface of joint motion and of its hold: `joint_trajectory` (trajectory_msgs/JointTrajectory on "
+        "`joint_trajectory`, for a JointTrajectoryController: with `strict`, two control periods sampled at 1 kHz "
+        "with positions, velocities and accelerations, stamped with the answered joint state; else one point one "
+        "period ahead), `joint_state` (sensor_msgs/JointState on `joint_command`: positions and velocities one "
+        "period ahead) or `float64_multi_array` (std_msgs/Float64MultiArray on `commands`, the arm's joint order, "
+        "for a forward_position_controller: positions one period ahead)",
         choices=("joint_state", "joint_trajectory", "float64_multi_array"),
     )
     cartesian_output: str = param(
-        "twist",
+        "joint",
         "Cartesian controllers (`cartesian_p`, learned Cartesian and pose policies, `hybrid`'s Cartesian part): "
         "`twist` publishes `cartesian_cmd` (for the bridge or MoveIt Servo); `joint` turns the safety-limited twist "
-        "into joint targets here, with the bridge's DLS step (same joint, step and box limits; a zero twist holds), "
-        "and sends them on `joint_command_type`'s interface, so a ros2_control stack without MoveIt Servo runs "
-        "learned Cartesian policies",
+        "into joint motion here, with the bridge's DLS step (same joint, step and box limits; a zero twist holds) "
+        "and, with `strict`, the jerk-limited trajectory, and sends it on `joint_command_type`'s interface, so a "
+        "ros2_control stack without MoveIt Servo runs learned Cartesian policies",
         choices=("twist", "joint"),
     )
     autostart: bool = param(
@@ -557,10 +579,9 @@ def controller_settings(params: ReachControllerParameters) -> ControllerSettings
 
 def reach_loop(params: ReachControllerParameters, controller: ReachController, kinematics: ArmKinematics) -> ReachLoop:
     """The ROS-free reach loop the reach controller's parameters describe, around ``controller``."""
-    cartesian_limits, joint_limits = safety_limits(params, kinematics)
     return ReachLoop(
         controller,
-        MotionExecutor(kinematics, cartesian_limits, joint_limits, CONTROL_PERIOD),
+        motion_executor(params, kinematics),
         SingularityGuard(kinematics, params.singularity_slowdown, params.singularity_stop),
         Workspace(
             np.array(params.workspace_min),

@@ -30,11 +30,17 @@ from ikrl_ros.core import validation
 from ikrl_ros.core.controllers import LearnedPolicyController
 from ikrl_ros.core.execution import Command, Twist
 from ikrl_ros.core.kinematics import ArmKinematics
-from ikrl_ros.core.reach_loop import StatusCode, StepResult
+from ikrl_ros.core.reach_loop import PlannedMotion, StatusCode, StepResult
 from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.timing import AnswerCredit, LoopTiming
 from ikrl_ros.nodes.markers import reach_markers
-from ikrl_ros.nodes.messages import JOINT_COMMAND_TYPES, joint_command_message, point_message, twist_message
+from ikrl_ros.nodes.messages import (
+    JOINT_COMMAND_TYPES,
+    joint_command_message,
+    planned_motion_message,
+    point_message,
+    twist_message,
+)
 from ikrl_ros.nodes.parameters import ReachControllerParameters, controller_settings, declare_parameters, reach_loop
 from ikrl_ros.nodes.ros_common import EntitySnapshot, ThrottledWarnings, diagnostics, ns_from_time, run_node, xyz
 from ikrl_ros.rl.controller_factory import make_controller
@@ -257,15 +263,15 @@ class ReachControllerNode(LifecycleNode):
                 f"joint states stale ({age:.2f} s old, timeout {self.params.joint_state_timeout:.3f} s): holding",
                 "stale",
             )
-            self.publish_hold()
+            self.publish_hold(watchdog=True)
 
     def control_step(self) -> None:
         started = time.monotonic()
-        result = self.loop.step()
+        result = self.loop.step(ns_from_time(self.state_stamp))
         for warning in result.warnings:
             self.warnings.warn(warning)
         self.safety_interventions += self.warnings.safety(result.interventions)
-        self.publish_command(result.command)
+        self.publish_command(result.command, result.motion, self.state_stamp)
         if result.state is None:
             self.set_status("ok", "no goal: holding" + (" (paused)" if self.loop.paused else ""), "idle")
             self.publish_status(result.status)
@@ -304,14 +310,31 @@ class ReachControllerNode(LifecycleNode):
         of the state being answered; realtime with this node's clock (wall, or /clock with use_sim_time)."""
         return self.state_stamp if self.params.sync_mode == "lockstep" else self.get_clock().now().to_msg()
 
-    def publish_command(self, command: Command | None) -> None:
-        """A twist on ``cartesian_cmd`` or joint targets on the joint_command_type interface; None: nothing yet."""
+    def publish_command(
+        self, command: Command | None, motion: PlannedMotion | None = None, answered: Time | None = None
+    ) -> None:
+        """A twist on ``cartesian_cmd`` or joint motion on the joint_command_type interface; None: nothing yet. A
+        planned motion (limited execution) is stamped with the joint state it answers (``answered``; else now)."""
         if isinstance(command, Twist):
             self.publish_twist(command)
+        elif motion is not None:
+            stamp = answered if answered is not None else self.get_clock().now().to_msg()
+            self.joint_pub.publish(
+                planned_motion_message(self.params.joint_command_type, motion, list(self.arm.joint_names), stamp)
+            )
         elif command is not None:
             self.publish_joint_targets(command.positions)
 
-    def publish_hold(self) -> None:
+    def publish_hold(self, watchdog: bool = False) -> None:
+        """The hold: under the limited execution on a joint interface, the plan's next period of a smooth halt
+        (none from the watchdog: without joint states the plan's own fallback and the arm's stop halt it)."""
+        if self.loop.executor.limited and self.loop.publishes_joints and self.loop.observation is not None:
+            if watchdog:
+                return
+            motion = self.loop.halt_plan()
+            stamp = self.state_stamp if self.params.sync_mode == "lockstep" else None
+            self.publish_command(self.loop.command_of(motion), motion, stamp)
+            return
         self.publish_command(self.loop.hold())
 
     def publish_twist(self, twist: Twist) -> None:

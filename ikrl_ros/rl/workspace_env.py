@@ -9,11 +9,13 @@ actions) differ from panda-gym's PandaReach where users meet the reach controlle
   pose to any goal, one goal after another;
 - episodes never end on success: the policy is paid for arriving *and* staying;
 - a dense reward with coarse and fine terms rewards the last millimetres (``reach_reward``);
-- an action is executed as the ROS stack executes it: the controller's safety limits, then
-  the bridge's Cartesian step (damped least squares with the posture term) or joint targets.
+- an action is executed as the ROS stack executes it (``core.execution``, the limited execution): the
+  safety limits, the Cartesian step (damped least squares with the posture term) or joint velocities, then
+  the jerk-limited generator within the arm's velocity, acceleration and jerk limits and the collision check
+  against the table and the arm itself; the observation carries the commanded velocities it needs.
 
-Kinematics only (Pinocchio): the bridge's PyBullet position control reaches its joint targets within
-a control period, so the kinematic step is what the arm does, at a small fraction of the cost.
+Kinematics only (Pinocchio): the bridge's PyBullet position control follows the commanded trajectory
+closely, so the commanded motion is what the arm does, at a small fraction of the cost.
 Every figure reported for these policies is measured on the PyBullet bridge through ROS.
 """
 
@@ -24,8 +26,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from ikrl_ros.core.collision import shared_collision_model
 from ikrl_ros.core.control import CONTROL_PERIOD, JOINT_LIMIT_MARGIN, MAX_CARTESIAN_SPEED, MAX_JOINT_STEP
-from ikrl_ros.core.execution import MotionExecutor
+from ikrl_ros.core.execution import MotionExecutor, limited_generator
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.policy_spec import POSITION_GOAL_DIM, WORKSPACE_TASK, PolicySpec
 from ikrl_ros.core.robot import DEFAULT_ROBOT, load_arm
@@ -33,16 +36,16 @@ from ikrl_ros.core.safety import CartesianLimits, JointLimits
 from ikrl_ros.core.workspace import sample_reachable_goal, sample_reachable_pose, sample_start_posture
 
 WORKSPACE_ENV_IDS = {
-    "IkrlReach-v0": ("ee", "linear"),
+    "IkrlReach-v0": ("ee", "signed_square"),
     "IkrlReachJoints-v0": ("joints", "signed_square"),
-    "IkrlReachPose-v0": ("pose", "linear"),
+    "IkrlReachPose-v0": ("pose", "signed_square"),
 }
-"""Id → (control type, action map). Joint actions need ~0.001 rad for a millimetre: the signed-square map
-gives the policy that resolution at an action of ~0.14 instead of 0.02."""
-EPISODE_STEPS = 50
-"""2 s at 25 Hz: enough to cross the workspace (≤ 1.2 m at 5 cm per step) and settle."""
-POSE_EPISODE_STEPS = 75
-"""3 s for pose goals: a half turn at 0.05 rad per step alone takes 63 steps."""
+"""Id → (control type, action map). A full action aims 0.25 m (or rad) away, a millimetre is a 0.004 fraction:
+the signed-square map gives the policy that resolution at an action of 0.06."""
+EPISODE_STEPS = 75
+"""3 s at 25 Hz: enough to cross the workspace (≤ 1.2 m at ≤ 1.25 m/s, with the acceleration limits) and settle."""
+POSE_EPISODE_STEPS = 100
+"""4 s for pose goals: a half turn at 1.25 rad/s alone takes 63 steps."""
 SUCCESS_THRESHOLD = 0.005
 """Evaluation success radius (m); the reward itself has no threshold."""
 ANGLE_SUCCESS_THRESHOLD = 0.05
@@ -134,11 +137,14 @@ class WorkspaceReachEnv(gym.Env):
         self.continue_probability = continue_probability
         self.kinematics = ArmKinematics(arm)
         self.task = WorkspaceReachTask()
+        joint_limits = JointLimits(*self.kinematics.limits_with_margin(JOINT_LIMIT_MARGIN), MAX_JOINT_STEP)
         self.executor = MotionExecutor(
             self.kinematics,
             CartesianLimits(MAX_CARTESIAN_SPEED, arm.safety_box_min, arm.safety_box_max),
-            JointLimits(*self.kinematics.limits_with_margin(JOINT_LIMIT_MARGIN), MAX_JOINT_STEP),
+            joint_limits,
             CONTROL_PERIOD,
+            limited_generator(joint_limits, self.kinematics, CONTROL_PERIOD),
+            shared_collision_model(arm),
         )
         obs_dim, goal_dim, act_dim = self.policy_spec.obs_dim, self.policy_spec.goal_dim, self.policy_spec.act_dim
         goal_space = gym.spaces.Box(-10.0, 10.0, (goal_dim,), np.float32)
@@ -184,7 +190,7 @@ class WorkspaceReachEnv(gym.Env):
         finds for a random pose goal, as the arm stands after pose goals (gripper roughly down); from an
         arbitrary posture a straight Cartesian turn runs the wrist into its joint limits."""
         if self.control_type != "pose":
-            return sample_start_posture(self.np_random, self.kinematics)
+            return sample_start_posture(self.np_random, self.kinematics, collision=self.executor.collision)
         position, rotation = sample_reachable_pose(self.np_random, self.kinematics)
         return self.kinematics.solve_ik(
             position, goal_rotation=rotation, seed=int(self.np_random.integers(2**31))
@@ -192,15 +198,25 @@ class WorkspaceReachEnv(gym.Env):
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         assert self.q is not None, "call reset() first"
-        self._q = self.executor.execute(self.q, self.policy_spec.command(action, self.q)).targets
+        execution = self.executor.execute(self.q, self.policy_spec.command(action, self.q))
+        self._q = execution.targets
         observation = self._observation()
         reward = float(self.compute_reward(observation["achieved_goal"], self.goal))
         success = bool(self.task.is_success(observation["achieved_goal"], self.goal))
-        return observation, reward, False, False, {"is_success": success}
+        info = {"is_success": success, "collision": execution.collision}
+        return observation, reward, False, False, info
+
+    @property
+    def joint_velocities(self) -> np.ndarray:
+        state = self.executor.state
+        return np.zeros(self.kinematics.dof) if state is None else state.velocity
 
     def _observation(self) -> dict[str, np.ndarray]:
-        position, rotation = self.kinematics.ee_pose(self.q)
-        return self.policy_spec.observe(self.q, position, rotation, np.zeros(3), self.goal.copy())
+        position, rotation, jacobian = self.kinematics.ee_pose_and_jacobian(self.q)
+        twist = jacobian @ self.joint_velocities
+        return self.policy_spec.observe(
+            self.q, position, rotation, twist[:3], self.goal.copy(), self.joint_velocities, twist[3:]
+        )
 
 
 def register_workspace_envs() -> None:
