@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ikrl_ros.core.collision import CLEAR, HALT, Clearance, CollisionModel, CollisionThresholds, collision_scale
+from ikrl_ros.core.collision import CLEAR, DECELERATE, HALT, Clearance, CollisionModel, CollisionThresholds
 from ikrl_ros.core.kinematics import POSTURE_GAIN, ArmKinematics
 from ikrl_ros.core.safety import (
     CartesianLimits,
@@ -41,6 +41,12 @@ POSTURE_TRAVEL = 0.01
 """m per period (0.25 m/s): below this tip travel the posture pull fades with it (limited execution)."""
 POSTURE_STEP = 0.01
 """rad per period: the most the posture pull moves any joint (limited execution)."""
+SLIDING_SPEED = 0.05
+"""rad/s: below this joint speed motion stopped for a collision may slide along the obstacle."""
+RETREAT_SPEED = 0.05
+"""m/s: how fast the arm backs out of the stop margin it coasted into."""
+GRADIENT_STEP = 1e-4
+"""rad: joint offset of the numerical clearance gradient."""
 ROTATION_TRAVEL_RADIUS = 0.1
 """m per rad: a turn of the tip counts as travel of a point this far out (a hand's size)."""
 
@@ -280,15 +286,57 @@ class MotionExecutor:
         if self.collision is not None and target is not None:
             clearance = self.collision.clearance(state.position)
             after = self.collision.clearance(self.stopping_point(following))
-            scale, collision = collision_scale(clearance, after, self.thresholds)
-            if collision == HALT:
-                following = generator.halt(state)
-            elif scale < 1.0:
-                velocity = (following.position - state.position) / self.period if goal else target
-                following = generator.toward_velocity(state, velocity * scale)
+            scale, collision = self.stopping_scale(clearance, after)
+            if collision != CLEAR:
+                # Servo's slow-down of the whole motion while the arm moves; at a crawl, slide along the obstacle (the
+                # part of the motion that closes in removed) instead of stalling against it.
+                velocity = (following.position - state.position) / self.period if goal else np.asarray(target)
+                if float(np.abs(state.velocity).max()) > SLIDING_SPEED:
+                    following = generator.toward_velocity(state, velocity * scale)
+                else:
+                    following = generator.toward_velocity(state, self.sliding(state.position, velocity, clearance, 0.0))
         self.state = following
-        holding = target is None or collision == HALT
+        holding = target is None
         return Execution(following.position, notes, holding, following, collision, clearance)
+
+    def stopping_scale(self, now: Clearance, stop: Clearance) -> tuple[float, str]:
+        """Servo's collision scale judged where the arm would come to rest (``stop``), so that braking within the
+        limits starts early enough: full speed while that stays outside the thresholds, slowed in proportion inside
+        them, and the approach halted once it would end inside the stop margin. Motion that does not close in is
+        never slowed (``now`` vs ``stop`` per channel)."""
+        margin, scales = self.thresholds.stop_margin, []
+        for channel, threshold in (("scene", self.thresholds.scene), ("self_", self.thresholds.self_)):
+            before, after = getattr(now, channel), getattr(stop, channel)
+            if after >= before or after >= threshold:
+                scales.append(1.0)
+            else:
+                scales.append(float(np.clip((after - margin) / (threshold - margin), 0.0, 1.0)))
+        scale = min(scales)
+        return scale, CLEAR if scale == 1.0 else HALT if scale == 0.0 else DECELERATE
+
+    def sliding(self, q: np.ndarray, velocity: np.ndarray, clearance: Clearance, scale: float) -> np.ndarray:
+        """``velocity`` with its component toward the nearest obstacle scaled by ``scale`` (0 at a halt): the
+        component along the gradient of the smaller clearance (scene or self) in joint space."""
+        scene_margin = clearance.scene - self.thresholds.scene
+        self_margin = clearance.self_ - self.thresholds.self_
+        channel = "scene" if scene_margin <= self_margin else "self_"
+        gradient = np.zeros_like(q)
+        for joint in range(len(q)):
+            nudged = q.copy()
+            nudged[joint] += GRADIENT_STEP
+            gradient[joint] = (
+                getattr(self.collision.clearance(nudged), channel) - getattr(clearance, channel)
+            ) / GRADIENT_STEP
+        norm = float(gradient @ gradient)
+        if norm == 0.0:
+            return velocity
+        approach = float(velocity @ gradient)
+        if approach < 0.0:
+            velocity = velocity - (1.0 - scale) * approach / norm * gradient
+        if getattr(clearance, channel) < self.thresholds.stop_margin:
+            # Inside the stop margin (the limits let the arm coast into it): back out at RETREAT_SPEED.
+            velocity = velocity + RETREAT_SPEED / norm * gradient
+        return velocity
 
     def stopping_point(self, state: MotionState) -> np.ndarray:
         """Roughly where the arm comes to rest from ``state`` at the generator's deceleration (the jerk ramps

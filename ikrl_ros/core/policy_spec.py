@@ -5,10 +5,12 @@ action execution), the learned controller (observation and command) and the chec
 three cannot disagree:
 
 - workspace tasks (``IkrlReach*-v0``, base frame, executed within the arm's limits): ``ee`` observes the tip
-  position and velocity and commands a linear twist; ``joints`` observes the joint angles and velocities and
-  commands joint targets; ``pose`` observes the tip pose (position + 6-D rotation) and twist and commands a
+  position and velocity and the joints' and commands a linear twist; ``joints`` observes the joint angles and
+  velocities and commands joint targets; ``pose`` observes the tip pose (position + 6-D rotation), its twist and
+  the joints and commands a
   twist with an angular part (see ``CONTROL_TYPES``). The velocities are the commanded motion's: under
-  velocity, acceleration and jerk limits where the arm will be depends on how it moves now;
+  velocity, acceleration and jerk limits where the arm will be depends on how it moves now, and how fast the
+  tip can change course on the posture;
 - panda-gym's PandaReach (``PandaReach*-v3``, its world frame): observes the tip position and velocity;
   ``ee`` commands a linear twist, ``joints`` joint targets.
 
@@ -80,6 +82,13 @@ def pose_goal(position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     return np.concatenate([position, rotation_features(rotation)]).astype(np.float32)
 
 
+def stopping_point(position: np.ndarray, velocity: np.ndarray) -> np.ndarray:
+    """Where the tip comes to rest if it brakes now at ``BRAKING_DECELERATION``: the workspace tasks' achieved
+    goal. Rewarded for where it would stop, a policy learns to arrive at rest rather than to pass the goal fast."""
+    velocity = np.asarray(velocity, dtype=float)
+    return np.asarray(position, dtype=float) + velocity * np.linalg.norm(velocity) / (2.0 * BRAKING_DECELERATION)
+
+
 def action_to_displacement_fraction(action: np.ndarray, action_map: str) -> np.ndarray:
     """The fraction of the full step (0.05 m or 0.05 rad per period) that ``action`` commands, per axis."""
     action = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
@@ -113,7 +122,7 @@ class PolicySpec:
     def obs_dim(self) -> int:
         if self.task == PANDA_GYM_TASK:
             return 6
-        return {"ee": 6, "joints": 2 * self.dof, "pose": 15}[self.control_type]
+        return {"ee": 6 + 2 * self.dof, "joints": 2 * self.dof, "pose": 15 + 2 * self.dof}[self.control_type]
 
     @property
     def goal_dim(self) -> int:
@@ -162,13 +171,14 @@ class PolicySpec:
             angular = np.zeros(3) if ee_angular_velocity is None else ee_angular_velocity
             joint_speed = np.zeros(self.dof) if joint_velocities is None else joint_velocities
             achieved = ee_position
+            joint_state = np.concatenate([joint_positions, joint_speed])
             if self.control_type == "pose":
                 achieved = np.concatenate([ee_position, rotation_features(ee_rotation)])
-                observation = np.concatenate([achieved, ee_velocity, angular])
+                observation = np.concatenate([achieved, ee_velocity, angular, joint_state])
             elif self.control_type == "ee":
-                observation = np.concatenate([ee_position, ee_velocity])
+                observation = np.concatenate([ee_position, ee_velocity, joint_state])
             else:
-                observation = np.concatenate([joint_positions, joint_speed])
+                observation = joint_state
         return {
             "observation": np.asarray(observation, np.float32),
             "achieved_goal": np.asarray(achieved, np.float32),

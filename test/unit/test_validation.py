@@ -183,14 +183,32 @@ def test_implausible_joint_readings_are_refused(position: list[float], velocity:
         validation.arm_state_from_joint_state(ARM, list(JOINT_NAMES), position, velocity)
 
 
-def test_joint_trajectories_give_their_first_point_by_name() -> None:
+def test_joint_trajectories_give_the_point_due_within_one_period_by_name() -> None:
     names = list(reversed(ARM_JOINT_NAMES))
-    targets = validation.arm_targets_from_joint_trajectory(ARM, names, [[float(i) / 10 for i in range(7)], [9.0] * 7])
-    np.testing.assert_array_equal(targets, [0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0])
+    points = [[float(i) / 10 for i in range(7)], [0.5] * 7, [9.0] * 7]
+    targets = validation.arm_targets_from_joint_trajectory(ARM, names, points, [0.02, 0.04, 0.08], 0.04)
+    np.testing.assert_array_equal(targets, [0.5] * 7)
+    first = validation.arm_targets_from_joint_trajectory(ARM, names, points[:1], [0.5], 0.04)
+    np.testing.assert_array_equal(first, [0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0])
     with pytest.raises(InvalidInput, match="joint trajectory has no points"):
-        validation.arm_targets_from_joint_trajectory(ARM, ARM_JOINT_NAMES, [])
+        validation.arm_targets_from_joint_trajectory(ARM, ARM_JOINT_NAMES, [], [], 0.04)
     with pytest.raises(InvalidInput, match="missing arm joints"):
-        validation.arm_targets_from_joint_trajectory(ARM, ARM_JOINT_NAMES[:6], [[0.0] * 6])
+        validation.arm_targets_from_joint_trajectory(ARM, ARM_JOINT_NAMES[:6], [[0.0] * 6], [0.04], 0.04)
+
+
+def test_whole_joint_trajectories_are_reordered_and_checked() -> None:
+    names = list(reversed(ARM_JOINT_NAMES))
+    rows = [[float(i) for i in range(7)], [float(i) + 1 for i in range(7)]]
+    samples = validation.joint_trajectory_samples(ARM, names, [0.001, 0.002], rows, rows, [[], []])
+    np.testing.assert_array_equal(samples.positions[0], [6, 5, 4, 3, 2, 1, 0])
+    np.testing.assert_array_equal(samples.velocities[1], [7, 6, 5, 4, 3, 2, 1])
+    assert samples.accelerations is None
+    with pytest.raises(InvalidInput, match="increase strictly"):
+        validation.joint_trajectory_samples(ARM, names, [0.002, 0.002], rows, [[], []], [[], []])
+    with pytest.raises(InvalidInput, match="one value per joint name"):
+        validation.joint_trajectory_samples(ARM, names, [0.001, 0.002], rows, [[0.0], [0.0]], [[], []])
+    with pytest.raises(InvalidInput, match="finite"):
+        validation.joint_trajectory_samples(ARM, names, [0.001, 0.002], [rows[0], [np.nan] * 7], [[], []], [[], []])
 
 
 @given(st.lists(any_float, min_size=0, max_size=10))
