@@ -40,9 +40,7 @@ class ArmSim:
         if root_in_base is not None:
             root_position = arm.base_position_in_world + root_in_base.translation
             root_orientation = _quaternion_xyzw(root_in_base.rotation)
-        self.body = self.client.loadURDF(
-            arm.urdf, root_position.tolist(), root_orientation.tolist(), useFixedBase=True
-        )
+        self.body = self.client.loadURDF(arm.urdf, root_position.tolist(), root_orientation.tolist(), useFixedBase=True)
         index_of = {}
         self._tip_link = -1
         for index in range(self.client.getNumJoints(self.body)):
@@ -72,7 +70,10 @@ class ArmSim:
         self.commanded = np.array(arm_targets, dtype=float)
         targets = np.concatenate([self.commanded, list(self.arm.locked_joints.values())])
         self.client.setJointMotorControlArray(
-            self.body, self.joint_indices, pybullet.POSITION_CONTROL, targetPositions=targets.tolist(),
+            self.body,
+            self.joint_indices,
+            pybullet.POSITION_CONTROL,
+            targetPositions=targets.tolist(),
             forces=self.forces,
         )
 

@@ -140,6 +140,10 @@ def parse_urdf(text: str, source: str) -> UrdfTree:
                 f"malformed URDF {source}: joint '{name}' needs a name, a type, a parent and a child"
             )
         limit = element.find("limit")
+        if limit is not None and limit.get("velocity") is None:
+            raise RobotDescriptionError(
+                f"joint '{name}' of {source} has no velocity limit: its <limit> needs velocity=..."
+            )
         joints.append(
             UrdfJoint(
                 name,
@@ -195,9 +199,7 @@ def read_joint_limits(path: str, joints: set[str]) -> dict[str, dict[str, float 
     return entries
 
 
-def arm_from_urdf(
-    urdf: str, base_frame: str | None, tip_frame: str | None, joint_limits: str | None = None
-) -> Arm:
+def arm_from_urdf(urdf: str, base_frame: str | None, tip_frame: str | None, joint_limits: str | None = None) -> Arm:
     """The arm a URDF file describes between ``base_frame`` and ``tip_frame`` (see the module docstring)."""
     path = Path(urdf)
     if not path.is_file():
@@ -230,7 +232,9 @@ def arm_from_urdf(
         for joint in tree.joints
         if joint.name not in on_chain and joint.kind in LOCKABLE_JOINTS
     }
-    neutral = np.where(np.isfinite(lower), (lower + upper) / 2, 0.0)
+    bounded = np.isfinite(lower) & np.isfinite(upper)
+    neutral = np.zeros(len(joints))
+    neutral[bounded] = (lower[bounded] + upper[bounded]) / 2
     defaulted.append(f"neutral posture: mid-range {np.round(neutral, 4).tolist()} rad")
     if locked:
         defaulted.append(f"joints off the chain locked: {locked}")
@@ -294,7 +298,9 @@ def arm_from_robot_description(
     if not robot_description.lstrip().startswith("<"):
         raise RobotDescriptionError("robot_description must be the URDF's XML text")
     parse_urdf(robot_description, "robot_description")  # refuse malformed XML before caching it
-    return load_arm(str(write_cached("robot_description", robot_description, ".urdf")), base_frame, tip_frame, joint_limits)
+    return load_arm(
+        str(write_cached("robot_description", robot_description, ".urdf")), base_frame, tip_frame, joint_limits
+    )
 
 
 def _velocity(joint: UrdfJoint, limits: dict, urdf: str) -> float:
@@ -409,7 +415,8 @@ def derive_scene(workspace: Workspace, mounted: tuple[str, ...]) -> tuple[SceneB
 
 
 def urdf_for_rviz(robot: str = DEFAULT_ROBOT) -> str:
-    """The arm's URDF with its mesh references made absolute ``file://`` URIs.
+    """The arm's URDF with its mesh references made absolute ``file://`` URIs (other ``filename`` attributes, a
+    Gazebo plugin's, stay as they are).
 
     pybullet_data's ``panda.urdf`` writes ``package://meshes/...`` although no ROS package called
     ``meshes`` exists; the meshes lie beside the URDF, which is where PyBullet looks too. A URDF whose
@@ -418,7 +425,7 @@ def urdf_for_rviz(robot: str = DEFAULT_ROBOT) -> str:
     urdf_path = load_arm(robot).urdf
     urdf = Path(urdf_path)
     return re.sub(
-        r'filename="(?:package://)?(?!file://)([^"]+)"',
-        lambda match: f'filename="file://{(urdf.parent / match.group(1)).resolve()}"',
+        r'(<mesh\b[^>]*?\bfilename=")(?:package://)?(?!file://)([^"]+)"',
+        lambda match: f'{match.group(1)}file://{(urdf.parent / match.group(2)).resolve()}"',
         urdf.read_text(),
     )
