@@ -195,7 +195,7 @@ def adjacent_links(arm: Arm, links: set[str]) -> set[tuple[str, str]]:
     Panda's link8 between link7 and the hand), as MoveIt's setup assistant counts adjacency."""
     parent_of = {
         joint.find("child").get("link"): joint.find("parent").get("link")
-        for joint in ElementTree.parse(arm.urdf).getroot().iter("joint")
+        for joint in ElementTree.parse(arm.urdf).getroot().findall("joint")  # not <transmission>s joints
     }
     pairs = set()
     for link in links:

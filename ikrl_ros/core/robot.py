@@ -5,15 +5,20 @@ tip frames, the controlled joints (base to tip), joints held fixed (fingers), th
 velocity/acceleration/jerk limits, the goal workspace, the safety box, the obstacles of the simulated
 scene and the link pairs left out of self-collision checks. The URDF supplies the kinematic chain, the
 position limits and the collision geometry. Every other module takes an ``Arm`` (or its kinematics)
-instead of importing robot constants, so nothing outside this module assumes a joint count.
+instead of importing robot constants, so nothing outside this module assumes a joint count. A bare URDF (a
+path, or the XML a ROS stack carries) gives an ``Arm`` too: ``robot_description`` derives what a description
+file would state.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.resources
 import os
-from dataclasses import dataclass
+import sysconfig
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +29,11 @@ DEFAULT_ROBOT = "panda"
 WORLD_FRAME = "world"
 """The simulator's world frame; the arm's base frame sits at ``Arm.base_position_in_world`` in it, unrotated."""
 URDF_SCHEMES = {"pybullet_data://": pybullet_data.getDataPath}
-"""URDF locations inside packages installed with the project."""
+"""URDF locations inside packages installed with the project (``package://`` URIs are resolved too)."""
+PACKAGE_SCHEME = "package://"
+PYTHON_PREFIXES = (Path(sysconfig.get_paths()["purelib"]) / "cmeel.prefix",)
+"""Install prefixes with an ament index that Python wheels bring (example-robot-data's, Pinocchio's), searched
+after ``AMENT_PREFIX_PATH``'s."""
 
 
 class RobotDescriptionError(ValueError):
@@ -134,6 +143,8 @@ class Arm:
     """Link pairs never checked for self-collision, each pair sorted by name."""
     position_limits: tuple[np.ndarray, np.ndarray] | None = None
     """Joint position limits (lower, upper) tighter than the URDF's (a datasheet's); None: the URDF's."""
+    defaulted: tuple[str, ...] = ()
+    """What was derived or defaulted rather than stated (an arm from a bare URDF), one line each, for the log."""
 
     @property
     def dof(self) -> int:
@@ -154,15 +165,92 @@ class Arm:
 
 
 def resolve_urdf(location: str, relative_to: Path | None = None) -> str:
-    """A URDF path on this machine from a description's ``urdf`` entry (a scheme of ``URDF_SCHEMES``, an
-    absolute path, or a path relative to the description file)."""
+    """A URDF path on this machine from a description's ``urdf`` entry (a scheme of ``URDF_SCHEMES``, a
+    ``package://`` URI, an absolute path, or a path relative to the description file)."""
     for scheme, root in URDF_SCHEMES.items():
         if location.startswith(scheme):
             return os.path.join(root(), location[len(scheme) :])
+    if location.startswith(PACKAGE_SCHEME):
+        return str(resolve_package_uri(location))
     path = Path(location)
     if not path.is_absolute() and relative_to is not None:
         path = relative_to / path
     return str(path)
+
+
+def package_candidates(package: str, urdf_folder: Path | None = None) -> list[Path]:
+    """Where a ROS package's files may be, in search order: the ament index (``AMENT_PREFIX_PATH``, then the
+    prefixes of Python wheels), ``ROS_PACKAGE_PATH``, then the URDF file's ancestors (one named like the package,
+    or holding a folder of that name: a URDF unpacked from a description package)."""
+    candidates = []
+    prefixes = [Path(p) for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
+    for prefix in [*prefixes, *PYTHON_PREFIXES]:
+        if (prefix / "share" / "ament_index" / "resource_index" / "packages" / package).is_file():
+            candidates.append(prefix / "share" / package)
+    for root in (Path(p) for p in os.environ.get("ROS_PACKAGE_PATH", "").split(os.pathsep) if p):
+        candidates += [root] if root.name == package else [root / package]
+    if urdf_folder is not None:
+        for ancestor in (urdf_folder, *urdf_folder.parents):
+            candidates += [ancestor] if ancestor.name == package else [ancestor / package]
+    return candidates
+
+
+def resolve_package_uri(uri: str, urdf_folder: Path | None = None) -> Path:
+    """The file a ``package://PACKAGE/PATH`` URI names, searched as ``package_candidates`` says."""
+    package, _, rest = uri[len(PACKAGE_SCHEME) :].partition("/")
+    for folder in package_candidates(package, urdf_folder):
+        if (folder / rest).exists():
+            return folder / rest
+    raise RobotDescriptionError(
+        f"cannot resolve {uri}: package '{package}' is in neither the ament index (AMENT_PREFIX_PATH), "
+        "ROS_PACKAGE_PATH, nor a folder of that name among the URDF's ancestors"
+    )
+
+
+def cache_folder(kind: str) -> Path:
+    """A folder of the package's cache (``$XDG_CACHE_HOME/ikrl_ros/KIND``), created if needed."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    folder = root / "ikrl_ros" / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def write_cached(kind: str, text: str, suffix: str) -> Path:
+    """``text`` in the cache under a name from its hash: concurrent writers write the same bytes, atomically."""
+    path = cache_folder(kind) / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}{suffix}"
+    if not path.is_file():
+        temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    return path
+
+
+def loadable_urdf(urdf: str) -> str:
+    """A URDF whose meshes PyBullet, Pinocchio and Coal all find: ``urdf`` itself when each mesh is where
+    PyBullet looks (``package://`` dropped, relative to the URDF's folder), else a copy in the cache with every
+    mesh an absolute path, ``package://`` URIs resolved by ``resolve_package_uri``.
+
+    A mesh that cannot be found is refused here, before a simulator loads the arm without it.
+    """
+    path = Path(urdf)
+    try:
+        tree = ElementTree.parse(path)
+    except ElementTree.ParseError as error:
+        raise RobotDescriptionError(f"malformed URDF {urdf}: {error}") from None
+    changed = False
+    for mesh in tree.getroot().iter("mesh"):
+        filename = mesh.get("filename", "")
+        beside = path.parent / filename.removeprefix(PACKAGE_SCHEME).removeprefix("file://")
+        if beside.is_file():
+            resolved = beside
+        elif filename.startswith(PACKAGE_SCHEME):
+            resolved, changed = resolve_package_uri(filename, path.parent.resolve()), True
+        else:
+            raise RobotDescriptionError(f"URDF {urdf}: mesh '{filename}' does not exist")
+        mesh.set("filename", str(resolved.resolve()))  # the copy, if one is written, lies elsewhere
+    if not changed:
+        return urdf
+    return str(write_cached("urdf", ElementTree.tostring(tree.getroot(), encoding="unicode"), ".urdf"))
 
 
 def shipped_robots() -> list[str]:
@@ -172,8 +260,24 @@ def shipped_robots() -> list[str]:
 
 
 @functools.lru_cache(maxsize=16)
-def load_arm(robot: str = DEFAULT_ROBOT) -> Arm:
-    """The arm a shipped robot name or a description file's path describes (cached: it is immutable data)."""
+def load_arm(
+    robot: str = DEFAULT_ROBOT,
+    base_frame: str | None = None,
+    tip_frame: str | None = None,
+    joint_limits: str | None = None,
+) -> Arm:
+    """The arm a shipped robot name, a description file's path or a URDF's path describes (cached: it is
+    immutable data).
+
+    A URDF needs ``base_frame`` and ``tip_frame``, and takes a MoveIt ``joint_limits.yaml`` (``joint_limits``);
+    ``robot_description.arm_from_urdf`` derives the rest. A description states its frames and limits: frames
+    given with it must be its own.
+    """
+    if robot.endswith(URDF_SUFFIXES):
+        # robot_description derives an arm with the kinematics, which are built on this module.
+        from ikrl_ros.core.robot_description import arm_from_urdf
+
+        return arm_from_urdf(robot, base_frame, tip_frame, joint_limits)
     if robot.endswith((".yaml", ".yml")):
         path = Path(robot)
         if not path.is_file():
@@ -182,9 +286,25 @@ def load_arm(robot: str = DEFAULT_ROBOT) -> Arm:
     else:
         entry = importlib.resources.files("ikrl_ros") / "robots" / f"{robot}.yaml"
         if not entry.is_file():
-            raise RobotDescriptionError(f"unknown robot '{robot}': shipped robots are {shipped_robots()}")
+            raise RobotDescriptionError(
+                f"unknown robot '{robot}': shipped robots are {shipped_robots()}, or give a URDF ({URDF_SUFFIXES})"
+            )
         text, folder = entry.read_text(), None
-    return arm_from_description(yaml.safe_load(text), folder)
+    arm = arm_from_description(yaml.safe_load(text), folder)
+    for what, given, stated in (("base_frame", base_frame, arm.base_frame), ("tip_frame", tip_frame, arm.tip_frame)):
+        if given not in (None, "", stated):
+            raise RobotDescriptionError(
+                f"robot '{arm.name}' is described with {what} '{stated}', not '{given}': give its URDF "
+                f"({arm.urdf}) for other frames"
+            )
+    if joint_limits:
+        raise RobotDescriptionError(
+            f"robot '{arm.name}' states its limits in its description; joint_limits ({joint_limits}) go with a URDF"
+        )
+    return arm
+
+
+URDF_SUFFIXES = (".urdf", ".xml")
 
 
 def arm_from_description(description: dict, folder: Path | None = None) -> Arm:
@@ -224,12 +344,15 @@ def arm_from_description(description: dict, folder: Path | None = None) -> Arm:
             disabled_collisions=_disabled_collisions(description.get("disabled_collisions") or {}),
             position_limits=_position_limits(limits.get("position"), len(joints)),
         )
+    except RobotDescriptionError:
+        raise
     except KeyError as missing:
         raise RobotDescriptionError(f"robot description lacks the entry {missing}") from None
     except (TypeError, ValueError) as error:
         raise RobotDescriptionError(f"robot description is malformed: {error}") from None
     if not os.path.isfile(arm.urdf):
         raise RobotDescriptionError(f"robot '{arm.name}': URDF {arm.urdf} does not exist")
+    arm = replace(arm, urdf=loadable_urdf(arm.urdf))
     if len(set(joints)) != len(joints):
         raise RobotDescriptionError(f"robot '{arm.name}': joint names are duplicated: {list(joints)}")
     for group in (arm.joint_limits, arm.linear_limits, arm.angular_limits):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ikrl_ros.tools import bench_algorithms, command, demo, figures, learning_commands, soak, sweep
+from ikrl_ros.tools import bench_algorithms, command, demo, figures, learning_commands, robots, soak, sweep
 
-SUBCOMMAND_MODULES = (demo, soak, learning_commands, bench_algorithms, figures, sweep)
+SUBCOMMAND_MODULES = (demo, soak, learning_commands, bench_algorithms, figures, sweep, robots)
 """Every module with ``ikrl`` subcommands (``add_subcommands``, see ``command``), in ``ikrl --help`` order."""
 
 DESCRIPTION = "Learned and classical inverse kinematics for the Panda, over ROS 2."
