@@ -90,11 +90,11 @@ class ReachController(Protocol):
 
 
 class CartesianPController:
-    """Proportional Cartesian velocity toward the goal, braked to what the arm can stop from (``braked``).
+    """Proportional Cartesian velocity toward the goal, clipped per axis to the interface's speed, or with
+    ``braking`` limited in norm and braked to what an acceleration-limited arm can stop from (``braked``).
 
     With gain 1 the velocity covers exactly the remaining displacement in one control period whenever
-    that is within the speed and braking limits: near the goal, the analytic optimum of panda-gym's end-effector
-    task.
+    that is within the speed (and braking) limits, which is the analytic optimum of panda-gym's end-effector task.
     """
 
     name = "cartesian_p"
@@ -107,18 +107,28 @@ class CartesianPController:
         period: float = CONTROL_PERIOD,
         max_speed: float = MAX_CARTESIAN_SPEED,
         max_angular_speed: float = MAX_ANGULAR_SPEED,
+        braking: bool = False,
     ) -> None:
         self.gain, self.period, self.max_speed, self.max_angular_speed = gain, period, max_speed, max_angular_speed
+        self.braking = braking
 
     def set_goal(self, goal: np.ndarray, state: ReachState) -> None:
         """Stateless: nothing to prepare."""
 
     def compute(self, state: ReachState) -> Twist:
-        linear = braked(state.goal - state.ee_position, self.gain, self.period, self.max_speed, BRAKING_DECELERATION)
+        turn = None if state.goal_rotation is None else rotation_error(state.ee_rotation, state.goal_rotation)
+        if self.braking:
+            linear = braked(
+                state.goal - state.ee_position, self.gain, self.period, self.max_speed, BRAKING_DECELERATION
+            )
+            angular = None
+            if turn is not None:
+                angular = braked(turn, self.gain, self.period, self.max_angular_speed, ANGULAR_BRAKING_DECELERATION)
+            return Twist(linear, angular)
+        linear = np.clip(self.gain * (state.goal - state.ee_position) / self.period, -self.max_speed, self.max_speed)
         angular = None
-        if state.goal_rotation is not None:
-            turn = rotation_error(state.ee_rotation, state.goal_rotation)
-            angular = braked(turn, self.gain, self.period, self.max_angular_speed, ANGULAR_BRAKING_DECELERATION)
+        if turn is not None:
+            angular = np.clip(self.gain * turn / self.period, -self.max_angular_speed, self.max_angular_speed)
         return Twist(linear, angular)
 
 

@@ -86,10 +86,12 @@ class ArmKinematics:
             if joint.nq == 1:
                 lower[joint.idx_v] = self.model.lowerPositionLimit[joint.idx_q]
                 upper[joint.idx_v] = self.model.upperPositionLimit[joint.idx_q]
-        if arm.position_limits is not None:
-            # A description's limits (a datasheet's) only tighten the URDF's.
-            lower, upper = np.maximum(lower, arm.position_limits[0]), np.minimum(upper, arm.position_limits[1])
         self.lower_limits, self.upper_limits = lower, upper
+        self.datasheet_lower, self.datasheet_upper = lower, upper
+        if arm.position_limits is not None:
+            # A description's limits (a datasheet's) only tighten the URDF's; the limited execution keeps to them.
+            self.datasheet_lower = np.maximum(lower, arm.position_limits[0])
+            self.datasheet_upper = np.minimum(upper, arm.position_limits[1])
         self.neutral = arm.neutral
         pin.framesForwardKinematics(self.model, self.data, pin.neutral(self.model))
         base = self.data.oMf[base_id]
@@ -163,6 +165,11 @@ class ArmKinematics:
     def limits_with_margin(self, margin: float) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper joint limits shrunk by ``margin`` radians (the safety limits)."""
         return self.lower_limits + margin, self.upper_limits - margin
+
+    def datasheet_limits_with_margin(self, margin: float) -> tuple[np.ndarray, np.ndarray]:
+        """The description's (datasheet) position limits, within the URDF's, shrunk by ``margin``: the limited
+        execution's and the strict arm's."""
+        return self.datasheet_lower + margin, self.datasheet_upper - margin
 
     def clamp_to_limits(self, q: np.ndarray, margin: float = 0.0) -> np.ndarray:
         """Joint positions clipped into the URDF limits shrunk by ``margin`` radians."""

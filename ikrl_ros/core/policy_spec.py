@@ -4,13 +4,14 @@ One ``PolicySpec`` per task and control type, used by the training environments 
 action execution), the learned controller (observation and command) and the checkpoint check, so the
 three cannot disagree:
 
-- workspace tasks (``IkrlReach*-v0``, base frame, executed within the arm's limits): ``ee`` observes the tip
-  position and velocity and the joints' and commands a linear twist; ``joints`` observes the joint angles and
-  velocities and commands joint targets; ``pose`` observes the tip pose (position + 6-D rotation), its twist and
-  the joints and commands a
-  twist with an angular part (see ``CONTROL_TYPES``). The velocities are the commanded motion's: under
-  velocity, acceleration and jerk limits where the arm will be depends on how it moves now, and how fast the
-  tip can change course on the posture;
+- workspace tasks (``IkrlReach*-v0``, base frame): ``ee`` observes the tip position and commands a
+  linear twist; ``joints`` observes the joint angles and commands joint targets; ``pose`` observes the
+  tip pose (position + 6-D rotation) and commands a twist with an angular part;
+- their limited variants (``IkrlReachLimited*-v0``, executed within the arm's limits): the same, plus the
+  tip's commanded twist and the joint velocities (and the joint angles for ``ee`` and ``pose``), and actions
+  that are targets approached within the limits (``CONTROL_TYPES``): under velocity, acceleration and jerk
+  limits where the arm will be depends on how it moves now, and how fast the tip can change course on the
+  posture;
 - panda-gym's PandaReach (``PandaReach*-v3``, its world frame): observes the tip position and velocity;
   ``ee`` commands a linear twist, ``joints`` joint targets.
 
@@ -39,11 +40,11 @@ from ikrl_ros.core.control import (
 from ikrl_ros.core.execution import Command, JointTargets, Twist
 
 CONTROL_TYPES = ("ee", "joints", "pose")
-"""``ee``: Cartesian displacement targets; ``joints``: joint displacement targets; ``pose``: Cartesian displacement
-and rotation targets (about the base axes) toward pose goals. PandaReach (panda-gym): one period's displacement
-(× 0.05 m or rad). Workspace tasks: targets ``REACH_PER_ACTION`` (or the joint and turn scales) away at a full
-action, approached within the arm's limits: a Cartesian target as a braked twist (``control.braked``), a joint
-target by the jerk-limited generator, time-optimally, at rest on arrival."""
+"""``ee``: Cartesian displacements; ``joints``: joint displacements; ``pose``: Cartesian displacements and
+rotations (about the base axes) toward pose goals. PandaReach and the workspace tasks: one period's displacement
+(× 0.05 m or rad). Limited workspace tasks: targets ``REACH_PER_ACTION`` (or the joint and turn scales) away at a
+full action, approached within the arm's limits: a Cartesian target as a braked twist (``control.braked``), a
+joint target by the jerk-limited generator, time-optimally, at rest on arrival."""
 ACTION_MAPS = ("linear", "signed_square")
 """How a policy's action a ∈ [-1, 1] becomes the displacement fraction: ``a``, or ``a·|a|`` — the same full
 speed, with half the action range spent on the slowest quarter of speeds, where the last millimetres are."""
@@ -53,6 +54,7 @@ POSE_GOAL_DIM = 9
 WORKSPACE_TASK = "workspace"
 PANDA_GYM_TASK = "panda_gym"
 WORKSPACE_ENV_PREFIX = "IkrlReach"
+LIMITED_ENV_PREFIX = "IkrlReachLimited"
 PANDA_GYM_ENV_PREFIX = "PandaReach"
 
 
@@ -82,13 +84,6 @@ def pose_goal(position: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     return np.concatenate([position, rotation_features(rotation)]).astype(np.float32)
 
 
-def stopping_point(position: np.ndarray, velocity: np.ndarray) -> np.ndarray:
-    """Where the tip comes to rest if it brakes now at ``BRAKING_DECELERATION``: the workspace tasks' achieved
-    goal. Rewarded for where it would stop, a policy learns to arrive at rest rather than to pass the goal fast."""
-    velocity = np.asarray(velocity, dtype=float)
-    return np.asarray(position, dtype=float) + velocity * np.linalg.norm(velocity) / (2.0 * BRAKING_DECELERATION)
-
-
 def action_to_displacement_fraction(action: np.ndarray, action_map: str) -> np.ndarray:
     """The fraction of the full step (0.05 m or 0.05 rad per period) that ``action`` commands, per axis."""
     action = np.clip(np.asarray(action, dtype=float), -1.0, 1.0)
@@ -109,6 +104,9 @@ class PolicySpec:
     dof: int
     world_offset: np.ndarray
     """panda-gym's tasks observe in its world frame: the base frame's position there."""
+    limited: bool = False
+    """Trained under the limited execution (``IkrlReachLimited*-v0``): targets approached within the limits,
+    velocities and the joint state observed."""
 
     def __post_init__(self) -> None:
         if self.control_type not in CONTROL_TYPES:
@@ -122,7 +120,9 @@ class PolicySpec:
     def obs_dim(self) -> int:
         if self.task == PANDA_GYM_TASK:
             return 6
-        return {"ee": 6 + 2 * self.dof, "joints": 2 * self.dof, "pose": 15 + 2 * self.dof}[self.control_type]
+        if self.limited:
+            return {"ee": 6 + 2 * self.dof, "joints": 2 * self.dof, "pose": 15 + 2 * self.dof}[self.control_type]
+        return {"ee": 3, "joints": self.dof, "pose": 9}[self.control_type]
 
     @property
     def goal_dim(self) -> int:
@@ -167,6 +167,11 @@ class PolicySpec:
         if self.task == PANDA_GYM_TASK:
             ee_world = np.asarray(ee_position, dtype=float) + self.world_offset
             observation, achieved = np.concatenate([ee_world, ee_velocity]), ee_world
+        elif not self.limited:
+            if self.control_type == "pose":
+                observation = achieved = np.concatenate([ee_position, rotation_features(ee_rotation)])
+            else:
+                observation, achieved = (ee_position if self.control_type == "ee" else joint_positions), ee_position
         else:
             angular = np.zeros(3) if ee_angular_velocity is None else ee_angular_velocity
             joint_speed = np.zeros(self.dof) if joint_velocities is None else joint_velocities
@@ -188,9 +193,11 @@ class PolicySpec:
     def command(self, action: np.ndarray, joint_positions: np.ndarray) -> Command:
         """The SI command an action stands for."""
         fraction = action_to_displacement_fraction(action, self.action_map)
-        if self.task == PANDA_GYM_TASK:
+        if not self.limited:
             if self.control_type == "joints":
                 return JointTargets(joint_positions + JOINT_STEP_PER_ACTION * fraction)
+            if self.control_type == "pose":
+                return Twist(fraction[:3] * MAX_CARTESIAN_SPEED, fraction[3:] * MAX_ANGULAR_SPEED)
             return Twist(fraction * MAX_CARTESIAN_SPEED)
         if self.control_type == "joints":
             return JointTargets(joint_positions + JOINT_REACH_PER_ACTION * fraction)
@@ -213,4 +220,11 @@ class PolicySpec:
 
 def policy_spec(env_id: str, control_type: str, action_map: str, dof: int, world_offset: np.ndarray) -> PolicySpec:
     """The spec of a policy trained on ``env_id``."""
-    return PolicySpec(task_of(env_id), control_type, action_map, dof, np.asarray(world_offset, dtype=float))
+    return PolicySpec(
+        task_of(env_id), control_type, action_map, dof, np.asarray(world_offset, dtype=float), is_limited(env_id)
+    )
+
+
+def is_limited(env_id: str) -> bool:
+    """Whether ``env_id`` is a limited-execution workspace task (``IkrlReachLimited*-v0``)."""
+    return env_id.startswith(LIMITED_ENV_PREFIX)

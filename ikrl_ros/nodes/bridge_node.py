@@ -54,7 +54,7 @@ from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.sim import PandaReachSim
 from ikrl_ros.core.strict_arm import REFLEX, PeriodMotion, StrictInterface
 from ikrl_ros.core.validation import TrajectorySamples
-from ikrl_ros.nodes.parameters import BridgeParameters, declare_parameters, motion_executor, safety_limits
+from ikrl_ros.nodes.parameters import BridgeParameters, declare_parameters, motion_executor
 from ikrl_ros.nodes.ros_common import (
     CONTROL_PERIOD_NS,
     ThrottledWarnings,
@@ -331,8 +331,8 @@ class PandaBridge(Node):
         return response
 
     def strict_interface(self) -> StrictInterface:
-        lower, upper = self.kinematics.limits_with_margin(0.0)
-        _, joints = safety_limits(self.params, self.kinematics)
+        lower, upper = self.kinematics.datasheet_limits_with_margin(0.0)
+        joints = self.motion.joints
         return StrictInterface(
             JointStreamMonitor(self.arm, lower, upper),
             TwistStreamMonitor(self.arm.linear_limits, self.arm.angular_limits, CONTROL_PERIOD),
@@ -380,11 +380,13 @@ class PandaBridge(Node):
         return self.params.sync_mode == "lockstep" or self.params.publish_clock
 
     def stamp(self) -> Time:
-        """Sim time, or in realtime the wall clock on the simulation's period grid (the wall time the simulation
-        started at plus its sim time): consecutive states are exactly one period apart, as a hardware interface
-        stamps them, so a controller counts periods by stamps whatever the timer's jitter."""
+        """Sim time, or in realtime the wall clock; strict, on the simulation's period grid (the wall time the
+        simulation started at plus its sim time): consecutive states are exactly one period apart, as a hardware
+        interface stamps them, so a controller counts periods by stamps whatever the timer's jitter."""
         if self.uses_sim_time():
             return time_from_ns(self.sim_time_ns)
+        if self.strict is None:
+            return self.get_clock().now().to_msg()
         if self.wall_anchor_ns is None:
             self.wall_anchor_ns = self.get_clock().now().nanoseconds - self.sim_time_ns
         return time_from_ns(self.wall_anchor_ns + self.sim_time_ns)

@@ -257,11 +257,13 @@ class SafetyParameters:
     )
 
     strict: bool = param(
-        True,
+        False,
         "motion a real arm accepts: the controller sends only jerk-limited trajectories within the arm's velocity, "
-        "acceleration, jerk and position limits, slowed and stopped before collisions (the limited execution); the "
-        "bridge checks every command stream as libfranka does and stops with a reflex on a violation. `false`: "
-        "panda-gym's motors, which accept any target (the study's reproduction)",
+        "acceleration, jerk and (datasheet) position limits, slowed and stopped before collisions (the limited "
+        "execution; best with `joint_command_type: joint_trajectory` and `cartesian_output: joint`); the bridge "
+        "checks every command stream at 1 kHz as libfranka does, stops with a reflex on a violation and moves again "
+        "after `~/recover`. Learned controllers need policies trained on `IkrlReachLimited*-v0`. `false` (for "
+        "now the default): panda-gym's motors, which accept any target (the study's reproduction)",
     )
 
     def __post_init__(self) -> None:
@@ -339,6 +341,7 @@ def motion_executor(params: SafetyParameters, kinematics: ArmKinematics) -> Moti
     cartesian, joints = safety_limits(params, kinematics)
     if not params.strict:
         return MotionExecutor(kinematics, cartesian, joints, CONTROL_PERIOD)
+    joints = JointLimits(*kinematics.datasheet_limits_with_margin(params.joint_limit_margin), params.max_joint_step)
     generator = limited_generator(joints, kinematics, CONTROL_PERIOD)
     return MotionExecutor(
         kinematics, cartesian, joints, CONTROL_PERIOD, generator, shared_collision_model(kinematics.arm)
@@ -500,17 +503,18 @@ class ReachControllerParameters(SafetyParameters):
         high=1e4,
     )
     joint_command_type: str = param(
-        "joint_trajectory",
+        "joint_state",
         "interface of joint motion and of its hold: `joint_trajectory` (trajectory_msgs/JointTrajectory on "
-        "`joint_trajectory`, for a JointTrajectoryController: with `strict`, two control periods sampled at 1 kHz "
-        "with positions, velocities and accelerations, stamped with the answered joint state; else one point one "
-        "period ahead), `joint_state` (sensor_msgs/JointState on `joint_command`: positions and velocities one "
-        "period ahead) or `float64_multi_array` (std_msgs/Float64MultiArray on `commands`, the arm's joint order, "
+        "`joint_trajectory`, for a JointTrajectoryController: with `strict`, the periods already decided, the new one "
+        "and a smooth halt to rest, sampled at 1 kHz with positions, velocities and accelerations, stamped with the "
+        "answered joint state; else one point one period ahead), `joint_state` (sensor_msgs/JointState on "
+        "`joint_command`: positions, with `strict` velocities too, one period ahead) or `float64_multi_array` "
+        "(std_msgs/Float64MultiArray on `commands`, the arm's joint order, "
         "for a forward_position_controller: positions one period ahead)",
         choices=("joint_state", "joint_trajectory", "float64_multi_array"),
     )
     cartesian_output: str = param(
-        "joint",
+        "twist",
         "Cartesian controllers (`cartesian_p`, learned Cartesian and pose policies, `hybrid`'s Cartesian part): "
         "`twist` publishes `cartesian_cmd` (for the bridge or MoveIt Servo); `joint` turns the safety-limited twist "
         "into joint motion here, with the bridge's DLS step (same joint, step and box limits; a zero twist holds) "
@@ -574,6 +578,7 @@ def controller_settings(params: ReachControllerParameters) -> ControllerSettings
         params.hybrid_switch_radius,
         params.cartesian_p_gain,
         params.ik_max_joint_step,
+        braking=params.strict,
     )
 
 

@@ -48,6 +48,8 @@ class ControllerSettings:
     hybrid_switch_radius: float = 0.05
     cartesian_p_gain: float = 1.0
     ik_max_joint_step: float = 0.08
+    braking: bool = False
+    """``cartesian_p`` approaches no faster than it can stop (the limited execution's acceleration limits)."""
 
     def __post_init__(self) -> None:
         if self.name not in CONTROLLERS:
@@ -83,7 +85,7 @@ def make_classical(name: str, settings: ControllerSettings, kinematics: ArmKinem
         return NumericalIKController(kinematics, settings.ik_max_joint_step)
     if name == "pybullet_ik":
         return PyBulletIKController(kinematics, settings.ik_max_joint_step)
-    return CartesianPController(settings.cartesian_p_gain)
+    return CartesianPController(settings.cartesian_p_gain, braking=settings.braking)
 
 
 def load_policy_controller(path: Path, algo: str, kinematics: ArmKinematics) -> LearnedPolicyController:

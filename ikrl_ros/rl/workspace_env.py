@@ -9,13 +9,16 @@ actions) differ from panda-gym's PandaReach where users meet the reach controlle
   pose to any goal, one goal after another;
 - episodes never end on success: the policy is paid for arriving *and* staying;
 - a dense reward with coarse and fine terms rewards the last millimetres (``reach_reward``);
-- an action is executed as the ROS stack executes it (``core.execution``, the limited execution): the
-  safety limits, the Cartesian step (damped least squares with the posture term) or joint velocities, then
-  the jerk-limited generator within the arm's velocity, acceleration and jerk limits and the collision check
-  against the table and the arm itself; the observation carries the commanded velocities it needs.
+- an action is executed as the ROS stack executes it: the controller's safety limits, then
+  the bridge's Cartesian step (damped least squares with the posture term) or joint targets.
 
-Kinematics only (Pinocchio): the bridge's PyBullet position control follows the commanded trajectory
-closely, so the commanded motion is what the arm does, at a small fraction of the cost.
+The ``IkrlReachLimited*-v0`` variants execute as the stack does with ``strict: true`` (``core.execution``'s
+limited execution): the jerk-limited generator within the arm's velocity, acceleration and jerk limits and the
+collision check against the table and the arm itself; actions are targets approached within the limits, and the
+observation carries the commanded velocities and the joint state the dynamics need (``core.policy_spec``).
+
+Kinematics only (Pinocchio): the bridge's PyBullet position control follows the commanded motion within a
+control period, so the kinematic step is what the arm does, at a small fraction of the cost.
 Every figure reported for these policies is measured on the PyBullet bridge through ROS.
 """
 
@@ -30,22 +33,31 @@ from ikrl_ros.core.collision import shared_collision_model
 from ikrl_ros.core.control import CONTROL_PERIOD, JOINT_LIMIT_MARGIN, MAX_CARTESIAN_SPEED, MAX_JOINT_STEP
 from ikrl_ros.core.execution import MotionExecutor, limited_generator
 from ikrl_ros.core.kinematics import ArmKinematics
-from ikrl_ros.core.policy_spec import POSITION_GOAL_DIM, WORKSPACE_TASK, PolicySpec
-from ikrl_ros.core.robot import DEFAULT_ROBOT, load_arm
+from ikrl_ros.core.policy_spec import POSITION_GOAL_DIM, WORKSPACE_TASK, PolicySpec, is_limited
+from ikrl_ros.core.robot import DEFAULT_ROBOT, Workspace, load_arm
 from ikrl_ros.core.safety import CartesianLimits, JointLimits
 from ikrl_ros.core.workspace import sample_reachable_goal, sample_reachable_pose, sample_start_posture
 
 WORKSPACE_ENV_IDS = {
-    "IkrlReach-v0": ("ee", "signed_square"),
+    "IkrlReach-v0": ("ee", "linear"),
     "IkrlReachJoints-v0": ("joints", "signed_square"),
-    "IkrlReachPose-v0": ("pose", "signed_square"),
+    "IkrlReachPose-v0": ("pose", "linear"),
+    "IkrlReachLimited-v0": ("ee", "signed_square"),
+    "IkrlReachLimitedJoints-v0": ("joints", "signed_square"),
+    "IkrlReachLimitedPose-v0": ("pose", "signed_square"),
 }
-"""Id → (control type, action map). A full action aims 0.25 m (or rad) away, a millimetre is a 0.004 fraction:
-the signed-square map gives the policy that resolution at an action of 0.06."""
-EPISODE_STEPS = 75
-"""3 s at 25 Hz: enough to cross the workspace (≤ 1.2 m at ≤ 1.25 m/s, with the acceleration limits) and settle."""
-POSE_EPISODE_STEPS = 100
-"""4 s for pose goals: a half turn at 1.25 rad/s alone takes 63 steps."""
+"""Id → (control type, action map). Joint actions need ~0.001 rad for a millimetre: the signed-square map
+gives the policy that resolution at an action of ~0.14 instead of 0.02. Limited variants aim 0.25 m (or rad)
+away at a full action, a millimetre is a 0.004 fraction: signed-square gives it at an action of 0.06."""
+EPISODE_STEPS = 50
+"""2 s at 25 Hz: enough to cross the workspace (≤ 1.2 m at 5 cm per step) and settle."""
+POSE_EPISODE_STEPS = 75
+"""3 s for pose goals: a half turn at 0.05 rad per step alone takes 63 steps."""
+LIMITED_EPISODE_STEPS = {"ee": 75, "joints": 75, "pose": 100}
+"""Limited variants: one second more, for the acceleration limits."""
+LIMITED_GOAL_FLOOR = 0.03
+"""m: limited variants draw goals at least this high, where a hand pointing down clears the table by more than
+the collision check's 2 cm threshold."""
 SUCCESS_THRESHOLD = 0.005
 """Evaluation success radius (m); the reward itself has no threshold."""
 ANGLE_SUCCESS_THRESHOLD = 0.05
@@ -128,24 +140,36 @@ class WorkspaceReachEnv(gym.Env):
         action_map: str = "linear",
         continue_probability: float = 0.8,
         robot: str = DEFAULT_ROBOT,
+        limited: bool = False,
     ) -> None:
         if not 0.0 <= continue_probability <= 1.0:
             raise ValueError(f"continue_probability must be in [0, 1], got {continue_probability}")
         arm = load_arm(robot)
-        self.policy_spec = PolicySpec(WORKSPACE_TASK, control_type, action_map, arm.dof, arm.base_position_in_world)
+        self.policy_spec = PolicySpec(
+            WORKSPACE_TASK, control_type, action_map, arm.dof, arm.base_position_in_world, limited
+        )
+        self.limited = limited
         self.control_type, self.action_map = control_type, action_map
         self.continue_probability = continue_probability
         self.kinematics = ArmKinematics(arm)
         self.task = WorkspaceReachTask()
-        joint_limits = JointLimits(*self.kinematics.limits_with_margin(JOINT_LIMIT_MARGIN), MAX_JOINT_STEP)
+        bounds = self.kinematics.datasheet_limits_with_margin if limited else self.kinematics.limits_with_margin
+        joint_limits = JointLimits(*bounds(JOINT_LIMIT_MARGIN), MAX_JOINT_STEP)
         self.executor = MotionExecutor(
             self.kinematics,
             CartesianLimits(MAX_CARTESIAN_SPEED, arm.safety_box_min, arm.safety_box_max),
             joint_limits,
             CONTROL_PERIOD,
-            limited_generator(joint_limits, self.kinematics, CONTROL_PERIOD),
-            shared_collision_model(arm),
+            limited_generator(joint_limits, self.kinematics, CONTROL_PERIOD) if limited else None,
+            shared_collision_model(arm) if limited else None,
         )
+        workspace = arm.workspace
+        if limited:
+            floor = np.array(
+                [workspace.box_min[0], workspace.box_min[1], max(workspace.box_min[2], LIMITED_GOAL_FLOOR)]
+            )
+            workspace = Workspace(floor, workspace.box_max, workspace.reach_center, workspace.reach_radius)
+        self.workspace = workspace
         obs_dim, goal_dim, act_dim = self.policy_spec.obs_dim, self.policy_spec.goal_dim, self.policy_spec.act_dim
         goal_space = gym.spaces.Box(-10.0, 10.0, (goal_dim,), np.float32)
         self.observation_space = gym.spaces.Dict(
@@ -180,9 +204,11 @@ class WorkspaceReachEnv(gym.Env):
         if seed is not None or self.q is None or self.np_random.random() >= self.continue_probability:
             self.q = self._random_start()
         if self.control_type == "pose":
-            self.goal = self.policy_spec.goal(*sample_reachable_pose(self.np_random, self.kinematics))
+            self.goal = self.policy_spec.goal(*sample_reachable_pose(self.np_random, self.kinematics, self.workspace))
         else:
-            self.goal = self.policy_spec.goal(sample_reachable_goal(self.np_random, self.kinematics), None)
+            self.goal = self.policy_spec.goal(
+                sample_reachable_goal(self.np_random, self.kinematics, self.workspace), None
+            )
         return self._observation(), {}
 
     def _random_start(self) -> np.ndarray:
@@ -191,7 +217,7 @@ class WorkspaceReachEnv(gym.Env):
         arbitrary posture a straight Cartesian turn runs the wrist into its joint limits."""
         if self.control_type != "pose":
             return sample_start_posture(self.np_random, self.kinematics, collision=self.executor.collision)
-        position, rotation = sample_reachable_pose(self.np_random, self.kinematics)
+        position, rotation = sample_reachable_pose(self.np_random, self.kinematics, self.workspace)
         return self.kinematics.solve_ik(
             position, goal_rotation=rotation, seed=int(self.np_random.integers(2**31))
         ).joint_positions
@@ -203,7 +229,7 @@ class WorkspaceReachEnv(gym.Env):
         observation = self._observation()
         reward = float(self.compute_reward(observation["achieved_goal"], self.goal))
         success = bool(self.task.is_success(observation["achieved_goal"], self.goal))
-        info = {"is_success": success, "collision": execution.collision}
+        info = {"is_success": success, "collision": execution.collision} if self.limited else {"is_success": success}
         return observation, reward, False, False, info
 
     @property
@@ -223,9 +249,11 @@ def register_workspace_envs() -> None:
     """Register the workspace ids with gymnasium (idempotent)."""
     for env_id, (control_type, action_map) in WORKSPACE_ENV_IDS.items():
         if env_id not in gym.registry:
+            limited = is_limited(env_id)
+            steps = POSE_EPISODE_STEPS if control_type == "pose" else EPISODE_STEPS
             gym.register(
                 id=env_id,
                 entry_point="ikrl_ros.rl.workspace_env:WorkspaceReachEnv",
-                kwargs={"control_type": control_type, "action_map": action_map},
-                max_episode_steps=POSE_EPISODE_STEPS if control_type == "pose" else EPISODE_STEPS,
+                kwargs={"control_type": control_type, "action_map": action_map, "limited": limited},
+                max_episode_steps=LIMITED_EPISODE_STEPS[control_type] if limited else steps,
             )

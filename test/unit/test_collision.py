@@ -60,16 +60,14 @@ def test_the_hand_pushed_into_the_table_reports_the_finger_and_the_depth(model: 
     assert collision_scale(model.clearance(model.arm.neutral), inside, THRESHOLDS)[1] != CLEAR
 
 
-def test_the_lowest_workspace_goal_hand_down_is_outside_the_scene_threshold(model: CollisionModel) -> None:
-    """The workspace floor (z = 3 cm): the fingertips clear the table by more than the scene threshold, so reaching
-    the lowest goals is not slowed; a centimetre lower, motion toward the table is."""
+def test_the_lowest_workspace_goal_hand_down_is_above_the_stop_margin(model: CollisionModel) -> None:
+    """The workspace floor (z = 1 cm): the fingertips are 2.8 mm above the table, inside the scene threshold."""
     floor = model.arm.workspace.box_min[2]
     there = model.clearance(hand_down_at(model, [0.5, 0.0, floor]))
     assert there.scene == pytest.approx(floor - FINGERTIP_PAST_GRASP_TARGET, abs=5e-4)
-    assert there.scene > THRESHOLDS.scene
-    lower = model.clearance(hand_down_at(model, [0.5, 0.0, floor - 0.01]))
-    lowest = model.clearance(hand_down_at(model, [0.5, 0.0, floor - 0.02]))
-    scale, status = collision_scale(lower, lowest, THRESHOLDS)
+    assert THRESHOLDS.stop_margin < there.scene < THRESHOLDS.scene
+    above = model.clearance(hand_down_at(model, [0.5, 0.0, floor + 0.01]))
+    scale, status = collision_scale(above, there, THRESHOLDS)
     assert status == DECELERATE and MIN_SCALE <= scale < 1.0
 
 

@@ -79,9 +79,9 @@ def test_the_panda_is_one_description() -> None:
     np.testing.assert_array_equal(arm.joint_limits.acceleration, [15, 7.5, 10, 12.5, 15, 20, 20])
     np.testing.assert_array_equal(arm.base_position_in_world, [-0.6, 0.0, 0.0])
     kinematics = ArmKinematics(arm)
-    # Franka's datasheet position limits, tighter than pybullet_data's URDF (joint 4 up to 0.0, joint 6 to −0.087).
-    np.testing.assert_array_equal(kinematics.upper_limits[[3, 5]], [-0.0698, 3.7525])
-    np.testing.assert_array_equal(kinematics.lower_limits[[1, 5]], [-1.7628, -0.0175])
+    # Franka's datasheet position limits (the limited execution keeps to them), tighter than the URDF's.
+    np.testing.assert_array_equal(kinematics.datasheet_upper[[3, 5]], [-0.0698, 3.7525])
+    np.testing.assert_array_equal(kinematics.datasheet_lower[[1, 5]], [-1.7628, -0.0175])
     # panda-gym's neutral grasp target, checked against Pinocchio (REFERENCE.md).
     np.testing.assert_allclose(kinematics.ee_position(arm.neutral), [0.6384, 0.0, 0.1974], atol=1e-4)
 
