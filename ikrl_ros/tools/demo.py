@@ -30,8 +30,13 @@ ANIMATION_FRAME_STRIDE = 2
 """Every second control period: a 12.5 fps GIF of real time, small enough to view anywhere."""
 
 
+STRICT_BRIDGE = {"strict": True}
+STRICT_CONTROLLER = {"strict": True, "joint_command_type": "joint_trajectory", "cartesian_output": "joint"}
+"""``--strict``: the limited execution and the strict simulated Panda, on the interface that carries whole plans."""
+
+
 def run_demo(
-    controller: str, goal_count: int, seed: int, out_dir: Path, sync_mode: str
+    controller: str, goal_count: int, seed: int, out_dir: Path, sync_mode: str, strict: bool = False
 ) -> tuple[list[GoalOutcome], list[tuple[int, np.ndarray]]]:
     """Bring the stack up, send ``goal_count`` workspace goals one after another, alternating RViz's two goal topics.
 
@@ -42,8 +47,8 @@ def run_demo(
     with (
         reach_stack(
             out_dir / "logs",
-            bridge={"sync_mode": sync_mode},
-            controller={"controller": controller, "sync_mode": sync_mode},
+            bridge={"sync_mode": sync_mode, **(STRICT_BRIDGE if strict else {})},
+            controller={"controller": controller, "sync_mode": sync_mode, **(STRICT_CONTROLLER if strict else {})},
         ),
         connected_runner() as runner,
     ):
@@ -86,6 +91,12 @@ def add_subcommands(subparsers: SubParsers) -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default: %(default)s)")
     parser.add_argument("--no-animation", action="store_true", help="skip the GIF (rendering takes a few seconds)")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="motion within the Panda's limits: both nodes with strict:=true (the controller on joint_trajectory); "
+        "classical controllers and hybrid, or a policy trained on IkrlReachLimited-v0 (--controller sac needs one)",
+    )
     parser.set_defaults(func=demo_command)
 
 
@@ -93,7 +104,7 @@ def demo_command(args: argparse.Namespace) -> int:
     out_dir = args.out.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    outcomes, arm_states = run_demo(args.controller, args.goals, args.seed, out_dir, args.sync_mode)
+    outcomes, arm_states = run_demo(args.controller, args.goals, args.seed, out_dir, args.sync_mode, args.strict)
     run_time = time.monotonic() - started
     table = format_table(outcomes, REACHED)
     reached = sum(outcome.reached for outcome in outcomes)
@@ -103,6 +114,9 @@ def demo_command(args: argparse.Namespace) -> int:
         f"{REACHED * 1000:g} mm in {GOAL_SECONDS:g} s; median final error "
         f"{np.median([o.final_error for o in outcomes]) * 1000:.2f} mm; {run_time:.1f} s wall time"
     )
+    if args.strict:
+        reflexes = (out_dir / "logs" / "panda_bridge.log").read_text().count("]: reflex: ")
+        summary += f"; strict: {reflexes} reflexes raised by the bridge"
     (out_dir / "goals.md").write_text(f"{table}\n\n{summary}\n")
     plot_paths(
         [o.path for o in outcomes],
