@@ -4,11 +4,17 @@
     ros2 launch ikrl_ros reach.launch.py controller:=hybrid rviz:=true
     ros2 launch ikrl_ros reach.launch.py controller:=td3 policy_path:=runs/td3/policy.pt sync_mode:=lockstep
     ros2 launch ikrl_ros reach.launch.py params_file:=my_reach.yaml      # my_reach.yaml decides everything
+    ros2 launch ikrl_ros reach.launch.py robot:=ur5 rviz:=true           # another shipped arm (ikrl robots)
+    ros2 launch ikrl_ros reach.launch.py robot:=/path/arm.urdf base_frame:=base tip_frame:=tool0 \
+        policy_path:=runs/arm/policy.pt                                  # your arm, a policy trained for it
 
-Goals: RViz "2D Goal Pose" (goal_pose) or "Publish Point" (clicked_point) in panda_link0 or world.
+Goals: RViz "2D Goal Pose" (goal_pose) or "Publish Point" (clicked_point) in the arm's base frame (the Panda's
+panda_link0) or world.
 
 Arguments:
     params_file     parameters YAML for panda_bridge and reach_controller (default: the installed config/reach.yaml)
+    robot           the arm, for both nodes: a shipped robot's name (panda, iiwa7, ur5, xarm6) or a URDF's path
+    base_frame      with a URDF robot: the frame goals are in; tip_frame: the frame that reaches them
     controller      reach controller: sac, td3, ddpg (learned), hybrid, cartesian_p, ik or pybullet_ik
     policy_path     checkpoint or shipped policy name for the learned controllers
     use_sim_time    true/false: the controller (and RViz) follow /clock, the bridge publishes it; lockstep: true
@@ -17,10 +23,11 @@ Arguments:
     start_bridge    true (default) or false: drive your own robot driver instead of the PyBullet bridge
     rviz            true or false (default): also start robot_state_publisher and RViz with the goal tools
 
-Parameters: params_file holds every parameter of both nodes. controller, policy_path, use_sim_time and
-sync_mode are empty by default, and an empty argument leaves the params file's value alone; only a value
-you give (controller:=ik) overrides the same key of params_file, for the node(s) it concerns:
-controller and policy_path -> reach_controller; sync_mode -> both nodes; use_sim_time -> reach_controller's
+Parameters: params_file holds every parameter of both nodes. robot, base_frame, tip_frame, controller,
+policy_path, use_sim_time and sync_mode are empty by default, and an empty argument leaves the params file's
+value alone; only a value you give (controller:=ik) overrides the same key of params_file, for the node(s) it
+concerns: controller and policy_path -> reach_controller; robot, base_frame, tip_frame and sync_mode -> both
+nodes; use_sim_time -> reach_controller's
 use_sim_time and the bridge's publish_clock (the bridge becomes the /clock source and stamps in sim time).
 Boolean arguments take true/false (also 1/0, yes/no, on/off).
 
@@ -90,8 +97,9 @@ def launch_setup(context: LaunchContext) -> list:
     params_file = context.launch_configurations["params_file"]
 
     # Overrides only for the arguments given a value: otherwise params_file decides.
-    controller_overrides = {name: value(name) for name in ("controller", "policy_path", "sync_mode") if value(name)}
-    bridge_overrides = {"sync_mode": value("sync_mode")} if value("sync_mode") else {}
+    shared = {name: value(name) for name in ("robot", "base_frame", "tip_frame", "sync_mode") if value(name)}
+    controller_overrides = {**shared, **{name: value(name) for name in ("controller", "policy_path") if value(name)}}
+    bridge_overrides = dict(shared)
     if use_sim_time is not None:
         controller_overrides["use_sim_time"] = use_sim_time
         bridge_overrides["publish_clock"] = use_sim_time
@@ -115,7 +123,16 @@ def launch_setup(context: LaunchContext) -> list:
     nodes = [bridge, reach_controller] if start_bridge else [reach_controller]
     entities: list = [handler for node in nodes for handler in required_node_handlers(node)] + nodes
     if rviz:
-        from ikrl_ros.core.robot_description import urdf_for_rviz
+        from ament_index_python.packages import get_package_share_directory
+
+        from ikrl_ros.core.robot import DEFAULT_ROBOT, load_arm
+        from ikrl_ros.core.robot_description import rviz_config_for, urdf_for_rviz
+
+        robot = value("robot") or DEFAULT_ROBOT
+        arm = load_arm(robot, value("base_frame") or None, value("tip_frame") or None)
+        rviz_config = rviz_config_for(
+            os.path.join(get_package_share_directory(PACKAGE), "config", "ikrl.rviz"), arm.base_frame
+        )
 
         rviz_sim_time = {"use_sim_time": use_sim_time} if use_sim_time is not None else {}
         entities.append(
@@ -123,7 +140,7 @@ def launch_setup(context: LaunchContext) -> list:
                 package="robot_state_publisher",
                 executable="robot_state_publisher",
                 namespace=namespace,
-                parameters=[{"robot_description": urdf_for_rviz(), **rviz_sim_time}],
+                parameters=[{"robot_description": urdf_for_rviz(robot), **rviz_sim_time}],
             )
         )
         entities.append(
@@ -131,7 +148,7 @@ def launch_setup(context: LaunchContext) -> list:
                 package="rviz2",
                 executable="rviz2",
                 namespace=namespace,
-                arguments=["-d", PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "ikrl.rviz"])],
+                arguments=["-d", rviz_config],
                 parameters=[rviz_sim_time] if rviz_sim_time else [],
             )
         )
@@ -144,6 +161,18 @@ def generate_launch_description() -> LaunchDescription:
             "params_file",
             default_value=PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "reach.yaml"]),
             description="parameters YAML for panda_bridge and reach_controller",
+        ),
+        DeclareLaunchArgument(
+            "robot",
+            default_value="",
+            description="the arm for both nodes: a shipped robot's name (ikrl robots) or a URDF's path; empty = "
+            "params_file's (panda in config/reach.yaml)",
+        ),
+        DeclareLaunchArgument(
+            "base_frame", default_value="", description="with a URDF robot: its base frame; empty = params_file's"
+        ),
+        DeclareLaunchArgument(
+            "tip_frame", default_value="", description="with a URDF robot: its tip frame; empty = params_file's"
         ),
         DeclareLaunchArgument(
             "controller",

@@ -15,7 +15,7 @@ from pybullet_utils.bullet_client import BulletClient
 
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.robot import Arm
-from ikrl_ros.core.sim import JointSnapshot
+from ikrl_ros.core.sim import HIDDEN_GOAL_POSITION, JointSnapshot
 
 PHYSICS_STEP = 1.0 / 500
 SUBSTEPS = 20
@@ -23,6 +23,10 @@ SUBSTEPS = 20
 GRAVITY = -9.81
 DEFAULT_MOTOR_FORCE = 100.0
 """N·m: the motor force of a joint whose URDF states no effort limit."""
+GOAL_MARKER_RADIUS = 0.02
+GOAL_COLOUR = [0.1, 0.9, 0.1, 0.3]
+"""panda-gym's goal sphere: 2 cm, translucent green."""
+IDENTITY = [0.0, 0.0, 0.0, 1.0]
 
 
 class ArmSim:
@@ -55,8 +59,12 @@ class ArmSim:
         for box in arm.scene:
             shape = self.client.createCollisionShape(pybullet.GEOM_BOX, halfExtents=(box.size / 2).tolist())
             self.client.createMultiBody(0.0, shape, -1, arm.base_to_world(box.center).tolist())
+        marker = self.client.createVisualShape(pybullet.GEOM_SPHERE, radius=GOAL_MARKER_RADIUS, rgbaColor=GOAL_COLOUR)
+        self._goal_marker = self.client.createMultiBody(0.0, -1, marker, HIDDEN_GOAL_POSITION.tolist())
         self.steps = 0
         self.reset()
+
+    substeps = SUBSTEPS
 
     def reset(self) -> None:
         """Neutral posture, locked joints at their positions, zero velocity, targets holding them there."""
@@ -87,6 +95,20 @@ class ArmSim:
             self.client.stepSimulation()
         self.steps += 1
 
+    def step_along(self, arm_targets: np.ndarray) -> None:
+        """Advance one control period with new position targets at every physics step (one row each), as a 1 kHz
+        interface feeds the motors a continuous trajectory."""
+        if len(arm_targets) != self.substeps:
+            raise ValueError(f"need {self.substeps} sub-step targets, got {len(arm_targets)}")
+        for targets in arm_targets:
+            self.apply_joint_targets(targets)
+            self.client.stepSimulation()
+        self.steps += 1
+
+    def show_goal(self, goal_world: np.ndarray) -> None:
+        """Move the goal marker (a sphere without collision shape)."""
+        self.client.resetBasePositionAndOrientation(self._goal_marker, np.asarray(goal_world, float).tolist(), IDENTITY)
+
     def joint_snapshot(self) -> JointSnapshot:
         """Every simulated joint (``Arm.all_joint_names`` order): positions, velocities, applied motor torques."""
         states = self.client.getJointStates(self.body, self.joint_indices)
@@ -112,6 +134,10 @@ class ArmSim:
 
     def ee_position_base(self) -> np.ndarray:
         return self.ee_pose_base()[0]
+
+    def ee_orientation_xyzw(self) -> np.ndarray:
+        """The tip frame's orientation in the base frame (which is the world's, translated)."""
+        return _quaternion_xyzw(self.ee_pose_base()[1])
 
     def close(self) -> None:
         self.client.disconnect()

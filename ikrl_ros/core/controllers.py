@@ -23,7 +23,7 @@ from ikrl_ros.core.control import (
 )
 from ikrl_ros.core.execution import Command, JointTargets, Twist
 from ikrl_ros.core.kinematics import ArmKinematics
-from ikrl_ros.core.policy_spec import PolicySpec, policy_spec
+from ikrl_ros.core.policy_spec import PolicySpec, check_policy_arm, policy_spec
 from ikrl_ros.core.rotations import exp_map, matrix_to_quaternion, rotation_error
 
 
@@ -196,6 +196,8 @@ class ActorPolicy(Protocol):
     obs_dim: int
     goal_dim: int
     act_dim: int
+    arm: dict | None
+    """The arm it was trained for (``ArmKinematics.identity``); None: the Panda, before checkpoints recorded it."""
 
     def act(self, observation: dict[str, np.ndarray]) -> np.ndarray: ...
 
@@ -210,6 +212,7 @@ class LearnedPolicyController:
     """
 
     def __init__(self, policy: ActorPolicy, kinematics: ArmKinematics) -> None:
+        check_policy_arm(policy.arm, kinematics.identity())
         arm = kinematics.arm
         self.spec: PolicySpec = policy_spec(
             policy.env_id, policy.control_type, policy.action_map, arm.dof, arm.base_position_in_world

@@ -8,6 +8,7 @@ joint vectors are angles in ``Arm.joint_names`` order (a continuous joint's angl
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,8 @@ POSTURE_GAIN = 0.05
 MAX_ITERATION_STEP = 0.3
 """rad: a solver iteration moves no joint further (the whole step is scaled down), so a nearly
 singular orientation task cannot throw the posture across the joint space."""
+CHAIN_HASH_SCALES = (0.0, 0.3, 0.7, 1.1)
+"""rad: the joint angles (alternating in sign along the chain) at which ``identity`` samples the tip's pose."""
 
 
 class ArmKinematics:
@@ -97,6 +100,27 @@ class ArmKinematics:
         base = self.data.oMf[base_id]
         # The base frame is fixed in Pinocchio's world; at the URDF root (the usual case) nothing is transformed.
         self.base_inverse = None if base.isIdentity() else base.inverse()
+
+    def identity(self) -> dict[str, object]:
+        """What a policy trained on this arm records: names, frames and a hash of the kinematic chain.
+
+        The hash is taken over tip poses at fixed joint angles, rounded to 1e-6: the same chain from another copy
+        of the URDF (other meshes, comments, limits) hashes alike, a different geometry does not.
+        """
+        poses = []
+        for scale in CHAIN_HASH_SCALES:
+            signs = np.where(np.arange(self.dof) % 2 == 0, 1.0, -1.0)
+            position, rotation = self.ee_pose(scale * signs)
+            poses.append(np.concatenate([position, rotation.ravel()]))
+        rounded = np.round(np.concatenate(poses), 6) + 0.0  # + 0.0: no negative zeros
+        digest = hashlib.sha256(rounded.tobytes() + ",".join(self.arm.joint_names).encode()).hexdigest()[:16]
+        return {
+            "name": self.arm.name,
+            "joint_names": list(self.arm.joint_names),
+            "base_frame": self.arm.base_frame,
+            "tip_frame": self.arm.tip_frame,
+            "chain_hash": digest,
+        }
 
     def _configuration(self, q: np.ndarray) -> np.ndarray:
         """Pinocchio's configuration of joint angles ``q`` (continuous joints as (cos, sin))."""

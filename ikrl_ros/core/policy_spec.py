@@ -38,6 +38,8 @@ from ikrl_ros.core.control import (
     braked,
 )
 from ikrl_ros.core.execution import Command, JointTargets, Twist
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.robot import DEFAULT_ROBOT, load_arm
 
 CONTROL_TYPES = ("ee", "joints", "pose")
 """``ee``: Cartesian displacements; ``joints``: joint displacements; ``pose``: Cartesian displacements and
@@ -60,6 +62,31 @@ PANDA_GYM_ENV_PREFIX = "PandaReach"
 
 class PolicyError(ValueError):
     """A checkpoint that cannot drive this robot: wrong task, sizes or action space."""
+
+
+def check_policy_arm(recorded: dict | None, identity: dict) -> None:
+    """Refuse a policy trained for another arm: its joints, frames or kinematic chain differ from this one's.
+
+    A policy that records no arm was trained on the Panda (panda-gym's tasks, checkpoints from before arms were
+    recorded): it is checked as the shipped Panda's.
+    """
+    if recorded is None:
+        recorded = ArmKinematics(load_arm(DEFAULT_ROBOT)).identity()
+    for key, what in ARM_IDENTITY_KEYS.items():
+        if recorded.get(key) != identity[key]:
+            raise PolicyError(
+                f"policy was trained for the arm '{recorded.get('name')}', this controller drives "
+                f"'{identity['name']}': {what} differ ({recorded.get(key)} vs {identity[key]}); train one for this "
+                "arm with `ikrl train --robot ...`"
+            )
+
+
+ARM_IDENTITY_KEYS = {
+    "joint_names": "joint names",
+    "base_frame": "base frames",
+    "tip_frame": "tip frames",
+    "chain_hash": "kinematic chains (hash of tip poses)",
+}
 
 
 def task_of(env_id: str) -> str:

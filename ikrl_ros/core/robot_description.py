@@ -22,6 +22,7 @@ from ikrl_ros.core import collision
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.robot import (
     DEFAULT_ROBOT,
+    URDF_SUFFIXES,
     Arm,
     MotionLimits,
     RobotDescriptionError,
@@ -414,6 +415,13 @@ def derive_scene(workspace: Workspace, mounted: tuple[str, ...]) -> tuple[SceneB
     return table, floor
 
 
+def rviz_config_for(template: str, base_frame: str) -> str:
+    """A copy of the RViz config ``template`` (a file) in the cache with ``base_frame`` as its fixed frame, the
+    frame goals clicked in RViz are stamped in: the same config serves every arm."""
+    text = re.sub(r"(?m)^(\s*Fixed Frame: ).*$", lambda match: match.group(1) + base_frame, Path(template).read_text())
+    return str(write_cached("rviz", text, ".rviz"))
+
+
 def urdf_for_rviz(robot: str = DEFAULT_ROBOT) -> str:
     """The arm's URDF with its mesh references made absolute ``file://`` URIs (other ``filename`` attributes, a
     Gazebo plugin's, stay as they are).
@@ -422,7 +430,7 @@ def urdf_for_rviz(robot: str = DEFAULT_ROBOT) -> str:
     ``meshes`` exists; the meshes lie beside the URDF, which is where PyBullet looks too. A URDF whose
     ``package://`` meshes needed resolving is already a copy with absolute paths.
     """
-    urdf_path = load_arm(robot).urdf
+    urdf_path = loadable_urdf(robot) if robot.endswith(URDF_SUFFIXES) else load_arm(robot).urdf
     urdf = Path(urdf_path)
     return re.sub(
         r'(<mesh\b[^>]*?\bfilename=")(?:package://)?(?!file://)([^"]+)"',

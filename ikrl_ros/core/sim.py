@@ -9,6 +9,7 @@ gripper blocked, neutral pose and motor forces as panda-gym sets them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from panda_gym.envs.robots.panda import Panda
@@ -17,7 +18,10 @@ from panda_gym.pybullet import PyBullet
 
 from ikrl_ros.core.controllers import ArmObservation, ReachState
 from ikrl_ros.core.kinematics import ArmKinematics
-from ikrl_ros.core.robot import Arm
+from ikrl_ros.core.robot import DEFAULT_ROBOT, Arm, load_arm
+
+if TYPE_CHECKING:
+    from ikrl_ros.core.arm_sim import ArmSim
 
 IDENTITY_QUATERNION_XYZW = np.array([0.0, 0.0, 0.0, 1.0])
 HIDDEN_GOAL_POSITION = np.array([0.0, 0.0, -1.0])
@@ -62,6 +66,7 @@ class PandaReachSim:
         self._client = self.pybullet.physics_client
         self._body = self.pybullet._bodies_idx[self.robot.body_name]
         self.steps = 0
+        self.substeps = self.pybullet.n_substeps
         self.show_goal(HIDDEN_GOAL_POSITION)
         self.reset()
 
@@ -90,8 +95,8 @@ class PandaReachSim:
     def step_along(self, arm_targets: np.ndarray) -> None:
         """Advance one control period with new position targets at every physics sub-step (one row each): how a
         1 kHz interface feeds the motors a continuous trajectory instead of one target per period."""
-        if len(arm_targets) != self.pybullet.n_substeps:
-            raise ValueError(f"need {self.pybullet.n_substeps} sub-step targets, got {len(arm_targets)}")
+        if len(arm_targets) != self.substeps:
+            raise ValueError(f"need {self.substeps} sub-step targets, got {len(arm_targets)}")
         for targets in arm_targets:
             self.apply_joint_targets(targets)
             self._client.stepSimulation()
@@ -136,6 +141,19 @@ class PandaReachSim:
 
     def close(self) -> None:
         self.pybullet.close()
+
+
+def simulate(arm: Arm) -> PandaReachSim | ArmSim:
+    """The simulator for ``arm``: panda-gym's own PandaReach world for the shipped Panda (bit-exact with
+    panda-gym), the generic ``ArmSim`` for every other arm."""
+    from ikrl_ros.core.arm_sim import ArmSim  # which builds on this module's snapshot
+
+    return PandaReachSim(arm) if is_panda_gym_arm(arm) else ArmSim(arm)
+
+
+def is_panda_gym_arm(arm: Arm) -> bool:
+    """Whether ``arm`` is the Panda panda-gym simulates (its URDF): the one ``PandaReachSim`` reproduces."""
+    return arm.name == DEFAULT_ROBOT and arm.urdf == load_arm(DEFAULT_ROBOT).urdf
 
 
 def observe(sim: PandaReachSim, kinematics: ArmKinematics, goal: np.ndarray) -> ReachState:

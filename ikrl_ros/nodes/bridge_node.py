@@ -50,8 +50,7 @@ from ikrl_ros.core.control import CONTROL_PERIOD, MAX_CARTESIAN_SPEED
 from ikrl_ros.core.execution import Command, Execution, JointTargets, Twist, limited_generator
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.motion_check import JointStreamMonitor, TwistStreamMonitor
-from ikrl_ros.core.robot import load_arm
-from ikrl_ros.core.sim import PandaReachSim
+from ikrl_ros.core.sim import simulate
 from ikrl_ros.core.strict_arm import REFLEX, PeriodMotion, StrictInterface
 from ikrl_ros.core.validation import TrajectorySamples
 from ikrl_ros.nodes.parameters import BridgeParameters, declare_parameters, motion_executor
@@ -67,16 +66,18 @@ from ikrl_ros.nodes.ros_common import (
 
 
 class PandaBridge(Node):
-    """Owns one ``PandaReachSim`` and converts between it and ROS messages."""
+    """Owns one simulated arm (``core.sim.simulate``) and converts between it and ROS messages."""
 
     def __init__(self) -> None:
         super().__init__("panda_bridge")
         self.params = declare_parameters(self, BridgeParameters)
-        self.arm = load_arm()
+        self.arm = self.params.arm()
+        for line in self.arm.defaulted:
+            self.get_logger().warning(f"{self.arm.name}: {line}")
         self.kinematics = ArmKinematics(self.arm)
         self.motion = motion_executor(self.params, self.kinematics)
 
-        self.sim = PandaReachSim(self.arm)
+        self.sim = simulate(self.arm)
         self.strict = self.strict_interface() if self.params.strict else None
         self.pending_target: tuple[np.ndarray, np.ndarray | None] | None = None
         self.state_times: dict[int, int] = {}
@@ -289,7 +290,7 @@ class PandaBridge(Node):
         target = self.pending_target if isinstance(command, JointTargets) else None
         twist = command if isinstance(command, Twist) else None
         period = self.strict.step(self.sim_time_ns, target, twist, self.sim.arm_positions())
-        self.sim.step_along(period.samples.position[1 :: len(period.samples.position) // self.sim.pybullet.n_substeps])
+        self.sim.step_along(period.samples.position[1 :: len(period.samples.position) // self.sim.substeps])
         self.sim_time_ns += CONTROL_PERIOD_NS
         self.report_period(period)
         end = period.samples.position[-1]

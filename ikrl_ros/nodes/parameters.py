@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import MISSING, Field, dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -36,13 +36,15 @@ from ikrl_ros.core.controllers import ReachController
 from ikrl_ros.core.execution import MotionExecutor, limited_generator
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.reach_loop import ReachLoop, ReachLoopSettings
-from ikrl_ros.core.robot import Workspace, load_arm
+from ikrl_ros.core.robot import DEFAULT_ROBOT, Arm, RobotDescriptionError, Workspace, load_arm
+from ikrl_ros.core.robot_description import arm_from_robot_description
 from ikrl_ros.core.safety import CartesianLimits, JointLimits, SingularityGuard
+from ikrl_ros.core.sim import is_panda_gym_arm
 from ikrl_ros.rl.config import CONFIGS, HER_STRATEGIES
 from ikrl_ros.rl.controller_factory import CLASSICAL_CONTROLLERS, CONTROLLERS, LEARNED_CONTROLLERS, ControllerSettings
 
 DEFAULT_ARM = load_arm()
-"""The robot the nodes drive: its description supplies the defaults of the workspace and safety parameters."""
+"""The robot the nodes drive unless ``robot``/``robot_description`` name another: the defaults the docs show."""
 
 SYNC_MODES = ("realtime", "lockstep")
 """One vocabulary for bridge, controller and launch: wall-clock paced, or stepping when the controller answers."""
@@ -88,17 +90,27 @@ def spec_field(default: Any, spec: ParameterSpec) -> Any:
     return field(default=default, metadata={"parameter": spec})
 
 
-def vector3(default: Any, description: str, low: float = -10.0, high: float = 10.0) -> Any:
+def vector3(
+    default: Any,
+    description: str,
+    low: float = -10.0,
+    high: float = 10.0,
+    derived: Callable[[dict[str, Any]], Any] | None = None,
+) -> Any:
     """A 3-vector parameter in metres."""
-    return param(list(map(float, default)), description, unit="m", low=low, high=high, length=3)
+    return param(list(map(float, default)), description, unit="m", low=low, high=high, length=3, derived=derived)
 
 
-def node_default(parameter_set: type, name: str, default: Any) -> Any:
-    """``parameter_set``'s field ``name`` with another default; description and rules stay that field's.
+def node_default(
+    parameter_set: type, name: str, default: Any, derived: Callable[[dict[str, Any]], Any] | None = None
+) -> Any:
+    """``parameter_set``'s field ``name`` with another default (and derivation); description and rules stay that
+    field's.
 
     For a node whose default differs from the shared one: the difference is this one line in its set.
     """
-    return spec_field(default, spec_of(field_named(parameter_set, name)))
+    spec = spec_of(field_named(parameter_set, name))
+    return spec_field(default, spec if derived is None else replace(spec, derived=derived))
 
 
 def field_named(parameter_set: type, name: str) -> Field:
@@ -210,7 +222,75 @@ def below(low_name: str, low: float, high_name: str, high: float) -> None:
 
 
 @dataclass(frozen=True)
-class SafetyParameters:
+class RobotParameters:
+    """Which arm a node drives; its description supplies the defaults of the workspace and safety parameters."""
+
+    robot: str = param(
+        DEFAULT_ROBOT,
+        "the arm: a shipped robot's name (`ikrl robots`: panda, iiwa7, ur5, xarm6) or the path of a URDF (then "
+        "`base_frame` and `tip_frame` are required); the bridge simulates it and the controller drives it",
+    )
+    robot_description: str = param(
+        "",
+        "the URDF as XML text (what `robot_state_publisher` and a ROS stack carry); given, it replaces `robot`. "
+        "`package://` meshes resolve through the ament index or `ROS_PACKAGE_PATH`",
+    )
+    base_frame: str = param(
+        "", "the frame goals and Cartesian commands are in (empty: the shipped robot's; required for a URDF)"
+    )
+    tip_frame: str = param("", "the frame that reaches the goals (empty: the shipped robot's; required for a URDF)")
+    joint_limits: str = param(
+        "",
+        "with a URDF: MoveIt's `joint_limits.yaml` (velocity, acceleration, jerk per joint); empty: the URDF's "
+        "velocities and conservative acceleration and jerk, stated in the log",
+    )
+
+    def arm(self) -> Arm:
+        """The arm these parameters name (validated when they were declared)."""
+        return arm_of(self.__dict__)
+
+
+def arm_of(values: dict[str, Any]) -> Arm:
+    """The arm ``RobotParameters``' values name; a description that describes no arm is a ``ParameterError``."""
+    frames = (values["base_frame"] or None, values["tip_frame"] or None, values["joint_limits"] or None)
+    try:
+        if values["robot_description"]:
+            return arm_from_robot_description(values["robot_description"], *frames)
+        return load_arm(values["robot"], *frames)
+    except RobotDescriptionError as error:
+        source = "robot_description" if values["robot_description"] else "robot"
+        raise ParameterError(f"parameter '{source}': {error}") from None
+
+
+def arm_default(read: Callable[[Arm], Any]) -> Callable[[dict[str, Any]], Any]:
+    """A derived default read from the arm the robot parameters name (a list for vectors)."""
+
+    def derive(values: dict[str, Any]) -> Any:
+        value = read(arm_of(values))
+        return [float(v) for v in value] if isinstance(value, np.ndarray) and value.ndim else float(value)
+
+    return derive
+
+
+BRIDGE_BOX_MARGIN = 0.1
+"""m: the bridge's safety box reaches this far past the arm's reach sphere (and 1 cm under the base)."""
+
+
+def bridge_box(values: dict[str, Any], corner: str) -> list[float]:
+    """The bridge's default box: around everything the arm can reach, a second line behind the controller's."""
+    workspace = arm_of(values).workspace
+    extent = workspace.reach_radius + BRIDGE_BOX_MARGIN
+    if corner == "min":
+        low = workspace.reach_center - extent
+        return [round(float(low[0]), 3), round(float(low[1]), 3), -0.01]
+    return [round(float(v), 3) for v in workspace.reach_center + extent]
+
+
+ROBOT_DEFAULTS = {item.name: default_of(item) for item in fields(RobotParameters)}
+
+
+@dataclass(frozen=True)
+class SafetyParameters(RobotParameters):
     """The limits both nodes enforce: the controller on what it sends, the bridge again on what it executes."""
 
     max_cartesian_speed: float = param(
@@ -223,20 +303,23 @@ class SafetyParameters:
     )
     max_angular_speed: float = param(
         MAX_ANGULAR_SPEED,
-        "safety: per-axis limit on commanded angular speed (the twists' angular part, about the `panda_link0` axes)",
+        "safety: per-axis limit on commanded angular speed (the twists' angular part, about the `base_frame` axes)",
         unit="rad/s",
         low=0.001,
         high=2 * MAX_ANGULAR_SPEED,
     )
     safety_box_min: list[float] = vector3(
         DEFAULT_ARM.safety_box_min.tolist(),
-        "safety: lower corner (`panda_link0`) of the box commanded end-effector targets stay in; from outside it, "
-        "only motion back toward it is allowed. The bridge's default box is wider than the controller's: a second "
-        "line around it (panda-gym itself keeps targets at z >= 0)",
+        "safety: lower corner (`base_frame`) of the box commanded end-effector targets stay in; from outside it, "
+        "only motion back toward it is allowed; default: the robot description's. The bridge's default box is wider "
+        "than the controller's: a second line around it, the arm's reach sphere grown by 0.1 m, down to 1 cm under "
+        "the base (panda-gym itself keeps targets at z >= 0)",
+        derived=arm_default(lambda arm: arm.safety_box_min),
     )
     safety_box_max: list[float] = vector3(
         DEFAULT_ARM.safety_box_max.tolist(),
-        "safety: upper corner (`panda_link0`) of the end-effector target box (see `safety_box_min`)",
+        "safety: upper corner (`base_frame`) of the end-effector target box (see `safety_box_min`)",
+        derived=arm_default(lambda arm: arm.safety_box_max),
     )
     joint_limit_margin: float = param(
         JOINT_LIMIT_MARGIN,
@@ -270,13 +353,10 @@ class SafetyParameters:
         box_order("safety_box", self.safety_box_min, self.safety_box_max)
 
 
-BRIDGE_SAFETY_BOX_MIN = [-0.9, -0.9, -0.01]
-BRIDGE_SAFETY_BOX_MAX = [0.9, 0.9, 1.2]
-
-
 @dataclass(frozen=True)
 class BridgeParameters(SafetyParameters):
-    """``panda_bridge``: the simulated Panda and how it executes commands."""
+    """``panda_bridge``: the simulated arm (the Panda unless ``robot`` says otherwise) and how it executes
+    commands."""
 
     sync_mode: str = param(
         "realtime",
@@ -321,8 +401,20 @@ class BridgeParameters(SafetyParameters):
         low=0.001,
         high=60.0,
     )
-    safety_box_min: list[float] = node_default(SafetyParameters, "safety_box_min", BRIDGE_SAFETY_BOX_MIN)
-    safety_box_max: list[float] = node_default(SafetyParameters, "safety_box_max", BRIDGE_SAFETY_BOX_MAX)
+    safety_box_min: list[float] = node_default(
+        SafetyParameters, "safety_box_min", bridge_box(ROBOT_DEFAULTS, "min"), lambda v: bridge_box(v, "min")
+    )
+    safety_box_max: list[float] = node_default(
+        SafetyParameters, "safety_box_max", bridge_box(ROBOT_DEFAULTS, "max"), lambda v: bridge_box(v, "max")
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.cartesian_execution == "pybullet_ik" and not is_panda_gym_arm(self.arm()):
+            raise ParameterError(
+                f"parameter 'cartesian_execution': 'pybullet_ik' is panda-gym's control of its Panda; the arm "
+                f"'{self.arm().name}' takes 'dls_ik'"
+            )
 
 
 def safety_limits(params: SafetyParameters, kinematics: ArmKinematics) -> tuple[CartesianLimits, JointLimits]:
@@ -417,22 +509,29 @@ class ReachControllerParameters(SafetyParameters):
     )
     base_position_in_world: list[float] = vector3(
         DEFAULT_ARM.base_position_in_world.tolist(),
-        "`panda_link0` in the `world` frame (panda-gym's layout), for goals stamped `world`",
+        "`base_frame` in the `world` frame (the Panda: panda-gym's layout), for goals stamped `world`; default: the "
+        "robot description's",
+        derived=arm_default(lambda arm: arm.base_position_in_world),
     )
     workspace_min: list[float] = vector3(
         DEFAULT_ARM.workspace.box_min.tolist(),
-        "goal box lower corner in `panda_link0`; z >= 0.01 m because the fingertips sit 6 mm below the grasp target "
-        "and would touch the table",
+        "goal box lower corner in `base_frame`; default: the robot description's (the Panda: z >= 0.01 m because the "
+        "fingertips sit 6 mm below the grasp target and would touch the table)",
+        derived=arm_default(lambda arm: arm.workspace.box_min),
     )
     workspace_max: list[float] = vector3(
-        DEFAULT_ARM.workspace.box_max.tolist(), "goal box upper corner in `panda_link0`"
+        DEFAULT_ARM.workspace.box_max.tolist(),
+        "goal box upper corner in `base_frame`; default: the robot description's",
+        derived=arm_default(lambda arm: arm.workspace.box_max),
     )
     reach_radius: float = param(
         DEFAULT_ARM.workspace.reach_radius,
-        "goals must also lie within this distance of the shoulder (0, 0, 0.333): the Panda's specified reach",
+        "goals must also lie within this distance of the arm's shoulder; default: the robot description's (the "
+        "Panda: 0.855 m from (0, 0, 0.333), its specified reach)",
         unit="m",
         low=0.01,
         high=2.0,
+        derived=arm_default(lambda arm: arm.workspace.reach_radius),
     )
     out_of_workspace: str = param(
         "clamp",
@@ -448,9 +547,7 @@ class ReachControllerParameters(SafetyParameters):
         low=0.001,
         high=60.0,
     )
-    allow_extra_joints: bool = param(
-        False, "accept joint states that also name joints outside the Panda (larger robots)"
-    )
+    allow_extra_joints: bool = param(False, "accept joint states that also name joints outside the arm (larger robots)")
     cartesian_p_gain: float = param(
         1.0, "`cartesian_p`: fraction of the remaining displacement commanded per step", low=0.01, high=1.0
     )

@@ -31,7 +31,6 @@ from ikrl_ros.core.controllers import LearnedPolicyController
 from ikrl_ros.core.execution import Command, Twist
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.reach_loop import PlannedMotion, StatusCode, StepResult
-from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.timing import AnswerCredit, LoopTiming
 from ikrl_ros.nodes.markers import reach_markers
 from ikrl_ros.nodes.messages import (
@@ -86,12 +85,16 @@ class ReachControllerNode(LifecycleNode):
 
     def load_controller(self) -> None:
         """The arm, its limits, the controller the parameters name and the reach loop around them."""
-        self.arm = load_arm()
+        self.arm = self.params.arm()
+        for line in self.arm.defaulted:
+            self.get_logger().warning(f"{self.arm.name}: {line}")
         self.kinematics = ArmKinematics(self.arm)
         controller = make_controller(controller_settings(self.params), self.kinematics)
         if isinstance(controller, LearnedPolicyController):
             policy = controller.policy
-            self.get_logger().info(f"loaded {policy.algo} policy (trained {policy.step} steps on {policy.env_id})")
+            self.get_logger().info(
+                f"loaded {policy.algo} policy for {self.arm.name} (trained {policy.step} steps on {policy.env_id})"
+            )
         self.loop = reach_loop(self.params, controller, self.kinematics)
         if self.loop.orientation_warning:
             self.get_logger().warning(f"controller '{self.params.controller}': {self.loop.orientation_warning}")

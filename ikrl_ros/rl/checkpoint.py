@@ -95,6 +95,7 @@ def make_meta(algo: str, config: BaseConfig, info: EnvInfo, step: int, **extra: 
         "control_type": info.control_type,
         "action_map": info.action_map,
         "env_kwargs": info.env_kwargs,
+        **({"arm": info.arm} if info.arm is not None else {}),
         "max_episode_steps": info.max_episode_steps,
         "observation_layout": info.layout(),
         "observation_notes": info.notes(),
@@ -204,6 +205,8 @@ class Policy:
         """What the actions command: 'ee' (end-effector displacements), 'joints' or 'pose' (see core.workspace)."""
         self.action_map: str = meta.get("action_map", "linear")
         self.env_kwargs: dict[str, Any] = meta.get("env_kwargs", {})
+        self.arm: dict[str, Any] | None = meta.get("arm")
+        """The arm it was trained for (``ArmKinematics.identity``); None: the Panda (panda-gym, older checkpoints)."""
         """What the environment was made with beyond its id: evaluate the policy on the same task."""
         self.step: int = int(meta["step"])
         self._normalizer, self._actor = normalizer.eval(), actor.eval()

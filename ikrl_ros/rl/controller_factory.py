@@ -15,6 +15,7 @@ from ikrl_ros.core.controllers import (
 )
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.policy_spec import PolicyError
+from ikrl_ros.core.robot import DEFAULT_ROBOT
 
 CLASSICAL_CONTROLLERS = ("cartesian_p", "ik", "pybullet_ik")
 LEARNED_CONTROLLERS = ("ddpg", "td3", "sac")
@@ -22,18 +23,23 @@ CONTROLLERS = (*CLASSICAL_CONTROLLERS, *LEARNED_CONTROLLERS, "hybrid")
 POLICY_DIR = Path(__file__).resolve().parents[1] / "policies"
 
 
-def shipped_policy_path(algo: str) -> Path:
+def policy_folder(robot: str = DEFAULT_ROBOT) -> Path:
+    """Where a shipped arm's policies lie: the Panda's at the top of ``POLICY_DIR``, another arm's in its folder."""
+    return POLICY_DIR if robot == DEFAULT_ROBOT else POLICY_DIR / robot
+
+
+def shipped_policy_path(algo: str, robot: str = DEFAULT_ROBOT) -> Path:
     """The default policy that ships for ``algo``: trained by ``ikrl train`` on the workspace task (IkrlReach-v0)."""
-    return POLICY_DIR / f"{algo}_workspace.pt"
+    return policy_folder(robot) / f"{algo}_workspace.pt"
 
 
-def resolve_policy_path(policy_path: str, algo: str) -> Path:
-    """``policy_path`` as given, a shipped policy's name (e.g. ``sac_panda_reach_joints``), or the algorithm's
-    default."""
+def resolve_policy_path(policy_path: str, algo: str, robot: str = DEFAULT_ROBOT) -> Path:
+    """``policy_path`` as given, the name of a policy shipped for ``robot`` (e.g. ``sac_panda_reach_joints``), or
+    the algorithm's default for it."""
     if not policy_path:
-        return shipped_policy_path(algo)
+        return shipped_policy_path(algo, robot)
     if "/" not in policy_path and not policy_path.endswith(".pt"):
-        return POLICY_DIR / f"{policy_path}.pt"
+        return policy_folder(robot) / f"{policy_path}.pt"
     return Path(policy_path)
 
 
@@ -68,11 +74,13 @@ def make_controller(settings: ControllerSettings, kinematics: ArmKinematics) -> 
     """The controller ``settings`` name; checkpoint problems raise ``ValueError`` with the reason."""
     if settings.name in LEARNED_CONTROLLERS:
         return load_policy_controller(
-            resolve_policy_path(settings.policy_path, settings.name), settings.name, kinematics
+            resolve_policy_path(settings.policy_path, settings.name, kinematics.arm.name), settings.name, kinematics
         )
     if settings.name == "hybrid":
         far = load_policy_controller(
-            resolve_policy_path(settings.policy_path, settings.hybrid_policy), settings.hybrid_policy, kinematics
+            resolve_policy_path(settings.policy_path, settings.hybrid_policy, kinematics.arm.name),
+            settings.hybrid_policy,
+            kinematics,
         )
         return HybridController(
             far, make_classical(settings.hybrid_near, settings, kinematics), settings.hybrid_switch_radius
@@ -92,6 +100,12 @@ def load_policy_controller(path: Path, algo: str, kinematics: ArmKinematics) -> 
     """Load and check a checkpoint for ``algo``; any problem is a ``ValueError`` that says which."""
     from ikrl_ros.rl.checkpoint import CheckpointError, load_policy  # torch is only needed for learned controllers
 
+    if not path.is_file() and path.parent.is_relative_to(POLICY_DIR):
+        shipped = sorted(p.stem for p in path.parent.glob("*.pt")) if path.parent.is_dir() else []
+        raise ValueError(
+            f"no shipped policy {path.stem} for the arm '{kinematics.arm.name}' (shipped for it: {shipped or 'none'}); "
+            "give policy_path a policy trained for it (ikrl train --robot ...)"
+        )
     try:
         policy = load_policy(path)
     except CheckpointError as error:

@@ -92,6 +92,8 @@ class EnvInfo:
     """How an action becomes a displacement fraction: 'linear' (panda-gym) or 'signed_square' (a·|a|)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments the environment was made with beyond its registration (``ikrl train --env-kwarg``)."""
+    arm: dict[str, Any] | None = None
+    """The arm's ``ArmKinematics.identity``; None: panda-gym's Panda, whose environments do not state it."""
 
     @property
     def input_dim(self) -> int:
@@ -137,6 +139,7 @@ def env_info(env: gym.Env) -> EnvInfo:
         control_type=str(control_type),
         terminal_on_success=bool(getattr(getattr(unwrapped, "task", None), "terminal_on_success", True)),
         action_map=str(getattr(unwrapped, "action_map", "linear")),
+        arm=getattr(unwrapped, "arm_identity", None),
     )
 
 

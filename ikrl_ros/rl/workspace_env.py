@@ -141,10 +141,13 @@ class WorkspaceReachEnv(gym.Env):
         continue_probability: float = 0.8,
         robot: str = DEFAULT_ROBOT,
         limited: bool = False,
+        base_frame: str | None = None,
+        tip_frame: str | None = None,
+        joint_limits: str | None = None,
     ) -> None:
         if not 0.0 <= continue_probability <= 1.0:
             raise ValueError(f"continue_probability must be in [0, 1], got {continue_probability}")
-        arm = load_arm(robot)
+        arm = load_arm(robot, base_frame, tip_frame, joint_limits)
         self.policy_spec = PolicySpec(
             WORKSPACE_TASK, control_type, action_map, arm.dof, arm.base_position_in_world, limited
         )
@@ -152,6 +155,7 @@ class WorkspaceReachEnv(gym.Env):
         self.control_type, self.action_map = control_type, action_map
         self.continue_probability = continue_probability
         self.kinematics = ArmKinematics(arm)
+        self.arm_identity = self.kinematics.identity()
         self.task = WorkspaceReachTask()
         bounds = self.kinematics.datasheet_limits_with_margin if limited else self.kinematics.limits_with_margin
         joint_limits = JointLimits(*bounds(JOINT_LIMIT_MARGIN), MAX_JOINT_STEP)

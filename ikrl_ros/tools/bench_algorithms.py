@@ -124,7 +124,9 @@ def shipped_training_arguments(manifest: Path = SHIPPED_MANIFEST) -> argparse.Na
     from ikrl_ros.tools import command, learning_commands
 
     words = shlex.split(json.loads(manifest.read_text())["command"])
-    return command.build_parser(learning_commands.add_subcommands).parse_args(words[1:])
+    args = command.build_parser(learning_commands.add_subcommands).parse_args(words[1:])
+    learning_commands.apply_robot_recipe(args)
+    return args
 
 
 def run_ours(

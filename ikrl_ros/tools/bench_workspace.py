@@ -26,10 +26,10 @@ import numpy as np
 
 from ikrl_ros.core.control import CONTROL_PERIOD
 from ikrl_ros.core.kinematics import ArmKinematics
-from ikrl_ros.core.robot import load_arm
+from ikrl_ros.core.robot import DEFAULT_ROBOT, load_arm, shipped_robots
 from ikrl_ros.core.rotations import angle_between, matrix_to_quaternion, quaternion_to_matrix
 from ikrl_ros.core.workspace import sample_reachable_goals, sample_reachable_poses
-from ikrl_ros.rl.controller_factory import ControllerSettings
+from ikrl_ros.rl.controller_factory import ControllerSettings, policy_folder
 from ikrl_ros.tools.report import write_section
 
 THRESHOLDS = (0.05, 0.01, 0.005, 0.001)
@@ -71,6 +71,17 @@ class GoalRecord:
     """Largest distance (m) after first coming within 5 mm; None if never."""
 
 
+CLASSICAL_ENTRIES = ("cartesian_p", "ik", "pybullet_ik")
+"""Entries that run on any arm; the others need that arm's shipped policy (``hybrid`` its sac_workspace)."""
+
+
+def entries_for(robot: str) -> list[str]:
+    """The workspace entries ``robot`` can run: its shipped policies and the classical controllers."""
+    folder = policy_folder(robot)
+    learned = [n for n, s in ENTRIES.items() if s.policy_path and (folder / f"{s.policy_path}.pt").is_file()]
+    return [n for n in ENTRIES if n in learned or n in CLASSICAL_ENTRIES]
+
+
 def record(goal: np.ndarray, path: np.ndarray) -> GoalRecord:
     """Metrics of one goal from its end-effector path (one sample per control period)."""
     errors = np.linalg.norm(path - goal, axis=1)
@@ -98,22 +109,31 @@ def pose_record(goal: np.ndarray, rotation: np.ndarray, path: np.ndarray, orient
 
 
 def run_entry(
-    name: str, goals: np.ndarray, goal_seconds: float, log_dir: Path, rotations: np.ndarray | None = None
+    name: str,
+    goals: np.ndarray,
+    goal_seconds: float,
+    log_dir: Path,
+    rotations: np.ndarray | None = None,
+    robot: str = DEFAULT_ROBOT,
 ) -> dict[str, object]:
-    """One controller on all goals (poses when ``rotations`` are given), in real time through ROS;
-    returns the records and its diagnostics."""
+    """One controller on all goals (poses when ``rotations`` are given), in real time through ROS, both nodes
+    driving ``robot``; returns the records and its diagnostics."""
     from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
     from ikrl_ros.tools.stack import reach_stack
 
     settings = (ENTRIES if rotations is None else POSE_ENTRIES)[name]
     controller = {
+        "robot": robot,
         "controller": settings.name,
         "policy_path": settings.policy_path,
         **({} if rotations is None else {"orientation": "track"}),
     }
     steps = round(goal_seconds / CONTROL_PERIOD)
     records = []
-    with reach_stack(log_dir, controller=controller), connected_runner() as runner:
+    with (
+        reach_stack(log_dir, bridge={"robot": robot}, controller=controller),
+        connected_runner(arm=load_arm(robot)) as runner,
+    ):
         latest = runner.controller_diagnostics()
         for index, goal in enumerate(goals):
             if rotations is None:
@@ -188,15 +208,26 @@ def pose_report(args: argparse.Namespace, results: dict[str, dict[str, object]],
     return "\n".join(lines) + "\n"
 
 
+def admitted_workspace(robot: str) -> str:
+    """The reach controller's default goal region for ``robot``, in words."""
+    workspace = load_arm(robot).workspace
+    low, high = (
+        ", ".join(f"{v:g}".replace("-", "−") for v in corner) for corner in (workspace.box_min, workspace.box_max)
+    )
+    return f"box [{low}]–[{high}] m ∩ {workspace.reach_radius:g} m reach sphere, IK-reachable"
+
+
 def report(args: argparse.Namespace, results: dict[str, dict[str, object]], goals: np.ndarray) -> str:
+    arm = load_arm(args.robot)
     lines = [
-        "## Workspace suite: consecutive goals across the workspace, real time, launch defaults",
+        "## Workspace suite: consecutive goals across the workspace, real time, launch defaults"
+        + ("" if args.robot == DEFAULT_ROBOT else f": {arm.name} ({arm.dof} DoF)"),
         "",
         f"Measured by `{args.command}` on {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, "
         f"{args.parallel} stacks at a time. {len(goals)} goals (seed {args.seed}) uniform over the reach controller's "
         "admitted "
-        "workspace (box [0.2, −0.5, 0.01]–[0.85, 0.5, 0.7] m ∩ 0.855 m reach sphere, IK-reachable), published one "
+        f"workspace ({admitted_workspace(args.robot)}, in `{arm.base_frame}`), published one "
         "after another "
         f"on `goal_pose` / `clicked_point`, {args.goal_seconds:g} s of real time each; the arm starts every goal "
         "where the last left it "
@@ -222,12 +253,12 @@ def run_suite(args: argparse.Namespace) -> int:
     out_dir = Path(args.log_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     entries = POSE_ENTRIES if args.poses else ENTRIES
-    names = args.controllers or list(entries)
+    names = args.controllers or (list(entries) if args.robot == DEFAULT_ROBOT else entries_for(args.robot))
     unknown = sorted((set(names) | set(args.rerun or [])) - set(entries))
     if unknown:
         print(f"error: unknown entries {unknown}; choose from {list(entries)}", file=sys.stderr)
         return 2
-    kinematics = ArmKinematics(load_arm())
+    kinematics = ArmKinematics(load_arm(args.robot))
     if args.poses:
         poses = sample_reachable_poses(args.goals, args.seed, kinematics)
         goals = np.array([position for position, _ in poses])
@@ -261,6 +292,7 @@ def run_suite(args: argparse.Namespace) -> int:
                 str(out_dir),
             ]
             command += ["--poses"] if args.poses else []
+            command += ["--robot", args.robot]
             print(f"[bench workspace] {name}: started", flush=True)
             running.append((name, subprocess.Popen(command, env=env)))
         for name, process in list(running):
@@ -283,7 +315,7 @@ def run_suite(args: argparse.Namespace) -> int:
             f"{out_dir} (same goals)"
         )
     text = (pose_report if args.poses else report)(args, results, goals)
-    marker = "pose" if args.poses else "workspace"
+    marker = ("pose" if args.poses else "workspace") + ("" if args.robot == DEFAULT_ROBOT else f"-{args.robot}")
     write_section(Path(args.out), marker, text)
     if args.readme:
         write_section(Path(args.readme), marker, text)
@@ -299,6 +331,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--poses", action="store_true", help="the pose suite: pose goals, orientation 'track', its own entries"
     )
     parser.add_argument("--goal-seconds", type=float, default=3.0, help="real time per goal (default: %(default)s)")
+    parser.add_argument(
+        "--robot",
+        default=DEFAULT_ROBOT,
+        choices=shipped_robots(),
+        help="the shipped arm both nodes drive; another than the Panda runs the entries it has policies for and the "
+        "classical ones, and writes its own report section (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="seed of the goal sequence (default: %(default)s)")
     parser.add_argument("--controllers", nargs="*", help=f"entries to run (default: all of {list(ENTRIES)})")
     parser.add_argument("--parallel", type=int, default=2, help="stacks running at once (default: %(default)s)")
@@ -337,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = Path(args.log_dir)
     goals = np.load(log_dir / "goals.npy")
     rotations = np.load(log_dir / "rotations.npy") if args.poses else None
-    result = run_entry(args.entry, goals, args.goal_seconds, log_dir / args.entry, rotations)
+    result = run_entry(args.entry, goals, args.goal_seconds, log_dir / args.entry, rotations, args.robot)
     (log_dir / args.entry / "result.json").write_text(json.dumps(result))
     return 0
 

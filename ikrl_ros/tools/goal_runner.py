@@ -22,7 +22,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
 
-from ikrl_ros.core.robot import load_arm
+from ikrl_ros.core.robot import Arm, load_arm
 from ikrl_ros.core.validation import InvalidInput, arm_state_from_joint_state
 from ikrl_ros.nodes.ros_common import CONTROL_PERIOD_NS, ns_from_time, xyz
 
@@ -52,8 +52,9 @@ class GoalOutcome:
 class GoalRunner(Node):
     """A test/demo client: publishes goals on ``goal_pose`` or ``clicked_point``, watches ``ee_pose``."""
 
-    def __init__(self, namespace: str = "") -> None:
+    def __init__(self, namespace: str = "", arm: Arm | None = None) -> None:
         super().__init__("ikrl_goal_runner", namespace=namespace)
+        self.arm = arm or load_arm()
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.goal_pose_pub = self.create_publisher(PoseStamped, "goal_pose", reliable)
         self.clicked_point_pub = self.create_publisher(PointStamped, "clicked_point", reliable)
@@ -91,7 +92,7 @@ class GoalRunner(Node):
 
     def _on_joint_state(self, message: JointState) -> None:
         try:
-            arm = arm_state_from_joint_state(load_arm(), message.name, message.position, message.velocity)
+            arm = arm_state_from_joint_state(self.arm, message.name, message.position, message.velocity)
         except InvalidInput:
             return
         self.arm_states.append((ns_from_time(message.header.stamp), arm.position))
@@ -145,7 +146,7 @@ class GoalRunner(Node):
             message.point.x, message.point.y, message.point.z = (float(v) for v in goal)
             publisher = self.clicked_point_pub
         message.header.stamp = self.get_clock().now().to_msg()
-        message.header.frame_id = load_arm().base_frame if frame_id is None else frame_id
+        message.header.frame_id = self.arm.base_frame if frame_id is None else frame_id
         publisher.publish(message)
 
     def run_goal(
@@ -259,10 +260,11 @@ class GoalRunner(Node):
 
 
 @contextmanager
-def connected_runner(namespace: str = "") -> Iterator[GoalRunner]:
-    """An rclpy context and a ``GoalRunner`` that has seen the stack come up; both torn down afterwards."""
+def connected_runner(namespace: str = "", arm: Arm | None = None) -> Iterator[GoalRunner]:
+    """An rclpy context and a ``GoalRunner`` (for ``arm``, default the Panda) that has seen the stack come up; both
+    torn down afterwards."""
     rclpy.init()
-    runner = GoalRunner(namespace)
+    runner = GoalRunner(namespace, arm)
     try:
         runner.wait_for_stack()
         yield runner
@@ -271,11 +273,11 @@ def connected_runner(namespace: str = "") -> Iterator[GoalRunner]:
         rclpy.try_shutdown()
 
 
-def format_table(outcomes: list[GoalOutcome], tolerance: float) -> str:
+def format_table(outcomes: list[GoalOutcome], tolerance: float, base_frame: str | None = None) -> str:
     """The per-goal table the demo prints."""
+    frame = base_frame or load_arm().base_frame
     lines = [
-        f"| # | goal in {load_arm().base_frame} (m) | sent on | reached (≤ {tolerance * 1000:g} mm) | steps "
-        "| final error (mm) |",
+        f"| # | goal in {frame} (m) | sent on | reached (≤ {tolerance * 1000:g} mm) | steps | final error (mm) |",
         "|---|---|---|---|---|---|",
     ]
     for index, outcome in enumerate(outcomes, 1):

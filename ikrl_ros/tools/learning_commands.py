@@ -10,8 +10,11 @@ import argparse
 import importlib
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
+from ikrl_ros.core.policy_spec import WORKSPACE_ENV_PREFIX
+from ikrl_ros.core.robot import URDF_SUFFIXES, load_arm
 from ikrl_ros.rl.config import CONFIGS, HER_STRATEGIES
 from ikrl_ros.tools.command import SubParsers, run
 
@@ -39,12 +42,52 @@ def train_overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
+PANDA_GYM_ENV = "PandaReach-v3"
+DEFAULT_STEPS = 5_000
+WORKSPACE_ENV = "IkrlReach-v0"
+ROBOT_RECIPE = {"algo": "sac", "env": WORKSPACE_ENV, "steps": 100_000}
+"""What ``ikrl train --robot`` trains unless told otherwise: the shipped ``sac_workspace`` recipe."""
+ROBOT_RECIPE_OVERRIDES = (("goal_relative_inputs", True),)
+
+
+def apply_robot_recipe(args: argparse.Namespace) -> None:
+    """``--robot`` (a shipped arm or a URDF) becomes the workspace environment's arm; options left unset take
+    ``ROBOT_RECIPE``. Without ``--robot``, ``--algo`` is required and the Panda is trained as before."""
+    if args.robot is None:
+        if args.base_frame or args.tip_frame or args.joint_limits:
+            raise ValueError("--base-frame, --tip-frame and --joint-limits go with --robot")
+        if args.algo is None:
+            raise ValueError("--algo is required (or give --robot for the shipped workspace recipe)")
+        args.env, args.steps = args.env or PANDA_GYM_ENV, args.steps or DEFAULT_STEPS
+        return
+    for key, value in ROBOT_RECIPE.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if not args.env.startswith(WORKSPACE_ENV_PREFIX):
+        raise ValueError(f"--robot trains the workspace environments ({WORKSPACE_ENV_PREFIX}*), not {args.env}")
+    robot = args.robot
+    if robot.endswith(URDF_SUFFIXES) or robot.endswith((".yaml", ".yml")):
+        robot = str(Path(robot).resolve())  # evaluation and the nodes find it from anywhere
+    given = {"robot": robot, "base_frame": args.base_frame, "tip_frame": args.tip_frame}
+    if args.joint_limits:
+        given["joint_limits"] = str(Path(args.joint_limits).resolve())
+    load_arm(robot, args.base_frame, args.tip_frame, given.get("joint_limits"))  # a bad arm fails here, named
+    args.env_kwarg = [*(args.env_kwarg or []), *((k, v) for k, v in given.items() if v is not None)]
+    named = {key for key, _ in args.set or []}
+    args.set = [*((k, v) for k, v in ROBOT_RECIPE_OVERRIDES if k not in named), *(args.set or [])]
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from ikrl_ros.rl.algorithms import resolve_device
     from ikrl_ros.rl.config import make_config
     from ikrl_ros.rl.envs import resolve_env_id
     from ikrl_ros.rl.trainer import train
 
+    try:
+        apply_robot_recipe(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     config = make_config(args.algo, **train_overrides(args))
     try:
         resolve_device(args.device)
@@ -148,13 +191,31 @@ def add_subcommands(subparsers: SubParsers) -> None:
         help="train DDPG/TD3/SAC (+HER) on a panda-gym reach task",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--algo", choices=sorted(CONFIGS), required=True)
-    p.add_argument("--env", default="PandaReach-v3", help="gymnasium id of a goal-conditioned environment")
+    p.add_argument("--algo", choices=sorted(CONFIGS), help="required unless --robot is given (then: sac)")
+    p.add_argument(
+        "--env",
+        help=f"gymnasium id of a goal-conditioned environment (default: {PANDA_GYM_ENV}; with --robot: "
+        f"{WORKSPACE_ENV})",
+    )
     p.add_argument("--reward", choices=("sparse", "dense"), help="switch the panda-gym id's reward type")
     p.add_argument("--her", action=argparse.BooleanOptionalAction, default=True, help="hindsight experience replay")
     p.add_argument("--her-strategy", choices=[s for s in HER_STRATEGIES if s != "none"], help="default: future")
     p.add_argument("--her-k", type=int, help="relabelled goals per real one (default 4)")
-    p.add_argument("--steps", type=int, default=5_000, help="total environment steps (all envs)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        help=f"total environment steps, all envs (default: {DEFAULT_STEPS:,}; with --robot: {ROBOT_RECIPE['steps']:,})",
+    )
+    p.add_argument(
+        "--robot",
+        help="the arm: a shipped robot (ikrl robots) or a URDF; trains the shipped workspace recipe for it (SAC, "
+        "HER, goal-relative inputs) unless --algo/--env/--steps/--set say otherwise",
+    )
+    p.add_argument("--base-frame", help="with a URDF --robot: the frame goals are given in")
+    p.add_argument("--tip-frame", help="with a URDF --robot: the frame that reaches the goals")
+    p.add_argument(
+        "--joint-limits", help="with a URDF --robot: MoveIt's joint_limits.yaml (velocity, acceleration, jerk)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output directory (resumed if it holds a checkpoint)")
     p.add_argument(

@@ -3,6 +3,7 @@ them with a JSON manifest into the checkout's ikrl_ros/policies/ (run from the c
 
     python -m ikrl_ros.tools.ship_policies [--algos ddpg td3 sac] [--env PandaReach-v3] [--steps 20000]
     python -m ikrl_ros.tools.ship_policies --env IkrlReach-v0 --steps 100000 --set goal_relative_inputs=true
+    python -m ikrl_ros.tools.ship_policies --robot xarm6 --algos sac --steps 200000   # into policies/xarm6/
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from ikrl_ros.core.robot import DEFAULT_ROBOT, shipped_robots
 from ikrl_ros.rl.plotting import plot_runs
 from ikrl_ros.tools.report import write_section
 
@@ -49,9 +51,14 @@ def ship(
     eval_every: int,
     policies: Path,
     resume: bool = False,
+    robot: str = DEFAULT_ROBOT,
 ) -> dict:
-    out = runs / f"{algo}_{SUFFIX[env_id]}_s{seed}"  # commands run in the repository root
+    """Train ``algo`` on ``env_id`` for ``robot``, evaluate it and install it with its manifest in ``policies``
+    (a robot other than the Panda: in its folder there)."""
+    prefix = "" if robot == DEFAULT_ROBOT else f"{robot}_"
+    out = runs / f"{prefix}{algo}_{SUFFIX[env_id]}_s{seed}"  # commands run in the repository root
     name = f"{algo}_{SUFFIX[env_id]}"
+    policies = policies if robot == DEFAULT_ROBOT else policies / robot
     earlier = json.loads((policies / f"{name}.json").read_text()) if resume else None
     train_args = [
         "train",
@@ -71,6 +78,7 @@ def ship(
         "--eval-every",
         str(eval_every),
         *(f"--set={o}" for o in overrides),
+        *([] if robot == DEFAULT_ROBOT else ["--robot", robot]),
     ]
     t0 = time.perf_counter()
     trained = run_cli(train_args)
@@ -81,6 +89,7 @@ def ship(
     evaluation = run_cli(["eval", str(target), "--episodes", "100"])
     manifest = {
         "policy": target.name,
+        "robot": robot,
         "algo": algo,
         "env_id": env_id,
         "her": "future (k=4)",
@@ -98,7 +107,7 @@ def ship(
             "success_rate": evaluation["success_rate"],
             "median_final_distance_m": round(evaluation["median_final_distance"], 4),
             "mean_reward": round(evaluation["mean_reward"], 3),
-            "command": f"ikrl eval ikrl_ros/policies/{target.name} --episodes 100",
+            "command": f"ikrl eval {target} --episodes 100",
         },
         "size_bytes": target.stat().st_size,
         "machine": f"{platform.processor() or platform.machine()}, torch threads 1",
@@ -115,11 +124,12 @@ def write_table(doc: Path, policies: Path) -> None:
         "| policy | env | steps | training s | success (100 goals) | median final distance | size |",
         "|---|---|---|---|---|---|---|",
     ]
-    for path in sorted(policies.glob("*.json")):
+    for path in sorted(policies.glob("*.json")) + sorted(policies.glob("*/*.json")):
         m = json.loads(path.read_text())
         e = m["evaluation"]
         rows.append(
-            f"| `{m['policy']}` | {m['env_id']} | {m['steps']:,} | {m['train_time_s']:.0f} | "
+            f"| `{path.relative_to(policies).with_suffix('.pt')}` | {m['env_id']} | {m['steps']:,} | "
+            f"{m['train_time_s']:.0f} | "
             f"{e['success_rate']:.0%} | {e['median_final_distance_m'] * 1000:.1f} mm | "
             f"{m['size_bytes'] / 1024:.0f} kB |"
         )
@@ -131,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--algos", nargs="+", default=["ddpg", "td3", "sac"])
     p.add_argument("--env", default="PandaReach-v3", choices=sorted(SUFFIX))
     p.add_argument("--steps", type=int, default=20_000)
+    p.add_argument(
+        "--robot", default=DEFAULT_ROBOT, choices=shipped_robots(), help="the arm (not the Panda: the workspace task)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--runs", type=Path, default=Path("runs") / "shipped", help="relative to the repository")
     p.add_argument(
@@ -152,16 +165,27 @@ def main(argv: list[str] | None = None) -> int:
         "--table-only", action="store_true", help="train nothing: rewrite docs/training.md's table from the manifests"
     )
     args = p.parse_args(argv)
+    if args.robot != DEFAULT_ROBOT and not args.env.startswith("IkrlReach"):
+        p.error(f"--robot {args.robot} trains the workspace tasks (--env IkrlReach-v0, ...), not {args.env}")
     for algo in [] if args.table_only else args.algos:
         m = ship(
-            algo, args.env, args.steps, args.seed, args.runs, args.set, args.eval_every, args.policies, args.resume
+            algo,
+            args.env,
+            args.steps,
+            args.seed,
+            args.runs,
+            args.set,
+            args.eval_every,
+            args.policies,
+            args.resume,
+            args.robot,
         )
         print(
             f"{m['policy']}: success {m['evaluation']['success_rate']:.2%}, median final distance "
             f"{m['evaluation']['median_final_distance_m'] * 1000:.1f} mm, {m['train_time_s']} s",
             flush=True,
         )
-    if not args.table_only:
+    if not args.table_only and args.robot == DEFAULT_ROBOT:
         write_curves(args.runs, args.env, args.algos, args.seed)
     write_table(Path("docs/training.md"), args.policies)
     return 0

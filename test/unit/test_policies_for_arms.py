@@ -1,0 +1,170 @@
+"""A policy belongs to an arm: `ikrl train --robot` trains one for a URDF or a shipped arm, its checkpoint records
+the arm, evaluation rebuilds that arm, and a controller for another arm refuses it. The nodes' robot parameters
+name the arm and derive the defaults from it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_arm_from_urdf import PACKAGE, arm_urdf, cube_stl
+
+from ikrl_ros.core.arm_sim import ArmSim
+from ikrl_ros.core.controllers import LearnedPolicyController
+from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.policy_spec import PolicyError, check_policy_arm
+from ikrl_ros.core.robot import load_arm
+from ikrl_ros.nodes.parameters import BridgeParameters, ParameterError, ReachControllerParameters, arm_of
+from ikrl_ros.rl.checkpoint import load_policy
+from ikrl_ros.rl.controller_factory import POLICY_DIR, ControllerSettings, make_controller, resolve_policy_path
+from ikrl_ros.tools import learning_commands
+
+
+def write_arm(root: Path, urdf: str) -> Path:
+    """A description package PACKAGE with ``urdf`` and its mesh; returns the URDF's path."""
+    (root / "urdf").mkdir(parents=True)
+    (root / "meshes").mkdir()
+    (root / "meshes" / "link.stl").write_text(cube_stl(0.08))
+    path = root / "urdf" / "arm.urdf"
+    path.write_text(urdf)
+    return path
+
+
+@pytest.fixture
+def arm_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return write_arm(tmp_path / "src" / PACKAGE, arm_urdf())
+
+
+def identity_of(urdf: Path) -> dict:
+    return ArmKinematics(load_arm(str(urdf), "base", "tool")).identity()
+
+
+def test_the_chain_hash_follows_the_geometry_not_the_file(arm_path: Path, tmp_path: Path) -> None:
+    same_chain = write_arm(tmp_path / "copy" / PACKAGE, arm_urdf(velocity='velocity="1.5"', extra="<!-- a note -->"))
+    longer = write_arm(
+        tmp_path / "longer" / PACKAGE, arm_urdf().replace('<origin xyz="0 0 0.2"/>', '<origin xyz="0 0 0.25"/>', 1)
+    )
+    assert identity_of(same_chain) == identity_of(arm_path), "other limits and comments: the same chain"
+    assert identity_of(longer)["chain_hash"] != identity_of(arm_path)["chain_hash"], "a longer link: another chain"
+    shipped = {name: ArmKinematics(load_arm(name)).identity()["chain_hash"] for name in ("panda", "xarm6", "ur5")}
+    assert len(set(shipped.values())) == 3
+
+
+def test_a_policy_for_another_arm_is_refused_and_an_unrecorded_arm_is_the_panda(arm_path: Path) -> None:
+    panda = ArmKinematics(load_arm()).identity()
+    check_policy_arm(None, panda)  # panda-gym's policies and checkpoints from before arms were recorded
+    check_policy_arm(dict(panda), panda)
+    with pytest.raises(PolicyError, match="trained for the arm 'panda', this controller drives 'six'.*joint names"):
+        check_policy_arm(None, identity_of(arm_path))
+    moved = {**panda, "chain_hash": "0" * 16}
+    with pytest.raises(PolicyError, match="kinematic chains"):
+        check_policy_arm(moved, panda)
+    with pytest.raises(PolicyError, match="tip frames"):
+        check_policy_arm({**panda, "tip_frame": "panda_hand"}, panda)
+
+
+def train(argv: list[str]) -> int:
+    from ikrl_ros.tools import command
+
+    parser = command.build_parser(learning_commands.add_subcommands)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_ikrl_train_robot_trains_that_arm_records_it_and_eval_rebuilds_it(
+    arm_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    argv = ["train", "--robot", str(arm_path), "--base-frame", "base", "--tip-frame", "tool", "--out", str(out)]
+    assert train([*argv, "--steps", "600", "--eval-every", "600", "--eval-episodes", "2", "--no-progress"]) == 0
+    meta = json.loads(torch.load(out / "policy.pt", weights_only=True)["meta"])
+    assert meta["algo"] == "sac" and meta["env_id"] == "IkrlReach-v0", "the shipped workspace recipe"
+    assert meta["config"]["goal_relative_inputs"] is True
+    assert meta["env_kwargs"] == {"robot": str(arm_path.resolve()), "base_frame": "base", "tip_frame": "tool"}
+    assert meta["arm"] == identity_of(arm_path)
+    capsys.readouterr()
+    assert train(["eval", str(out / "policy.pt"), "--episodes", "2"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["episodes"] == 2
+
+    policy = load_policy(out / "policy.pt")
+    LearnedPolicyController(policy, ArmKinematics(load_arm(str(arm_path), "base", "tool")))
+    with pytest.raises(PolicyError, match="trained for the arm 'six', this controller drives 'panda'"):
+        LearnedPolicyController(policy, ArmKinematics(load_arm()))
+    with pytest.raises(PolicyError, match="trained for the arm 'panda'"):
+        LearnedPolicyController(load_policy(POLICY_DIR / "sac_workspace.pt"), ArmKinematics(load_arm("xarm6")))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--robot", "nope"], "unknown robot 'nope'"),
+        (["--robot", "/nowhere/arm.urdf"], "does not exist"),
+        (["--algo", "sac", "--base-frame", "base"], "go with --robot"),
+        ([], "--algo is required"),
+        (["--robot", "ur5", "--env", "PandaReach-v3"], "workspace environments"),
+    ],
+)
+def test_bad_robot_arguments_are_refused_before_training(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert train(["train", *argv, "--out", str(tmp_path / "run")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_shipped_policy_names_resolve_in_the_arms_folder() -> None:
+    assert resolve_policy_path("sac_workspace", "sac") == POLICY_DIR / "sac_workspace.pt"
+    assert resolve_policy_path("sac_workspace", "sac", "ur5") == POLICY_DIR / "ur5" / "sac_workspace.pt"
+    assert resolve_policy_path("", "td3", "xarm6") == POLICY_DIR / "xarm6" / "td3_workspace.pt"
+    assert resolve_policy_path("runs/x/policy.pt", "sac", "ur5") == Path("runs/x/policy.pt")
+    with pytest.raises(ValueError, match="no shipped policy ddpg_workspace for the arm 'ur5'"):
+        make_controller(ControllerSettings("ddpg"), ArmKinematics(load_arm("ur5")))
+
+
+def test_the_robot_parameters_name_the_arm_and_its_defaults(arm_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    values = {"robot": "ur5", "robot_description": "", "base_frame": "", "tip_frame": "", "joint_limits": ""}
+    ur5 = load_arm("ur5")
+    assert arm_of(values).joint_names == ur5.joint_names
+    assert ReachControllerParameters.__dataclass_fields__["workspace_min"].metadata["parameter"].derived(values) == (
+        ur5.workspace.box_min.tolist()
+    )
+    bridge_min = BridgeParameters.__dataclass_fields__["safety_box_min"].metadata["parameter"].derived(values)
+    assert bridge_min[2] == -0.01 and bridge_min[0] < ur5.safety_box_min[0], "the bridge's wider second line"
+    urdf = {**values, "robot": str(arm_path)}
+    with pytest.raises(ParameterError, match="parameter 'robot':.*base_frame"):
+        arm_of(urdf)
+    assert arm_of({**urdf, "base_frame": "base", "tip_frame": "tool"}).dof == 6
+    monkeypatch.setenv("ROS_PACKAGE_PATH", str(arm_path.parents[2]))  # the XML's package:// meshes
+    xml = {**values, "robot_description": arm_path.read_text(), "base_frame": "base", "tip_frame": "tool"}
+    assert arm_of(xml).joint_names == tuple(f"j{i}" for i in range(1, 7))
+    with pytest.raises(ParameterError, match="parameter 'robot_description'"):
+        arm_of({**values, "robot_description": "<robot"})
+    with pytest.raises(ParameterError, match="'pybullet_ik' is panda-gym's control of its Panda"):
+        BridgeParameters(robot="ur5", cartesian_execution="pybullet_ik")
+
+
+def test_the_generic_simulator_follows_a_trajectory_along_its_substeps() -> None:
+    arm = load_arm("xarm6")
+    sim = ArmSim(arm)
+    try:
+        start = sim.arm_positions()
+        goal = start + 0.05
+        sim.step_along(np.linspace(start, goal, sim.substeps + 1)[1:])
+        assert np.all(sim.arm_positions() - start > 0.01), "the motors followed the targets within the period"
+        assert np.allclose(sim.last_arm_targets(), goal)
+        for _ in range(10):
+            sim.step()
+        assert np.allclose(sim.arm_positions(), goal, atol=2e-3)
+        with pytest.raises(ValueError, match="sub-step targets"):
+            sim.step_along(np.zeros((3, arm.dof)))
+        sim.show_goal(np.array([0.3, 0.0, 0.3]))
+        position, rotation = ArmKinematics(arm).ee_pose(sim.arm_positions())
+        x, y, z, w = sim.ee_orientation_xyzw()
+        assert abs(np.dot([x, y, z, w], [x, y, z, w]) - 1.0) < 1e-9
+        assert np.allclose(sim.ee_position_base(), position, atol=1e-4)
+    finally:
+        sim.close()
