@@ -10,7 +10,9 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(exclude=["test"]),
-    package_data={PACKAGE: ["policies/*.pt", "policies/*.json", "robots/*.yaml"]},
+    package_data={
+        PACKAGE: ["policies/*.pt", "policies/*.json", "policies/*/*.pt", "policies/*/*.json", "robots/*.yaml"]
+    },
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),

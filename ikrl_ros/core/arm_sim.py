@@ -27,6 +27,8 @@ GOAL_MARKER_RADIUS = 0.02
 GOAL_COLOUR = [0.1, 0.9, 0.1, 0.3]
 """panda-gym's goal sphere: 2 cm, translucent green."""
 IDENTITY = [0.0, 0.0, 0.0, 1.0]
+CAMERA_DISTANCE = 1.6
+"""m: the rendering camera's distance from the workspace's centre."""
 
 
 class ArmSim:
@@ -134,6 +136,21 @@ class ArmSim:
 
     def ee_position_base(self) -> np.ndarray:
         return self.ee_pose_base()[0]
+
+    def set_arm_positions(self, positions: np.ndarray) -> None:
+        """Place the arm (a replay: no physics step), the locked joints where the description holds them."""
+        values = np.concatenate([positions, list(self.arm.locked_joints.values())])
+        for index, value in zip(self.joint_indices, values, strict=True):
+            self.client.resetJointState(self.body, index, float(value), 0.0)
+
+    def render(self, width: int = 480, height: int = 360) -> np.ndarray:
+        """RGB frame from PyBullet's headless TinyRenderer, the camera on the workspace's centre."""
+        workspace = self.arm.workspace
+        target = self.arm.base_to_world((workspace.box_min + workspace.box_max) / 2)
+        view = self.client.computeViewMatrixFromYawPitchRoll(target.tolist(), CAMERA_DISTANCE, 45, -30, 0, 2)
+        projection = self.client.computeProjectionMatrixFOV(60, width / height, 0.1, 100.0)
+        image = self.client.getCameraImage(width, height, view, projection, renderer=pybullet.ER_TINY_RENDERER)
+        return np.asarray(image[2], dtype=np.uint8).reshape(height, width, 4)[..., :3]
 
     def ee_orientation_xyzw(self) -> np.ndarray:
         """The tip frame's orientation in the base frame (which is the world's, translated)."""

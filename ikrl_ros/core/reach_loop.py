@@ -154,6 +154,14 @@ def _resting(state: MotionState, count: int) -> MotionState:
     return MotionState(*(np.tile(getattr(state, key), (count, 1)) for key in MOTION_FIELDS))
 
 
+SINGULAR_CREEP = 0.1
+"""Beyond the guard's stop threshold, motion along the singular direction keeps this fraction of its speed (the
+joint-step limit bounds the joint motion it takes), so goals inside the badly conditioned band are reached slowly
+instead of never."""
+SINGULAR_CREEP_LIMIT = 2.0
+"""× the stop threshold: above this condition number motion along the singular direction halts."""
+
+
 @dataclass(frozen=True)
 class StepResult:
     """One control step's outcome."""
@@ -484,13 +492,30 @@ class ReachLoop:
         if scale < 1.0:
             note = Intervention(
                 InterventionKind.SINGULARITY,
-                f"near a singularity (condition number {condition:.1f}): speed × {scale:.2f}",
+                f"near a singularity (condition number {condition:.1f}): speed toward it × {scale:.2f}",
             )
             status = StatusCode.HALT_FOR_SINGULARITY if scale == 0.0 else StatusCode.DECELERATE_FOR_SINGULARITY
-            return Twist(twist.linear * scale, twist.angular), status, [note]
+            creep = SINGULAR_CREEP if condition < SINGULAR_CREEP_LIMIT * self.guard.stop else 0.0
+            return (
+                self.toward_singularity_scaled(twist, displacement, planning.jacobian, max(scale, creep)),
+                status,
+                [note],
+            )
         if condition > self.guard.slowdown:
             return twist, StatusCode.LEAVING_SINGULARITY, []  # badly conditioned, but moving away: not slowed
         return twist, StatusCode.NO_WARNING, []
+
+    def toward_singularity_scaled(
+        self, twist: Twist, displacement: np.ndarray, jacobian: np.ndarray, scale: float
+    ) -> Twist:
+        """The twist with only its part along the singular direction scaled: the task direction of the Jacobian's
+        smallest singular value, the one a pseudo-inverse turns into fast joint motion. Scaling the whole twist
+        would halt the arm for good wherever every way on raises the condition number; the rest of the twist
+        moves the arm on, and out of the badly conditioned posture."""
+        singular_direction = np.linalg.svd(jacobian)[0][:, -1]
+        along = float(singular_direction @ displacement)
+        kept = (displacement - (1.0 - scale) * along * singular_direction) / self.executor.period
+        return Twist(kept[:3], None if twist.angular is None else kept[3:])
 
     def drop_unreachable_orientation(self) -> str | None:
         """Position first: an orientation IK cannot reach at the goal from the current posture is dropped for

@@ -87,6 +87,10 @@ class PandaReachSim:
         """The arm's position targets last sent to the motors (by either ``apply_*``)."""
         return self.robot.commanded
 
+    def set_arm_positions(self, positions: np.ndarray) -> None:
+        """Place the arm (a replay: no physics step), the fingers where the description holds them."""
+        self.robot.set_joint_angles(np.concatenate([positions, list(self.arm.locked_joints.values())]))
+
     def step(self) -> None:
         """Advance one control period (20 physics sub-steps)."""
         self.pybullet.step()

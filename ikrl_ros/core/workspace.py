@@ -106,7 +106,9 @@ def sample_start_posture(
     arm = kinematics.arm
     box_min, box_max = arm.safety_box_min, arm.safety_box_max
     lower, upper = kinematics.sampling_range(0.01)
-    half_range = spread * (upper - lower) / 2
+    # A joint with more than a turn of range is drawn within one turn of it (half a turn each way at most): a
+    # base joint of ±2π would otherwise start the arm facing backwards, a posture the stack never drives it to.
+    half_range = spread * np.minimum((upper - lower) / 2, np.pi)
     while True:
         q = np.clip(arm.neutral + rng.uniform(-half_range, half_range), lower, upper)
         ee = kinematics.ee_position(q)

@@ -35,6 +35,7 @@ from ikrl_ros.core.control import (
 from ikrl_ros.core.controllers import ReachController
 from ikrl_ros.core.execution import MotionExecutor, limited_generator
 from ikrl_ros.core.kinematics import ArmKinematics
+from ikrl_ros.core.policy_spec import WORKSPACE_ENV_PREFIX
 from ikrl_ros.core.reach_loop import ReachLoop, ReachLoopSettings
 from ikrl_ros.core.robot import DEFAULT_ROBOT, Arm, RobotDescriptionError, Workspace, load_arm
 from ikrl_ros.core.robot_description import arm_from_robot_description
@@ -663,6 +664,37 @@ class TrainNodeParameters:
         NO_TARGET, "stop at the first evaluation with this success rate (0: train all steps)", low=0.0, high=1.0
     )
     resume: bool = param(True, "continue from `out_dir`'s checkpoint when there is one")
+    robot: str = param(
+        "",
+        "the workspace tasks' arm (`IkrlReach*`): a shipped robot's name or a URDF's path (then `base_frame` and "
+        "`tip_frame`), recorded in the checkpoint; empty: the Panda",
+    )
+    base_frame: str = param("", "with a URDF `robot`: its base frame")
+    tip_frame: str = param("", "with a URDF `robot`: its tip frame")
+    joint_limits: str = param("", "with a URDF `robot`: MoveIt's `joint_limits.yaml` (optional)")
+
+    def __post_init__(self) -> None:
+        if self.robot and not self.env_id.startswith(WORKSPACE_ENV_PREFIX):
+            raise ParameterError(
+                f"parameter 'robot': {self.env_id} is panda-gym's Panda; another arm trains the workspace tasks "
+                f"({WORKSPACE_ENV_PREFIX}*)"
+            )
+        if self.robot:
+            arm_of(
+                {
+                    "robot": self.robot,
+                    "robot_description": "",
+                    "base_frame": self.base_frame,
+                    "tip_frame": self.tip_frame,
+                    "joint_limits": self.joint_limits,
+                }
+            )
+
+    def env_kwargs(self) -> dict[str, str]:
+        """The workspace environment's arm arguments that were given."""
+        given = {"robot": self.robot, "base_frame": self.base_frame, "tip_frame": self.tip_frame}
+        given["joint_limits"] = self.joint_limits
+        return {key: value for key, value in given.items() if value}
 
 
 def controller_settings(params: ReachControllerParameters) -> ControllerSettings:

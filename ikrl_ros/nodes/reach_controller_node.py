@@ -31,6 +31,7 @@ from ikrl_ros.core.controllers import LearnedPolicyController
 from ikrl_ros.core.execution import Command, Twist
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.reach_loop import PlannedMotion, StatusCode, StepResult
+from ikrl_ros.core.robot import Workspace
 from ikrl_ros.core.timing import AnswerCredit, LoopTiming
 from ikrl_ros.nodes.markers import reach_markers
 from ikrl_ros.nodes.messages import (
@@ -387,7 +388,9 @@ class ReachControllerNode(LifecycleNode):
                 level,
                 message,
                 {
+                    "robot": self.arm.name,
                     "controller": self.params.controller,
+                    "workspace": workspace_text(self.loop.workspace, self.arm.base_frame),
                     "orientation": self.loop.orientation_mode,
                     "sync_mode": self.params.sync_mode,
                     "paused": self.loop.paused,
@@ -399,6 +402,13 @@ class ReachControllerNode(LifecycleNode):
                 self.stamp(),
             )
         )
+
+
+def workspace_text(workspace: Workspace, frame: str) -> str:
+    """The admitted goal region in words: box corners and reach sphere, in the base frame."""
+    low, high = (np.round(corner, 3).tolist() for corner in (workspace.box_min, workspace.box_max))
+    center = np.round(workspace.reach_center, 3).tolist()
+    return f"box {low} to {high} m in {frame}, within {workspace.reach_radius:g} m of {center}"
 
 
 def main(args: list[str] | None = None) -> None:

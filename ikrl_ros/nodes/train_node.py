@@ -64,6 +64,7 @@ class TrainNode(Node):
                 progress_bar=False,
                 progress_callback=self.publish_progress,
                 should_stop=self.stop_requested.is_set,
+                env_kwargs=self.params.env_kwargs(),
             )
             self.get_logger().info(f"training ended at step {self.result.step}; checkpoint {self.result.checkpoint}")
         except Exception as error:  # reported, then the node exits non-zero

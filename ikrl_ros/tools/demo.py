@@ -15,7 +15,7 @@ import numpy as np
 
 from ikrl_ros.core.control import CONTROL_PERIOD
 from ikrl_ros.core.kinematics import ArmKinematics
-from ikrl_ros.core.robot import load_arm
+from ikrl_ros.core.robot import DEFAULT_ROBOT, load_arm, shipped_robots
 from ikrl_ros.core.workspace import sample_reachable_goals
 from ikrl_ros.tools.command import SubParsers, run_subcommand
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, GoalOutcome, connected_runner, format_table
@@ -36,21 +36,29 @@ STRICT_CONTROLLER = {"strict": True, "joint_command_type": "joint_trajectory", "
 
 
 def run_demo(
-    controller: str, goal_count: int, seed: int, out_dir: Path, sync_mode: str, strict: bool = False
+    controller: str,
+    goal_count: int,
+    seed: int,
+    out_dir: Path,
+    sync_mode: str,
+    strict: bool = False,
+    robot: str = DEFAULT_ROBOT,
 ) -> tuple[list[GoalOutcome], list[tuple[int, np.ndarray]]]:
     """Bring the stack up, send ``goal_count`` workspace goals one after another, alternating RViz's two goal topics.
 
     Returns each goal's outcome and the arm states the bridge published (for the animation).
     """
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    goals = sample_reachable_goals(goal_count, seed, ArmKinematics(load_arm()))
+    arm = load_arm(robot)
+    goals = sample_reachable_goals(goal_count, seed, ArmKinematics(arm))
+    shared = {"robot": robot, "sync_mode": sync_mode}
     with (
         reach_stack(
             out_dir / "logs",
-            bridge={"sync_mode": sync_mode, **(STRICT_BRIDGE if strict else {})},
-            controller={"controller": controller, "sync_mode": sync_mode, **(STRICT_CONTROLLER if strict else {})},
+            bridge={**shared, **(STRICT_BRIDGE if strict else {})},
+            controller={"controller": controller, **shared, **(STRICT_CONTROLLER if strict else {})},
         ),
-        connected_runner() as runner,
+        connected_runner(arm=arm) as runner,
     ):
         outcomes = [
             runner.run_goal(goal, GOAL_TOPICS[index % 2], round(GOAL_SECONDS / CONTROL_PERIOD), REACHED)
@@ -92,6 +100,12 @@ def add_subcommands(subparsers: SubParsers) -> None:
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default: %(default)s)")
     parser.add_argument("--no-animation", action="store_true", help="skip the GIF (rendering takes a few seconds)")
     parser.add_argument(
+        "--robot",
+        default=DEFAULT_ROBOT,
+        choices=shipped_robots(),
+        help="the shipped arm both nodes drive (ikrl robots; default: %(default)s)",
+    )
+    parser.add_argument(
         "--strict",
         action="store_true",
         help="motion within the Panda's limits: both nodes with strict:=true (the controller on joint_trajectory); "
@@ -104,13 +118,16 @@ def demo_command(args: argparse.Namespace) -> int:
     out_dir = args.out.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    outcomes, arm_states = run_demo(args.controller, args.goals, args.seed, out_dir, args.sync_mode, args.strict)
+    outcomes, arm_states = run_demo(
+        args.controller, args.goals, args.seed, out_dir, args.sync_mode, args.strict, args.robot
+    )
     run_time = time.monotonic() - started
-    table = format_table(outcomes, REACHED)
+    arm = load_arm(args.robot)
+    table = format_table(outcomes, REACHED, arm.base_frame)
     reached = sum(outcome.reached for outcome in outcomes)
     summary = (
-        f"controller {args.controller}, {args.sync_mode}: {reached}/{len(outcomes)} consecutive workspace goals "
-        "reached within "
+        f"{arm.name}, controller {args.controller}, {args.sync_mode}: {reached}/{len(outcomes)} consecutive "
+        "workspace goals reached within "
         f"{REACHED * 1000:g} mm in {GOAL_SECONDS:g} s; median final error "
         f"{np.median([o.final_error for o in outcomes]) * 1000:.2f} mm; {run_time:.1f} s wall time"
     )
@@ -123,10 +140,11 @@ def demo_command(args: argparse.Namespace) -> int:
         [o.goal for o in outcomes],
         [o.reached for o in outcomes],
         out_dir / "paths.png",
-        f"End-effector paths, controller {args.controller} ({reached}/{len(outcomes)} goals reached)",
+        f"End-effector paths, {arm.name}, controller {args.controller} ({reached}/{len(outcomes)} goals reached)",
+        arm.base_frame,
     )
     if not args.no_animation:
-        render_animation(*animation_frames(outcomes, arm_states), out_dir / "reach.gif")
+        render_animation(*animation_frames(outcomes, arm_states), out_dir / "reach.gif", arm=arm)
     print(table)
     print(summary)
     print(f"output folder: {out_dir} (goals.md, paths.png{'' if args.no_animation else ', reach.gif'}, logs/)")

@@ -12,8 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ikrl_ros.core.robot import load_arm  # noqa: E402
-from ikrl_ros.core.sim import PandaReachSim  # noqa: E402
+from ikrl_ros.core.robot import Arm, load_arm  # noqa: E402
+from ikrl_ros.core.sim import simulate  # noqa: E402
 
 
 def render_animation(
@@ -23,18 +23,20 @@ def render_animation(
     fps: int = 25,
     width: int = 320,
     height: int = 240,
+    arm: Arm | None = None,
 ) -> Path:
-    """Replay recorded arm joint positions (with the goal of each frame, in ``panda_link0``) as a GIF.
+    """Replay recorded joint positions of ``arm`` (default the Panda; with the goal of each frame, in its base
+    frame) as a GIF.
 
     Replaying the recorded states in a second, render-only simulator keeps rendering out of the
     bridge's control loop.
     """
-    arm = load_arm()
-    sim = PandaReachSim(arm)
+    arm = arm or load_arm()
+    sim = simulate(arm)
     frames = []
     try:
         for positions, goal in zip(joint_positions, goals, strict=True):
-            sim.robot.set_joint_angles(np.concatenate([positions, list(arm.locked_joints.values())]))
+            sim.set_arm_positions(positions)
             sim.show_goal(arm.base_to_world(goal))
             frames.append(sim.render(width, height))
     finally:
@@ -44,9 +46,15 @@ def render_animation(
 
 
 def plot_paths(
-    paths: Sequence[np.ndarray], goals: Sequence[np.ndarray], reached: Sequence[bool], path: Path, title: str
+    paths: Sequence[np.ndarray],
+    goals: Sequence[np.ndarray],
+    reached: Sequence[bool],
+    path: Path,
+    title: str,
+    base_frame: str | None = None,
 ) -> Path:
-    """End-effector paths (one colour per goal) with their goals, in three views of ``panda_link0``."""
+    """End-effector paths (one colour per goal) with their goals, in three views of the base frame."""
+    base_frame = base_frame or load_arm().base_frame
     figure, axes = plt.subplots(1, 3, figsize=(13, 4.2))
     views = (("x", "y", 0, 1), ("x", "z", 0, 2), ("y", "z", 1, 2))
     colours = plt.cm.viridis(np.linspace(0, 1, max(len(goals), 1)))
@@ -56,7 +64,7 @@ def plot_paths(
                 axis.plot(points[:, i], points[:, j], "-", color=colour, linewidth=1.2)
             axis.plot(goal[i], goal[j], "o" if ok else "x", color=colour, markersize=7)
             axis.annotate(str(index), (goal[i], goal[j]), textcoords="offset points", xytext=(4, 4), fontsize=7)
-        axis.set_xlabel(f"{xlabel} in {load_arm().base_frame} (m)")
+        axis.set_xlabel(f"{xlabel} in {base_frame} (m)")
         axis.set_ylabel(f"{ylabel} (m)")
         axis.set_aspect("equal", adjustable="datalim")
         axis.grid(alpha=0.3)

@@ -6,19 +6,24 @@ from __future__ import annotations
 import argparse
 import importlib.resources
 import json
+from pathlib import Path
 
 import yaml
 
 from ikrl_ros.core.robot import DEFAULT_ROBOT, load_arm, resolve_urdf, shipped_robots
 from ikrl_ros.tools.command import SubParsers, run_subcommand
+from ikrl_ros.tools.report import write_section
 
 JSON_KEYS = ("name", "dof", "urdf", "base_frame", "tip_frame", "policies")
 
 
 def shipped_policies(robot: str) -> list[str]:
-    """Names of the shipped policies trained for ``robot``: a manifest names its arm (``robot``; the Panda's predate
-    the entry and name none)."""
+    """Names of the shipped policies trained for ``robot`` (the Panda's at the top of the policies folder, another
+    arm's in its own folder there): a manifest names its arm (``robot``; the Panda's predate the entry)."""
     folder = importlib.resources.files("ikrl_ros") / "policies"
+    folder = folder if robot == DEFAULT_ROBOT else folder / robot
+    if not folder.is_dir():
+        return []
     names = []
     for entry in folder.iterdir():
         if entry.name.endswith(".json"):
@@ -48,8 +53,40 @@ def robot_entries() -> list[dict]:
     return entries
 
 
+def arms_table() -> str:
+    """Markdown: each shipped arm, its admitted workspace and its shipped workspace policy as its manifest
+    measured it (command, training seconds, held-out goals of ``ikrl eval``)."""
+    rows = [
+        "| arm | DoF | base → tip | admitted workspace (base frame) | `sac_workspace`: steps, training s | "
+        "`ikrl eval` (100 held-out goals): ≤ 5 mm, median |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in robot_entries():
+        workspace = load_arm(entry["name"]).workspace
+        low, high = (", ".join(f"{v:g}" for v in c) for c in (workspace.box_min, workspace.box_max))
+        folder = importlib.resources.files("ikrl_ros") / "policies"
+        manifest = (folder if entry["name"] == DEFAULT_ROBOT else folder / entry["name"]) / "sac_workspace.json"
+        m = json.loads(manifest.read_text()) if manifest.is_file() else None
+        trained = f"{m['steps']:,}, {m['train_time_s']:.0f} s" if m else "none shipped"
+        measured = (
+            f"{m['evaluation']['success_rate']:.0%}, {m['evaluation']['median_final_distance_m'] * 1000:.2f} mm"
+            if m
+            else "-"
+        )
+        rows.append(
+            f"| {entry['name']} | {entry['dof']} | {entry['base_frame']} → {entry['tip_frame']} | [{low}]–[{high}] m "
+            f"∩ {workspace.reach_radius:g} m sphere | {trained} | {measured} |"
+        )
+    return "\n".join(rows)
+
+
 def robots(args: argparse.Namespace) -> int:
     entries = robot_entries()
+    if args.readme:
+        write_section(
+            args.readme, "arms", f"Written by `ikrl robots --readme README.md` from the manifests.\n\n{arms_table()}"
+        )
+        return 0
     if args.json:
         print(json.dumps(entries, indent=2))
         return 0
@@ -63,6 +100,7 @@ def robots(args: argparse.Namespace) -> int:
 def add_subcommands(subparsers: SubParsers) -> None:
     parser = subparsers.add_parser("robots", help="list the shipped arms: DoF, URDF, frames, shipped policies")
     parser.add_argument("--json", action="store_true", help=f"a JSON list of objects with the keys {list(JSON_KEYS)}")
+    parser.add_argument("--readme", type=Path, help="write the arms table into this file's arms section instead")
     parser.set_defaults(func=robots)
 
 

@@ -247,6 +247,8 @@ def test_given_arguments_override_the_params_file(load_launch_file, reach_params
         "sync_mode": "realtime",
     }  # the bridge is the /clock source
     assert nodes["reach_controller"][1]["use_sim_time"] is True, "a real boolean, not the string 'True'"
+    nodes = started_with(*generate(module, params_file=str(reach_params), robot="ur5"))
+    assert nodes["reach_controller"][1] == nodes["panda_bridge"][1] == {"robot": "ur5"}, "one arm for both nodes"
     nodes = started_with(*generate(module, params_file=str(reach_params), sync_mode="lockstep"))
     assert nodes["reach_controller"][1] == {"use_sim_time": True, "sync_mode": "lockstep"}, "lockstep: sim time"
     assert nodes["panda_bridge"][1] == {"publish_clock": True, "sync_mode": "lockstep"}

@@ -13,7 +13,7 @@ from sensor_msgs.msg import JointState
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.workspace import sample_reachable_goals
-from ikrl_ros.rl.controller_factory import POLICY_DIR
+from ikrl_ros.rl.controller_factory import POLICY_DIR, policy_folder
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
 from ikrl_ros.tools.stack import reach_stack, start_node
 
@@ -30,14 +30,18 @@ def final_errors(tmp_path: Path, robot: str, controller: dict, goal_count: int, 
         ) as processes,
         connected_runner(arm=arm) as runner,
     ):
+        latest = runner.controller_diagnostics()
         names: list[list[str]] = []
         runner.create_subscription(JointState, "joint_states", lambda m: names.append(list(m.name)), 10)
         errors = [
             runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=steps).final_error
             for index, goal in enumerate(goals)
         ]
-        spin_until(runner, lambda: names, 5.0)
+        spin_until(runner, lambda: names and latest, 5.0)
         assert names[-1] == list(arm.all_joint_names), "joint_states carry the URDF's joint names"
+        assert latest["robot"] == robot
+        low = np.round(arm.workspace.box_min, 3).tolist()
+        assert latest["workspace"].startswith(f"box {low} to "), "diagnostics say the admitted workspace"
         assert all(process.poll() is None for process in processes), "a node died during the run"
     return np.array(errors)
 
@@ -46,6 +50,14 @@ def final_errors(tmp_path: Path, robot: str, controller: dict, goal_count: int, 
 def test_ik_drives_each_shipped_arm_to_consecutive_goals_to_a_millimetre(tmp_path: Path, robot: str) -> None:
     errors = final_errors(tmp_path, robot, {"controller": "ik"}, 8, seed=31, steps=50)
     assert np.all(errors < 1e-3), f"{robot}: final errors (mm) {np.round(errors * 1000, 2)}"
+
+
+@pytest.mark.parametrize("robot", ["xarm6", "ur5", "iiwa7"])
+def test_each_arms_shipped_policy_reaches_its_workspace_goals(tmp_path: Path, robot: str) -> None:
+    if not (policy_folder(robot) / "sac_workspace.pt").is_file():
+        pytest.fail(f"no sac_workspace policy shipped for {robot}")
+    errors = final_errors(tmp_path, robot, {"controller": "sac", "policy_path": "sac_workspace"}, 12, seed=32, steps=75)
+    assert np.sum(errors <= 0.005) >= 11, f"{robot}: final errors (mm) {np.round(errors * 1000, 1)}"
 
 
 def test_a_policy_for_another_arm_stops_the_controller(tmp_path: Path) -> None:

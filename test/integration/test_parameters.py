@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 import pytest
 import rclpy
 from rclpy.node import Node
 from rclpy.parameter import Parameter
+from synthetic_arm import PACKAGE, arm_urdf, write_arm
 
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.robot import load_arm
@@ -21,6 +23,7 @@ from ikrl_ros.nodes.parameters import (
     ReachControllerParameters,
     SafetyParameters,
     TrainNodeParameters,
+    arm_of,
     check_value,
     declare_parameters,
     default_of,
@@ -179,3 +182,36 @@ def test_a_set_after_start_up_is_refused(context: None) -> None:
         assert not result.successful and node.get_parameter("real_time_factor").value == 1.0
     finally:
         node.destroy_node()
+
+
+def test_the_robot_parameters_name_the_arm_and_its_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    arm_path = write_arm(tmp_path / "src" / PACKAGE, arm_urdf())
+    values = {"robot": "ur5", "robot_description": "", "base_frame": "", "tip_frame": "", "joint_limits": ""}
+    ur5 = load_arm("ur5")
+    assert arm_of(values).joint_names == ur5.joint_names
+    assert ReachControllerParameters.__dataclass_fields__["workspace_min"].metadata["parameter"].derived(values) == (
+        ur5.workspace.box_min.tolist()
+    )
+    bridge_min = BridgeParameters.__dataclass_fields__["safety_box_min"].metadata["parameter"].derived(values)
+    assert bridge_min[2] == -0.01 and bridge_min[0] < ur5.safety_box_min[0], "the bridge's wider second line"
+    urdf = {**values, "robot": str(arm_path)}
+    with pytest.raises(ParameterError, match="parameter 'robot':.*base_frame"):
+        arm_of(urdf)
+    assert arm_of({**urdf, "base_frame": "base", "tip_frame": "tool"}).dof == 6
+    monkeypatch.setenv("ROS_PACKAGE_PATH", str(arm_path.parents[2]))  # the XML's package:// meshes
+    xml = {**values, "robot_description": arm_path.read_text(), "base_frame": "base", "tip_frame": "tool"}
+    assert arm_of(xml).joint_names == tuple(f"j{i}" for i in range(1, 7))
+    with pytest.raises(ParameterError, match="parameter 'robot_description'"):
+        arm_of({**values, "robot_description": "<robot"})
+    with pytest.raises(ParameterError, match="'pybullet_ik' is panda-gym's control of its Panda"):
+        BridgeParameters(robot="ur5", cartesian_execution="pybullet_ik")
+
+
+def test_the_train_node_trains_another_arm_on_the_workspace_tasks_only() -> None:
+    assert TrainNodeParameters(env_id="IkrlReach-v0", robot="ur5").env_kwargs() == {"robot": "ur5"}
+    assert TrainNodeParameters().env_kwargs() == {}
+    with pytest.raises(ParameterError, match="PandaReach-v3 is panda-gym's Panda"):
+        TrainNodeParameters(robot="ur5")
+    with pytest.raises(ParameterError, match="parameter 'robot': URDF /nowhere.urdf does not exist"):
+        TrainNodeParameters(env_id="IkrlReach-v0", robot="/nowhere.urdf")

@@ -84,10 +84,15 @@ def test_train_eval_plot_cli(tmp_path, capsys):
     assert "corrupt or truncated" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("manifest", sorted(POLICIES.glob("*.json")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "manifest",
+    sorted(POLICIES.glob("*.json")) + sorted(POLICIES.glob("*/*.json")),
+    ids=lambda p: str(p.relative_to(POLICIES).with_suffix("")),
+)
 def test_shipped_policy_matches_its_manifest(manifest):
+    """Every shipped policy, the Panda's and each other arm's (in its folder), evaluates as its manifest says."""
     m = json.loads(manifest.read_text())
-    path = POLICIES / m["policy"]
+    path = manifest.parent / m["policy"]
     assert path.stat().st_size < 2 * 1024 * 1024
     policy = load_policy(path, env_id=m["env_id"])
     assert policy.algo == m["algo"] and policy.step == m["steps"]

@@ -1,6 +1,6 @@
 """A policy belongs to an arm: `ikrl train --robot` trains one for a URDF or a shipped arm, its checkpoint records
 the arm, evaluation rebuilds that arm, and a controller for another arm refuses it. The nodes' robot parameters
-name the arm and derive the defaults from it."""
+name the arm and derive the defaults from it (test/integration/test_parameters.py)."""
 
 from __future__ import annotations
 
@@ -10,27 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_arm_from_urdf import PACKAGE, arm_urdf, cube_stl
+from synthetic_arm import PACKAGE, arm_urdf, write_arm
 
 from ikrl_ros.core.arm_sim import ArmSim
 from ikrl_ros.core.controllers import LearnedPolicyController
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.policy_spec import PolicyError, check_policy_arm
 from ikrl_ros.core.robot import load_arm
-from ikrl_ros.nodes.parameters import BridgeParameters, ParameterError, ReachControllerParameters, arm_of
+from ikrl_ros.core.workspace import START_SPREAD, sample_start_posture
 from ikrl_ros.rl.checkpoint import load_policy
 from ikrl_ros.rl.controller_factory import POLICY_DIR, ControllerSettings, make_controller, resolve_policy_path
 from ikrl_ros.tools import learning_commands
-
-
-def write_arm(root: Path, urdf: str) -> Path:
-    """A description package PACKAGE with ``urdf`` and its mesh; returns the URDF's path."""
-    (root / "urdf").mkdir(parents=True)
-    (root / "meshes").mkdir()
-    (root / "meshes" / "link.stl").write_text(cube_stl(0.08))
-    path = root / "urdf" / "arm.urdf"
-    path.write_text(urdf)
-    return path
 
 
 @pytest.fixture
@@ -125,28 +115,6 @@ def test_shipped_policy_names_resolve_in_the_arms_folder() -> None:
         make_controller(ControllerSettings("ddpg"), ArmKinematics(load_arm("ur5")))
 
 
-def test_the_robot_parameters_name_the_arm_and_its_defaults(arm_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    values = {"robot": "ur5", "robot_description": "", "base_frame": "", "tip_frame": "", "joint_limits": ""}
-    ur5 = load_arm("ur5")
-    assert arm_of(values).joint_names == ur5.joint_names
-    assert ReachControllerParameters.__dataclass_fields__["workspace_min"].metadata["parameter"].derived(values) == (
-        ur5.workspace.box_min.tolist()
-    )
-    bridge_min = BridgeParameters.__dataclass_fields__["safety_box_min"].metadata["parameter"].derived(values)
-    assert bridge_min[2] == -0.01 and bridge_min[0] < ur5.safety_box_min[0], "the bridge's wider second line"
-    urdf = {**values, "robot": str(arm_path)}
-    with pytest.raises(ParameterError, match="parameter 'robot':.*base_frame"):
-        arm_of(urdf)
-    assert arm_of({**urdf, "base_frame": "base", "tip_frame": "tool"}).dof == 6
-    monkeypatch.setenv("ROS_PACKAGE_PATH", str(arm_path.parents[2]))  # the XML's package:// meshes
-    xml = {**values, "robot_description": arm_path.read_text(), "base_frame": "base", "tip_frame": "tool"}
-    assert arm_of(xml).joint_names == tuple(f"j{i}" for i in range(1, 7))
-    with pytest.raises(ParameterError, match="parameter 'robot_description'"):
-        arm_of({**values, "robot_description": "<robot"})
-    with pytest.raises(ParameterError, match="'pybullet_ik' is panda-gym's control of its Panda"):
-        BridgeParameters(robot="ur5", cartesian_execution="pybullet_ik")
-
-
 def test_the_generic_simulator_follows_a_trajectory_along_its_substeps() -> None:
     arm = load_arm("xarm6")
     sim = ArmSim(arm)
@@ -168,3 +136,16 @@ def test_the_generic_simulator_follows_a_trajectory_along_its_substeps() -> None
         assert np.allclose(sim.ee_position_base(), position, atol=1e-4)
     finally:
         sim.close()
+
+
+def test_joints_with_more_than_a_turn_start_within_a_quarter_turn_each_way_of_neutral() -> None:
+    """A ±2π base joint drawn over half its range would start the arm facing backwards, a posture the stack never
+    drives it to and no local controller leaves; such joints are drawn within one turn, the others as before."""
+    kinematics = ArmKinematics(load_arm("xarm6"))
+    rng = np.random.default_rng(0)
+    starts = np.array([sample_start_posture(rng, kinematics) for _ in range(200)])
+    wide = kinematics.upper_limits - kinematics.lower_limits > 2 * np.pi
+    assert wide.any()
+    offsets = np.abs(starts - kinematics.neutral)
+    assert np.all(offsets[:, wide] <= START_SPREAD * np.pi + 1e-9)
+    assert offsets[:, wide].max() > 0.8 * START_SPREAD * np.pi, "still spread over that quarter turn"

@@ -10,7 +10,14 @@ from ikrl_ros.core.control import CONTROL_PERIOD, MAX_CARTESIAN_SPEED, MAX_JOINT
 from ikrl_ros.core.controllers import CartesianPController, NumericalIKController, ReachState
 from ikrl_ros.core.execution import JointTargets, MotionExecutor, Twist
 from ikrl_ros.core.kinematics import ArmKinematics
-from ikrl_ros.core.reach_loop import ReachLoop, ReachLoopSettings, StatusCode, effective_orientation
+from ikrl_ros.core.reach_loop import (
+    SINGULAR_CREEP,
+    SINGULAR_CREEP_LIMIT,
+    ReachLoop,
+    ReachLoopSettings,
+    StatusCode,
+    effective_orientation,
+)
 from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.safety import CartesianLimits, InterventionKind, JointLimits, SingularityGuard
 
@@ -164,7 +171,22 @@ def test_singularity_guard_statuses() -> None:
     halting.observe(stretched, np.zeros(ARM.dof))
     halting.set_goal([0.5, 0.0, 0.3], ARM.base_frame, "goal_pose")
     result = halting.step()
-    assert result.status == StatusCode.HALT_FOR_SINGULARITY and result.command.is_zero()
+    # Only the motion along the singular direction is scaled: it keeps SINGULAR_CREEP of its speed just past the
+    # stop threshold, none beyond SINGULAR_CREEP_LIMIT × it; the rest of the twist moves the arm on.
+    singular = np.linalg.svd(KINEMATICS.full_jacobian(stretched))[0][:, -1]
+    commanded = np.concatenate([toward, np.zeros(3)])
+    along = singular @ commanded
+    assert result.status == StatusCode.HALT_FOR_SINGULARITY
+    expected = commanded - (1.0 - SINGULAR_CREEP) * along * singular
+    np.testing.assert_allclose(result.command.linear, expected[:3], atol=1e-12)
+    stop = condition / SINGULAR_CREEP_LIMIT - 0.5
+    halting = make_loop(Scripted(Twist(toward)), guard=(stop - 1.0, stop), orientation="ignore")
+    halting.observe(stretched, np.zeros(ARM.dof))
+    halting.set_goal([0.5, 0.0, 0.3], ARM.base_frame, "goal_pose")
+    result = halting.step()
+    assert result.status == StatusCode.HALT_FOR_SINGULARITY
+    np.testing.assert_allclose(result.command.linear, (commanded - along * singular)[:3], atol=1e-12)
+    assert abs(along) > 0.1 * np.linalg.norm(toward), "the case halts a real part of the twist"
     leaving = make_loop(Scripted(Twist(-toward)), guard=(condition - 2.0, condition - 1.0), orientation="ignore")
     leaving.observe(stretched, np.zeros(ARM.dof))
     leaving.set_goal([0.5, 0.0, 0.3], ARM.base_frame, "goal_pose")

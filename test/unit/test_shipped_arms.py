@@ -92,7 +92,11 @@ def test_ikrl_robots_lists_the_shipped_arms_as_json(capsys: pytest.CaptureFixtur
     assert [entry["name"] for entry in entries] == ARMS
     assert all(tuple(entry) == robots.JSON_KEYS and Path(entry["urdf"]).is_file() for entry in entries)
     by_name = {entry["name"]: entry for entry in entries}
-    assert by_name["ur5"]["dof"] == 6 and by_name["ur5"]["tip_frame"] == "tool0" and by_name["ur5"]["policies"] == []
+    assert (
+        by_name["ur5"]["dof"] == 6
+        and by_name["ur5"]["tip_frame"] == "tool0"
+        and by_name["ur5"]["policies"] == ["sac_workspace"]
+    )
     assert "sac_workspace" in by_name["panda"]["policies"]
     assert robots.main([]) == 0
     assert "xarm6: 6 DoF, link_base → link6" in capsys.readouterr().out
