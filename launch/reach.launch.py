@@ -14,7 +14,8 @@ panda_link0) or world.
 Arguments:
     params_file     parameters YAML for panda_bridge and reach_controller (default: the installed config/reach.yaml)
     robot           the arm, for both nodes: a shipped robot's name (panda, iiwa7, ur5, xarm6) or a URDF's path
-    base_frame      with a URDF robot: the frame goals are in; tip_frame: the frame that reaches them
+    base_frame      with a URDF robot: the frame goals are in
+    tip_frame       with a URDF robot: the frame that reaches them
     controller      reach controller: sac, td3, ddpg (learned), hybrid, cartesian_p, ik or pybullet_ik
     policy_path     checkpoint or shipped policy name for the learned controllers
     use_sim_time    true/false: the controller (and RViz) follow /clock, the bridge publishes it; lockstep: true

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import importlib.resources
 import os
+import sys
 import sysconfig
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, replace
@@ -31,9 +32,13 @@ WORLD_FRAME = "world"
 URDF_SCHEMES = {"pybullet_data://": pybullet_data.getDataPath}
 """URDF locations inside packages installed with the project (``package://`` URIs are resolved too)."""
 PACKAGE_SCHEME = "package://"
-PYTHON_PREFIXES = (Path(sysconfig.get_paths()["purelib"]) / "cmeel.prefix",)
-"""Install prefixes with an ament index that Python wheels bring (example-robot-data's, Pinocchio's), searched
-after ``AMENT_PREFIX_PATH``'s."""
+def python_prefixes() -> list[Path]:
+    """Install prefixes with an ament index that Python wheels bring (example-robot-data's, Pinocchio's: cmeel's
+    ``cmeel.prefix``), in every site folder on ``sys.path`` (a venv's, a user's, ``PYTHONPATH``'s); searched after
+    ``AMENT_PREFIX_PATH``'s."""
+    folders = [sysconfig.get_paths()["purelib"], *sys.path]
+    prefixes = (Path(folder) / "cmeel.prefix" for folder in dict.fromkeys(folders) if folder)
+    return [prefix for prefix in prefixes if prefix.is_dir()]
 
 
 class RobotDescriptionError(ValueError):
@@ -184,7 +189,7 @@ def package_candidates(package: str, urdf_folder: Path | None = None) -> list[Pa
     or holding a folder of that name: a URDF unpacked from a description package)."""
     candidates = []
     prefixes = [Path(p) for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
-    for prefix in [*prefixes, *PYTHON_PREFIXES]:
+    for prefix in [*prefixes, *python_prefixes()]:
         if (prefix / "share" / "ament_index" / "resource_index" / "packages" / package).is_file():
             candidates.append(prefix / "share" / package)
     for root in (Path(p) for p in os.environ.get("ROS_PACKAGE_PATH", "").split(os.pathsep) if p):

@@ -587,16 +587,18 @@ class ReachControllerParameters(SafetyParameters):
         "safety, for every Cartesian command whichever controller produced it (`cartesian_p`, Cartesian and pose "
         "policies, `hybrid`'s Cartesian steps): above this condition number of the 6×n Jacobian (MoveIt Servo's "
         "measure and its `lower_singularity_threshold`; the neutral pose is at 10.9) motion toward the singularity "
-        "slows down linearly, to a stop at `singularity_stop`; motion away is never slowed. The next posture is "
-        "predicted from the whole twist and only the linear part is scaled, so re-orienting goes on. Joint-target "
-        "controllers are not guarded: `ik_max_joint_step` and `max_joint_step` bound their joint steps",
+        "slows down linearly to `singularity_stop`; motion away is never slowed. The next posture is predicted from "
+        "the whole twist, and only its part along the singular direction (the Jacobian's smallest singular value's) "
+        "is scaled: the rest moves on, so the arm leaves the badly conditioned posture instead of halting there. "
+        "Joint-target controllers are not guarded: `ik_max_joint_step` and `max_joint_step` bound their joint steps",
         low=1.0,
         high=1e4,
     )
     singularity_stop: float = param(
         30.0,
-        "safety: the Jacobian condition number at which motion toward the singularity stops (MoveIt Servo's "
-        "`hard_stop_singularity_threshold`); above `singularity_slowdown`",
+        "safety: the Jacobian condition number (MoveIt Servo's `hard_stop_singularity_threshold`) beyond which motion "
+        "along the singular direction creeps at 10 % of its speed, and halts beyond twice this; above "
+        "`singularity_slowdown`",
         low=1.0,
         high=1e4,
     )

@@ -13,7 +13,7 @@ from sensor_msgs.msg import JointState
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.workspace import sample_reachable_goals
-from ikrl_ros.rl.controller_factory import POLICY_DIR, policy_folder
+from ikrl_ros.rl.controller_factory import POLICY_DIR
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
 from ikrl_ros.tools.stack import reach_stack, start_node
 
@@ -54,8 +54,7 @@ def test_ik_drives_each_shipped_arm_to_consecutive_goals_to_a_millimetre(tmp_pat
 
 @pytest.mark.parametrize("robot", ["xarm6", "ur5", "iiwa7"])
 def test_each_arms_shipped_policy_reaches_its_workspace_goals(tmp_path: Path, robot: str) -> None:
-    if not (policy_folder(robot) / "sac_workspace.pt").is_file():
-        pytest.fail(f"no sac_workspace policy shipped for {robot}")
+    """``policy_path: sac_workspace`` names that arm's shipped policy (``policies/ROBOT/``), not the Panda's."""
     errors = final_errors(tmp_path, robot, {"controller": "sac", "policy_path": "sac_workspace"}, 12, seed=32, steps=75)
     assert np.sum(errors <= 0.005) >= 11, f"{robot}: final errors (mm) {np.round(errors * 1000, 1)}"
 

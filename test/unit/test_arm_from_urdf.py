@@ -110,6 +110,15 @@ def test_package_uris_resolve_through_ros_package_path_and_the_ament_index(
         str(prefix / "share" / PACKAGE)
         in Path(arm_from_urdf(str(elsewhere / "arm.urdf"), "base", "tool").urdf).read_text()
     )
+    monkeypatch.delenv("AMENT_PREFIX_PATH")
+    # A Python wheel's ament prefix (cmeel.prefix, as example-robot-data installs) in any site folder on sys.path.
+    site = tmp_path / "site"
+    shutil.copytree(prefix, site / "cmeel.prefix")
+    monkeypatch.syspath_prepend(str(site))
+    assert (
+        str(site / "cmeel.prefix" / "share" / PACKAGE)
+        in Path(arm_from_urdf(str(elsewhere / "arm.urdf"), "base", "tool").urdf).read_text()
+    )
 
 
 def test_the_urdf_as_a_string_is_an_arm(package_tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
