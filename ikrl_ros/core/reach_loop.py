@@ -490,17 +490,15 @@ class ReachLoop:
         q_next = state.joint_positions + np.linalg.pinv(planning.jacobian) @ displacement
         scale, condition = self.guard.scale(state.joint_positions, q_next)
         if scale < 1.0:
+            creep = SINGULAR_CREEP if condition < SINGULAR_CREEP_LIMIT * self.guard.stop else 0.0
+            kept = max(scale, creep)
             note = Intervention(
                 InterventionKind.SINGULARITY,
-                f"near a singularity (condition number {condition:.1f}): speed toward it × {scale:.2f}",
+                f"near a singularity (condition number {condition:.1f}): speed along the singular direction "
+                f"× {kept:.2f}",
             )
             status = StatusCode.HALT_FOR_SINGULARITY if scale == 0.0 else StatusCode.DECELERATE_FOR_SINGULARITY
-            creep = SINGULAR_CREEP if condition < SINGULAR_CREEP_LIMIT * self.guard.stop else 0.0
-            return (
-                self.toward_singularity_scaled(twist, displacement, planning.jacobian, max(scale, creep)),
-                status,
-                [note],
-            )
+            return self.toward_singularity_scaled(twist, displacement, planning.jacobian, kept), status, [note]
         if condition > self.guard.slowdown:
             return twist, StatusCode.LEAVING_SINGULARITY, []  # badly conditioned, but moving away: not slowed
         return twist, StatusCode.NO_WARNING, []

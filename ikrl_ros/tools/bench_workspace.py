@@ -369,9 +369,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ikrl bench reach --suite workspace", description=__doc__.splitlines()[0])
     add_arguments(parser)
     parser.add_argument("--entry", help=argparse.SUPPRESS)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.entry is None:
-        args.command = " ".join(["ikrl bench reach --suite workspace", *(argv or [])])
+        args.command = " ".join(["ikrl bench reach --suite workspace", *argv])
         return run_suite(args)
     log_dir = Path(args.log_dir)
     goals = np.load(log_dir / "goals.npy")

@@ -20,6 +20,7 @@ from ikrl_ros.core.reach_loop import (
 )
 from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.safety import CartesianLimits, InterventionKind, JointLimits, SingularityGuard
+from ikrl_ros.core.workspace import sample_reachable_goals
 
 ARM = load_arm()
 KINEMATICS = ArmKinematics(ARM)
@@ -73,6 +74,25 @@ def test_cartesian_p_reaches_a_goal_in_the_loop() -> None:
         loop.observe(q, np.zeros(ARM.dof))
     result = loop.step()
     assert result.reached and result.distance < 1e-4
+
+
+def test_cartesian_p_does_not_stall_at_the_singularity_guard_over_consecutive_goals() -> None:
+    """Consecutive workspace goals with the gripper turned down, the joints following the commands exactly: scaling
+    the whole twist at the guard's stop threshold halted the arm for good (condition number 30.6, every later goal
+    left 0.2-0.8 m away); scaling only its part along the singular direction reaches them all."""
+    loop = make_loop(CartesianPController(), cartesian_output="joint")
+    q = ARM.neutral.copy()
+    errors, halted = [], 0
+    for goal in sample_reachable_goals(40, 7, KINEMATICS):
+        loop.set_goal(list(goal), ARM.base_frame, "goal_pose")
+        for _ in range(75):
+            loop.observe(q, np.zeros(ARM.dof))
+            result = loop.step()
+            halted += result.status == StatusCode.HALT_FOR_SINGULARITY
+            q = result.command.positions
+        errors.append(float(np.linalg.norm(KINEMATICS.ee_position(q) - goal)))
+    assert halted > 0, "the sequence passes the guard's stop threshold"
+    assert max(errors) < 5e-3, np.round(np.array(errors) * 1000, 1)
 
 
 def test_world_goals_are_shifted_and_other_frames_refused() -> None:
