@@ -32,6 +32,8 @@ WORLD_FRAME = "world"
 URDF_SCHEMES = {"pybullet_data://": pybullet_data.getDataPath}
 """URDF locations inside packages installed with the project (``package://`` URIs are resolved too)."""
 PACKAGE_SCHEME = "package://"
+
+
 def python_prefixes() -> list[Path]:
     """Install prefixes with an ament index that Python wheels bring (example-robot-data's, Pinocchio's: cmeel's
     ``cmeel.prefix``), in every site folder on ``sys.path`` (a venv's, a user's, ``PYTHONPATH``'s); searched after

@@ -32,10 +32,26 @@ class Figure:
     """The ``<!-- NAME:begin -->`` blocks it rewrites (whole-file reports have none)."""
 
 
+OTHER_ARMS = ("xarm6", "ur5", "iiwa7")
+"""The shipped arms besides the Panda: a workspace suite each (their shipped policy and ``ik``)."""
+
 FIGURES = (
     Figure("workspace", "bench_reach", ("--suite", "workspace"), "README + docs/benchmark.md", 90, ("workspace",)),
     Figure("pose", "bench_reach", ("--suite", "workspace", "--poses"), "README + docs/benchmark.md", 25, ("pose",)),
     Figure("cube", "bench_reach", ("--suite", "cube"), "README + docs/benchmark.md", 40, ("cube",)),
+    *(
+        Figure(
+            f"workspace_{robot}",
+            "bench_reach",
+            ("--suite", "workspace", "--robot", robot, "--controllers", "sac_workspace", "ik", "--goals", "100")
+            + ("--log-dir", f"out/bench-workspace-{robot}"),
+            "README + docs/benchmark.md",
+            6,
+            (f"workspace-{robot}",),
+        )
+        for robot in OTHER_ARMS
+    ),
+    Figure("arms", "robots", ("--readme", "README.md"), "README (from the manifests)", 0.1, ("arms",)),
     Figure("classical", "bench_classical", (), "docs/classical.md", 5),
     Figure("design", "bench_design", (), "docs/training.md (reuses finished runs/design)", 25, ("design",)),
     Figure("ship", "ship_policies", ("--table-only",), "docs/training.md (from the manifests)", 0.1, ("ship",)),

@@ -5,7 +5,7 @@ in this process)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +96,7 @@ def test_an_explicit_watchdog_timeout_wins_over_the_derived_one(context: None) -
 
 SAFETY_CASES = [
     ({"max_cartesian_speed": 2.0}, r"'max_cartesian_speed' must be within \[0.001, 1.25\]"),
-    ({"safety_box_max": [-0.95, 0.6, 0.8]}, r"'safety_box_min' .* must be below 'safety_box_max'"),
+    ({"safety_box_max": [-0.99, 0.6, 0.8]}, r"'safety_box_min' .* must be below 'safety_box_max'"),
     ({"safety_box_min": [0.0, 0.0, 11.0]}, r"'safety_box_min' must be within \[-10.0, 10.0\]"),
 ]
 CONTROLLER_CASES = [
@@ -134,7 +134,9 @@ def test_the_nodes_share_their_safety_parameters_and_declare_nothing_else_twice(
     assert both == shared | SAME_NAME_OTHER_INPUT
     for name in shared:
         base = spec_of(field_named(SafetyParameters, name))
-        assert all(spec_of(field_named(parameter_set, name)) is base for parameter_set in NODE_SETS), name
+        # A node's own default may come with its own derivation (the bridge's wider box); the rest is one spec.
+        specs = [spec_of(field_named(parameter_set, name)) for parameter_set in NODE_SETS]
+        assert all(replace(spec, derived=None) == replace(base, derived=None) for spec in specs), name
     differing = {
         name
         for name in shared
