@@ -411,10 +411,10 @@ class BridgeParameters(SafetyParameters):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.cartesian_execution == "pybullet_ik" and not is_panda_gym_arm(self.arm()):
+        if self.cartesian_execution == "pybullet_ik" and not is_panda_gym_arm(arm := self.arm()):
             raise ParameterError(
                 f"parameter 'cartesian_execution': 'pybullet_ik' is panda-gym's control of its Panda; the arm "
-                f"'{self.arm().name}' takes 'dls_ik'"
+                f"'{arm.name}' takes 'dls_ik'"
             )
 
 
@@ -682,15 +682,7 @@ class TrainNodeParameters:
                 f"({WORKSPACE_ENV_PREFIX}*)"
             )
         if self.robot:
-            arm_of(
-                {
-                    "robot": self.robot,
-                    "robot_description": "",
-                    "base_frame": self.base_frame,
-                    "tip_frame": self.tip_frame,
-                    "joint_limits": self.joint_limits,
-                }
-            )
+            arm_of({**ROBOT_DEFAULTS, **self.env_kwargs()})
 
     def env_kwargs(self) -> dict[str, str]:
         """The workspace environment's arm arguments that were given."""

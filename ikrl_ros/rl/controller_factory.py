@@ -23,9 +23,9 @@ CONTROLLERS = (*CLASSICAL_CONTROLLERS, *LEARNED_CONTROLLERS, "hybrid")
 POLICY_DIR = Path(__file__).resolve().parents[1] / "policies"
 
 
-def policy_folder(robot: str = DEFAULT_ROBOT) -> Path:
-    """Where a shipped arm's policies lie: the Panda's at the top of ``POLICY_DIR``, another arm's in its folder."""
-    return POLICY_DIR if robot == DEFAULT_ROBOT else POLICY_DIR / robot
+def policy_folder(robot: str = DEFAULT_ROBOT, root: Path = POLICY_DIR) -> Path:
+    """Where an arm's shipped policies lie in ``root``: the Panda's at its top, another arm's in its own folder."""
+    return root if robot == DEFAULT_ROBOT else root / robot
 
 
 def shipped_policy_path(algo: str, robot: str = DEFAULT_ROBOT) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from ikrl_ros.core.robot import DEFAULT_ROBOT, load_arm, resolve_urdf, shipped_robots
+from ikrl_ros.rl.controller_factory import policy_folder
 from ikrl_ros.tools.command import SubParsers, run_subcommand
 from ikrl_ros.tools.report import write_section
 
@@ -20,8 +21,7 @@ JSON_KEYS = ("name", "dof", "urdf", "base_frame", "tip_frame", "policies")
 def shipped_policies(robot: str) -> list[str]:
     """Names of the shipped policies trained for ``robot`` (the Panda's at the top of the policies folder, another
     arm's in its own folder there): a manifest names its arm (``robot``; the Panda's predate the entry)."""
-    folder = importlib.resources.files("ikrl_ros") / "policies"
-    folder = folder if robot == DEFAULT_ROBOT else folder / robot
+    folder = policy_folder(robot)
     if not folder.is_dir():
         return []
     names = []
@@ -64,8 +64,7 @@ def arms_table() -> str:
     for entry in robot_entries():
         workspace = load_arm(entry["name"]).workspace
         low, high = (", ".join(f"{v:g}" for v in c) for c in (workspace.box_min, workspace.box_max))
-        folder = importlib.resources.files("ikrl_ros") / "policies"
-        manifest = (folder if entry["name"] == DEFAULT_ROBOT else folder / entry["name"]) / "sac_workspace.json"
+        manifest = policy_folder(entry["name"]) / "sac_workspace.json"
         m = json.loads(manifest.read_text()) if manifest.is_file() else None
         trained = f"{m['steps']:,}, {m['train_time_s']:.0f} s" if m else "none shipped"
         measured = (

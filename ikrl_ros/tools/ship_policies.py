@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from ikrl_ros.core.robot import DEFAULT_ROBOT, shipped_robots
+from ikrl_ros.rl.controller_factory import policy_folder
 from ikrl_ros.rl.plotting import plot_runs
 from ikrl_ros.tools.report import write_section
 
@@ -58,7 +59,7 @@ def ship(
     prefix = "" if robot == DEFAULT_ROBOT else f"{robot}_"
     out = runs / f"{prefix}{algo}_{SUFFIX[env_id]}_s{seed}"  # commands run in the repository root
     name = f"{algo}_{SUFFIX[env_id]}"
-    policies = policies if robot == DEFAULT_ROBOT else policies / robot
+    policies = policy_folder(robot, policies)
     earlier = json.loads((policies / f"{name}.json").read_text()) if resume else None
     train_args = [
         "train",
