@@ -47,9 +47,15 @@ rotations (about the base axes) toward pose goals. PandaReach and the workspace 
 (× 0.05 m or rad). Limited workspace tasks: targets ``REACH_PER_ACTION`` (or the joint and turn scales) away at a
 full action, approached within the arm's limits: a Cartesian target as a braked twist (``control.braked``), a
 joint target by the jerk-limited generator, time-optimally, at rest on arrival."""
-ACTION_MAPS = ("linear", "signed_square")
-"""How a policy's action a ∈ [-1, 1] becomes the displacement fraction: ``a``, or ``a·|a|`` — the same full
-speed, with half the action range spent on the slowest quarter of speeds, where the last millimetres are."""
+ACTION_MAPS = ("linear", "signed_square", "cubic")
+"""How a policy's action a ∈ [-1, 1] becomes the displacement fraction: ``a``; ``a·|a|`` — the same full
+speed, with half the action range spent on the slowest quarter of speeds; or ``c·a + (1 − c)·a³``
+(``CUBIC_LINEAR_SHARE``) — linear near zero, so that the action that corrects a small error is proportional to
+it. Under ``a·|a|`` that action is the error's square root, whose slope at zero no smooth network has: its
+corrections then shrink with the square of the error and a policy stalls millimetres short."""
+CUBIC_LINEAR_SHARE = 0.2
+"""``cubic``'s slope at zero: 0.2 × the full step (0.05 m per unit action for the limited tasks' 0.25 m, as
+one unlimited step), rising to the full step at a full action."""
 POSITION_GOAL_DIM = 3
 POSE_GOAL_DIM = 9
 """A pose goal: position and the 6-D rotation (``pose_goal``)."""
@@ -118,6 +124,8 @@ def action_to_displacement_fraction(action: np.ndarray, action_map: str) -> np.n
         return action
     if action_map == "signed_square":
         return action * np.abs(action)
+    if action_map == "cubic":
+        return CUBIC_LINEAR_SHARE * action + (1.0 - CUBIC_LINEAR_SHARE) * action**3
     raise ValueError(f"action map must be one of {ACTION_MAPS}, got {action_map!r}")
 
 

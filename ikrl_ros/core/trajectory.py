@@ -169,7 +169,10 @@ class JointMotionGenerator:
         if moving is None:
             tile = lambda values: np.tile(values, (count, 1))  # noqa: E731
             return MotionState(tile(end.position), tile(end.velocity), tile(end.acceleration))
-        states = [self._output.trajectory.at_time(self.period * (i + 1) / count) for i in range(count - 1)]
+        # Ruckig keeps its trajectory while the inputs continue its own output (a steady target): the period then
+        # ends at ``time`` on a trajectory calculated earlier, not at one period from its start.
+        begin = self._output.time - self.period
+        states = [self._output.trajectory.at_time(begin + self.period * (i + 1) / count) for i in range(count - 1)]
         positions = np.array([state[0] for state in states] + [end.position.tolist()])
         velocities = np.array([state[1] for state in states] + [end.velocity.tolist()])
         accelerations = np.array([state[2] for state in states] + [end.acceleration.tolist()])

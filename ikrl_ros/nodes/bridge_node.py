@@ -50,9 +50,12 @@ from ikrl_ros.core.control import CONTROL_PERIOD, MAX_CARTESIAN_SPEED
 from ikrl_ros.core.execution import Command, Execution, JointTargets, Twist, limited_generator
 from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.motion_check import JointStreamMonitor, TwistStreamMonitor
+from ikrl_ros.core.motion_quality import held_stream
 from ikrl_ros.core.sim import simulate
-from ikrl_ros.core.strict_arm import REFLEX, PeriodMotion, StrictInterface
+from ikrl_ros.core.strict_arm import INTERFACE_RATE, REFLEX, PeriodMotion, StrictInterface
+from ikrl_ros.core.trajectory import MotionState
 from ikrl_ros.core.validation import TrajectorySamples
+from ikrl_ros.nodes.messages import samples_message
 from ikrl_ros.nodes.parameters import BridgeParameters, declare_parameters, motion_executor
 from ikrl_ros.nodes.ros_common import (
     CONTROL_PERIOD_NS,
@@ -104,6 +107,8 @@ class PandaBridge(Node):
         self.joint_state_pub = self.create_publisher(JointState, "joint_states", reliable)
         # The joint targets each period applied, after every limit: what the motors were told.
         self.joint_targets_pub = self.create_publisher(JointState, "~/joint_targets", reliable)
+        # The 1 kHz stream the arm's interface executed each period (for the motion-quality benchmark).
+        self.interface_samples_pub = self.create_publisher(JointTrajectory, "~/interface_samples", reliable)
         self.ee_pose_pub = self.create_publisher(PoseStamped, "ee_pose", reliable)
         self.clock_pub = self.create_publisher(ClockMessage, "/clock", reliable) if self.uses_sim_time() else None
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
@@ -280,7 +285,8 @@ class PandaBridge(Node):
             self.hold_reason = "zero command"
         self.sim.step()
         self.sim_time_ns += CONTROL_PERIOD_NS
-        self.publish_state(execution.targets)
+        stamp = self.publish_state(execution.targets)
+        self.publish_interface_samples(stamp, None, held=execution.targets)
         if self.hold_reason != self.reported_hold_reason:  # report the watchdog's change at once, not at 1 Hz
             self.reported_hold_reason = self.hold_reason
             self.publish_diagnostics()
@@ -294,7 +300,22 @@ class PandaBridge(Node):
         self.sim_time_ns += CONTROL_PERIOD_NS
         self.report_period(period)
         end = period.samples.position[-1]
-        self.publish_state(end, period.samples.velocity[-1])
+        stamp = self.publish_state(end, period.samples.velocity[-1])
+        self.publish_interface_samples(stamp, period.samples)
+
+    def publish_interface_samples(
+        self, stamp: Time, samples: MotionState | None, held: np.ndarray | None = None
+    ) -> None:
+        """The period's 1 kHz stream, for whoever listens: the strict arm's checked ``samples``, or without ``strict``
+        the ``held`` targets over the period (positions only), as a 1 kHz position interface would take them."""
+        if not self.interface_samples_pub.get_subscription_count():
+            return
+        if samples is None:
+            stream = held_stream(held[None], round(CONTROL_PERIOD * INTERFACE_RATE))
+            samples = MotionState(stream, stream, stream)
+        self.interface_samples_pub.publish(
+            samples_message(samples, list(self.arm.joint_names), stamp, with_derivatives=held is None)
+        )
 
     def report_period(self, period: PeriodMotion) -> None:
         """Reflexes, refusals, holds and collision states of one strict period, for the log and ``/diagnostics``."""

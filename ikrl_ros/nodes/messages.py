@@ -11,6 +11,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from ikrl_ros.core.execution import Twist
 from ikrl_ros.core.reach_loop import INTERFACE_RATE, PlannedMotion
+from ikrl_ros.core.trajectory import MotionState
 
 JOINT_COMMAND_TYPES = {
     "joint_state": (JointState, "joint_command"),
@@ -70,7 +71,14 @@ def planned_motion_message(
         if isinstance(message, JointState):
             message.velocity = [float(v) for v in end.velocity]
         return message
-    samples = motion.samples()
+    return samples_message(motion.samples(), names, stamp)
+
+
+def samples_message(
+    samples: MotionState, names: list[str], stamp: Time, with_derivatives: bool = True
+) -> JointTrajectory:
+    """1 kHz samples (rows) as a trajectory due from ``stamp``, one point per millisecond; without
+    ``with_derivatives`` positions only (a position interface's stream)."""
     message = JointTrajectory(joint_names=names)
     message.header.stamp = stamp
     step_ns = round(1e9 / INTERFACE_RATE)
@@ -78,12 +86,10 @@ def planned_motion_message(
         zip(samples.position, samples.velocity, samples.acceleration, strict=True), start=1
     ):
         due = index * step_ns
-        message.points.append(
-            JointTrajectoryPoint(
-                positions=position.tolist(),
-                velocities=velocity.tolist(),
-                accelerations=acceleration.tolist(),
-                time_from_start=Duration(sec=due // 1_000_000_000, nanosec=due % 1_000_000_000),
-            )
+        point = JointTrajectoryPoint(
+            positions=position.tolist(), time_from_start=Duration(sec=due // 1_000_000_000, nanosec=due % 1_000_000_000)
         )
+        if with_derivatives:
+            point.velocities, point.accelerations = velocity.tolist(), acceleration.tolist()
+        message.points.append(point)
     return message

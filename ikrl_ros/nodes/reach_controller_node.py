@@ -390,6 +390,7 @@ class ReachControllerNode(LifecycleNode):
                 {
                     "robot": self.arm.name,
                     "controller": self.params.controller,
+                    "strict": self.params.strict,
                     "workspace": workspace_text(self.loop.workspace, self.arm.base_frame),
                     "orientation": self.loop.orientation_mode,
                     "sync_mode": self.params.sync_mode,

@@ -117,6 +117,21 @@ class OffPolicyAgent:
         self.critic_opt.step()
         return critic_loss.detach()
 
+    def _mean_action(self, x: torch.Tensor) -> torch.Tensor:
+        """The action the deployed policy takes at ``x`` (differentiable)."""
+        raise NotImplementedError
+
+    def _smoothness(self, x: torch.Tensor, x_next: torch.Tensor, mean: torch.Tensor) -> torch.Tensor | float:
+        """CAPS regularisers of the actor loss (``mean`` = ``_mean_action(x)``): actions of consecutive states and
+        of nearby inputs kept close; 0 when both weights are 0."""
+        config, loss = self.config, 0.0
+        if config.smoothness_temporal:
+            loss = loss + config.smoothness_temporal * (mean - self._mean_action(x_next)).pow(2).sum(-1).mean()
+        if config.smoothness_spatial:
+            nearby = x + config.smoothness_noise * torch.randn_like(x)
+            loss = loss + config.smoothness_spatial * (mean - self._mean_action(nearby)).pow(2).sum(-1).mean()
+        return loss
+
     def _actor_step(self, loss: torch.Tensor) -> None:
         self.actor_opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -168,6 +183,9 @@ class TD3(OffPolicyAgent):
     def _make_actor(self) -> nn.Module:
         return DeterministicActor(self.in_dim, self.act_dim, self.config.hidden_sizes, self.action_scale)
 
+    def _mean_action(self, x: torch.Tensor) -> torch.Tensor:
+        return self.actor(x)
+
     def _act(self, x: torch.Tensor, explore: bool) -> torch.Tensor:
         a = self.actor(x)
         if explore:
@@ -190,7 +208,8 @@ class TD3(OffPolicyAgent):
         losses = {"critic_loss": self._critic_step(x, a, y)}
         if self.n_updates % config.policy_delay == 0:
             _set_requires_grad(self._critic_params, False)  # the actor loss needs no critic gradients
-            actor_loss = -self.critic(x, self.actor(x))[0].mean()
+            action = self.actor(x)
+            actor_loss = -self.critic(x, action)[0].mean() + self._smoothness(x, x_next, action)
             self._actor_step(actor_loss)
             _set_requires_grad(self._critic_params, True)
             polyak_update(self._actor_target_params, self._actor_params, config.tau)
@@ -239,6 +258,9 @@ class SAC(OffPolicyAgent):
     def _act(self, x: torch.Tensor, explore: bool) -> torch.Tensor:
         return self.actor(x)[0] if explore else self.actor.deterministic(x)
 
+    def _mean_action(self, x: torch.Tensor) -> torch.Tensor:
+        return self.actor.deterministic(x)
+
     def _update(
         self, x: torch.Tensor, a: torch.Tensor, r: torch.Tensor, done: torch.Tensor, x_next: torch.Tensor
     ) -> dict[str, torch.Tensor]:
@@ -251,14 +273,16 @@ class SAC(OffPolicyAgent):
         critic_loss = self._critic_step(x, a, y)
         losses = {"critic_loss": critic_loss, "alpha": alpha}
         if self.n_updates % config.policy_delay == 0:
-            losses["actor_loss"] = self._actor_and_temperature_step(x, alpha)
+            losses["actor_loss"] = self._actor_and_temperature_step(x, x_next, alpha)
         polyak_update(self._critic_target_params, self._critic_params, config.tau)
         return losses
 
-    def _actor_and_temperature_step(self, x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    def _actor_and_temperature_step(self, x: torch.Tensor, x_next: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         _set_requires_grad(self._critic_params, False)
         a_pi, logp = self.actor(x)
         actor_loss = (alpha * logp - self.critic(x, a_pi).min(0).values).mean()
+        if self.config.smoothness_temporal or self.config.smoothness_spatial:
+            actor_loss = actor_loss + self._smoothness(x, x_next, self._mean_action(x))
         self._actor_step(actor_loss)
         _set_requires_grad(self._critic_params, True)
         if self.config.auto_alpha:  # log alpha rises while the entropy (-logp) is below its target, falls above it

@@ -52,6 +52,14 @@ class BaseConfig:
     """Add goal − achieved and its tanh at 2 cm and 2 mm scales to the network input (precision reaching)."""
     critic_layer_norm: bool = False
     """Layer-normalise the critics' hidden layers (steadier values at high learning rates; the actor is unchanged)."""
+    smoothness_temporal: float = 0.0
+    """CAPS temporal smoothness (Mysore et al. 2021): weight of ‖π(s) − π(s′)‖² between consecutive states in the actor
+    loss. Where an action takes effect over several periods (the limited execution's acceleration limits), a policy
+    without it learns to chatter around the goal with full actions; 0 leaves the loss as it was."""
+    smoothness_spatial: float = 0.0
+    """CAPS spatial smoothness: weight of ‖π(s) − π(s̃)‖², s̃ the normalised input plus N(0, ``smoothness_noise``²)."""
+    smoothness_noise: float = 0.05
+    """Standard deviation of the spatial smoothness perturbation, in normalised input units."""
     final_lr_fraction: float = 1.0
     """Learning rates fall linearly over the run's steps to this fraction of their value (1 keeps them constant);
     a small final step size lets the last updates settle the millimetres instead of jittering around them."""

@@ -42,7 +42,7 @@ WORKSPACE_ENV_IDS = {
     "IkrlReach-v0": ("ee", "linear"),
     "IkrlReachJoints-v0": ("joints", "signed_square"),
     "IkrlReachPose-v0": ("pose", "linear"),
-    "IkrlReachLimited-v0": ("ee", "signed_square"),
+    "IkrlReachLimited-v0": ("ee", "cubic"),
     "IkrlReachLimitedJoints-v0": ("joints", "signed_square"),
     "IkrlReachLimitedPose-v0": ("pose", "signed_square"),
 }

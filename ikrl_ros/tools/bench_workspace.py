@@ -21,16 +21,24 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ikrl_ros.core.collision import STOP_MARGIN, CollisionModel, shared_collision_model
 from ikrl_ros.core.control import CONTROL_PERIOD
 from ikrl_ros.core.kinematics import ArmKinematics
-from ikrl_ros.core.robot import DEFAULT_ROBOT, load_arm, shipped_robots
+from ikrl_ros.core.motion_check import TOLERANCE
+from ikrl_ros.core.motion_quality import QUANTITIES, GoalMotion, stream_peaks, time_optimal_duration, window
+from ikrl_ros.core.reach_loop import INTERFACE_RATE
+from ikrl_ros.core.robot import DEFAULT_ROBOT, Arm, load_arm, shipped_robots
 from ikrl_ros.core.rotations import angle_between, matrix_to_quaternion, quaternion_to_matrix
 from ikrl_ros.core.workspace import sample_reachable_goals, sample_reachable_poses
 from ikrl_ros.rl.controller_factory import ControllerSettings, policy_folder
 from ikrl_ros.tools.report import write_section
+
+if TYPE_CHECKING:
+    from ikrl_ros.tools.goal_runner import GoalRunner
 
 THRESHOLDS = (0.05, 0.01, 0.005, 0.001)
 REACHED = 0.005
@@ -115,11 +123,13 @@ def run_entry(
     log_dir: Path,
     rotations: np.ndarray | None = None,
     robot: str = DEFAULT_ROBOT,
+    strict: bool = False,
 ) -> dict[str, object]:
     """One controller on all goals (poses when ``rotations`` are given), in real time through ROS, both nodes
-    driving ``robot``; returns the records and its diagnostics."""
+    driving ``robot`` (``strict``: the limited execution and the strict bridge); returns the records and its
+    diagnostics."""
     from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
-    from ikrl_ros.tools.stack import reach_stack
+    from ikrl_ros.tools.stack import STRICT_BRIDGE, STRICT_CONTROLLER, reach_stack
 
     settings = (ENTRIES if rotations is None else POSE_ENTRIES)[name]
     controller = {
@@ -127,12 +137,15 @@ def run_entry(
         "controller": settings.name,
         "policy_path": settings.policy_path,
         **({} if rotations is None else {"orientation": "track"}),
+        **(STRICT_CONTROLLER if strict else {}),
     }
     steps = round(goal_seconds / CONTROL_PERIOD)
     records = []
+    arm = load_arm(robot)
+    collision = shared_collision_model(arm)
     with (
-        reach_stack(log_dir, bridge={"robot": robot}, controller=controller),
-        connected_runner(arm=load_arm(robot)) as runner,
+        reach_stack(log_dir, bridge={"robot": robot, **(STRICT_BRIDGE if strict else {})}, controller=controller),
+        connected_runner(arm=arm, record_motion=True) as runner,
     ):
         latest = runner.controller_diagnostics()
         for index, goal in enumerate(goals):
@@ -148,8 +161,25 @@ def run_entry(
                     quaternion=matrix_to_quaternion(rotations[index]),
                 )
                 records.append(pose_record(goal, rotations[index], outcome.path, outcome.orientations))
+            records[-1]["motion"] = asdict(motion_record(runner, outcome.start_ns, outcome.end_ns - 1, arm, collision))
         runner.spin_for(1.2)  # one more diagnostics message, covering the whole run
     return {"name": name, "records": records, "diagnostics": dict(latest)}
+
+
+def motion_record(runner: GoalRunner, start_ns: int, end_ns: int, arm: Arm, collision: CollisionModel) -> GoalMotion:
+    """One goal's window (bridge stamps in (start_ns, end_ns]) against the arm's datasheet limits."""
+    inside = window(runner.arm_states, start_ns, end_ns, lead=0)
+    closest = [min(c.scene, c.self_) for c in map(collision.clearance, inside)]
+    limits = arm.joint_limits
+    return GoalMotion(
+        motion=stream_peaks(window(runner.arm_states, start_ns, end_ns), CONTROL_PERIOD, limits),
+        command=stream_peaks(window(runner.joint_targets, start_ns, end_ns), CONTROL_PERIOD, limits),
+        interface=stream_peaks(window(runner.interface_samples, start_ns, end_ns), 1.0 / INTERFACE_RATE, limits),
+        reflexes=sum(start_ns < stamp <= end_ns for stamp, _ in runner.reflexes),
+        collision_states=sum(distance <= STOP_MARGIN for distance in closest),
+        min_clearance=float(min(closest)),
+        time_optimal=time_optimal_duration(inside[0], inside[-1], limits),
+    )
 
 
 def summary_row(name: str, result: dict[str, object]) -> str:
@@ -169,6 +199,49 @@ def summary_row(name: str, result: dict[str, object]) -> str:
         + f" | {diagnostics.get('state_age_p99_ms', 'n/a')}"
         + f" | {diagnostics.get('missed_periods', 'n/a')} of {diagnostics.get('control_steps', 'n/a')} |"
     )
+
+
+def motion_row(name: str, result: dict[str, object]) -> str:
+    """One entry's motion against the limits: goals with any sample over a limit per stream, the 1 kHz stream's
+    peaks, reflexes, collision states, clearance, and how long reaching took against the time-optimal motion."""
+    motions = [r["motion"] for r in result["records"] if "motion" in r]
+    if not motions:
+        return f"| {name} | " + " | ".join(["n/a"] * 6) + " |"
+
+    def over(stream: str) -> int:
+        return sum(max(m[stream].values()) > 1.0 + TOLERANCE for m in motions)
+
+    peaks = [max(m["interface"][quantity] for m in motions) for quantity in QUANTITIES]
+    ratios = [
+        r["time_to_reach"] / r["motion"]["time_optimal"]
+        for r in result["records"]
+        if r.get("time_to_reach") is not None and "motion" in r and r["motion"]["time_optimal"] > 0.0
+    ]
+    return (
+        f"| {name} | {result['diagnostics'].get('strict', 'n/a')} | {over('motion')} / {over('command')} / "
+        f"{over('interface')} of {len(motions)} | "
+        + " / ".join(f"{peak:.2f}" for peak in peaks)
+        + f" | {sum(m['reflexes'] for m in motions)} | {sum(m['collision_states'] for m in motions)}"
+        + f" | {min(m['min_clearance'] for m in motions) * 1e3:.1f}"
+        + f" | {np.median(ratios) if ratios else float('nan'):.2f} |"
+    )
+
+
+MOTION_HEADER = (
+    "| controller | strict | goals over a limit: motion 25 Hz / command 25 Hz / interface 1 kHz "
+    "| interface 1 kHz peaks × limit: velocity / acceleration / jerk | reflexes | collision states "
+    "| min clearance (mm) | median time to 5 mm ÷ time-optimal |",
+    "|---|---|---|---|---|---|---|---|",
+)
+MOTION_NOTE = (
+    "Motion against the arm's datasheet limits (velocity, acceleration, jerk; finite differences as libfranka "
+    "computes them): *motion* is the bridge's joint states, *command* the joint targets its motors were told, both "
+    "at the 25 Hz control rate; *interface* the 1 kHz stream the arm's interface executed (with `strict`, the "
+    "samples the strict bridge checked; without, the targets held over each period, as a 1 kHz position interface "
+    "takes them). Reflexes: raised by the strict bridge. Collision states: joint states within 2 mm of the table, "
+    "the floor or another link (Coal, the URDF's collision meshes). Time-optimal: Ruckig's jerk-limited motion at "
+    "the full limits from the goal's first posture to its last."
+)
 
 
 def pose_row(name: str, result: dict[str, object]) -> str:
@@ -244,6 +317,11 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, object]], goal
         "Stays: after first coming within 5 mm, the largest distance until the next goal (a policy that hovers or "
         "wanders shows it here). State age: the answered joint state's stamp → command published, from the "
         "controller's `/diagnostics`.",
+        "",
+        *MOTION_HEADER,
+        *(motion_row(name, result) for name, result in results.items()),
+        "",
+        MOTION_NOTE,
     ]
     return "\n".join(lines) + "\n"
 
@@ -292,7 +370,7 @@ def run_suite(args: argparse.Namespace) -> int:
                 str(out_dir),
             ]
             command += ["--poses"] if args.poses else []
-            command += ["--robot", args.robot]
+            command += ["--robot", args.robot] + (["--strict"] if args.strict else [])
             print(f"[bench workspace] {name}: started", flush=True)
             running.append((name, subprocess.Popen(command, env=env)))
         for name, process in list(running):
@@ -338,6 +416,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the shipped arm both nodes drive; another than the Panda runs the entries it has policies for and the "
         "classical ones, and writes its own report section (default: %(default)s)",
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="both nodes with strict: true (the limited execution and the strict bridge)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="seed of the goal sequence (default: %(default)s)")
     parser.add_argument("--controllers", nargs="*", help=f"entries to run (default: all of {list(ENTRIES)})")
     parser.add_argument("--parallel", type=int, default=2, help="stacks running at once (default: %(default)s)")
@@ -377,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = Path(args.log_dir)
     goals = np.load(log_dir / "goals.npy")
     rotations = np.load(log_dir / "rotations.npy") if args.poses else None
-    result = run_entry(args.entry, goals, args.goal_seconds, log_dir / args.entry, rotations, args.robot)
+    result = run_entry(args.entry, goals, args.goal_seconds, log_dir / args.entry, rotations, args.robot, args.strict)
     (log_dir / args.entry / "result.json").write_text(json.dumps(result))
     return 0
 

@@ -20,7 +20,7 @@ from ikrl_ros.core.workspace import sample_reachable_goals
 from ikrl_ros.tools.command import SubParsers, run_subcommand
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, GoalOutcome, connected_runner, format_table
 from ikrl_ros.tools.render import plot_paths, render_animation
-from ikrl_ros.tools.stack import reach_stack
+from ikrl_ros.tools.stack import STRICT_BRIDGE, STRICT_CONTROLLER, reach_stack
 
 GOAL_SECONDS = 3.0
 """Each goal gets 3 s, then the next is sent from wherever the arm is (as a user clicking in RViz)."""
@@ -28,11 +28,6 @@ REACHED = 0.005
 
 ANIMATION_FRAME_STRIDE = 2
 """Every second control period: a 12.5 fps GIF of real time, small enough to view anywhere."""
-
-
-STRICT_BRIDGE = {"strict": True}
-STRICT_CONTROLLER = {"strict": True, "joint_command_type": "joint_trajectory", "cartesian_output": "joint"}
-"""``--strict``: the limited execution and the strict simulated Panda, on the interface that carries whole plans."""
 
 
 def run_demo(

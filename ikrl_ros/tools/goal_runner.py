@@ -19,8 +19,9 @@ from geometry_msgs.msg import PointStamped, PoseStamped
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Header
+from std_msgs.msg import Header, String
 from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
 
 from ikrl_ros.core.robot import Arm, load_arm
 from ikrl_ros.core.validation import InvalidInput, arm_state_from_joint_state
@@ -52,7 +53,7 @@ class GoalOutcome:
 class GoalRunner(Node):
     """A test/demo client: publishes goals on ``goal_pose`` or ``clicked_point``, watches ``ee_pose``."""
 
-    def __init__(self, namespace: str = "", arm: Arm | None = None) -> None:
+    def __init__(self, namespace: str = "", arm: Arm | None = None, record_motion: bool = False) -> None:
         super().__init__("ikrl_goal_runner", namespace=namespace)
         self.arm = arm or load_arm()
         reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -83,6 +84,29 @@ class GoalRunner(Node):
         self.create_subscription(
             PointStamped, "goal_marker", lambda m: self.accepted_goals.append(np.array(xyz(m.point))), reliable
         )
+        self.joint_targets: list[tuple[int, np.ndarray]] = []
+        """``record_motion``: (stamp, positions) of the bridge's joint targets, what its motors were told."""
+        self.interface_samples: list[tuple[int, np.ndarray]] = []
+        """``record_motion``: (stamp, samples × joints) of the 1 kHz stream the arm's interface executed."""
+        self.reflexes: list[tuple[int, str]] = []
+        """``record_motion``: (newest ee_pose stamp on arrival, text) of the strict bridge's reflexes."""
+        if record_motion:
+            deep = QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE)
+            self.create_subscription(JointState, "panda_bridge/joint_targets", self._on_joint_targets, deep)
+            self.create_subscription(
+                JointTrajectory, "panda_bridge/interface_samples", self._on_interface_samples, deep
+            )
+            self.create_subscription(String, "panda_bridge/reflex", self._on_reflex, reliable)
+
+    def _on_joint_targets(self, message: JointState) -> None:
+        self.joint_targets.append((ns_from_time(message.header.stamp), np.array(message.position)))
+
+    def _on_interface_samples(self, message: JointTrajectory) -> None:
+        positions = np.array([point.positions for point in message.points])
+        self.interface_samples.append((ns_from_time(message.header.stamp), positions))
+
+    def _on_reflex(self, message: String) -> None:
+        self.reflexes.append((self.poses[-1][0] if self.poses else 0, message.data))
 
     def _on_ee_pose(self, message: PoseStamped) -> None:
         q = message.pose.orientation
@@ -260,11 +284,11 @@ class GoalRunner(Node):
 
 
 @contextmanager
-def connected_runner(namespace: str = "", arm: Arm | None = None) -> Iterator[GoalRunner]:
-    """An rclpy context and a ``GoalRunner`` (for ``arm``, default the Panda) that has seen the stack come up; both
-    torn down afterwards."""
+def connected_runner(namespace: str = "", arm: Arm | None = None, record_motion: bool = False) -> Iterator[GoalRunner]:
+    """An rclpy context and a ``GoalRunner`` (for ``arm``, default the Panda; ``record_motion``: with the bridge's
+    command streams and reflexes) that has seen the stack come up; both torn down afterwards."""
     rclpy.init()
-    runner = GoalRunner(namespace, arm)
+    runner = GoalRunner(namespace, arm, record_motion)
     try:
         runner.wait_for_stack()
         yield runner

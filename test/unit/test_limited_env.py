@@ -13,6 +13,7 @@ from ikrl_ros.core.control import (
     REACH_PER_ACTION,
 )
 from ikrl_ros.core.execution import MotionExecutor, limited_generator
+from ikrl_ros.core.policy_spec import action_to_displacement_fraction
 from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.safety import CartesianLimits, JointLimits
 from ikrl_ros.core.trajectory import LIMIT_SCALE, MotionState
@@ -22,10 +23,16 @@ from ikrl_ros.rl.workspace_env import LIMITED_GOAL_FLOOR, WorkspaceReachEnv
 ARM = load_arm()
 
 
-def exact_target_action(observation: dict[str, np.ndarray]) -> np.ndarray:
-    """The remaining displacement as the target (signed-square action map, clipped to the action limit)."""
+def exact_target_action(observation: dict[str, np.ndarray], action_map: str) -> np.ndarray:
+    """The remaining displacement as the target (clipped to the action limit), through the inverse of the action map
+    (bisection: every map is odd and increasing)."""
     fraction = np.clip((observation["desired_goal"] - observation["achieved_goal"]) / REACH_PER_ACTION, -1.0, 1.0)
-    return np.sign(fraction) * np.sqrt(np.abs(fraction))
+    low, high = -np.ones_like(fraction), np.ones_like(fraction)
+    for _ in range(60):
+        middle = (low + high) / 2
+        below = action_to_displacement_fraction(middle, action_map) < fraction
+        low, high = np.where(below, middle, low), np.where(below, high, middle)
+    return (low + high) / 2
 
 
 def test_actions_execute_as_the_nodes_execute_them() -> None:
@@ -103,7 +110,7 @@ def test_exact_targets_reach_consecutive_goals_to_a_millimetre() -> None:
     errors = []
     for _ in range(60):
         for _ in range(75):
-            observation, *_ = env.step(exact_target_action(observation))
+            observation, *_ = env.step(exact_target_action(observation, env.unwrapped.action_map))
         errors.append(np.linalg.norm(observation["desired_goal"] - observation["achieved_goal"]))
         observation, _ = env.reset()
     missed = sum(e >= 1e-3 for e in errors)

@@ -209,3 +209,30 @@ def test_device_names_are_checked():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda:0")
+
+
+@pytest.mark.parametrize("algo", ["td3", "sac"])
+def test_temporal_smoothness_brings_the_actions_of_consecutive_states_together(algo):
+    """CAPS: with its weight the actor learns close actions for x and x_next; without it, the loss is as before."""
+    batch = random_batch(5, 64)
+
+    def action_gap(**overrides) -> float:
+        agent = tiny_agent(algo, seed=1, policy_delay=1, **overrides)
+        for _ in range(60):
+            agent.update(batch)
+        return float(np.abs(agent.act(batch["x"], False) - agent.act(batch["x_next"], False)).mean())
+
+    assert action_gap(smoothness_temporal=50.0) < 0.5 * action_gap()
+
+
+def test_spatial_smoothness_flattens_the_policy_around_each_input():
+    batch = random_batch(6, 64)
+
+    def sensitivity(**overrides) -> float:
+        agent = tiny_agent("sac", seed=2, **overrides)
+        for _ in range(200):
+            agent.update(batch)
+        nearby = batch["x"] + 0.5 * np.random.default_rng(0).normal(size=batch["x"].shape).astype(np.float32)
+        return float(np.abs(agent.act(batch["x"], False) - agent.act(nearby, False)).mean())
+
+    assert sensitivity(smoothness_spatial=50.0, smoothness_noise=0.5) < 0.5 * sensitivity()

@@ -103,3 +103,16 @@ def test_quintic_interpolation_matches_its_end_points():
     np.testing.assert_allclose(position[-1], end.position, atol=1e-12)
     np.testing.assert_allclose(velocity[-1], end.velocity, atol=1e-10)
     np.testing.assert_allclose(acceleration[-1], end.acceleration, atol=1e-8)
+
+
+def test_a_steady_target_samples_each_period_where_it_is_on_the_trajectory(arm, generator):
+    """Ruckig keeps its trajectory while the inputs continue its own output: each period's samples must still start
+    where the last period ended, not at the trajectory's beginning."""
+    state = MotionState.at_rest(arm.neutral)
+    goal = arm.neutral + 0.5
+    for _ in range(6):
+        before = state.position
+        state = generator.toward_position(state, goal)
+        samples = generator.samples(SAMPLES).position
+        assert np.abs(samples[0] - before).max() < 0.01
+        assert np.allclose(samples[-1], state.position)
