@@ -53,9 +53,10 @@ speed, with half the action range spent on the slowest quarter of speeds; or ``c
 (``CUBIC_LINEAR_SHARE``) — linear near zero, so that the action that corrects a small error is proportional to
 it. Under ``a·|a|`` that action is the error's square root, whose slope at zero no smooth network has: its
 corrections then shrink with the square of the error and a policy stalls millimetres short."""
-CUBIC_LINEAR_SHARE = 0.2
-"""``cubic``'s slope at zero: 0.2 × the full step (0.05 m per unit action for the limited tasks' 0.25 m, as
-one unlimited step), rising to the full step at a full action."""
+CUBIC_LINEAR_SHARE = 0.05
+"""``cubic``'s slope at zero: 0.05 × the full step (12.5 mm per unit action for the limited tasks' 0.25 m), rising
+to the full step at a full action. Near the goal an action error of 0.02 then misses by 0.25 mm; at 0.2 (one
+unlimited step per unit action) the same policy settled at twice the final error."""
 POSITION_GOAL_DIM = 3
 POSE_GOAL_DIM = 9
 """A pose goal: position and the 6-D rotation (``pose_goal``)."""

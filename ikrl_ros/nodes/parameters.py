@@ -341,13 +341,13 @@ class SafetyParameters(RobotParameters):
     )
 
     strict: bool = param(
-        False,
+        True,
         "motion a real arm accepts: the controller sends only jerk-limited trajectories within the arm's velocity, "
         "acceleration, jerk and (datasheet) position limits, slowed and stopped before collisions (the limited "
-        "execution; best with `joint_command_type: joint_trajectory` and `cartesian_output: joint`); the bridge "
-        "checks every command stream at 1 kHz as libfranka does, stops with a reflex on a violation and moves again "
-        "after `~/recover`. Learned controllers need policies trained on `IkrlReachLimited*-v0`. `false` (for "
-        "now the default): panda-gym's motors, which accept any target (the study's reproduction)",
+        "execution); the bridge checks every command stream at 1 kHz as libfranka does, stops with a reflex on a "
+        "violation and moves again after `~/recover`. Learned controllers need policies trained under it "
+        "(`IkrlReachLimited*-v0`; a shipped name means its `_limited` version). `false`: panda-gym's motors, which "
+        "accept any target (the study's reproduction, bit-exact with panda-gym)",
     )
 
     def __post_init__(self) -> None:
@@ -603,8 +603,10 @@ class ReachControllerParameters(SafetyParameters):
         high=1e4,
     )
     joint_command_type: str = param(
-        "joint_state",
-        "interface of joint motion and of its hold: `joint_trajectory` (trajectory_msgs/JointTrajectory on "
+        "joint_trajectory",
+        "interface of joint motion and of its hold (default: `joint_trajectory` with `strict`, whose points carry "
+        "the accelerations a 1 kHz interface needs to join them within the limits, else `joint_state`): "
+        "`joint_trajectory` (trajectory_msgs/JointTrajectory on "
         "`joint_trajectory`, for a JointTrajectoryController: with `strict`, the periods already decided, the new one "
         "and a smooth halt to rest, sampled at 1 kHz with positions, velocities and accelerations, stamped with the "
         "answered joint state; else one point one period ahead), `joint_state` (sensor_msgs/JointState on "
@@ -612,15 +614,18 @@ class ReachControllerParameters(SafetyParameters):
         "(std_msgs/Float64MultiArray on `commands`, the arm's joint order, "
         "for a forward_position_controller: positions one period ahead)",
         choices=("joint_state", "joint_trajectory", "float64_multi_array"),
+        derived=lambda values: "joint_trajectory" if values["strict"] else "joint_state",
     )
     cartesian_output: str = param(
-        "twist",
-        "Cartesian controllers (`cartesian_p`, learned Cartesian and pose policies, `hybrid`'s Cartesian part): "
+        "joint",
+        "Cartesian controllers (`cartesian_p`, learned Cartesian and pose policies, `hybrid`'s Cartesian part; "
+        "default: `joint` with `strict`, so that the jerk-limited motion goes out as planned, else `twist`): "
         "`twist` publishes `cartesian_cmd` (for the bridge or MoveIt Servo); `joint` turns the safety-limited twist "
         "into joint motion here, with the bridge's DLS step (same joint, step and box limits; a zero twist holds) "
         "and, with `strict`, the jerk-limited trajectory, and sends it on `joint_command_type`'s interface, so a "
         "ros2_control stack without MoveIt Servo runs learned Cartesian policies",
         choices=("twist", "joint"),
+        derived=lambda values: "joint" if values["strict"] else "twist",
     )
     autostart: bool = param(
         True,
@@ -701,7 +706,7 @@ def controller_settings(params: ReachControllerParameters) -> ControllerSettings
         params.hybrid_switch_radius,
         params.cartesian_p_gain,
         params.ik_max_joint_step,
-        braking=params.strict,
+        limited=params.strict,
     )
 
 

@@ -14,7 +14,7 @@ from ikrl_ros.core.controllers import (
     ReachController,
 )
 from ikrl_ros.core.kinematics import ArmKinematics
-from ikrl_ros.core.policy_spec import PolicyError
+from ikrl_ros.core.policy_spec import LIMITED_ENV_PREFIX, PolicyError, is_limited
 from ikrl_ros.core.robot import DEFAULT_ROBOT
 
 CLASSICAL_CONTROLLERS = ("cartesian_p", "ik", "pybullet_ik")
@@ -28,18 +28,24 @@ def policy_folder(robot: str = DEFAULT_ROBOT, root: Path = POLICY_DIR) -> Path:
     return root if robot == DEFAULT_ROBOT else root / robot
 
 
-def shipped_policy_path(algo: str, robot: str = DEFAULT_ROBOT) -> Path:
-    """The default policy that ships for ``algo``: trained by ``ikrl train`` on the workspace task (IkrlReach-v0)."""
-    return policy_folder(robot) / f"{algo}_workspace.pt"
+LIMITED_SUFFIX = "_limited"
+"""A shipped policy trained under the limited execution (``IkrlReachLimited*-v0``) is its name with this suffix."""
 
 
-def resolve_policy_path(policy_path: str, algo: str, robot: str = DEFAULT_ROBOT) -> Path:
-    """``policy_path`` as given, the name of a policy shipped for ``robot`` (e.g. ``sac_panda_reach_joints``), or
-    the algorithm's default for it."""
+def shipped_policy_path(algo: str, robot: str = DEFAULT_ROBOT, limited: bool = False) -> Path:
+    """The default policy that ships for ``algo``: trained by ``ikrl train`` on the workspace task (IkrlReach-v0, or
+    under the limited execution IkrlReachLimited-v0)."""
+    return policy_folder(robot) / f"{algo}_workspace{LIMITED_SUFFIX if limited else ''}.pt"
+
+
+def resolve_policy_path(policy_path: str, algo: str, robot: str = DEFAULT_ROBOT, limited: bool = False) -> Path:
+    """``policy_path`` as given, the name of a policy shipped for ``robot`` (e.g. ``sac_panda_reach_joints``; under
+    the ``limited`` execution its limited version), or the algorithm's default for it."""
     if not policy_path:
-        return shipped_policy_path(algo, robot)
+        return shipped_policy_path(algo, robot, limited)
     if "/" not in policy_path and not policy_path.endswith(".pt"):
-        return policy_folder(robot) / f"{policy_path}.pt"
+        name = policy_path if not limited or policy_path.endswith(LIMITED_SUFFIX) else policy_path + LIMITED_SUFFIX
+        return policy_folder(robot) / f"{name}.pt"
     return Path(policy_path)
 
 
@@ -54,8 +60,9 @@ class ControllerSettings:
     hybrid_switch_radius: float = 0.05
     cartesian_p_gain: float = 1.0
     ik_max_joint_step: float = 0.08
-    braking: bool = False
-    """``cartesian_p`` approaches no faster than it can stop (the limited execution's acceleration limits)."""
+    limited: bool = False
+    """The limited execution (``strict``): ``cartesian_p`` approaches no faster than it can stop, and learned
+    policies must have been trained under it (a shipped name means its ``_limited`` version)."""
 
     def __post_init__(self) -> None:
         if self.name not in CONTROLLERS:
@@ -72,15 +79,17 @@ class ControllerSettings:
 
 def make_controller(settings: ControllerSettings, kinematics: ArmKinematics) -> ReachController:
     """The controller ``settings`` name; checkpoint problems raise ``ValueError`` with the reason."""
+    robot, limited = kinematics.arm.name, settings.limited
     if settings.name in LEARNED_CONTROLLERS:
         return load_policy_controller(
-            resolve_policy_path(settings.policy_path, settings.name, kinematics.arm.name), settings.name, kinematics
+            resolve_policy_path(settings.policy_path, settings.name, robot, limited), settings.name, kinematics, limited
         )
     if settings.name == "hybrid":
         far = load_policy_controller(
-            resolve_policy_path(settings.policy_path, settings.hybrid_policy, kinematics.arm.name),
+            resolve_policy_path(settings.policy_path, settings.hybrid_policy, robot, limited),
             settings.hybrid_policy,
             kinematics,
+            limited,
         )
         return HybridController(
             far, make_classical(settings.hybrid_near, settings, kinematics), settings.hybrid_switch_radius
@@ -93,18 +102,22 @@ def make_classical(name: str, settings: ControllerSettings, kinematics: ArmKinem
         return NumericalIKController(kinematics, settings.ik_max_joint_step)
     if name == "pybullet_ik":
         return PyBulletIKController(kinematics, settings.ik_max_joint_step)
-    return CartesianPController(settings.cartesian_p_gain, braking=settings.braking)
+    return CartesianPController(settings.cartesian_p_gain, braking=settings.limited)
 
 
-def load_policy_controller(path: Path, algo: str, kinematics: ArmKinematics) -> LearnedPolicyController:
-    """Load and check a checkpoint for ``algo``; any problem is a ``ValueError`` that says which."""
+def load_policy_controller(
+    path: Path, algo: str, kinematics: ArmKinematics, limited: bool = False
+) -> LearnedPolicyController:
+    """Load and check a checkpoint for ``algo`` and the execution it will run under (``limited``: strict); any
+    problem is a ``ValueError`` that says which."""
     from ikrl_ros.rl.checkpoint import CheckpointError, load_policy  # torch is only needed for learned controllers
 
     if not path.is_file() and path.parent.is_relative_to(POLICY_DIR):
         shipped = sorted(p.stem for p in path.parent.glob("*.pt")) if path.parent.is_dir() else []
+        train = "ikrl train --robot ... --env IkrlReachLimited-v0" if limited else "ikrl train --robot ..."
         raise ValueError(
-            f"no shipped policy {path.stem} for the arm '{kinematics.arm.name}' (shipped for it: {shipped or 'none'}); "
-            "give policy_path a policy trained for it (ikrl train --robot ...)"
+            f"no shipped policy {path.stem} for the arm '{kinematics.arm.name}'{' under strict' if limited else ''} "
+            f"(shipped for it: {shipped or 'none'}); give policy_path a policy trained for it ({train})"
         )
     try:
         policy = load_policy(path)
@@ -112,6 +125,10 @@ def load_policy_controller(path: Path, algo: str, kinematics: ArmKinematics) -> 
         raise ValueError(f"cannot load policy: {error}") from None
     if policy.algo != algo:
         raise ValueError(f"{path} holds a {policy.algo} policy, but the controller is '{algo}'")
+    if is_limited(policy.env_id) != limited:
+        trained = "under the limited execution" if limited is False else "without limits"
+        needs = "strict: true" if limited is False else f"strict: false, or a policy trained on {LIMITED_ENV_PREFIX}*"
+        raise ValueError(f"{path} was trained {trained} ({policy.env_id}): it needs {needs}")
     try:
         return LearnedPolicyController(policy, kinematics)
     except PolicyError as error:

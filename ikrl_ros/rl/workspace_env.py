@@ -48,7 +48,8 @@ WORKSPACE_ENV_IDS = {
 }
 """Id → (control type, action map). Joint actions need ~0.001 rad for a millimetre: the signed-square map
 gives the policy that resolution at an action of ~0.14 instead of 0.02. Limited variants aim 0.25 m (or rad)
-away at a full action, a millimetre is a 0.004 fraction: signed-square gives it at an action of 0.06."""
+away at a full action, a millimetre is a 0.004 fraction: the cubic map gives it at an action of 0.08, and unlike
+signed-square its inverse has a finite slope at zero, so a smooth policy does not stall millimetres short."""
 EPISODE_STEPS = 50
 """2 s at 25 Hz: enough to cross the workspace (≤ 1.2 m at 5 cm per step) and settle."""
 POSE_EPISODE_STEPS = 75

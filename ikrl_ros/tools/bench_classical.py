@@ -58,7 +58,7 @@ def kinematics_rows(samples: int, seed: int) -> list[str]:
 def stack_rows(goal_count: int, seed: int, log_dir: Path) -> list[str]:
 
     from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
-    from ikrl_ros.tools.stack import reach_stack
+    from ikrl_ros.tools.stack import FORGIVING, reach_stack
 
     goals = load_arm().world_to_base(sample_goals_world(goal_count, seed))
     rows = [
@@ -70,8 +70,8 @@ def stack_rows(goal_count: int, seed: int, log_dir: Path) -> list[str]:
         started = time.monotonic()
         stack = reach_stack(
             log_dir / controller,
-            bridge={"sync_mode": "lockstep"},
-            controller={"controller": controller, "sync_mode": "lockstep"},
+            bridge={"sync_mode": "lockstep", **FORGIVING},
+            controller={"controller": controller, "sync_mode": "lockstep", **FORGIVING},
         )
         with stack, connected_runner() as runner:
             outcomes = [

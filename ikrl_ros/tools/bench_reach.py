@@ -125,14 +125,14 @@ def node_parameters(name: str) -> dict[str, object]:
 
 def ros_episodes(name: str, goals: np.ndarray, log_dir: Path) -> Episodes:
     from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
-    from ikrl_ros.tools.stack import reach_stack
+    from ikrl_ros.tools.stack import FORGIVING, reach_stack
 
     result = Episodes()
     # panda-gym's own Cartesian execution: this suite reproduces the study, step for step as in gym.
     stack = reach_stack(
         log_dir,
-        bridge={"sync_mode": "lockstep", "cartesian_execution": "pybullet_ik"},
-        controller={**node_parameters(name), "sync_mode": "lockstep"},
+        bridge={"sync_mode": "lockstep", "cartesian_execution": "pybullet_ik", **FORGIVING},
+        controller={**node_parameters(name), "sync_mode": "lockstep", **FORGIVING},
     )
     with stack, connected_runner() as runner:
         for index, goal in enumerate(goals):
@@ -145,18 +145,20 @@ def ros_episodes(name: str, goals: np.ndarray, log_dir: Path) -> Episodes:
 def realtime_timing(name: str, rate: float, goals: np.ndarray, seconds: float, log_dir: Path) -> dict[str, str]:
     """Run the stack in real time with states at ``rate`` Hz; return the controller's timing diagnostics."""
     from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
-    from ikrl_ros.tools.stack import reach_stack
+    from ikrl_ros.tools.stack import FORGIVING, reach_stack
 
     bridge = {
         "sync_mode": "realtime",
         "real_time_factor": rate * CONTROL_PERIOD,
         "command_timeout": max(0.1, 3.0 / rate),
+        **FORGIVING,
     }
     controller = {
         **node_parameters(name),
         "sync_mode": "realtime",
         "control_rate": rate,
         "joint_state_timeout": max(0.1, 3.0 / rate),
+        **FORGIVING,
     }
     with reach_stack(log_dir, bridge=bridge, controller=controller), connected_runner() as runner:
         latest = runner.controller_diagnostics()

@@ -34,7 +34,7 @@ from ikrl_ros.core.reach_loop import INTERFACE_RATE
 from ikrl_ros.core.robot import DEFAULT_ROBOT, Arm, load_arm, shipped_robots
 from ikrl_ros.core.rotations import angle_between, matrix_to_quaternion, quaternion_to_matrix
 from ikrl_ros.core.workspace import sample_reachable_goals, sample_reachable_poses
-from ikrl_ros.rl.controller_factory import ControllerSettings, policy_folder
+from ikrl_ros.rl.controller_factory import ControllerSettings, resolve_policy_path
 from ikrl_ros.tools.report import write_section
 
 if TYPE_CHECKING:
@@ -83,10 +83,14 @@ CLASSICAL_ENTRIES = ("cartesian_p", "ik", "pybullet_ik")
 """Entries that run on any arm; the others need that arm's shipped policy (``hybrid`` its sac_workspace)."""
 
 
-def entries_for(robot: str) -> list[str]:
-    """The workspace entries ``robot`` can run: its shipped policies and the classical controllers."""
-    folder = policy_folder(robot)
-    learned = [n for n, s in ENTRIES.items() if s.policy_path and (folder / f"{s.policy_path}.pt").is_file()]
+def entries_for(robot: str, strict: bool = False) -> list[str]:
+    """The workspace entries ``robot`` can run (under ``strict``): its shipped policies (their limited versions) and
+    the classical controllers."""
+    learned = [
+        name
+        for name, settings in ENTRIES.items()
+        if settings.policy_path and resolve_policy_path(settings.policy_path, settings.name, robot, strict).is_file()
+    ]
     return [n for n in ENTRIES if n in learned or n in CLASSICAL_ENTRIES]
 
 
@@ -123,13 +127,13 @@ def run_entry(
     log_dir: Path,
     rotations: np.ndarray | None = None,
     robot: str = DEFAULT_ROBOT,
-    strict: bool = False,
+    strict: bool = True,
 ) -> dict[str, object]:
     """One controller on all goals (poses when ``rotations`` are given), in real time through ROS, both nodes
     driving ``robot`` (``strict``: the limited execution and the strict bridge); returns the records and its
     diagnostics."""
     from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
-    from ikrl_ros.tools.stack import STRICT_BRIDGE, STRICT_CONTROLLER, reach_stack
+    from ikrl_ros.tools.stack import FORGIVING, reach_stack
 
     settings = (ENTRIES if rotations is None else POSE_ENTRIES)[name]
     controller = {
@@ -137,14 +141,14 @@ def run_entry(
         "controller": settings.name,
         "policy_path": settings.policy_path,
         **({} if rotations is None else {"orientation": "track"}),
-        **(STRICT_CONTROLLER if strict else {}),
+        **({} if strict else FORGIVING),
     }
     steps = round(goal_seconds / CONTROL_PERIOD)
     records = []
     arm = load_arm(robot)
     collision = shared_collision_model(arm)
     with (
-        reach_stack(log_dir, bridge={"robot": robot, **(STRICT_BRIDGE if strict else {})}, controller=controller),
+        reach_stack(log_dir, bridge={"robot": robot, **({} if strict else FORGIVING)}, controller=controller),
         connected_runner(arm=arm, record_motion=True) as runner,
     ):
         latest = runner.controller_diagnostics()
@@ -261,7 +265,8 @@ def pose_row(name: str, result: dict[str, object]) -> str:
 
 def pose_report(args: argparse.Namespace, results: dict[str, dict[str, object]], goals: np.ndarray) -> str:
     lines = [
-        "## Pose suite: consecutive pose goals across the workspace, real time, launch defaults + `orientation: track`",
+        "## Pose suite: consecutive pose goals across the workspace, real time, launch defaults + `orientation: track`"
+        + ("" if args.strict else " + `strict: false`"),
         "",
         f"Measured by `{args.command}` on {platform.machine()}, {os.cpu_count()} cores, {args.parallel} stacks at a "
         "time. "
@@ -294,6 +299,7 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, object]], goal
     arm = load_arm(args.robot)
     lines = [
         "## Workspace suite: consecutive goals across the workspace, real time, launch defaults"
+        + ("" if args.strict else " but `strict: false`")
         + ("" if args.robot == DEFAULT_ROBOT else f": {arm.name} ({arm.dof} DoF)"),
         "",
         f"Measured by `{args.command}` on {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -331,7 +337,8 @@ def run_suite(args: argparse.Namespace) -> int:
     out_dir = Path(args.log_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     entries = POSE_ENTRIES if args.poses else ENTRIES
-    names = args.controllers or (list(entries) if args.robot == DEFAULT_ROBOT else entries_for(args.robot))
+    everything = args.robot == DEFAULT_ROBOT and not args.strict
+    names = args.controllers or (list(entries) if everything or args.poses else entries_for(args.robot, args.strict))
     unknown = sorted((set(names) | set(args.rerun or [])) - set(entries))
     if unknown:
         print(f"error: unknown entries {unknown}; choose from {list(entries)}", file=sys.stderr)
@@ -370,7 +377,7 @@ def run_suite(args: argparse.Namespace) -> int:
                 str(out_dir),
             ]
             command += ["--poses"] if args.poses else []
-            command += ["--robot", args.robot] + (["--strict"] if args.strict else [])
+            command += ["--robot", args.robot] + ([] if args.strict else ["--no-strict"])
             print(f"[bench workspace] {name}: started", flush=True)
             running.append((name, subprocess.Popen(command, env=env)))
         for name, process in list(running):
@@ -393,7 +400,11 @@ def run_suite(args: argparse.Namespace) -> int:
             f"{out_dir} (same goals)"
         )
     text = (pose_report if args.poses else report)(args, results, goals)
-    marker = ("pose" if args.poses else "workspace") + ("" if args.robot == DEFAULT_ROBOT else f"-{args.robot}")
+    marker = (
+        ("pose" if args.poses else "workspace")
+        + ("" if args.robot == DEFAULT_ROBOT else f"-{args.robot}")
+        + ("" if args.strict else "-no-strict")
+    )
     write_section(Path(args.out), marker, text)
     if args.readme:
         write_section(Path(args.readme), marker, text)
@@ -417,9 +428,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "classical ones, and writes its own report section (default: %(default)s)",
     )
     parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="both nodes with strict: true (the limited execution and the strict bridge)",
+        "--no-strict",
+        dest="strict",
+        action="store_false",
+        help="both nodes with strict: false (panda-gym's motors and the policies trained without limits); the default "
+        "is the launch default, strict",
     )
     parser.add_argument("--seed", type=int, default=7, help="seed of the goal sequence (default: %(default)s)")
     parser.add_argument("--controllers", nargs="*", help=f"entries to run (default: all of {list(ENTRIES)})")

@@ -20,7 +20,7 @@ from ikrl_ros.core.workspace import sample_reachable_goals
 from ikrl_ros.tools.command import SubParsers, run_subcommand
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, GoalOutcome, connected_runner, format_table
 from ikrl_ros.tools.render import plot_paths, render_animation
-from ikrl_ros.tools.stack import STRICT_BRIDGE, STRICT_CONTROLLER, reach_stack
+from ikrl_ros.tools.stack import FORGIVING, reach_stack
 
 GOAL_SECONDS = 3.0
 """Each goal gets 3 s, then the next is sent from wherever the arm is (as a user clicking in RViz)."""
@@ -36,7 +36,7 @@ def run_demo(
     seed: int,
     out_dir: Path,
     sync_mode: str,
-    strict: bool = False,
+    strict: bool = True,
     robot: str = DEFAULT_ROBOT,
 ) -> tuple[list[GoalOutcome], list[tuple[int, np.ndarray]]]:
     """Bring the stack up, send ``goal_count`` workspace goals one after another, alternating RViz's two goal topics.
@@ -46,12 +46,12 @@ def run_demo(
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     arm = load_arm(robot)
     goals = sample_reachable_goals(goal_count, seed, ArmKinematics(arm))
-    shared = {"robot": robot, "sync_mode": sync_mode}
+    shared = {"robot": robot, "sync_mode": sync_mode, **({} if strict else FORGIVING)}
     with (
         reach_stack(
             out_dir / "logs",
-            bridge={**shared, **(STRICT_BRIDGE if strict else {})},
-            controller={"controller": controller, **shared, **(STRICT_CONTROLLER if strict else {})},
+            bridge=shared,
+            controller={"controller": controller, **shared},
         ),
         connected_runner(arm=arm) as runner,
     ):
@@ -101,10 +101,11 @@ def add_subcommands(subparsers: SubParsers) -> None:
         help="the shipped arm both nodes drive (ikrl robots; default: %(default)s)",
     )
     parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="motion within the Panda's limits: both nodes with strict:=true (the controller on joint_trajectory); "
-        "classical controllers and hybrid, or a policy trained on IkrlReachLimited-v0 (--controller sac needs one)",
+        "--no-strict",
+        dest="strict",
+        action="store_false",
+        help="both nodes with strict:=false: panda-gym's motors, which accept any target, and the policies trained "
+        "without limits (the default is the launch default: motion within the arm's limits, a strict bridge)",
     )
     parser.set_defaults(func=demo_command)
 

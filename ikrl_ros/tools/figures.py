@@ -36,20 +36,43 @@ OTHER_ARMS = ("xarm6", "ur5", "iiwa7")
 """The shipped arms besides the Panda: a workspace suite each (their shipped policy and ``ik``)."""
 
 FIGURES = (
-    Figure("workspace", "bench_reach", ("--suite", "workspace"), "README + docs/benchmark.md", 90, ("workspace",)),
-    Figure("pose", "bench_reach", ("--suite", "workspace", "--poses"), "README + docs/benchmark.md", 25, ("pose",)),
+    Figure(
+        "workspace",
+        "bench_reach",
+        ("--suite", "workspace", "--goals", "100", "--parallel", "3", "--log-dir", "out/bench-workspace-strict"),
+        "README + docs/benchmark.md",
+        25,
+        ("workspace",),
+    ),
+    Figure(
+        "workspace_no_strict",
+        "bench_reach",
+        ("--suite", "workspace", "--no-strict", "--parallel", "3"),
+        "README + docs/benchmark.md",
+        90,
+        ("workspace-no-strict",),
+    ),
+    Figure(
+        "pose",
+        "bench_reach",
+        ("--suite", "workspace", "--poses", "--no-strict", "--goals", "100", "--parallel", "2"),
+        "README + docs/benchmark.md",
+        25,
+        ("pose-no-strict",),
+    ),
     Figure("cube", "bench_reach", ("--suite", "cube"), "README + docs/benchmark.md", 40, ("cube",)),
     *(
         Figure(
-            f"workspace_{robot}",
+            f"workspace_{robot}{'_no_strict' if strict else ''}",
             "bench_reach",
             ("--suite", "workspace", "--robot", robot, "--controllers", "sac_workspace", "ik", "--goals", "100")
-            + ("--log-dir", f"out/bench-workspace-{robot}"),
+            + ("--log-dir", f"out/bench-workspace-{robot}", *strict),
             "README + docs/benchmark.md",
             6,
-            (f"workspace-{robot}",),
+            (f"workspace-{robot}{'-no-strict' if strict else ''}",),
         )
         for robot in OTHER_ARMS
+        for strict in ((), ("--no-strict",))
     ),
     Figure("arms", "robots", ("--readme", "README.md"), "README (from the manifests)", 0.1, ("arms",)),
     Figure("classical", "bench_classical", (), "docs/classical.md", 5),

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ikrl_ros.core.policy_spec import WORKSPACE_ENV_PREFIX
+from ikrl_ros.core.policy_spec import WORKSPACE_ENV_PREFIX, is_limited
 from ikrl_ros.core.robot import URDF_SUFFIXES, load_arm
 from ikrl_ros.rl.config import CONFIGS, HER_STRATEGIES
 from ikrl_ros.tools.command import SubParsers, run
@@ -44,10 +44,14 @@ def train_overrides(args: argparse.Namespace) -> dict:
 
 PANDA_GYM_ENV = "PandaReach-v3"
 DEFAULT_STEPS = 5_000
-WORKSPACE_ENV = "IkrlReach-v0"
-ROBOT_RECIPE = {"algo": "sac", "env": WORKSPACE_ENV, "steps": 100_000}
-"""What ``ikrl train --robot`` trains unless told otherwise: the shipped ``sac_workspace`` recipe."""
+WORKSPACE_ENV = "IkrlReachLimited-v0"
+ROBOT_RECIPE = {"algo": "sac", "env": WORKSPACE_ENV, "steps": 150_000}
+"""What ``ikrl train --robot`` trains unless told otherwise: the shipped ``sac_workspace_limited`` recipe, under the
+execution the nodes run by default (``strict``)."""
 ROBOT_RECIPE_OVERRIDES = (("goal_relative_inputs", True),)
+LIMITED_RECIPE_OVERRIDES = (("smoothness_temporal", 3.0), ("smoothness_spatial", 3.0), ("final_lr_fraction", 0.1))
+"""Added under the limited execution: CAPS smoothness (without it the policy learns to chatter around the goal with
+full actions) and a learning rate that decays to a tenth, so that the last updates settle the millimetres."""
 
 
 def apply_robot_recipe(args: argparse.Namespace) -> None:
@@ -74,7 +78,8 @@ def apply_robot_recipe(args: argparse.Namespace) -> None:
     load_arm(robot, args.base_frame, args.tip_frame, given.get("joint_limits"))  # a bad arm fails here, named
     args.env_kwarg = [*(args.env_kwarg or []), *((k, v) for k, v in given.items() if v is not None)]
     named = {key for key, _ in args.set or []}
-    args.set = [*((k, v) for k, v in ROBOT_RECIPE_OVERRIDES if k not in named), *(args.set or [])]
+    recipe = ROBOT_RECIPE_OVERRIDES + (LIMITED_RECIPE_OVERRIDES if is_limited(args.env) else ())
+    args.set = [*((k, v) for k, v in recipe if k not in named), *(args.set or [])]
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -31,7 +31,12 @@ SUFFIX = {
     "IkrlReach-v0": "workspace",
     "IkrlReachJoints-v0": "workspace_joints",
     "IkrlReachPose-v0": "workspace_pose",
+    "IkrlReachLimited-v0": "workspace_limited",
+    "IkrlReachLimitedJoints-v0": "workspace_joints_limited",
+    "IkrlReachLimitedPose-v0": "workspace_pose_limited",
 }
+"""Environment → the shipped name's suffix (the limited ones end in ``controller_factory.LIMITED_SUFFIX``, the name a
+strict controller resolves a shipped name to)."""
 
 
 def run_cli(args: list[str]) -> dict:

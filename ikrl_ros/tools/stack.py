@@ -57,9 +57,8 @@ def stop_node(process: subprocess.Popen, timeout: float = 10.0) -> int:
     return process.returncode
 
 
-STRICT_BRIDGE = {"strict": True}
-STRICT_CONTROLLER = {"strict": True, "joint_command_type": "joint_trajectory", "cartesian_output": "joint"}
-"""``strict``: the limited execution and the strict simulated arm, on the interface that carries whole plans."""
+FORGIVING = {"strict": False}
+"""Both nodes without ``strict``: panda-gym's motors, which accept any target (the launch default is ``strict``)."""
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from std_srvs.srv import Trigger
 from ikrl_ros.core.control import MAX_CARTESIAN_SPEED
 from ikrl_ros.core.robot import load_arm
 from ikrl_ros.nodes.ros_common import ns_from_time, xyz
-from ikrl_ros.tools.stack import start_node, stop_node
+from ikrl_ros.tools.stack import FORGIVING, start_node, stop_node
 
 ARM = load_arm()
 ARM_JOINT_NAMES = ARM.joint_names
@@ -66,7 +66,7 @@ def lockstep_bridge(tmp_path: Path, request: pytest.FixtureRequest):
     execution = getattr(request, "param", "dls_ik")
     process = start_node(
         "ikrl_ros.nodes.bridge_node",
-        {"sync_mode": "lockstep", "lockstep_timeout": 0.2, "cartesian_execution": execution},
+        {"sync_mode": "lockstep", "lockstep_timeout": 0.2, "cartesian_execution": execution, **FORGIVING},
         tmp_path / "bridge.log",
     )
     yield tmp_path / "bridge.log"
@@ -77,7 +77,9 @@ def lockstep_bridge(tmp_path: Path, request: pytest.FixtureRequest):
 def realtime_bridge(tmp_path_factory: pytest.TempPathFactory):
     """One realtime bridge for this module's tests: they only check relative motion, and start-up costs seconds."""
     log = tmp_path_factory.mktemp("realtime_bridge") / "bridge.log"
-    process = start_node("ikrl_ros.nodes.bridge_node", {"sync_mode": "realtime", "command_timeout": 0.1}, log)
+    process = start_node(
+        "ikrl_ros.nodes.bridge_node", {"sync_mode": "realtime", "command_timeout": 0.1, **FORGIVING}, log
+    )
     yield log
     assert stop_node(process) == 0
 

@@ -25,13 +25,13 @@ from ikrl_ros.core.rotations import angle_between, quaternion_to_matrix, top_dow
 from ikrl_ros.core.workspace import sample_reachable_goals
 from ikrl_ros.nodes.ros_common import ns_from_time, xyz
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
-from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
+from ikrl_ros.tools.stack import FORGIVING, reach_stack, start_node, stop_node
 
 ARM = load_arm()
 JOINT_NAMES = ARM.all_joint_names
 NEUTRAL_JOINT_POSITIONS = ARM.neutral
 DEFAULT_WORKSPACE = ARM.workspace
-LOCKSTEP = {"sync_mode": "lockstep"}
+LOCKSTEP = {"sync_mode": "lockstep", **FORGIVING}
 STATUS_DECELERATE_FOR_SINGULARITY = StatusCode.DECELERATE_FOR_SINGULARITY
 
 
@@ -95,6 +95,7 @@ def test_the_classical_step_near_the_goal_is_slowed_near_a_singularity(
         "orientation": "ignore",
         "singularity_slowdown": 10.0,
         "singularity_stop": 11.5,
+        **FORGIVING,
     }
     process = start_node("ikrl_ros.nodes.reach_controller_node", parameters, tmp_path / "controller.log")
     try:
@@ -239,7 +240,7 @@ def test_a_flood_of_invalid_goals_logs_a_bounded_number_of_warnings_and_commands
     (``/diagnostics``) but each of the two kinds is logged at most once per second; the controller keeps
     answering every joint state with a zero twist, then tracks the next valid goal."""
     log = tmp_path / "controller.log"
-    parameters = {"controller": "cartesian_p", "out_of_workspace": "reject"}
+    parameters = {"controller": "cartesian_p", "out_of_workspace": "reject", **FORGIVING}
     process = start_node("ikrl_ros.nodes.reach_controller_node", parameters, log)
     twists: list[tuple[float, np.ndarray]] = []
     warning_counts: list[int] = []
@@ -343,7 +344,7 @@ def test_the_default_realtime_stack_answers_every_joint_state_at_the_control_rat
     answering by latency minus compute time (the wait between taking a state and stepping, CPU-free), and
     absolute times against what the control loop itself allows."""
     goals = sample_reachable_goals(3, 42, ArmKinematics(ARM))
-    with reach_stack(tmp_path) as processes, connected_runner() as runner:
+    with reach_stack(tmp_path, bridge=FORGIVING, controller=FORGIVING) as processes, connected_runner() as runner:
         diagnostics = runner.controller_diagnostics()
         commands: list[tuple[int, bool]] = []
         runner.create_subscription(

@@ -21,13 +21,13 @@ from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.workspace import sample_reachable_goals
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, GoalRunner, connected_runner
-from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
+from ikrl_ros.tools.stack import FORGIVING, reach_stack, start_node, stop_node
 
 ARM = load_arm()
 ARM_JOINT_NAMES = ARM.joint_names
 JOINT_NAMES = ARM.all_joint_names
 NEUTRAL_JOINT_POSITIONS = ARM.neutral
-LOCKSTEP = {"sync_mode": "lockstep"}
+LOCKSTEP = {"sync_mode": "lockstep", **FORGIVING}
 JOINT_TOPICS = {
     "joint_state": (JointState, "joint_command"),
     "joint_trajectory": (JointTrajectory, "joint_trajectory"),
@@ -149,6 +149,7 @@ def test_status_codes_follow_moveit_servo(tmp_path: Path, ros_node) -> None:
         "singularity_slowdown": 10.0,
         "singularity_stop": 12.0,
         "joint_limit_margin": 0.3,
+        **FORGIVING,
     }
     log = tmp_path / "controller.log"
     process = start_node("ikrl_ros.nodes.reach_controller_node", parameters, log)
@@ -239,7 +240,7 @@ def test_pause_holds_and_resume_tracks_again(tmp_path: Path) -> None:
 def test_the_bridge_validates_trajectory_and_array_commands(tmp_path: Path, ros_node) -> None:
     """Malformed commands on ``joint_trajectory`` and ``commands`` are refused with a specific warning; arm held."""
     log = tmp_path / "bridge.log"
-    bridge = start_node("ikrl_ros.nodes.bridge_node", {}, log)
+    bridge = start_node("ikrl_ros.nodes.bridge_node", FORGIVING, log)
     poses: list[np.ndarray] = []
     from geometry_msgs.msg import PoseStamped
 
@@ -335,7 +336,7 @@ def test_a_bad_policy_fails_configure_cleanly_and_the_node_waits_unconfigured(tm
     twists = record(ros_node, TwistStamped, "cartesian_cmd")
     process = start_node(
         "ikrl_ros.nodes.reach_controller_node",
-        {"controller": "sac", "policy_path": str(tmp_path / "missing.pt"), "autostart": False},
+        {"controller": "sac", "policy_path": str(tmp_path / "missing.pt"), "autostart": False, **FORGIVING},
         log,
     )
     try:

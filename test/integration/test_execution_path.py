@@ -20,7 +20,7 @@ from sensor_msgs.msg import JointState
 from ikrl_ros.core.robot import load_arm
 from ikrl_ros.nodes.ros_common import ns_from_time
 from ikrl_ros.rl.workspace_env import register_workspace_envs
-from ikrl_ros.tools.stack import start_node, stop_node
+from ikrl_ros.tools.stack import FORGIVING, start_node, stop_node
 
 STEPS = 40
 
@@ -82,7 +82,7 @@ def test_bridge_and_training_env_execute_commands_identically(tmp_path: Path, ro
     }
     bridge = start_node(
         "ikrl_ros.nodes.bridge_node",
-        {"sync_mode": "lockstep", "lockstep_timeout": 5.0, **limits},
+        {"sync_mode": "lockstep", "lockstep_timeout": 5.0, **limits, **FORGIVING},
         tmp_path / "bridge.log",
     )
     try:

@@ -16,7 +16,7 @@ from sensor_msgs.msg import JointState
 
 from ikrl_ros.core.timing import rss_mib
 from ikrl_ros.nodes.ros_common import ns_from_time, publish_at_rate, xyz
-from ikrl_ros.tools.stack import start_node, stop_node
+from ikrl_ros.tools.stack import FORGIVING, start_node, stop_node
 
 PERIOD = 0.04  # 25 Hz controller and bridge
 
@@ -106,9 +106,13 @@ def observer(ros_node) -> Observer:
 def stack(tmp_path: Path, observer: Observer):
     """Bridge (real time, 25 Hz) and cartesian_p controller, up and moving the arm; tests may replace either."""
     processes = {
-        "bridge": start_node("ikrl_ros.nodes.bridge_node", {"command_timeout": 0.1}, tmp_path / "bridge.log"),
+        "bridge": start_node(
+            "ikrl_ros.nodes.bridge_node", {"command_timeout": 0.1, **FORGIVING}, tmp_path / "bridge.log"
+        ),
         "controller": start_node(
-            "ikrl_ros.nodes.reach_controller_node", {"controller": "cartesian_p"}, tmp_path / "controller.log"
+            "ikrl_ros.nodes.reach_controller_node",
+            {"controller": "cartesian_p", **FORGIVING},
+            tmp_path / "controller.log",
         ),
     }
     try:
@@ -153,7 +157,7 @@ def test_killed_bridge_gives_zero_commands_and_the_controller_resumes_after_rest
     assert any(s.level == DiagnosticStatus.ERROR and "joint states stale" in s.message for s in after)
     assert after[-1].level == DiagnosticStatus.ERROR
 
-    bridge = stack["bridge"] = start_node("ikrl_ros.nodes.bridge_node", {}, tmp_path / "bridge_restarted.log")
+    bridge = stack["bridge"] = start_node("ikrl_ros.nodes.bridge_node", FORGIVING, tmp_path / "bridge_restarted.log")
     assert spin_until(observer.node, lambda: observer.states[-1] > last_state + 0.5, 30), "restarted bridge publishes"
     assert observer.reach([0.6, 0.1, 0.25]), "the controller resumes by itself and reaches the next goal"
     assert any(np.linalg.norm(c) > 0.05 for t, c in observer.commands if t > zero_times[-1]), "non-zero commands again"

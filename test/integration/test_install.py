@@ -122,4 +122,4 @@ def test_the_installed_wheel_reaches_a_goal_with_its_shipped_policy_from_outside
         if line.startswith("opened ")
     ]
     assert opened and all(path.is_relative_to(target / "ikrl_ros" / "policies") for path in opened), opened
-    assert {path.name for path in opened} == {"sac_workspace.pt"}, opened
+    assert {path.name for path in opened} == {"sac_workspace_limited.pt"}, opened  # strict: the limited policy

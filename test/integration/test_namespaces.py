@@ -16,9 +16,9 @@ from conftest import wait_for_log
 
 from ikrl_ros.tools.goal_runner import GoalRunner
 from ikrl_ros.tools.resources import share_path
-from ikrl_ros.tools.stack import ros_args, stop_node
+from ikrl_ros.tools.stack import FORGIVING, ros_args, stop_node
 
-LOCKSTEP = {"sync_mode": "lockstep"}
+LOCKSTEP = {"sync_mode": "lockstep", **FORGIVING}
 SERVO_TWIST_TOPIC = "servo_node/delta_twist_cmds"
 """MoveIt Servo's twist input, relative: a stack remapped to it sends and takes its twists there."""
 

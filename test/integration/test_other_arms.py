@@ -15,9 +15,9 @@ from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.workspace import sample_reachable_goals
 from ikrl_ros.rl.controller_factory import POLICY_DIR
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
-from ikrl_ros.tools.stack import reach_stack, start_node
+from ikrl_ros.tools.stack import FORGIVING, reach_stack, start_node
 
-LOCKSTEP = {"sync_mode": "lockstep"}
+LOCKSTEP = {"sync_mode": "lockstep", **FORGIVING}
 
 
 def final_errors(tmp_path: Path, robot: str, controller: dict, goal_count: int, seed: int, steps: int) -> np.ndarray:
@@ -63,7 +63,7 @@ def test_a_policy_for_another_arm_stops_the_controller(tmp_path: Path) -> None:
     log = tmp_path / "controller.log"
     process = start_node(
         "ikrl_ros.nodes.reach_controller_node",
-        {"robot": "xarm6", "controller": "sac", "policy_path": str(POLICY_DIR / "sac_workspace.pt")},
+        {"robot": "xarm6", "controller": "sac", "policy_path": str(POLICY_DIR / "sac_workspace.pt"), **FORGIVING},
         log,
     )
     assert process.wait(60) == 2, log.read_text()

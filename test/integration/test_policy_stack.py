@@ -17,7 +17,7 @@ from ikrl_ros.rl.checkpoint import build_actor, load_checkpoint, load_policy, sa
 from ikrl_ros.rl.config import config_from_dict
 from ikrl_ros.rl.controller_factory import resolve_policy_path, shipped_policy_path
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
-from ikrl_ros.tools.stack import reach_stack, start_node
+from ikrl_ros.tools.stack import FORGIVING, reach_stack, start_node
 
 ARM = load_arm()
 EPISODES = 20
@@ -62,9 +62,10 @@ def test_shipped_policy_through_ros_equals_the_gym_result(tmp_path: Path, algo: 
         "policy_path": policy,
         "sync_mode": "lockstep",
         "workspace_min": "[0.2, -0.5, 0.0]",
+        **FORGIVING,
     }
     # panda-gym's own Cartesian execution (PyBullet IK each step) makes the bridge step exactly as gym does.
-    bridge = {"sync_mode": "lockstep", "cartesian_execution": "pybullet_ik"}
+    bridge = {"sync_mode": "lockstep", "cartesian_execution": "pybullet_ik", **FORGIVING}
     with reach_stack(tmp_path, bridge=bridge, controller=controller), connected_runner() as runner:
         outcomes = [
             runner.run_episode(
@@ -142,7 +143,7 @@ def test_bad_checkpoints_stop_the_node_before_it_commands(tmp_path: Path, parame
     if path.exists():
         parameters = {**parameters, "policy_path": str(path)}
     log = tmp_path / "controller.log"
-    process = start_node("ikrl_ros.nodes.reach_controller_node", parameters, log)
+    process = start_node("ikrl_ros.nodes.reach_controller_node", {**parameters, **FORGIVING}, log)
     assert process.wait(60) == 2, log.read_text()
     assert wait_for_log(log, message), log.read_text()
     assert "up," not in log.read_text(), "the node must not come up"

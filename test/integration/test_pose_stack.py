@@ -15,9 +15,9 @@ from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.rotations import angle_between, matrix_to_quaternion, quaternion_to_matrix
 from ikrl_ros.core.workspace import sample_reachable_poses
 from ikrl_ros.tools.goal_runner import connected_runner
-from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
+from ikrl_ros.tools.stack import FORGIVING, reach_stack, start_node, stop_node
 
-LOCKSTEP = {"sync_mode": "lockstep"}
+LOCKSTEP = {"sync_mode": "lockstep", **FORGIVING}
 
 
 def pose_errors(
@@ -79,9 +79,9 @@ def test_top_down_points_the_gripper_down_with_the_goal_yaw(tmp_path: Path) -> N
 
 def test_invalid_quaternions_are_refused_with_a_warning_and_never_commanded(tmp_path: Path, ros_node) -> None:
     log = tmp_path / "controller.log"
-    bridge = start_node("ikrl_ros.nodes.bridge_node", {}, tmp_path / "bridge.log")
+    bridge = start_node("ikrl_ros.nodes.bridge_node", FORGIVING, tmp_path / "bridge.log")
     node = start_node(
-        "ikrl_ros.nodes.reach_controller_node", {"controller": "cartesian_p", "orientation": "track"}, log
+        "ikrl_ros.nodes.reach_controller_node", {"controller": "cartesian_p", "orientation": "track", **FORGIVING}, log
     )
     twists: list[TwistStamped] = []
     ros_node.create_subscription(TwistStamped, "cartesian_cmd", twists.append, 100)

@@ -19,9 +19,9 @@ from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.rotations import GRIPPER_DOWN
 from ikrl_ros.core.workspace import sample_reachable_goals
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
-from ikrl_ros.tools.stack import reach_stack
+from ikrl_ros.tools.stack import FORGIVING, reach_stack
 
-LOCKSTEP = {"sync_mode": "lockstep"}
+LOCKSTEP = {"sync_mode": "lockstep", **FORGIVING}
 
 
 def gripper_down_goals(count: int, seed: int) -> list[np.ndarray]:

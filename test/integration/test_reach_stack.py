@@ -17,7 +17,7 @@ from ikrl_ros.core.panda_gym_task import EPISODE_STEPS, sample_goals_world
 from ikrl_ros.core.robot import load_arm
 from ikrl_ros.nodes.ros_common import xyz
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, GoalOutcome, GoalRunner, connected_runner
-from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
+from ikrl_ros.tools.stack import FORGIVING, reach_stack, start_node, stop_node
 
 ARM = load_arm()
 JOINT_NAMES = ARM.all_joint_names
@@ -44,7 +44,9 @@ def test_each_controller_reaches_50_panda_gym_goals_in_lockstep(
     ends), then held for 10 more steps: every goal must stay within 1 mm while the controller holds it."""
     goals = ARM.world_to_base(sample_goals_world(50, seed=123))
     stack = reach_stack(
-        tmp_path, bridge={"sync_mode": "lockstep"}, controller={"controller": controller, "sync_mode": "lockstep"}
+        tmp_path,
+        bridge={"sync_mode": "lockstep", **FORGIVING},
+        controller={"controller": controller, "sync_mode": "lockstep", **FORGIVING},
     )
     with stack as processes:
         with connected_runner() as runner:
@@ -142,7 +144,9 @@ class ControllerProbe:
 def controller_log(tmp_path_factory: pytest.TempPathFactory):
     log = tmp_path_factory.mktemp("controller") / "reach_controller.log"
     process = start_node(
-        "ikrl_ros.nodes.reach_controller_node", {"controller": "cartesian_p", "out_of_workspace": "reject"}, log
+        "ikrl_ros.nodes.reach_controller_node",
+        {"controller": "cartesian_p", "out_of_workspace": "reject", **FORGIVING},
+        log,
     )
     yield log
     assert stop_node(process) == 0
@@ -239,7 +243,7 @@ def test_unstamped_joint_states_are_used_with_a_warning(controller_log: Path, ro
 
 def test_controller_publishes_zero_on_shutdown(tmp_path: Path, ros_node) -> None:
     log = tmp_path / "controller.log"
-    process = start_node("ikrl_ros.nodes.reach_controller_node", {"controller": "cartesian_p"}, log)
+    process = start_node("ikrl_ros.nodes.reach_controller_node", {"controller": "cartesian_p", **FORGIVING}, log)
     probe = ControllerProbe(ros_node)
     probe.wait_ready()
     probe.goal([0.5, 0.1, 0.25], "panda_link0")

@@ -15,18 +15,24 @@ from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.workspace import sample_reachable_goals
 from ikrl_ros.tools.goal_runner import GOAL_TOPICS, connected_runner
-from ikrl_ros.tools.stack import reach_stack, start_node, stop_node
+from ikrl_ros.tools.stack import FORGIVING, reach_stack, start_node, stop_node
 
-LOCKSTEP = {"sync_mode": "lockstep"}
+LOCKSTEP = {"sync_mode": "lockstep", **FORGIVING}
 
 
 def consecutive_final_errors(
-    tmp_path: Path, controller: dict[str, object], goal_count: int, seed: int, steps: int = 50
+    tmp_path: Path,
+    controller: dict[str, object],
+    goal_count: int,
+    seed: int,
+    steps: int = 50,
+    mode: dict[str, object] = LOCKSTEP,
 ) -> np.ndarray:
-    """Final error of each goal, sent one after another without reset, ``steps`` control periods each (lockstep)."""
+    """Final error of each goal, sent one after another without reset, ``steps`` control periods each (lockstep;
+    ``mode`` forgiving unless told otherwise)."""
     goals = sample_reachable_goals(goal_count, seed, ArmKinematics(load_arm()))
     with (
-        reach_stack(tmp_path, bridge=LOCKSTEP, controller={**controller, **LOCKSTEP}) as processes,
+        reach_stack(tmp_path, bridge=mode, controller={**controller, **mode}) as processes,
         connected_runner() as runner,
     ):
         errors = [
@@ -56,10 +62,21 @@ def test_the_shipped_workspace_policy_reaches_consecutive_workspace_goals(tmp_pa
     assert np.sum(errors <= 0.01) >= 29, f"final errors (mm): {np.round(errors * 1000, 1)}"
 
 
+def test_the_launch_default_policy_reaches_consecutive_workspace_goals_within_the_limits(tmp_path: Path) -> None:
+    """``strict`` (the default): the shipped limited policy through the strict bridge, which stops on any reflex."""
+    errors = consecutive_final_errors(tmp_path, {}, 20, seed=24, steps=75, mode={"sync_mode": "lockstep"})
+    assert np.sum(errors <= 0.005) >= 19, f"final errors (mm): {np.round(errors * 1000, 1)}"
+    bridge_log = (tmp_path / "panda_bridge.log").read_text()
+    assert "reflex" not in bridge_log and "loaded sac policy" in (tmp_path / "reach_controller.log").read_text()
+
+
 def test_the_realtime_controller_answers_each_state_as_it_arrives(tmp_path: Path) -> None:
-    """Launch defaults in real time: every command leaves within milliseconds of the state it answers."""
+    """Launch defaults in real time but ``strict: false``: every command leaves within milliseconds of the state it
+    answers. (A strict bridge stamps its states on its period grid, as a hardware interface does, so their age on the
+    wall clock also counts how far its timer runs late.)"""
     goals = sample_reachable_goals(3, 23, ArmKinematics(load_arm()))
-    with reach_stack(tmp_path, controller={"controller": "cartesian_p"}), connected_runner() as runner:
+    stack = reach_stack(tmp_path, bridge=FORGIVING, controller={"controller": "cartesian_p", **FORGIVING})
+    with stack, connected_runner() as runner:
         diagnostics = runner.controller_diagnostics()
         for index, goal in enumerate(goals):
             runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=25)
@@ -82,8 +99,10 @@ def test_the_hold_goes_out_on_the_interface_the_controller_commands(tmp_path: Pa
     joint_commands: list[JointState] = []
     ros_node.create_subscription(TwistStamped, "cartesian_cmd", twists.append, 50)
     ros_node.create_subscription(JointState, "joint_command", joint_commands.append, 50)
-    bridge = start_node("ikrl_ros.nodes.bridge_node", {}, tmp_path / "bridge.log")
-    node = start_node("ikrl_ros.nodes.reach_controller_node", {"controller": controller}, tmp_path / "controller.log")
+    bridge = start_node("ikrl_ros.nodes.bridge_node", FORGIVING, tmp_path / "bridge.log")
+    node = start_node(
+        "ikrl_ros.nodes.reach_controller_node", {"controller": controller, **FORGIVING}, tmp_path / "controller.log"
+    )
     try:
         holding = (lambda: len(joint_commands) >= 5) if controller == "ik" else (lambda: len(twists) >= 5)
         assert spin_until(ros_node, holding, 30), "no hold command"

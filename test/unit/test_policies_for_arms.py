@@ -18,7 +18,7 @@ from ikrl_ros.core.kinematics import ArmKinematics
 from ikrl_ros.core.policy_spec import PolicyError, check_policy_arm
 from ikrl_ros.core.robot import load_arm
 from ikrl_ros.core.workspace import START_SPREAD, sample_start_posture
-from ikrl_ros.rl.checkpoint import load_policy
+from ikrl_ros.rl.checkpoint import load_checkpoint, load_policy, save_checkpoint
 from ikrl_ros.rl.controller_factory import POLICY_DIR, ControllerSettings, make_controller, resolve_policy_path
 from ikrl_ros.tools import learning_commands
 
@@ -72,8 +72,8 @@ def test_ikrl_train_robot_trains_that_arm_records_it_and_eval_rebuilds_it(
     argv = ["train", "--robot", str(arm_path), "--base-frame", "base", "--tip-frame", "tool", "--out", str(out)]
     assert train([*argv, "--steps", "600", "--eval-every", "600", "--eval-episodes", "2", "--no-progress"]) == 0
     meta = json.loads(torch.load(out / "policy.pt", weights_only=True)["meta"])
-    assert meta["algo"] == "sac" and meta["env_id"] == "IkrlReach-v0", "the shipped workspace recipe"
-    assert meta["config"]["goal_relative_inputs"] is True
+    assert meta["algo"] == "sac" and meta["env_id"] == "IkrlReachLimited-v0", "the shipped workspace recipe"
+    assert meta["config"]["goal_relative_inputs"] is True and meta["config"]["smoothness_temporal"] == 3.0
     assert meta["env_kwargs"] == {"robot": str(arm_path.resolve()), "base_frame": "base", "tip_frame": "tool"}
     assert meta["arm"] == identity_of(arm_path)
     capsys.readouterr()
@@ -113,6 +113,21 @@ def test_shipped_policy_names_resolve_in_the_arms_folder() -> None:
     assert resolve_policy_path("runs/x/policy.pt", "sac", "ur5") == Path("runs/x/policy.pt")
     with pytest.raises(ValueError, match="no shipped policy ddpg_workspace for the arm 'ur5'"):
         make_controller(ControllerSettings("ddpg"), ArmKinematics(load_arm("ur5")))
+
+
+def test_under_strict_a_shipped_name_means_its_limited_version_and_the_execution_must_match(tmp_path: Path) -> None:
+    assert resolve_policy_path("sac_workspace", "sac", limited=True) == POLICY_DIR / "sac_workspace_limited.pt"
+    assert resolve_policy_path("", "sac", "ur5", True) == POLICY_DIR / "ur5" / "sac_workspace_limited.pt"
+    assert resolve_policy_path("runs/x/policy.pt", "sac", limited=True) == Path("runs/x/policy.pt")
+    kinematics = ArmKinematics(load_arm())
+    unlimited = POLICY_DIR / "sac_workspace.pt"
+    with pytest.raises(ValueError, match="trained without limits .IkrlReach-v0.: it needs strict: false"):
+        make_controller(ControllerSettings("sac", str(unlimited), limited=True), kinematics)
+    meta, payload = load_checkpoint(unlimited)
+    relabelled = tmp_path / "limited.pt"
+    save_checkpoint(relabelled, {**meta, "env_id": "IkrlReachLimited-v0"}, payload["policy"])
+    with pytest.raises(ValueError, match="trained under the limited execution .IkrlReachLimited-v0.: it needs strict"):
+        make_controller(ControllerSettings("sac", str(relabelled)), kinematics)
 
 
 def test_the_generic_simulator_follows_a_trajectory_along_its_substeps() -> None:
