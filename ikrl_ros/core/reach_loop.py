@@ -76,6 +76,8 @@ RESYNC_TOLERANCE = 0.008
 """rad: the measured joints may differ from the commanded motion this much at rest (plus the motors' lag in
 motion, ``RESYNC_LAG``) before the plan starts again from the measured state; below the strict arm's tolerance
 for where a stream may start (``strict_arm.START_TOLERANCE``), so a plan started again is always taken up."""
+MOVING_SPEED = 0.05
+"""rad/s: a joint faster than this is moving (the commanded motion, or the arm as measured)."""
 RESYNC_LAG = (0.1, 0.005)
 """s, s²: the lag allowed in motion per rad/s of commanded speed and per rad/s² of acceleration (the simulated
 Panda lags its commands by up to 0.02 rad when reaching across the workspace)."""
@@ -140,6 +142,11 @@ class PlannedMotion:
 
 
 MOTION_FIELDS = ("position", "velocity", "acceleration")
+
+
+def moving(velocities: np.ndarray) -> bool:
+    """Whether any joint moves faster than ``MOVING_SPEED``."""
+    return bool(np.any(np.abs(velocities) > MOVING_SPEED))
 
 
 def _last(samples: MotionState) -> MotionState:
@@ -216,6 +223,8 @@ class ReachLoop:
         self.last_stamp_ns: int | None = None
         self.resyncs = 0
         self.resync_reason: str | None = None
+        self.braking_for_lag = False
+        """Limited execution: the arm lags a moving command beyond the tolerance; the command brakes to rest."""
 
     # --- inputs ------------------------------------------------------------------------------
     def observe(self, positions: np.ndarray, velocities: np.ndarray) -> ArmObservation:
@@ -309,6 +318,7 @@ class ReachLoop:
         )
         observation = self.observation
         deviation = None
+        self.braking_for_lag = False
         if all(period is not None for period in decided):
             start = decided[0][0]
             lag_per_speed, lag_per_acceleration = RESYNC_LAG
@@ -318,7 +328,11 @@ class ReachLoop:
                 + lag_per_acceleration * np.abs(start.acceleration)
             )
             deviation = np.abs(observation.joint_positions - start.position)
-            if np.all(deviation <= allowed):
+            # While the command moves the interface may still be following it (a contact holding the arm back):
+            # started again where the arm is measured, the plan would step the command by the lag within one sample.
+            # The command brakes to rest instead, and the plan starts again where the arm then stands.
+            self.braking_for_lag = not np.all(deviation <= allowed) and moving(start.velocity)
+            if np.all(deviation <= allowed) or self.braking_for_lag:
                 self.decided = [samples for _, samples in decided]
                 self.executor.start_from(_last(self.decided[-1]))
                 return False
@@ -393,7 +407,7 @@ class ReachLoop:
         planning = self.planning_observation()
         state = planning.reach_state(self.goal.position, self.goal.rotation)
         status, interventions, motion = StatusCode.NO_WARNING, (), None
-        if self.paused:
+        if self.paused or self.braking_for_lag:
             if limited:
                 motion = self._advance(self.executor.hold(state.joint_positions), resynchronised)
                 command, holding = self.command_of(motion), True

@@ -33,6 +33,8 @@ INTERFACE_RATE = 1000
 START_TOLERANCE = 0.01
 """rad: a stream starting from rest may begin this far from where the arm stands (the motors' tracking error a
 controller sees in the measured joints); farther is refused."""
+CONTINUITY = 1e-6
+"""rad: a stream whose first sample lies this close to the commanded state continues it."""
 FOLLOWING, HALTING, AT_REST, REFLEX = "following", "halting", "at rest", "reflex"
 
 
@@ -124,8 +126,14 @@ class StrictInterface:
             if self.executed.resting:
                 self.twist_monitor.restart()
             return self._stop(HALTING, "no command")
+        if self.executed.resting and measured is not None and self._starts_where_the_arm_stands(planned, measured):
+            # At rest a stream may start where the arm stands as measured (libfranka's rule for a new motion): the
+            # command moves onto the arm, which a contact may hold away from where it was commanded to rest.
+            self.following = False
         if not self.following:
             offset = float(np.abs(planned.position[0] - self.executed.position).max())
+            if measured is not None and self.executed.resting:
+                offset = min(offset, float(np.abs(planned.position[0] - measured).max()))
             if not self.executed.resting or offset > START_TOLERANCE:
                 where = "the arm is still stopping" if not self.executed.resting else f"it starts {offset:.4f} rad away"
                 return self._stop(
@@ -138,6 +146,12 @@ class StrictInterface:
         self.following = True
         self.executed = _last(planned)
         return PeriodMotion(planned, FOLLOWING, source)
+
+    def _starts_where_the_arm_stands(self, planned: MotionState, measured: np.ndarray) -> bool:
+        """A stream that starts at rest at the measured arm rather than where the command rests."""
+        start = planned.position[0]
+        continues = float(np.abs(start - self.executed.position).max()) <= CONTINUITY
+        return not continues and float(np.abs(start - measured).max()) <= START_TOLERANCE
 
     def _raise(self, violation: Violation) -> PeriodMotion:
         self.reflex = violation

@@ -99,6 +99,21 @@ def test_a_stream_that_does_not_start_where_the_arm_stands_is_refused() -> None:
     assert period.reflex is None
 
 
+def test_at_rest_a_stream_may_start_where_a_contact_holds_the_arm() -> None:
+    """Commanded to rest at one posture, the arm held 0.008 rad away (on the table, say): a stream starting where the
+    arm stands as measured is a new motion, taken up without a reflex; one far from both is a step: a reflex."""
+    strict = strict_interface(ARM.neutral)
+    held = ARM.neutral + np.array([0.0, 0.0, 0.008, 0.0, 0.0, 0.0, 0.0])
+    strict.receive_trajectory(0, trajectory(np.tile(ARM.neutral, (40, 1))))
+    assert strict.step(0, measured=held).mode == FOLLOWING
+    strict.receive_trajectory(PERIOD_NS, trajectory(np.tile(held, (40, 1))))
+    period = strict.step(PERIOD_NS, measured=held)
+    assert period.reflex is None and period.mode == FOLLOWING and np.allclose(period.samples.position[-1], held)
+    strict.receive_trajectory(2 * PERIOD_NS, trajectory(np.tile(held + 0.05, (40, 1))))
+    period = strict.step(2 * PERIOD_NS, measured=held)
+    assert period.reflex is not None and period.reflex.quantity == "velocity"
+
+
 @pytest.mark.parametrize(("late", "missed"), [(0.0, 0.0), (0.3, 0.15)])
 def test_the_limited_reach_loop_keeps_the_strict_arm_continuous_through_late_and_missed_answers(
     late: float, missed: float
