@@ -40,13 +40,6 @@ class LimitPeaks:
         """Whether any sample is beyond a limit (past the round-off slack the strict arm allows)."""
         return self.worst > 1.0 + TOLERANCE
 
-    @classmethod
-    def none(cls) -> LimitPeaks:
-        return cls(0.0, 0.0, 0.0)
-
-    def combined(self, other: LimitPeaks) -> LimitPeaks:
-        return LimitPeaks(*(max(getattr(self, q), getattr(other, q)) for q in QUANTITIES))
-
 
 def stream_peaks(positions: np.ndarray, sample_time: float, limits: MotionLimits) -> LimitPeaks:
     """Peaks of the finite differences of ``positions`` (samples × joints) against ``limits``; quantities that need
@@ -105,10 +98,6 @@ class GoalMotion:
     """m: the smallest scene or self distance over the goal's joint states."""
     time_optimal: float
     """s: the time-optimal jerk-limited motion from the goal's first to its last posture (``time_optimal_duration``)."""
-
-    @property
-    def over(self) -> bool:
-        return self.motion.over or self.command.over or self.interface.over
 
 
 def window(stream: list[tuple[int, np.ndarray]], start_ns: int, end_ns: int, lead: int = LEAD_SAMPLES) -> np.ndarray:

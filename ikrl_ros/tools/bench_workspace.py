@@ -28,8 +28,7 @@ import numpy as np
 from ikrl_ros.core.collision import STOP_MARGIN, CollisionModel, shared_collision_model
 from ikrl_ros.core.control import CONTROL_PERIOD
 from ikrl_ros.core.kinematics import ArmKinematics
-from ikrl_ros.core.motion_check import TOLERANCE
-from ikrl_ros.core.motion_quality import QUANTITIES, GoalMotion, stream_peaks, time_optimal_duration, window
+from ikrl_ros.core.motion_quality import QUANTITIES, GoalMotion, LimitPeaks, stream_peaks, time_optimal_duration, window
 from ikrl_ros.core.reach_loop import INTERFACE_RATE
 from ikrl_ros.core.robot import DEFAULT_ROBOT, Arm, load_arm, shipped_robots
 from ikrl_ros.core.rotations import angle_between, matrix_to_quaternion, quaternion_to_matrix
@@ -213,7 +212,7 @@ def motion_row(name: str, result: dict[str, object]) -> str:
         return f"| {name} | " + " | ".join(["n/a"] * 6) + " |"
 
     def over(stream: str) -> int:
-        return sum(max(m[stream].values()) > 1.0 + TOLERANCE for m in motions)
+        return sum(LimitPeaks(**m[stream]).over for m in motions)
 
     peaks = [max(m["interface"][quantity] for m in motions) for quantity in QUANTITIES]
     ratios = [
