@@ -61,6 +61,7 @@ def test_consecutive_goals_are_reached_with_pybullet_ik_execution(
             outcomes = [
                 runner.run_goal(goal, GOAL_TOPICS[index % 2], budget_steps=60) for index, goal in enumerate(goals)
             ]
+            runner.spin_for(1.2)  # the bridge's 1 Hz diagnostics: a fast lockstep run can end before the first
         assert all(process.poll() is None for process in processes), "a node died during the run"
     errors = np.array([outcome.final_error for outcome in outcomes])
     assert executions and set(executions) == {"pybullet_ik"}, f"the bridge reports {set(executions)}"
